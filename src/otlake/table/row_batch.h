@@ -1,0 +1,108 @@
+// RowBatch: rows of one table held column by column in plain vectors, with no Arrow dependency.
+//
+// Decoders append straight into these columns (one Append* per column, then FinishRow); the lake
+// module turns a batch into Arrow arrays by moving the vectors into Arrow buffers. A batch is
+// single-threaded; hand it between threads by unique_ptr.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "otlake/table/schema.h"
+
+namespace otlake::table {
+
+/// One column's values. Only the vectors that match `type` are used.
+struct Column {
+  ColType type = ColType::kString;
+  bool nullable = false;
+  std::vector<int64_t> ints;      ///< kInt64
+  std::vector<double> doubles;    ///< kDouble
+  std::vector<uint8_t> bools;     ///< kBool, 0 or 1
+  std::vector<int32_t> offsets;   ///< kString: num_rows + 1 entries, starting at 0
+  std::string chars;              ///< kString: concatenated UTF-8 values
+  std::vector<uint8_t> valid;     ///< nullable columns only: 1 = value present
+
+  /// Number of values appended so far.
+  int64_t size() const;
+  /// The string at `row` (kString only).
+  std::string_view StringAt(int64_t row) const {
+    return std::string_view(chars).substr(offsets[row], offsets[row + 1] - offsets[row]);
+  }
+  bool IsNull(int64_t row) const { return nullable && valid[row] == 0; }
+};
+
+class RowBatch {
+ public:
+  explicit RowBatch(TableId table);
+
+  TableId table() const { return table_; }
+  int64_t num_rows() const { return num_rows_; }
+  int num_columns() const { return static_cast<int>(columns_.size()); }
+  const Column& column(int i) const { return columns_[i]; }
+  Column& mutable_column(int i) { return columns_[i]; }
+
+  void AppendString(int col, std::string_view v) {
+    Column& c = columns_[col];
+    c.chars.append(v.data(), v.size());
+    c.offsets.push_back(static_cast<int32_t>(c.chars.size()));
+    if (c.nullable) c.valid.push_back(1);
+  }
+  void AppendInt(int col, int64_t v) {
+    Column& c = columns_[col];
+    c.ints.push_back(v);
+    if (c.nullable) c.valid.push_back(1);
+  }
+  void AppendDouble(int col, double v) {
+    Column& c = columns_[col];
+    c.doubles.push_back(v);
+    if (c.nullable) c.valid.push_back(1);
+  }
+  void AppendBool(int col, bool v) {
+    Column& c = columns_[col];
+    c.bools.push_back(v ? 1 : 0);
+    if (c.nullable) c.valid.push_back(1);
+  }
+  /// Appends a null to a nullable column (a zero value to a non-nullable one).
+  void AppendNull(int col);
+
+  /// Ends the current row. Every column must have received exactly one value since the last
+  /// FinishRow (checked in debug builds).
+  void FinishRow();
+
+  /// Drops rows at index `rows` and beyond (and any unfinished row).
+  void Truncate(int64_t rows);
+
+  /// Appends all rows of `other` (same table) to this batch.
+  void AppendBatch(const RowBatch& other);
+
+  /// Approximate heap bytes held, for memory accounting and flush-by-size.
+  int64_t ByteSize() const;
+
+ private:
+  TableId table_;
+  int64_t num_rows_ = 0;
+  std::vector<Column> columns_;
+};
+
+/// Up to one RowBatch per table: what one request (or one open batch) holds.
+class TableBatches {
+ public:
+  /// The batch for `t`, created empty on first use.
+  RowBatch& Get(TableId t);
+  /// The batch for `t`, or nullptr if none was created.
+  const RowBatch* Find(TableId t) const { return batches_[static_cast<int>(t)].get(); }
+  /// Moves out the batch for `t` (nullptr if none).
+  std::unique_ptr<RowBatch> Release(TableId t) { return std::move(batches_[static_cast<int>(t)]); }
+  int64_t TotalRows() const;
+  int64_t ByteSize() const;
+
+ private:
+  std::array<std::unique_ptr<RowBatch>, kNumTables> batches_;
+};
+
+}  // namespace otlake::table
