@@ -20,7 +20,7 @@ function(otlake_pa_lib tgt name)
   set_target_properties(${tgt} PROPERTIES
     IMPORTED_LOCATION "${PA_LIB}/lib${name}.so.${PA_SO}"
     IMPORTED_SONAME "lib${name}.so.${PA_SO}"
-    INTERFACE_SYSTEM_INCLUDE_DIRECTORIES "${PA_INC}"
+    INTERFACE_INCLUDE_DIRECTORIES "${PA_INC}"  # imported: treated as SYSTEM
     INTERFACE_LINK_LIBRARIES "${ARGN}")
 endfunction()
 otlake_pa_lib(Arrow::arrow arrow)

@@ -1,0 +1,638 @@
+#include "otlake/cli/cli.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <rapidjson/document.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <thread>
+
+#include "otlake/buffer/pipeline.h"
+#include "otlake/cli/args.h"
+#include "otlake/common/file_util.h"
+#include "otlake/common/log.h"
+#include "otlake/common/time_util.h"
+#include "otlake/receiver/receiver.h"
+#include "otlake/server/http_server.h"
+
+namespace otlake::cli {
+namespace {
+
+constexpr const char* kDefaultDir = "./otlake_data";
+
+// ---------------------------------------------------------------------------------------------
+// Instance layout (docs/cli.md): <dir>/<instance_id>/{configs,index,staging/days,wal}, server.log.
+
+struct Instance {
+  std::string id;
+  std::string root;
+  std::string configs() const { return root + "/configs"; }
+  std::string pid_file() const { return configs() + "/server.pid"; }
+  std::string server_json() const { return configs() + "/server.json"; }
+  std::string log_file() const { return root + "/server.log"; }
+  std::string days_dir() const { return root + "/staging/days"; }
+};
+
+std::string AbsPath(const std::string& p) {
+  if (!p.empty() && p[0] == '/') return p;
+  char buf[PATH_MAX];
+  if (!::getcwd(buf, sizeof buf)) return p;
+  std::string base = buf;
+  std::string rel = p;
+  if (rel.rfind("./", 0) == 0) rel = rel.substr(2);
+  return rel.empty() || rel == "." ? base : base + "/" + rel;
+}
+
+bool ValidInstanceId(const std::string& id) { return receiver::IsValidProjectId(id); }
+
+int Usage(const std::string& msg, const std::string& cmd) {
+  std::cerr << "otlake " << cmd << ": " << msg << "\nTry 'otlake " << cmd << " --help'.\n";
+  return 2;
+}
+
+OptionSpec kInstanceId{"I", "instance-id", "ID", "default", "Instance name (a folder under --dir)"};
+OptionSpec kDir{"D", "dir", "DIR", kDefaultDir, "Parent directory of instances"};
+
+bool ResolveInstance(const Args& a, Instance* inst, const std::string& cmd, int* rc) {
+  inst->id = a.Get("instance-id");
+  if (!ValidInstanceId(inst->id)) {
+    *rc = Usage("invalid instance id '" + inst->id + "' (use A-Z a-z 0-9 . _ -)", cmd);
+    return false;
+  }
+  inst->root = AbsPath(a.Get("dir")) + "/" + inst->id;
+  return true;
+}
+
+std::vector<OptionSpec> InitSpecs() { return {kInstanceId, kDir}; }
+std::vector<OptionSpec> StopSpecs() {
+  return {kInstanceId, kDir,
+          {"F", "force", "", "", "Kill at once (SIGKILL) instead of a graceful flush-and-commit stop"},
+          {"T", "timeout", "SECONDS", "120", "How long to wait for a graceful stop"}};
+}
+std::vector<OptionSpec> StatusSpecs() {
+  return {{"H", "host", "HOST", "127.0.0.1", "Server host"},
+          {"P", "port", "PORT", "", "Server port [default: the running instance's port, else 4318]"},
+          {"T", "timeout", "SECONDS", "5", "Request timeout"},
+          kInstanceId, kDir,
+          {"", "json", "", "", "Print the raw /healthz JSON"}};
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// init
+
+Status CreateLayout(const Instance& inst) {
+  for (const std::string& d : {inst.configs(), inst.root + "/index", inst.days_dir(), inst.root + "/wal"}) {
+    OTLAKE_RETURN_NOT_OK(MakeDirs(d));
+  }
+  const int64_t now = NowUnixMillis();
+  if (!PathExists(inst.configs() + "/instance.json")) {
+    OTLAKE_RETURN_NOT_OK(WriteFileAtomic(
+        inst.configs() + "/instance.json",
+        "{\"instance_id\":\"" + inst.id + "\",\"instance_root\":\"" + inst.root +
+            "\",\"version\":1,\"created_utc\":\"" + UtcIso8601(now) + "\"}\n"));
+  }
+  if (!PathExists(inst.root + "/index/days.jsonl")) {
+    OTLAKE_RETURN_NOT_OK(WriteFileAtomic(inst.root + "/index/days.jsonl", ""));
+  }
+  return Status::OK();
+}
+
+int CmdInit(int argc, char** argv) {
+  Args a;
+  std::string err;
+  if (!a.Parse(InitSpecs(), argc, argv, 2, &err)) return Usage(err, "init");
+  Instance inst;
+  int rc;
+  if (!ResolveInstance(a, &inst, "init", &rc)) return rc;
+  if (PathExists(inst.root)) {
+    std::cerr << "Instance '" << inst.id << "' already exists at " << inst.root << "\n";
+    return 1;
+  }
+  Status st = CreateLayout(inst);
+  if (!st.ok()) {
+    std::cerr << "otlake init: " << st.message() << "\n";
+    return 1;
+  }
+  std::cout << "Initialized otlake instance '" << inst.id << "' at " << inst.root << "\n";
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// pid files
+
+// The pid recorded in the pid file if that process is alive and is an otlake; 0 otherwise.
+pid_t LivePid(const Instance& inst) {
+  auto text = ReadFile(inst.pid_file());
+  if (!text.ok()) return 0;
+  const long pid = std::strtol(text->c_str(), nullptr, 10);
+  if (pid <= 0) return 0;
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return 0;
+  auto cmdline = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+  if (cmdline.ok() && cmdline->find("otlake") == std::string::npos) return 0;  // pid reused
+  return static_cast<pid_t>(pid);
+}
+
+// ---------------------------------------------------------------------------------------------
+// start
+
+std::vector<OptionSpec> StartSpecs() {
+  return {kInstanceId,
+          kDir,
+          {"H", "host", "HOST", "0.0.0.0", "Address to listen on"},
+          {"P", "port", "PORT", "4318", "Port to listen on (0 picks a free port)"},
+          {"F", "foreground", "", "", "Run in the foreground (logs to the terminal)"},
+          {"", "threads", "N", "0", "HTTP threads (0 = one per CPU)"},
+          {"", "max-body-bytes", "BYTES", "67108864", "Largest request body accepted (413 above)"},
+          {"", "max-decompressed-bytes", "BYTES", "268435456", "Largest decompressed body (413 above)"},
+          {"", "flush-age-ms", "MS", "5000", "Commit buffered rows at least this often"},
+          {"", "flush-rows", "ROWS", "262144", "Commit a table's buffer at this many rows"},
+          {"", "flush-bytes", "BYTES", "134217728", "Commit a table's buffer at this many bytes"},
+          {"", "max-buffered-bytes", "BYTES", "1073741824", "Answer 429 above this much buffered data"},
+          {"", "zstd-level", "N", "3", "Parquet zstd level"},
+          {"", "checkpoint-interval", "N", "10", "Delta checkpoint every N commits"},
+          {"", "log-level", "LEVEL", "info", "debug, info, warn or error"}};
+}
+
+bool ParseInt(const std::string& s, int64_t lo, int64_t hi, int64_t* out) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (errno || *end || v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+int RunServer(const Args& a, const Instance& inst) {
+  struct IntOpt { const char* name; int64_t lo, hi; int64_t value; };
+  IntOpt opts[] = {{"port", 0, 65535, 0},          {"threads", 0, 256, 0},
+                   {"max-body-bytes", 1, 1ll << 34, 0}, {"max-decompressed-bytes", 1, 1ll << 36, 0},
+                   {"flush-age-ms", 10, 86400000, 0}, {"flush-rows", 1, 1ll << 31, 0},
+                   {"flush-bytes", 1024, 1ll << 36, 0}, {"max-buffered-bytes", 1 << 20, 1ll << 40, 0},
+                   {"zstd-level", 1, 22, 0},           {"checkpoint-interval", 1, 100000, 0}};
+  for (IntOpt& o : opts) {
+    if (!ParseInt(a.Get(o.name), o.lo, o.hi, &o.value)) {
+      return Usage("--" + std::string(o.name) + " must be an integer in [" + std::to_string(o.lo) +
+                       ", " + std::to_string(o.hi) + "], got '" + a.Get(o.name) + "'",
+                   "start");
+    }
+  }
+  auto get = [&](const char* n) {
+    for (const IntOpt& o : opts) {
+      if (std::strcmp(o.name, n) == 0) return o.value;
+    }
+    return int64_t{0};
+  };
+  const std::string& level = a.Get("log-level");
+  if (level == "debug") SetLogLevel(LogLevel::kDebug);
+  else if (level == "info") SetLogLevel(LogLevel::kInfo);
+  else if (level == "warn") SetLogLevel(LogLevel::kWarn);
+  else if (level == "error") SetLogLevel(LogLevel::kError);
+  else return Usage("--log-level must be debug, info, warn or error", "start");
+
+  if (pid_t pid = LivePid(inst); pid != 0 && pid != ::getpid()) {
+    std::cerr << "otlake is already running for instance '" << inst.id << "' (pid " << pid << ")\n";
+    return 1;
+  }
+  Status st = CreateLayout(inst);
+  if (!st.ok()) {
+    std::cerr << "otlake start: " << st.message() << "\n";
+    return 1;
+  }
+
+  // Signals are handled by sigwait in this thread; block them before any thread starts.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  buffer::PipelineOptions po;
+  po.days_dir = inst.days_dir();
+  po.flush_age_ms = get("flush-age-ms");
+  po.flush_rows = get("flush-rows");
+  po.flush_bytes = get("flush-bytes");
+  po.max_buffered_bytes = get("max-buffered-bytes");
+  po.zstd_level = static_cast<int>(get("zstd-level"));
+  po.checkpoint_interval = static_cast<int>(get("checkpoint-interval"));
+  auto pipeline = buffer::Pipeline::Start(po);
+  if (!pipeline.ok()) {
+    std::cerr << "otlake start: " << pipeline.status().message() << "\n";
+    return 1;
+  }
+  receiver::ReceiverOptions ro;
+  ro.instance_id = inst.id;
+  ro.max_decompressed_bytes = get("max-decompressed-bytes");
+  receiver::Receiver receiver(ro, pipeline->get());
+
+  server::HttpServerOptions so;
+  so.host = a.Get("host");
+  so.port = static_cast<int>(get("port"));
+  so.threads = static_cast<int>(get("threads"));
+  so.max_body_bytes = get("max-body-bytes");
+  so.max_drain_bytes = std::max<int64_t>(so.max_body_bytes * 4, 256ll << 20);
+  auto server = server::HttpServer::Start(
+      so, [&receiver](server::HttpRequest& req, server::HttpResponse* res) { receiver.Handle(req, res); });
+  if (!server.ok()) {
+    std::cerr << "otlake start: " << server.status().message() << "\n";
+    (void)(*pipeline)->Stop();
+    return 1;
+  }
+  const int port = (*server)->port();
+  const std::string display_host = so.host == "0.0.0.0" ? "127.0.0.1" : so.host;
+  (void)WriteFileAtomic(inst.pid_file(), std::to_string(::getpid()) + "\n");
+  (void)WriteFileAtomic(inst.server_json(),
+                        "{\"pid\":" + std::to_string(::getpid()) + ",\"host\":\"" + so.host +
+                            "\",\"port\":" + std::to_string(port) + ",\"started_utc\":\"" +
+                            UtcIso8601(NowUnixMillis()) + "\"}\n");
+  OTLAKE_LOG(INFO) << "otlake " << OTLAKE_VERSION << " instance '" << inst.id << "' at " << inst.root;
+  std::cout << "otlake listening on http://" << display_host << ":" << port << std::endl;
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  OTLAKE_LOG(INFO) << "received signal " << sig << ": stopping (flushing buffered rows)";
+  (*server)->Stop(10000);
+  st = (*pipeline)->Stop();
+  ::unlink(inst.server_json().c_str());
+  if (LivePid(inst) == ::getpid()) ::unlink(inst.pid_file().c_str());
+  if (!st.ok()) {
+    OTLAKE_LOG(ERROR) << "stopped with unwritten data: " << st.message();
+    return 1;
+  }
+  OTLAKE_LOG(INFO) << "stopped cleanly";
+  return 0;
+}
+
+// Starts the server in the background: re-executes this binary with -F, detached, logging to
+// server.log, and waits until it listens (or fails).
+int StartBackground(int argc, char** argv, const Instance& inst) {
+  if (pid_t pid = LivePid(inst)) {
+    std::cerr << "otlake is already running for instance '" << inst.id << "' (pid " << pid << ")\n";
+    return 1;
+  }
+  Status st = CreateLayout(inst);
+  if (!st.ok()) {
+    std::cerr << "otlake start: " << st.message() << "\n";
+    return 1;
+  }
+  ::unlink(inst.server_json().c_str());
+  pid_t child = ::fork();
+  if (child < 0) {
+    std::perror("fork");
+    return 1;
+  }
+  if (child == 0) {
+    ::setsid();
+    int devnull = ::open("/dev/null", O_RDONLY);
+    int log = ::open(inst.log_file().c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (devnull < 0 || log < 0) _exit(1);
+    ::dup2(devnull, 0);
+    ::dup2(log, 1);
+    ::dup2(log, 2);
+    std::vector<char*> args(argv, argv + argc);
+    std::string fg = "--foreground";
+    args.push_back(fg.data());
+    args.push_back(nullptr);
+    ::execv("/proc/self/exe", args.data());
+    _exit(127);
+  }
+  for (int i = 0; i < 300; ++i) {
+    int status;
+    if (::waitpid(child, &status, WNOHANG) == child) {
+      std::cerr << "otlake failed to start; see " << inst.log_file() << "\n";
+      auto log = ReadFile(inst.log_file());
+      if (log.ok()) std::cerr << log->substr(log->size() > 2000 ? log->size() - 2000 : 0);
+      return 1;
+    }
+    auto js = ReadFile(inst.server_json());
+    if (js.ok() && js->find("\"pid\":" + std::to_string(child)) != std::string::npos) {
+      rapidjson::Document d;
+      d.Parse(js->c_str());
+      int port = d.IsObject() && d.HasMember("port") ? d["port"].GetInt() : 0;
+      std::cout << "Started otlake for '" << inst.id << "' (pid " << child << ") on port " << port
+                << "\nLogs: " << inst.log_file() << "\n";
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::cerr << "otlake did not report listening within 15 s; see " << inst.log_file() << "\n";
+  return 1;
+}
+
+int CmdStart(int argc, char** argv) {
+  auto specs = StartSpecs();
+  Args a;
+  std::string err;
+  if (!a.Parse(specs, argc, argv, 2, &err)) return Usage(err, "start");
+  Instance inst;
+  int rc;
+  if (!ResolveInstance(a, &inst, "start", &rc)) return rc;
+  if (!PathExists(inst.root)) {
+    std::cerr << "No otlake instance at " << inst.root << ". Run 'otlake init -I " << inst.id
+              << " -D " << a.Get("dir") << "' first.\n";
+    return 1;
+  }
+  if (a.Flag("foreground")) return RunServer(a, inst);
+  return StartBackground(argc, argv, inst);
+}
+
+// ---------------------------------------------------------------------------------------------
+// stop
+
+int CmdStop(int argc, char** argv) {
+  auto specs = StopSpecs();
+  Args a;
+  std::string err;
+  if (!a.Parse(specs, argc, argv, 2, &err)) return Usage(err, "stop");
+  Instance inst;
+  int rc;
+  if (!ResolveInstance(a, &inst, "stop", &rc)) return rc;
+  int64_t timeout_s;
+  if (!ParseInt(a.Get("timeout"), 0, 86400, &timeout_s)) return Usage("--timeout must be seconds", "stop");
+  if (!PathExists(inst.pid_file())) {
+    std::cerr << "No pid file found; server not running?\n";
+    return 1;
+  }
+  pid_t pid = LivePid(inst);
+  if (pid == 0) {
+    ::unlink(inst.pid_file().c_str());
+    ::unlink(inst.server_json().c_str());
+    std::cerr << "otlake was not running (removed a stale pid file)\n";
+    return 1;
+  }
+  const bool force = a.Flag("force");
+  ::kill(pid, force ? SIGKILL : SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (::kill(pid, 0) == 0) {
+    // Reap if it is our child (it is not, normally); a zombie also counts as stopped.
+    auto stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+    if (stat.ok() && stat->find(") Z") != std::string::npos) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::cerr << "otlake (pid " << pid << ") still running after " << timeout_s
+                << " s; use 'otlake stop --force' to kill it\n";
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::unlink(inst.pid_file().c_str());
+  ::unlink(inst.server_json().c_str());
+  std::cout << (force ? "Killed" : "Stopped") << " otlake server for '" << inst.id << "'.\n";
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// status
+
+// A minimal HTTP/1.0 GET with a deadline (no dependency on the server module).
+Status HttpGet(const std::string& host, int port, const std::string& path, double timeout_s,
+               int* status, std::string* body) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res); rc != 0) {
+    return Status::IOError("cannot resolve '", host, "': ", gai_strerror(rc));
+  }
+  std::unique_ptr<addrinfo, void (*)(addrinfo*)> guard(res, freeaddrinfo);
+  const int timeout_ms = static_cast<int>(timeout_s * 1000);
+  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return Status::IOError("socket: ", strerror(errno));
+  std::unique_ptr<int, void (*)(int*)> fd_guard(&fd, [](int* f) { ::close(*f); });
+  if (::connect(fd, res->ai_addr, res->ai_addrlen) != 0 && errno != EINPROGRESS) {
+    return Status::IOError("cannot connect to ", host, ":", port, ": ", strerror(errno));
+  }
+  pollfd p{fd, POLLOUT, 0};
+  if (::poll(&p, 1, timeout_ms) <= 0) return Status::IOError("timeout connecting to ", host, ":", port);
+  int soerr = 0;
+  socklen_t len = sizeof soerr;
+  ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+  if (soerr != 0) return Status::IOError("cannot connect to ", host, ":", port, ": ", strerror(soerr));
+  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + host + "\r\nAccept: application/json\r\n\r\n";
+  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    return Status::IOError("send failed: ", strerror(errno));
+  }
+  std::string resp;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    if (left <= 0) return Status::IOError("timeout reading from ", host, ":", port);
+    pollfd r{fd, POLLIN, 0};
+    if (::poll(&r, 1, static_cast<int>(left)) <= 0) continue;
+    char buf[65536];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (n <= 0) break;
+    resp.append(buf, static_cast<size_t>(n));
+  }
+  size_t sp = resp.find(' ');
+  size_t hdr_end = resp.find("\r\n\r\n");
+  if (resp.rfind("HTTP/", 0) != 0 || sp == std::string::npos || hdr_end == std::string::npos) {
+    return Status::IOError("malformed HTTP response from ", host, ":", port);
+  }
+  *status = std::atoi(resp.c_str() + sp + 1);
+  *body = resp.substr(hdr_end + 4);
+  return Status::OK();
+}
+
+std::string Pad(const std::string& s, size_t w, bool right = false) {
+  if (s.size() >= w) return s;
+  return right ? std::string(w - s.size(), ' ') + s : s + std::string(w - s.size(), ' ');
+}
+
+std::string JsonText(const rapidjson::Value& v) {
+  if (v.IsString()) return v.GetString();
+  if (v.IsInt64()) return std::to_string(v.GetInt64());
+  if (v.IsDouble()) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.1f", v.GetDouble());
+    return b;
+  }
+  if (v.IsBool()) return v.GetBool() ? "yes" : "no";
+  if (v.IsNull()) return "-";
+  return "?";
+}
+
+// Prints rows as an aligned table; numeric-looking columns right-aligned.
+void PrintTable(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> w(header.size());
+  for (size_t c = 0; c < header.size(); ++c) {
+    w[c] = header[c].size();
+    for (const auto& r : rows) w[c] = std::max(w[c], r[c].size());
+  }
+  auto line = [&](const std::vector<std::string>& r) {
+    std::string s;
+    for (size_t c = 0; c < r.size(); ++c) {
+      const bool num = c > 0 && !r[c].empty() && (std::isdigit(static_cast<unsigned char>(r[c][0])) || r[c] == "-");
+      s += (c ? "  " : "") + Pad(r[c], w[c], num);
+    }
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    std::cout << s << "\n";
+  };
+  line(header);
+  for (const auto& r : rows) line(r);
+}
+
+int CmdStatus(int argc, char** argv) {
+  auto specs = StatusSpecs();
+  Args a;
+  std::string err;
+  if (!a.Parse(specs, argc, argv, 2, &err)) return Usage(err, "status");
+  int64_t port = 4318;
+  if (a.Has("port")) {
+    if (!ParseInt(a.Get("port"), 1, 65535, &port)) return Usage("--port must be 1-65535", "status");
+  } else {
+    Instance inst;
+    int rc;
+    if (!ResolveInstance(a, &inst, "status", &rc)) return rc;
+    auto js = ReadFile(inst.server_json());
+    rapidjson::Document d;
+    if (js.ok() && !d.Parse(js->c_str()).HasParseError() && d.IsObject() && d.HasMember("port") &&
+        d["port"].IsInt()) {
+      port = d["port"].GetInt();
+    }
+  }
+  double timeout = std::atof(a.Get("timeout").c_str());
+  if (timeout <= 0) return Usage("--timeout must be a positive number of seconds", "status");
+  int code = 0;
+  std::string body;
+  Status st = HttpGet(a.Get("host"), static_cast<int>(port), "/healthz", timeout, &code, &body);
+  if (!st.ok()) {
+    std::cerr << "otlake status: " << st.message() << "\n";
+    return 3;
+  }
+  rapidjson::Document d;
+  if (code != 200 || d.Parse(body.c_str()).HasParseError() || !d.IsObject() || !d.HasMember("ok")) {
+    std::cerr << "otlake status: unexpected answer from /healthz (HTTP " << code << ")\n";
+    return 3;
+  }
+  if (a.Flag("json")) {
+    std::cout << body << "\n";
+    return d["ok"].GetBool() ? 0 : 4;
+  }
+  const bool ok = d["ok"].IsBool() && d["ok"].GetBool();
+  std::cout << "otlake " << JsonText(d["version"]) << "  instance " << JsonText(d["instance_id"])
+            << "  day " << JsonText(d["current_day_utc"]) << "  started " << JsonText(d["started_utc"])
+            << "  " << (ok ? "OK" : "NOT OK: " + JsonText(d["reason"])) << "\n\n";
+  std::vector<std::vector<std::string>> rows;
+  if (d.HasMember("tables") && d["tables"].IsObject()) {
+    for (auto& m : d["tables"].GetObject()) {
+      const auto& t = m.value;
+      auto f = [&](const char* k) { return t.HasMember(k) ? JsonText(t[k]) : "-"; };
+      rows.push_back({m.name.GetString(), f("accepted"), f("buffered"), f("oldest_buffered_age_s"),
+                      f("persisted"), f("flushes"), f("write_failures"), f("last_commit_version"),
+                      f("last_commit_utc")});
+    }
+  }
+  PrintTable({"TABLE", "ACCEPTED", "BUFFERED", "OLDEST(s)", "PERSISTED", "FLUSHES", "FAILURES",
+              "VERSION", "LAST COMMIT"},
+             rows);
+  rows.clear();
+  if (d.HasMember("signals") && d["signals"].IsObject()) {
+    for (auto& m : d["signals"].GetObject()) {
+      const auto& s = m.value;
+      std::string reasons;
+      if (s.HasMember("rejected_by_reason") && s["rejected_by_reason"].IsObject()) {
+        for (auto& r : s["rejected_by_reason"].GetObject()) {
+          if (!reasons.empty()) reasons += "; ";
+          reasons += std::string(r.name.GetString()) + " (" + JsonText(r.value) + ")";
+        }
+      }
+      rows.push_back({m.name.GetString(), JsonText(s["requests"]), JsonText(s["accepted"]),
+                      JsonText(s["rejected"]), reasons.empty() ? "-" : reasons});
+    }
+  }
+  std::cout << "\n";
+  PrintTable({"SIGNAL", "REQUESTS", "ACCEPTED", "REJECTED", "REJECTION REASONS"}, rows);
+  return ok ? 0 : 4;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct Command {
+  const char* name;
+  const char* usage;
+  const char* description;
+  int (*run)(int, char**);
+  std::vector<OptionSpec> (*specs)();
+};
+
+const Command kCommands[] = {
+    {"init", "otlake init [-I ID] [-D DIR]",
+     "Create an instance: <DIR>/<ID>/ with configs/, index/, staging/days/ and wal/.\n"
+     "Exits 1 if the instance already exists.",
+     CmdInit, InitSpecs},
+    {"start", "otlake start [-I ID] [-D DIR] [-H HOST] [-P PORT] [-F] [options]",
+     "Start the server: OTLP/HTTP on /v1/traces, /v1/logs, /v1/metrics and /healthz.\n"
+     "Runs in the background (pid in configs/server.pid, logs in server.log) unless -F.\n"
+     "SIGTERM or 'otlake stop' flushes and commits every buffered row before exiting.",
+     CmdStart, StartSpecs},
+    {"stop", "otlake stop [-I ID] [-D DIR] [--force] [-T SECONDS]",
+     "Stop the running server gracefully: it stops accepting, flushes and commits everything,\n"
+     "then exits. --force kills it at once.",
+     CmdStop, StopSpecs},
+    {"status", "otlake status [-H HOST] [-P PORT] [-T SECONDS] [--json]",
+     "Show the server's health (/healthz) as tables. Exit 0 ok, 3 unreachable or bad answer,\n"
+     "4 the server reports a problem (e.g. writes failing).",
+     CmdStatus, StatusSpecs},
+};
+
+void PrintMainHelp() {
+  std::cout << "otlake " << OTLAKE_VERSION
+            << " - an OpenTelemetry lakehouse: OTLP in, Delta Lake tables per UTC day out.\n\n"
+               "Usage: otlake <command> [options]\n\nCommands:\n";
+  for (const Command& c : kCommands) {
+    std::string first = c.description;
+    first = first.substr(0, first.find('\n'));
+    std::cout << "  " << Pad(c.name, 8) << first << "\n";
+  }
+  std::cout << "\nRun 'otlake <command> --help' for a command's options.\n"
+               "  --version  Print the version\n";
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  if (argc < 2) {
+    PrintMainHelp();
+    return 2;
+  }
+  const std::string cmd = argv[1];
+  if (cmd == "--version" || cmd == "-V" || cmd == "version") {
+    std::cout << "otlake " << OTLAKE_VERSION << "\n";
+    return 0;
+  }
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    PrintMainHelp();
+    return 0;
+  }
+  for (const Command& c : kCommands) {
+    if (cmd != c.name) continue;
+    for (int i = 2; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (arg == "-h" || arg == "--help") {
+        std::cout << FormatHelp(c.usage, c.description, c.specs());
+        return 0;
+      }
+    }
+    return c.run(argc, argv);
+  }
+  std::cerr << "otlake: unknown command '" << cmd << "'\n";
+  PrintMainHelp();
+  return 2;
+}
+
+}  // namespace otlake::cli

@@ -1,0 +1,77 @@
+#include "otlake/server/decompress.h"
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+#include <zstd.h>
+
+namespace otlake::server {
+namespace {
+
+std::string Gzip(const std::string& in, int window_bits = 16 + 15) {
+  z_stream zs{};
+  deflateInit2(&zs, 6, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&zs, in.size()) + 32, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = in.size();
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = out.size();
+  deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+std::string Zstd(const std::string& in) {
+  std::string out(ZSTD_compressBound(in.size()), '\0');
+  out.resize(ZSTD_compress(out.data(), out.size(), in.data(), in.size(), 3));
+  return out;
+}
+
+TEST(Decompress, RoundTripsEveryEncoding) {
+  std::string data;
+  for (int i = 0; i < 100000; ++i) data += "span-" + std::to_string(i % 97);
+  std::string out;
+  ASSERT_TRUE(Decompress("gzip", Gzip(data), 1 << 30, &out).ok());
+  EXPECT_EQ(out, data);
+  ASSERT_TRUE(Decompress("GZIP", Gzip(data), 1 << 30, &out).ok());
+  EXPECT_EQ(out, data);
+  ASSERT_TRUE(Decompress("deflate", Gzip(data, 15), 1 << 30, &out).ok());
+  EXPECT_EQ(out, data);
+  ASSERT_TRUE(Decompress("deflate", Gzip(data, -15), 1 << 30, &out).ok());
+  EXPECT_EQ(out, data);
+  ASSERT_TRUE(Decompress("zstd", Zstd(data), 1 << 30, &out).ok());
+  EXPECT_EQ(out, data);
+  ASSERT_TRUE(Decompress("", data, 1 << 30, &out).ok());
+  EXPECT_EQ(out, data);
+  ASSERT_TRUE(Decompress("gzip", Gzip(""), 10, &out).ok());
+  EXPECT_EQ(out, "");
+}
+
+TEST(Decompress, BombsStopAtTheLimit) {
+  const std::string zeros(64 << 20, '\0');  // 64 MiB of zeros: ~64 KiB gzip, ~2 KiB zstd
+  std::string out;
+  Status st = Decompress("gzip", Gzip(zeros), 1 << 20, &out);
+  EXPECT_TRUE(st.IsCapacityError()) << st.ToString();
+  EXPECT_LE(out.size(), (2u << 20));
+  st = Decompress("zstd", Zstd(zeros), 1 << 20, &out);
+  EXPECT_TRUE(st.IsCapacityError()) << st.ToString();
+  st = Decompress("identity", std::string(11, 'x'), 10, &out);
+  EXPECT_TRUE(st.IsCapacityError());
+  // Exactly at the limit is fine.
+  EXPECT_TRUE(Decompress("gzip", Gzip(std::string(1000, 'a')), 1000, &out).ok());
+}
+
+TEST(Decompress, CorruptTruncatedAndUnknown) {
+  std::string out;
+  const std::string gz = Gzip(std::string(10000, 'q') + "tail");
+  EXPECT_TRUE(Decompress("gzip", "not gzip at all", 1 << 20, &out).IsInvalid());
+  EXPECT_TRUE(Decompress("gzip", gz.substr(0, gz.size() / 2), 1 << 20, &out).IsInvalid());
+  EXPECT_TRUE(Decompress("gzip", "", 1 << 20, &out).IsInvalid());
+  const std::string zs = Zstd(std::string(10000, 'q') + "tail");
+  EXPECT_TRUE(Decompress("zstd", zs.substr(0, zs.size() - 3), 1 << 20, &out).IsInvalid());
+  EXPECT_TRUE(Decompress("zstd", "garbage!", 1 << 20, &out).IsInvalid());
+  EXPECT_TRUE(Decompress("br", "x", 1 << 20, &out).IsNotImplemented());
+}
+
+}  // namespace
+}  // namespace otlake::server

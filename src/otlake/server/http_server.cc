@@ -1,0 +1,304 @@
+#include "otlake/server/http_server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <chrono>
+#include <exception>
+#include <thread>
+
+#include "otlake/common/log.h"
+
+namespace otlake::server {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+std::string_view HttpRequest::Header(std::string_view lower_name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == lower_name) return v;
+  }
+  return {};
+}
+
+bool UrlDecode(std::string_view in, std::string* out) {
+  out->clear();
+  out->reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '+') {
+      out->push_back(' ');
+    } else if (c == '%') {
+      if (i + 2 >= in.size() || !std::isxdigit(static_cast<unsigned char>(in[i + 1])) ||
+          !std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
+        return false;
+      }
+      auto hex = [](char h) { return h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10; };
+      out->push_back(static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2])));
+      i += 2;
+    } else {
+      out->push_back(c);
+    }
+  }
+  return true;
+}
+
+bool HttpRequest::QueryParam(std::string_view name, std::string* value) const {
+  std::string_view q = query;
+  while (!q.empty()) {
+    size_t amp = q.find('&');
+    std::string_view part = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+    size_t eq = part.find('=');
+    std::string key;
+    if (!UrlDecode(part.substr(0, eq), &key) || key != name) continue;
+    if (eq == std::string_view::npos) {
+      value->clear();
+      return true;
+    }
+    return UrlDecode(part.substr(eq + 1), value);
+  }
+  return false;
+}
+
+class HttpServer::Impl {
+ public:
+  Impl(HttpServerOptions options, HttpHandler handler)
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        acceptor_strand_(net::make_strand(ioc_)),
+        acceptor_(acceptor_strand_) {}
+
+  Status Listen() {
+    boost::system::error_code ec;
+    auto addr = net::ip::make_address(options_.host, ec);
+    if (ec) return Status::Invalid("invalid listen address '", options_.host, "'");
+    tcp::endpoint ep(addr, static_cast<unsigned short>(options_.port));
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Status::IOError("cannot listen on ", options_.host, ":", options_.port, ": ",
+                             ec.message());
+    }
+    port_ = acceptor_.local_endpoint().port();
+    net::co_spawn(acceptor_strand_, AcceptLoop(), net::detached);
+    int n = options_.threads > 0 ? options_.threads
+                                 : std::max(1u, std::thread::hardware_concurrency());
+    for (int i = 0; i < n; ++i) {
+      threads_.emplace_back([this] {
+        for (;;) {
+          try {
+            ioc_.run();
+            return;
+          } catch (const std::exception& e) {
+            OTLAKE_LOG(ERROR) << "http: unexpected exception in I/O thread: " << e.what();
+          }
+        }
+      });
+    }
+    return Status::OK();
+  }
+
+  int port() const { return port_; }
+
+  void Stop(int grace_ms) {
+    if (stopped_.exchange(true)) return;
+    stopping_ = true;
+    net::post(acceptor_strand_, [this] {
+      boost::system::error_code ec;
+      acceptor_.close(ec);
+    });
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
+    while (active_ > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ioc_.stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+  ~Impl() { Stop(0); }
+
+ private:
+  net::awaitable<void> AcceptLoop() {
+    for (;;) {
+      boost::system::error_code ec;
+      tcp::socket socket = co_await acceptor_.async_accept(
+          net::make_strand(ioc_), net::redirect_error(net::use_awaitable, ec));
+      if (ec) {
+        if (stopping_ || ec == net::error::operation_aborted) co_return;
+        OTLAKE_LOG(WARN) << "http: accept failed: " << ec.message();
+        continue;
+      }
+      auto executor = socket.get_executor();
+      net::co_spawn(executor, Session(beast::tcp_stream(std::move(socket))), net::detached);
+    }
+  }
+
+  // Tracks a request being read or handled, so Stop() can wait for it.
+  struct ActiveGuard {
+    std::atomic<int>* n;
+    explicit ActiveGuard(std::atomic<int>* c) : n(c) { ++*n; }
+    ~ActiveGuard() { --*n; }
+  };
+
+  net::awaitable<void> Session(beast::tcp_stream stream) {
+    beast::flat_buffer buffer;
+    std::vector<char> chunk(64 * 1024);
+    std::string peer;
+    {
+      boost::system::error_code ec;
+      auto ep = stream.socket().remote_endpoint(ec);
+      if (!ec) peer = ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
+    boost::system::error_code ec;
+    stream.socket().set_option(tcp::no_delay(true), ec);
+    for (;;) {
+      http::request_parser<http::buffer_body> parser;
+      parser.body_limit(boost::none);
+      parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+      stream.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
+      co_await http::async_read_header(stream, buffer, parser,
+                                       net::redirect_error(net::use_awaitable, ec));
+      if (ec) {
+        if (ec != http::error::end_of_stream && ec != net::error::eof &&
+            ec != beast::error::timeout && ec != net::error::operation_aborted &&
+            ec != net::error::connection_reset) {
+          co_await WriteError(stream, 400, "malformed HTTP request: " + ec.message());
+        }
+        co_return;
+      }
+      ActiveGuard guard(&active_);
+      HttpRequest req;
+      req.peer = peer;
+      const auto& h = parser.get();
+      req.method = std::string(h.method_string());
+      req.target = std::string(h.target());
+      size_t qpos = req.target.find('?');
+      req.path = req.target.substr(0, qpos);
+      if (qpos != std::string::npos) req.query = req.target.substr(qpos + 1);
+      for (const auto& f : h) {
+        std::string name(f.name_string());
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        req.headers.emplace_back(std::move(name), std::string(f.value()));
+      }
+      bool close_after = false;
+      if (auto cl = parser.content_length(); cl && static_cast<int64_t>(*cl) > options_.max_drain_bytes) {
+        req.body_too_large = true;
+        close_after = true;  // not worth draining
+      } else if (!parser.is_done()) {
+        if (beast::iequals(req.Header("expect"), "100-continue")) {
+          http::response<http::empty_body> cont{http::status::continue_, h.version()};
+          co_await http::async_write(stream, cont, net::redirect_error(net::use_awaitable, ec));
+          if (ec) co_return;
+        }
+        if (auto cl = parser.content_length();
+            cl && static_cast<int64_t>(*cl) <= options_.max_body_bytes) {
+          req.body.reserve(*cl);
+        }
+        int64_t received = 0;
+        while (!parser.is_done()) {
+          parser.get().body().data = chunk.data();
+          parser.get().body().size = chunk.size();
+          stream.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
+          co_await http::async_read(stream, buffer, parser,
+                                    net::redirect_error(net::use_awaitable, ec));
+          if (ec == http::error::need_buffer) ec = {};
+          if (ec) {
+            if (ec != net::error::eof && ec != beast::error::timeout &&
+                ec != http::error::partial_message && ec != net::error::connection_reset) {
+              co_await WriteError(stream, 400, "malformed HTTP body: " + ec.message());
+            }
+            co_return;
+          }
+          const size_t got = chunk.size() - parser.get().body().size;
+          received += static_cast<int64_t>(got);
+          if (!req.body_too_large) {
+            if (received > options_.max_body_bytes) {
+              req.body_too_large = true;
+              std::string().swap(req.body);
+            } else {
+              req.body.append(chunk.data(), got);
+            }
+          }
+          if (received > options_.max_drain_bytes) {
+            close_after = true;
+            break;
+          }
+        }
+      }
+
+      HttpResponse res;
+      try {
+        handler_(req, &res);
+      } catch (const std::exception& e) {
+        res = HttpResponse();
+        res.status = 500;
+        res.body = std::string("{\"code\":13,\"message\":\"internal error\"}");
+        OTLAKE_LOG(ERROR) << "http: handler threw: " << e.what();
+      }
+      http::response<http::string_body> out{static_cast<http::status>(res.status), h.version()};
+      out.set(http::field::server, "otlake/" OTLAKE_VERSION);
+      out.set(http::field::content_type, res.content_type);
+      for (auto& [k, v] : res.headers) out.set(k, v);
+      out.body() = std::move(res.body);
+      const bool keep = h.keep_alive() && !res.close && !close_after && !stopping_;
+      out.keep_alive(keep);
+      out.prepare_payload();
+      co_await http::async_write(stream, out, net::redirect_error(net::use_awaitable, ec));
+      if (ec || !keep) {
+        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+        co_return;
+      }
+    }
+  }
+
+  net::awaitable<void> WriteError(beast::tcp_stream& stream, int status, std::string message) {
+    http::response<http::string_body> out{static_cast<http::status>(status), 11};
+    out.set(http::field::server, "otlake/" OTLAKE_VERSION);
+    out.set(http::field::content_type, "text/plain");
+    out.body() = std::move(message) + "\n";
+    out.keep_alive(false);
+    out.prepare_payload();
+    boost::system::error_code ec;
+    co_await http::async_write(stream, out, net::redirect_error(net::use_awaitable, ec));
+  }
+
+  HttpServerOptions options_;
+  HttpHandler handler_;
+  net::io_context ioc_;
+  net::strand<net::io_context::executor_type> acceptor_strand_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopped_{false};
+  std::atomic<int> active_{0};
+};
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
+                                                      HttpHandler handler) {
+  auto impl = std::make_unique<Impl>(options, std::move(handler));
+  OTLAKE_RETURN_NOT_OK(impl->Listen());
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpServer::~HttpServer() { Stop(0); }
+int HttpServer::port() const { return impl_->port(); }
+void HttpServer::Stop(int grace_ms) { impl_->Stop(grace_ms); }
+
+}  // namespace otlake::server

@@ -1,0 +1,85 @@
+// HttpServer: a small HTTP/1.1 server (Boost.Beast over Asio, C++20 coroutines) for the OTLP and
+// API routes.
+//
+// Threads: `threads` Asio threads accept connections and run the handler inline, one request at a
+// time per connection (keep-alive, pipelining in order). The handler may block briefly (decode,
+// append); it must be thread-safe.
+// Bodies: the server reads at most `max_body_bytes` of a body. A larger body is drained and
+// discarded (up to `max_drain_bytes`, after which the connection is closed) and the handler sees
+// `body_too_large`, so it can answer 413 in the request's own content type and the connection
+// survives. Malformed HTTP gets a 400 and a close. No Beast types leak through this header.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "otlake/common/status.h"
+
+namespace otlake::server {
+
+struct HttpRequest {
+  std::string method;  ///< "GET", "POST", ...
+  std::string target;  ///< as sent: "/v1/traces?project_id=a"
+  std::string path;    ///< target before '?'
+  std::string query;   ///< target after '?', undecoded
+  std::vector<std::pair<std::string, std::string>> headers;  ///< names lowercased
+  std::string body;
+  bool body_too_large = false;  ///< body exceeded max_body_bytes and was discarded
+  std::string peer;             ///< "ip:port" of the client
+
+  /// First header with that (lowercase) name, or "".
+  std::string_view Header(std::string_view lower_name) const;
+  /// Percent-decoded value of query parameter `name`; false if absent.
+  bool QueryParam(std::string_view name, std::string* value) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  ///< extra headers
+  bool close = false;  ///< close the connection after this response
+};
+
+using HttpHandler = std::function<void(HttpRequest& request, HttpResponse* response)>;
+
+struct HttpServerOptions {
+  std::string host = "0.0.0.0";
+  int port = 4318;  ///< 0 picks a free port (see HttpServer::port())
+  int threads = 0;  ///< 0 = number of CPUs
+  int64_t max_body_bytes = 64 << 20;
+  int64_t max_drain_bytes = 256 << 20;
+  int64_t max_header_bytes = 64 << 10;
+  int idle_timeout_seconds = 120;
+};
+
+class HttpServer {
+ public:
+  /// Binds, listens and starts the threads. Fails with IOError naming host:port if it cannot bind.
+  static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
+                                                   HttpHandler handler);
+  ~HttpServer();
+
+  /// The bound port (useful with port 0).
+  int port() const;
+
+  /// Stops accepting, lets requests being handled finish (and their responses be written, up to
+  /// `grace_ms`), closes idle connections and joins the threads. Idempotent.
+  void Stop(int grace_ms = 5000);
+
+  class Impl;
+
+ private:
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Percent-decodes a URL component ('+' becomes ' '); false on a malformed escape.
+bool UrlDecode(std::string_view in, std::string* out);
+
+}  // namespace otlake::server
