@@ -1,0 +1,402 @@
+#include "otlake/buffer/pipeline.h"
+
+#include <algorithm>
+#include <array>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "otlake/common/file_util.h"
+#include "otlake/common/log.h"
+#include "otlake/common/time_util.h"
+#include "otlake/lake/delta_table.h"
+
+namespace otlake::buffer {
+
+using table::RowBatch;
+using table::TableId;
+
+namespace {
+
+constexpr int kMaxBackoffMs = 30000;
+
+struct OpenBatch {
+  std::vector<std::unique_ptr<RowBatch>> parts;
+  int64_t rows = 0;
+  int64_t bytes = 0;
+  int64_t oldest_ms = 0;
+};
+
+// Key of an open batch: (days since epoch, table).
+using Key = std::pair<int64_t, int>;
+
+// Per-day summary kept in <day>/day.json: a cache of what the Delta logs say, for planning
+// queries by event time without opening every log.
+struct TableSummary {
+  int64_t rows = 0;
+  int64_t files = 0;
+  int64_t bytes = 0;
+  int64_t version = -1;
+  int64_t min_event_ts = INT64_MAX;
+  int64_t max_event_ts = INT64_MIN;
+};
+
+std::string SummaryJson(const std::string& day, const std::array<TableSummary, table::kNumTables>& t,
+                        int64_t now_ms) {
+  int64_t lo = INT64_MAX, hi = INT64_MIN, rows = 0;
+  std::string tables;
+  for (int i = 0; i < table::kNumTables; ++i) {
+    const TableSummary& s = t[i];
+    if (s.version < 0) continue;
+    if (!tables.empty()) tables += ',';
+    tables += "\"" + std::string(table::TableName(static_cast<TableId>(i))) + "\":{";
+    tables += "\"rows\":" + std::to_string(s.rows) + ",\"files\":" + std::to_string(s.files) +
+              ",\"bytes\":" + std::to_string(s.bytes) + ",\"version\":" + std::to_string(s.version);
+    if (s.rows > 0) {
+      tables += ",\"min_event_ts\":" + std::to_string(s.min_event_ts) +
+                ",\"max_event_ts\":" + std::to_string(s.max_event_ts);
+      lo = std::min(lo, s.min_event_ts);
+      hi = std::max(hi, s.max_event_ts);
+    }
+    tables += '}';
+    rows += s.rows;
+  }
+  std::string out = "{\"day\":\"" + day + "\",\"rows\":" + std::to_string(rows);
+  if (rows > 0) {
+    out += ",\"min_event_ts\":" + std::to_string(lo) + ",\"max_event_ts\":" + std::to_string(hi);
+  }
+  out += ",\"updated_utc\":\"" + UtcIso8601(now_ms) + "\",\"tables\":{" + tables + "}}\n";
+  return out;
+}
+
+}  // namespace
+
+class Pipeline::Impl {
+ public:
+  explicit Impl(PipelineOptions options) : options_(std::move(options)) {
+    if (!options_.now_ms) options_.now_ms = [] { return NowUnixMillis(); };
+  }
+
+  Status Start() {
+    OTLAKE_RETURN_NOT_OK(MakeDirs(options_.days_dir));
+    flusher_ = std::thread([this] { FlusherLoop(); });
+    return Status::OK();
+  }
+
+  Status Append(table::TableBatches* batches, int64_t arrival_ms) {
+    const int64_t day = UnixMsToDays(arrival_ms);
+    const int64_t bytes = batches->ByteSize();
+    std::unique_lock lk(mu_);
+    if (stopping_) return Status::IOError("otlake is shutting down");
+    if (buffered_bytes_ > 0 && buffered_bytes_ + bytes > options_.max_buffered_bytes) {
+      return Status::CapacityError("write buffers are full (", buffered_bytes_, " bytes buffered, limit ",
+                                   options_.max_buffered_bytes, "); retry later");
+    }
+    bool wake = false;
+    for (TableId t : table::kAllTables) {
+      std::unique_ptr<RowBatch> b = batches->Release(t);
+      if (!b || b->num_rows() == 0) continue;
+      const int64_t rows = b->num_rows();
+      const int64_t size = b->ByteSize();
+      OpenBatch& ob = open_[Key(day, static_cast<int>(t))];
+      if (ob.parts.empty()) ob.oldest_ms = arrival_ms;
+      ob.parts.push_back(std::move(b));
+      ob.rows += rows;
+      ob.bytes += size;
+      buffered_bytes_ += size;
+      TableHealth& h = health_[static_cast<int>(t)];
+      h.accepted_rows += rows;
+      h.buffered_rows += rows;
+      h.buffered_bytes += size;
+      if (ob.rows >= options_.flush_rows || ob.bytes >= options_.flush_bytes) wake = true;
+    }
+    lk.unlock();
+    if (wake) cv_.notify_all();
+    return Status::OK();
+  }
+
+  Status FlushAll() {
+    std::unique_lock lk(mu_);
+    const int64_t gen = ++flush_requested_;
+    cv_.notify_all();
+    done_cv_.wait(lk, [&] { return flush_done_ >= gen || flusher_exited_; });
+    return last_flush_status_;
+  }
+
+  Status Stop() {
+    {
+      std::lock_guard lk(mu_);
+      if (stopped_) return stop_status_;
+      stopped_ = true;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (flusher_.joinable()) flusher_.join();
+    std::lock_guard lk(mu_);
+    int64_t lost = 0;
+    for (auto& [k, ob] : open_) lost += ob.rows;
+    if (lost > 0) {
+      stop_status_ = Status::IOError("stopped with ", lost, " rows not written: ", failing_reason_);
+      OTLAKE_LOG(ERROR) << stop_status_.ToString();
+    }
+    return stop_status_;
+  }
+
+  TableHealth Health(TableId t) const {
+    std::lock_guard lk(mu_);
+    TableHealth h = health_[static_cast<int>(t)];
+    h.oldest_buffered_unix_ms = 0;
+    for (const auto& [k, ob] : open_) {
+      if (k.second == static_cast<int>(t) && ob.rows > 0 &&
+          (h.oldest_buffered_unix_ms == 0 || ob.oldest_ms < h.oldest_buffered_unix_ms)) {
+        h.oldest_buffered_unix_ms = ob.oldest_ms;
+      }
+    }
+    return h;
+  }
+
+  bool Ok(std::string* reason) const {
+    std::lock_guard lk(mu_);
+    if (failing_reason_.empty()) return true;
+    if (reason) *reason = failing_reason_;
+    return false;
+  }
+
+  std::string CurrentDay() const { return UtcDate(options_.now_ms()); }
+
+  int64_t BufferedBytes() const {
+    std::lock_guard lk(mu_);
+    return buffered_bytes_;
+  }
+
+  ~Impl() { (void)Stop(); }
+
+ private:
+  struct Work {
+    Key key;
+    OpenBatch batch;
+  };
+
+  // Picks the open batches that are due. Called with mu_ held.
+  std::vector<Work> TakeDue(int64_t now_ms, bool all) {
+    const int64_t today = UnixMsToDays(now_ms);
+    std::vector<Work> work;
+    for (auto it = open_.begin(); it != open_.end();) {
+      OpenBatch& ob = it->second;
+      const bool due = all || it->first.first < today || ob.rows >= options_.flush_rows ||
+                       ob.bytes >= options_.flush_bytes ||
+                       now_ms - ob.oldest_ms >= options_.flush_age_ms;
+      if (due && ob.rows > 0) {
+        work.push_back(Work{it->first, std::move(ob)});
+        it = open_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return work;
+  }
+
+  void FlusherLoop() {
+    int backoff_ms = 0;
+    int stop_attempts = 0;
+    std::unique_lock lk(mu_);
+    for (;;) {
+      const int64_t requested = flush_requested_;
+      const bool forced = requested > flush_done_;
+      const int64_t now = options_.now_ms();
+      const bool retry_wait = !failing_reason_.empty() && now < retry_at_ms_ && !forced && !stopping_;
+      std::vector<Work> work;
+      if (!retry_wait) work = TakeDue(now, forced || stopping_);
+      lk.unlock();
+
+      Status result = Status::OK();
+      for (size_t i = 0; i < work.size(); ++i) {
+        Status st = Write(work[i]);
+        if (!st.ok()) {
+          result = st;
+          // Give back this and every remaining batch, ahead of newer rows.
+          lk.lock();
+          for (size_t j = i; j < work.size(); ++j) GiveBack(std::move(work[j]));
+          lk.unlock();
+          break;
+        }
+      }
+      CloseOldWriters(UnixMsToDays(options_.now_ms()));
+
+      lk.lock();
+      if (!work.empty()) {
+        if (result.ok()) {
+          if (!failing_reason_.empty()) OTLAKE_LOG(INFO) << "writes recovered";
+          failing_reason_.clear();
+          backoff_ms = 0;
+        } else {
+          failing_reason_ = result.ToString();
+          backoff_ms = std::min(kMaxBackoffMs, backoff_ms == 0 ? 250 : backoff_ms * 2);
+          retry_at_ms_ = options_.now_ms() + backoff_ms;
+          OTLAKE_LOG(ERROR) << "write failed (retrying in " << backoff_ms << " ms): " << failing_reason_;
+        }
+      }
+      if (forced) {
+        last_flush_status_ = result;
+        flush_done_ = requested;
+        done_cv_.notify_all();
+      }
+      if (stopping_) {
+        const bool empty = open_.empty();
+        if (empty || (!result.ok() && ++stop_attempts >= 3)) break;
+        if (!result.ok()) {
+          lk.unlock();
+          std::this_thread::sleep_for(std::chrono::milliseconds(500));
+          lk.lock();
+        }
+        continue;
+      }
+      cv_.wait_for(lk, std::chrono::milliseconds(100));
+    }
+    flusher_exited_ = true;
+    done_cv_.notify_all();
+  }
+
+  void GiveBack(Work w) {
+    OpenBatch& ob = open_[w.key];
+    for (auto& p : ob.parts) w.batch.parts.push_back(std::move(p));
+    w.batch.rows += ob.rows;
+    w.batch.bytes += ob.bytes;
+    if (ob.rows > 0) w.batch.oldest_ms = std::min(w.batch.oldest_ms, ob.oldest_ms);
+    ob = std::move(w.batch);
+  }
+
+  Status Write(Work& w) {
+    const std::string day = DaysToDate(w.key.first);
+    const TableId t = static_cast<TableId>(w.key.second);
+    auto it = writers_.find(w.key);
+    if (it == writers_.end()) {
+      const std::string dir = options_.days_dir + "/" + day + "/otel/" + std::string(table::TableName(t));
+      OTLAKE_RETURN_NOT_OK(MakeDirs(dir));
+      lake::WriterOptions wo;
+      wo.zstd_level = options_.zstd_level;
+      wo.checkpoint_interval = options_.checkpoint_interval;
+      OTLAKE_ASSIGN_OR_RAISE(auto writer, lake::DeltaTableWriter::Open(dir, t, wo));
+      it = writers_.emplace(w.key, std::move(writer)).first;
+    }
+    std::vector<const RowBatch*> parts;
+    parts.reserve(w.batch.parts.size());
+    for (const auto& p : w.batch.parts) parts.push_back(p.get());
+    OTLAKE_ASSIGN_OR_RAISE(lake::CommitResult commit, it->second->Append(parts));
+
+    const int64_t now = options_.now_ms();
+    std::array<TableSummary, table::kNumTables>& summary = LoadSummary(w.key.first);
+    TableSummary& ts = summary[w.key.second];
+    ts.rows += commit.rows;
+    ts.files += 1;
+    ts.bytes += commit.file_bytes;
+    ts.version = commit.version;
+    ts.min_event_ts = std::min(ts.min_event_ts, commit.min_event_ts);
+    ts.max_event_ts = std::max(ts.max_event_ts, commit.max_event_ts);
+    Status st = WriteFileAtomic(options_.days_dir + "/" + day + "/day.json", SummaryJson(day, summary, now));
+    if (!st.ok()) OTLAKE_LOG(WARN) << "day summary not updated: " << st.ToString();
+
+    std::lock_guard lk(mu_);
+    TableHealth& h = health_[w.key.second];
+    h.buffered_rows -= w.batch.rows;
+    h.buffered_bytes -= w.batch.bytes;
+    buffered_bytes_ -= w.batch.bytes;
+    h.persisted_rows += commit.rows;
+    h.flushes += 1;
+    h.files += 1;
+    h.last_commit_unix_ms = now;
+    h.last_commit_version = commit.version;
+    h.last_error.clear();
+    return Status::OK();
+  }
+
+  // Day summaries are loaded from day.json once (rows committed by earlier runs), then kept.
+  std::array<TableSummary, table::kNumTables>& LoadSummary(int64_t day) {
+    auto it = summaries_.find(day);
+    if (it != summaries_.end()) return it->second;
+    auto& s = summaries_[day];
+    auto text = ReadFile(options_.days_dir + "/" + DaysToDate(day) + "/day.json");
+    if (text.ok()) ParseSummary(*text, &s);
+    return s;
+  }
+
+  // Reads back what SummaryJson wrote (a fixed, flat layout; no general JSON parser needed).
+  static void ParseSummary(const std::string& text, std::array<TableSummary, table::kNumTables>* s) {
+    auto field = [](const std::string& obj, const char* name, int64_t* out) {
+      const std::string key = std::string("\"") + name + "\":";
+      size_t p = obj.find(key);
+      if (p != std::string::npos) *out = std::strtoll(obj.c_str() + p + key.size(), nullptr, 10);
+    };
+    for (int i = 0; i < table::kNumTables; ++i) {
+      const std::string key = "\"" + std::string(table::TableName(static_cast<TableId>(i))) + "\":{";
+      size_t p = text.find(key);
+      if (p == std::string::npos) continue;
+      const std::string obj = text.substr(p, text.find('}', p) - p);
+      TableSummary& ts = (*s)[i];
+      field(obj, "rows", &ts.rows);
+      field(obj, "files", &ts.files);
+      field(obj, "bytes", &ts.bytes);
+      field(obj, "version", &ts.version);
+      field(obj, "min_event_ts", &ts.min_event_ts);
+      field(obj, "max_event_ts", &ts.max_event_ts);
+    }
+  }
+
+  // Releases writers and summaries of past days once nothing of theirs is buffered.
+  void CloseOldWriters(int64_t today) {
+    std::lock_guard lk(mu_);
+    for (auto it = writers_.begin(); it != writers_.end();) {
+      if (it->first.first < today && open_.find(it->first) == open_.end()) {
+        it = writers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto it = summaries_.begin(); it != summaries_.end();) {
+      bool busy = false;
+      for (const auto& [k, w] : writers_) busy |= k.first == it->first;
+      it = (it->first < today && !busy) ? summaries_.erase(it) : std::next(it);
+    }
+  }
+
+  PipelineOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable done_cv_;
+  std::map<Key, OpenBatch> open_;                         // guarded by mu_
+  std::array<TableHealth, table::kNumTables> health_{};  // guarded by mu_
+  int64_t buffered_bytes_ = 0;                            // guarded by mu_
+  bool stopping_ = false;
+  bool stopped_ = false;
+  bool flusher_exited_ = false;
+  Status stop_status_;
+  int64_t flush_requested_ = 0;
+  int64_t flush_done_ = 0;
+  Status last_flush_status_;
+  std::string failing_reason_;
+  int64_t retry_at_ms_ = 0;
+  // Owned by the flusher thread (CloseOldWriters takes mu_ only to read open_).
+  std::map<Key, std::unique_ptr<lake::DeltaTableWriter>> writers_;
+  std::map<int64_t, std::array<TableSummary, table::kNumTables>> summaries_;
+  std::thread flusher_;
+};
+
+Result<std::unique_ptr<Pipeline>> Pipeline::Start(PipelineOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  OTLAKE_RETURN_NOT_OK(impl->Start());
+  return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
+}
+
+Pipeline::Pipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Pipeline::~Pipeline() = default;
+Status Pipeline::Append(table::TableBatches* b, int64_t arrival_ms) { return impl_->Append(b, arrival_ms); }
+Status Pipeline::FlushAll() { return impl_->FlushAll(); }
+Status Pipeline::Stop() { return impl_->Stop(); }
+TableHealth Pipeline::Health(TableId t) const { return impl_->Health(t); }
+bool Pipeline::Ok(std::string* reason) const { return impl_->Ok(reason); }
+std::string Pipeline::CurrentDay() const { return impl_->CurrentDay(); }
+int64_t Pipeline::BufferedBytes() const { return impl_->BufferedBytes(); }
+
+}  // namespace otlake::buffer

@@ -1,0 +1,89 @@
+// Pipeline: the open batches per (UTC day, table) between decode and the Delta tables.
+//
+// Data flow: the receiver decodes a request into table::TableBatches and calls Append(), which
+// files every row under the UTC day of the request's *arrival* (DESIGN.md: a sealed day never
+// reopens) and returns; the request is acknowledged after that. A background flusher thread
+// writes a batch as one Parquet file + one Delta commit when it reaches `flush_rows` rows,
+// `flush_bytes` bytes or `flush_age_ms` age, and flushes a past day's batches as soon as the UTC
+// day rolls over (a timer, no traffic needed). Stop() flushes and commits everything.
+//
+// The next step puts a write-ahead log in front of Append (its seam: Append receives accepted,
+// validated rows and nothing before it holds state).
+//
+// Failures: a failed write keeps the rows in memory and retries with backoff; health() reports
+// ok=false with the error until a write succeeds again. Memory is bounded: Append fails with
+// Status::CapacityError (-> 503 + Retry-After) while more than `max_buffered_bytes` are buffered.
+//
+// Threads: Append and the health accessors are thread-safe; one flusher thread owns the Delta
+// writers.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "otlake/common/status.h"
+#include "otlake/table/row_batch.h"
+
+namespace otlake::buffer {
+
+struct PipelineOptions {
+  /// Directory that holds the day folders: <instance>/staging/days.
+  std::string days_dir;
+  int64_t flush_rows = 256 * 1024;
+  int64_t flush_bytes = 128ll << 20;
+  int64_t flush_age_ms = 5000;
+  int64_t max_buffered_bytes = 1ll << 30;
+  int zstd_level = 3;
+  int checkpoint_interval = 10;
+  /// Clock in Unix ms (injectable for tests of rollover).
+  std::function<int64_t()> now_ms;
+};
+
+/// Counters for one table, as /healthz reports them.
+struct TableHealth {
+  int64_t accepted_rows = 0;
+  int64_t buffered_rows = 0;
+  int64_t buffered_bytes = 0;
+  int64_t persisted_rows = 0;
+  int64_t flushes = 0;
+  int64_t files = 0;
+  int64_t write_failures = 0;
+  int64_t last_commit_unix_ms = 0;
+  int64_t last_commit_version = -1;
+  int64_t oldest_buffered_unix_ms = 0;  ///< 0 if nothing buffered
+  std::string last_error;               ///< empty once a write succeeds again
+};
+
+class Pipeline {
+ public:
+  static Result<std::unique_ptr<Pipeline>> Start(PipelineOptions options);
+  ~Pipeline();
+
+  /// Takes the rows of `batches` (left empty) and files them under the UTC day of
+  /// `arrival_unix_ms`. CapacityError when over the memory bound (nothing taken then).
+  Status Append(table::TableBatches* batches, int64_t arrival_unix_ms);
+
+  /// Flushes every open batch now and waits for the commits (used by tests and stop).
+  Status FlushAll();
+
+  /// Stops the flusher after flushing and committing everything. Idempotent.
+  Status Stop();
+
+  /// A snapshot of per-table counters.
+  TableHealth Health(table::TableId table) const;
+  /// True while writes succeed; false (with `reason`) after a failed write until one succeeds.
+  bool Ok(std::string* reason) const;
+  /// The UTC day currently receiving rows, "YYYY-MM-DD".
+  std::string CurrentDay() const;
+  int64_t BufferedBytes() const;
+
+  class Impl;
+
+ private:
+  explicit Pipeline(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace otlake::buffer

@@ -1,0 +1,382 @@
+#include "otlake/receiver/receiver.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <map>
+#include <mutex>
+
+#include "otlake/buffer/pipeline.h"
+#include "otlake/common/log.h"
+#include "otlake/common/time_util.h"
+#include "otlake/otlp/decode.h"
+#include "otlake/server/decompress.h"
+
+namespace otlake::receiver {
+
+using server::HttpRequest;
+using server::HttpResponse;
+
+bool IsValidProjectId(std::string_view id) {
+  if (id.empty() || id.size() > 128 || id == "." || id == "..") return false;
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+namespace {
+
+enum class Format { kJson, kProtobuf };
+
+// gRPC status codes used in google.rpc.Status bodies.
+constexpr int kInvalidArgument = 3;
+constexpr int kNotFound = 5;
+constexpr int kResourceExhausted = 8;
+constexpr int kUnimplemented = 12;
+constexpr int kInternal = 13;
+constexpr int kUnavailable = 14;
+
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+void PutLengthDelimited(std::string* out, int field, std::string_view bytes) {
+  PutVarint(out, (static_cast<uint64_t>(field) << 3) | 2);
+  PutVarint(out, bytes.size());
+  out->append(bytes);
+}
+
+std::string JsonEscape(std::string_view s) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
+std::string_view MediaType(std::string_view content_type, std::string* lowered) {
+  size_t semi = content_type.find(';');
+  std::string_view t = content_type.substr(0, semi);
+  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  lowered->assign(t);
+  for (char& c : *lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return *lowered;
+}
+
+const char* RejectedField(otlp::Signal s) {
+  switch (s) {
+    case otlp::Signal::kTraces: return "rejectedSpans";
+    case otlp::Signal::kLogs: return "rejectedLogRecords";
+    case otlp::Signal::kMetrics: return "rejectedDataPoints";
+  }
+  return "rejected";
+}
+
+// Counters for one signal.
+struct SignalStats {
+  std::atomic<int64_t> requests{0};
+  std::atomic<int64_t> accepted{0};
+  std::atomic<int64_t> rejected{0};
+  std::mutex mu;
+  std::map<std::string, int64_t> reasons;  // guarded by mu
+};
+
+}  // namespace
+
+class Receiver::Impl {
+ public:
+  Impl(ReceiverOptions options, buffer::Pipeline* pipeline)
+      : options_(std::move(options)), pipeline_(pipeline), started_ms_(NowUnixMillis()) {}
+
+  void Handle(HttpRequest& req, HttpResponse* res) {
+    res->headers.emplace_back("Access-Control-Allow-Origin", "*");
+    if (req.method == "OPTIONS") {  // CORS preflight for browser exporters
+      res->status = 204;
+      res->headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+      res->headers.emplace_back("Access-Control-Allow-Headers", "*");
+      res->headers.emplace_back("Access-Control-Max-Age", "86400");
+      Count(204);
+      return;
+    }
+    otlp::Signal signal;
+    if (req.path == "/v1/traces") {
+      signal = otlp::Signal::kTraces;
+    } else if (req.path == "/v1/logs") {
+      signal = otlp::Signal::kLogs;
+    } else if (req.path == "/v1/metrics") {
+      signal = otlp::Signal::kMetrics;
+    } else if (req.path == "/healthz") {
+      if (req.method != "GET" && req.method != "HEAD") {
+        return Error(res, Format::kJson, 405, kUnimplemented, "method " + req.method + " not allowed on /healthz; use GET", {{"Allow", "GET"}});
+      }
+      res->body = HealthJson();
+      Count(200);
+      return;
+    } else {
+      return Error(res, Format::kJson, 404, kNotFound, "no route for " + req.path);
+    }
+    if (req.method != "POST") {
+      return Error(res, Format::kJson, 405, kUnimplemented,
+                   "method " + req.method + " not allowed on " + req.path + "; use POST",
+                   {{"Allow", "POST"}});
+    }
+    HandleExport(signal, req, res);
+  }
+
+  std::string HealthJson() const {
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    std::string reason;
+    const bool ok = pipeline_->Ok(&reason);
+    const int64_t now = NowUnixMillis();
+    w.StartObject();
+    w.Key("ok");
+    w.Bool(ok);
+    w.Key("status");
+    w.String(ok ? "ok" : "failing");
+    w.Key("reason");
+    w.String(reason);
+    w.Key("instance_id");
+    w.String(options_.instance_id);
+    w.Key("version");
+    w.String(OTLAKE_VERSION);
+    w.Key("started");
+    w.Bool(true);
+    w.Key("started_utc");
+    w.String(UtcIso8601(started_ms_));
+    w.Key("uptime_s");
+    w.Double((now - started_ms_) / 1000.0);
+    w.Key("current_day_utc");
+    w.String(pipeline_->CurrentDay());
+    w.Key("buffered_bytes");
+    w.Int64(pipeline_->BufferedBytes());
+    w.Key("http");
+    w.StartObject();
+    {
+      std::lock_guard lk(status_mu_);
+      for (const auto& [code, n] : status_counts_) {
+        w.Key(std::to_string(code));
+        w.Int64(n);
+      }
+    }
+    w.EndObject();
+    w.Key("signals");
+    w.StartObject();
+    for (int s = 0; s < 3; ++s) {
+      SignalStats& st = signals_[s];
+      w.Key(std::string(otlp::SignalName(static_cast<otlp::Signal>(s))));
+      w.StartObject();
+      w.Key("requests");
+      w.Int64(st.requests);
+      w.Key("accepted");
+      w.Int64(st.accepted);
+      w.Key("rejected");
+      w.Int64(st.rejected);
+      w.Key("rejected_by_reason");
+      w.StartObject();
+      {
+        std::lock_guard lk(st.mu);
+        for (const auto& [r, n] : st.reasons) {
+          w.Key(r);
+          w.Int64(n);
+        }
+      }
+      w.EndObject();
+      w.EndObject();
+    }
+    w.EndObject();
+    w.Key("tables");
+    w.StartObject();
+    for (table::TableId t : table::kAllTables) {
+      buffer::TableHealth h = pipeline_->Health(t);
+      w.Key(std::string(table::TableName(t)));
+      w.StartObject();
+      w.Key("accepted");
+      w.Int64(h.accepted_rows);
+      w.Key("buffered");
+      w.Int64(h.buffered_rows);
+      w.Key("buffered_bytes");
+      w.Int64(h.buffered_bytes);
+      w.Key("oldest_buffered_age_s");
+      if (h.oldest_buffered_unix_ms > 0) {
+        w.Double((now - h.oldest_buffered_unix_ms) / 1000.0);
+      } else {
+        w.Null();
+      }
+      w.Key("persisted");
+      w.Int64(h.persisted_rows);
+      w.Key("flushes");
+      w.Int64(h.flushes);
+      w.Key("files");
+      w.Int64(h.files);
+      w.Key("write_failures");
+      w.Int64(h.write_failures);
+      w.Key("last_commit_utc");
+      if (h.last_commit_unix_ms > 0) {
+        w.String(UtcIso8601(h.last_commit_unix_ms));
+      } else {
+        w.Null();
+      }
+      w.Key("last_commit_version");
+      w.Int64(h.last_commit_version);
+      w.EndObject();
+    }
+    w.EndObject();
+    w.EndObject();
+    return std::string(sb.GetString(), sb.GetSize());
+  }
+
+ private:
+  void HandleExport(otlp::Signal signal, HttpRequest& req, HttpResponse* res) {
+    SignalStats& stats = signals_[static_cast<int>(signal)];
+    ++stats.requests;
+    std::string lowered;
+    std::string_view media = MediaType(req.Header("content-type"), &lowered);
+    Format format;
+    if (media == "application/x-protobuf" || media == "application/protobuf") {
+      format = Format::kProtobuf;
+    } else if (media == "application/json") {
+      format = Format::kJson;
+    } else {
+      return Error(res, Format::kJson, 415, kInvalidArgument,
+                   "unsupported Content-Type '" + std::string(req.Header("content-type")) +
+                       "': use application/x-protobuf or application/json");
+    }
+    if (req.body_too_large) {
+      return Error(res, format, 413, kResourceExhausted,
+                   "request body exceeds the limit (max_body_bytes)");
+    }
+    // Project id: our header, Depths' two headers, then ?project_id=, else "default".
+    std::string project = "default";
+    bool from_header = false;
+    for (const char* h : {"x-otlake-project-id", "x-depths-project-id", "x-otlp-project-id"}) {
+      std::string_view v = req.Header(h);
+      if (!v.empty()) {
+        project.assign(v);
+        from_header = true;
+        break;
+      }
+    }
+    std::string q;
+    if (!from_header && req.QueryParam("project_id", &q)) project = q;
+    if (!IsValidProjectId(project)) {
+      return Error(res, format, 400, kInvalidArgument,
+                   "invalid project id '" + project.substr(0, 160) +
+                       "': use 1-128 characters of A-Z a-z 0-9 . _ -");
+    }
+    std::string body;
+    Status st = server::Decompress(req.Header("content-encoding"), req.body,
+                                   options_.max_decompressed_bytes, &body);
+    if (!st.ok()) {
+      if (st.IsCapacityError()) return Error(res, format, 413, kResourceExhausted, st.message());
+      if (st.IsNotImplemented()) return Error(res, format, 415, kInvalidArgument, st.message());
+      return Error(res, format, 400, kInvalidArgument, st.message());
+    }
+    std::string().swap(req.body);
+
+    std::string reason;
+    if (!pipeline_->Ok(&reason)) {
+      return Error(res, format, 503, kUnavailable, "storage is failing, retry later: " + reason,
+                   {{"Retry-After", "5"}});
+    }
+    otlp::DecodeOptions opts;
+    opts.project_id = project;
+    opts.now_unix_nano = NowUnixNanos();
+    opts.max_nesting_depth = options_.max_nesting_depth;
+    otlp::DecodeResult decoded;
+    st = format == Format::kProtobuf ? otlp::DecodeProtobuf(signal, body, opts, &decoded)
+                                     : otlp::DecodeJson(signal, body, opts, &decoded);
+    if (!st.ok()) {
+      std::string msg = st.message();
+      return Error(res, format, 400, kInvalidArgument,
+                   std::string("invalid OTLP ") + (format == Format::kJson ? "JSON" : "protobuf") +
+                       " " + std::string(otlp::SignalName(signal)) + " request: " + msg);
+    }
+    st = pipeline_->Append(&decoded.batches, opts.now_unix_nano / 1000000);
+    if (!st.ok()) {
+      if (st.IsCapacityError()) {
+        return Error(res, format, 429, kResourceExhausted, st.message(), {{"Retry-After", "1"}});
+      }
+      return Error(res, format, 503, kUnavailable, st.message(), {{"Retry-After", "5"}});
+    }
+    stats.accepted += decoded.accepted;
+    if (decoded.rejected > 0) {
+      stats.rejected += decoded.rejected;
+      std::lock_guard lk(stats.mu);
+      for (const auto& [r, n] : decoded.reasons) stats.reasons[r] += n;
+    }
+    res->status = 200;
+    const std::string message = decoded.rejected > 0 ? decoded.ErrorMessage(signal) : std::string();
+    if (format == Format::kProtobuf) {
+      res->content_type = "application/x-protobuf";
+      if (decoded.rejected > 0) {
+        std::string partial;
+        PutVarint(&partial, (1 << 3) | 0);
+        PutVarint(&partial, static_cast<uint64_t>(decoded.rejected));
+        PutLengthDelimited(&partial, 2, message);
+        PutLengthDelimited(&res->body, 1, partial);
+      }
+    } else {
+      res->content_type = "application/json";
+      if (decoded.rejected > 0) {
+        res->body = std::string("{\"partialSuccess\":{\"") + RejectedField(signal) +
+                    "\":" + std::to_string(decoded.rejected) +
+                    ",\"errorMessage\":" + JsonEscape(message) + "}}";
+      } else {
+        res->body = "{}";
+      }
+    }
+    Count(200);
+  }
+
+  void Error(HttpResponse* res, Format format, int http_status, int grpc_code,
+             const std::string& message,
+             std::initializer_list<std::pair<const char*, const char*>> headers = {}) {
+    res->status = http_status;
+    for (const auto& [k, v] : headers) res->headers.emplace_back(k, v);
+    if (format == Format::kProtobuf) {
+      res->content_type = "application/x-protobuf";
+      res->body.clear();
+      PutVarint(&res->body, (1 << 3) | 0);
+      PutVarint(&res->body, static_cast<uint64_t>(grpc_code));
+      PutLengthDelimited(&res->body, 2, message);
+    } else {
+      res->content_type = "application/json";
+      res->body = "{\"code\":" + std::to_string(grpc_code) + ",\"message\":" + JsonEscape(message) + "}";
+    }
+    Count(http_status);
+    if (http_status >= 500 || http_status == 429) {
+      OTLAKE_LOG(WARN) << http_status << " " << message;
+    } else {
+      OTLAKE_LOG(DEBUG) << http_status << " " << message;
+    }
+  }
+
+  void Count(int status) {
+    std::lock_guard lk(status_mu_);
+    ++status_counts_[status];
+  }
+
+  ReceiverOptions options_;
+  buffer::Pipeline* pipeline_;  // not owned; outlives this
+  int64_t started_ms_;
+  mutable std::array<SignalStats, 3> signals_;
+  mutable std::mutex status_mu_;
+  std::map<int, int64_t> status_counts_;  // guarded by status_mu_
+};
+
+Receiver::Receiver(ReceiverOptions options, buffer::Pipeline* pipeline)
+    : impl_(std::make_unique<Impl>(std::move(options), pipeline)) {}
+Receiver::~Receiver() = default;
+void Receiver::Handle(HttpRequest& request, HttpResponse* response) { impl_->Handle(request, response); }
+std::string Receiver::HealthJson() const { return impl_->HealthJson(); }
+
+}  // namespace otlake::receiver
