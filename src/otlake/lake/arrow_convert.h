@@ -1,0 +1,51 @@
+// RowBatch <-> Arrow: the table's Arrow schema, and RowBatches as Arrow tables without copying the
+// value vectors where Arrow's layout matches ours.
+//
+// Type mapping (the same facts as SchemaString in delta_log.h):
+//   kString -> utf8 (int32 offsets)   Delta "string"
+//   kInt64  -> int64                  Delta "long"
+//   kDouble -> float64                Delta "double"
+//   kBool   -> bool (bit-packed)      Delta "boolean"
+// Fields are non-nullable unless ColumnDef::nullable. Nullable columns get a validity bitmap
+// packed from Column::valid (omitted when there is no null).
+//
+// This header includes Arrow: include it only from .cc files that use Arrow (the query module,
+// the lake writer), never from a widely included header.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <arrow/type_fwd.h>
+
+#include "otlake/common/status.h"
+#include "otlake/table/row_batch.h"
+
+namespace otlake::lake {
+
+/// Registers Arrow's compute kernels once per process (toolchain.md pitfall 1). Thread-safe.
+Status EnsureArrowComputeInitialized();
+
+/// The Arrow schema of table `id`.
+std::shared_ptr<arrow::Schema> ArrowSchema(table::TableId id);
+
+/// A table over `batches` (all of the same table, one chunk per non-empty batch). Int64, double
+/// and string data and offsets are *borrowed*: the batches must stay alive and unmodified while
+/// the result (or anything sliced from it) is in use. Bools and validity are packed into new
+/// bitmaps. Zero batches or zero rows give an empty table.
+Result<std::shared_ptr<arrow::Table>> BorrowAsTable(const std::vector<const table::RowBatch*>& batches);
+
+/// A table that owns the data of `batch`: its vectors are moved into Arrow buffers (no copy of
+/// numbers or strings); `batch` is left empty in unspecified state.
+Result<std::shared_ptr<arrow::Table>> MoveToTable(table::RowBatch&& batch);
+
+/// Column names of the sort key used for table `id`'s data files (see docs/delta.md).
+std::vector<std::string> SortKey(table::TableId id);
+
+/// `table` reordered by `sort_key` (ascending, nulls last) with arrow::compute SortIndices + Take.
+/// The result owns its data.
+Result<std::shared_ptr<arrow::Table>> SortTable(const std::shared_ptr<arrow::Table>& table,
+                                                const std::vector<std::string>& sort_key);
+
+}  // namespace otlake::lake

@@ -1,0 +1,162 @@
+// RowBatch -> Arrow: schema types and nullability, values and nulls through both the borrowing
+// and the moving conversion, multi-batch tables, malformed batches, and sorting.
+#include "otlake/lake/arrow_convert.h"
+
+#include <arrow/api.h>
+#include <gtest/gtest.h>
+
+#include "otlake/lake/test_data.h"
+#include "otlake/lake/test_util.h"
+
+namespace otlake::lake {
+namespace {
+
+using table::TableId;
+namespace mp = table::metrics_points;
+
+TEST(ArrowConvert, SchemaTypesAndNullability) {
+  for (TableId id : table::kAllTables) {
+    auto schema = ArrowSchema(id);
+    const auto defs = table::Columns(id);
+    ASSERT_EQ(schema->num_fields(), static_cast<int>(defs.size()));
+    for (size_t i = 0; i < defs.size(); ++i) {
+      const auto& f = schema->field(static_cast<int>(i));
+      EXPECT_EQ(f->name(), defs[i].name);
+      EXPECT_EQ(f->nullable(), defs[i].nullable);
+      switch (defs[i].type) {
+        case table::ColType::kString: EXPECT_TRUE(f->type()->Equals(arrow::utf8())); break;
+        case table::ColType::kInt64: EXPECT_TRUE(f->type()->Equals(arrow::int64())); break;
+        case table::ColType::kDouble: EXPECT_TRUE(f->type()->Equals(arrow::float64())); break;
+        case table::ColType::kBool: EXPECT_TRUE(f->type()->Equals(arrow::boolean())); break;
+      }
+    }
+  }
+}
+
+// Checks every value of `t` against the batch it came from.
+void ExpectSameValues(const table::RowBatch& b, const arrow::Table& t) {
+  ASSERT_EQ(t.num_rows(), b.num_rows());
+  ASSERT_TRUE(t.Validate().ok());
+  const auto defs = table::Columns(b.table());
+  for (int c = 0; c < b.num_columns(); ++c) {
+    auto combined = arrow::Concatenate(t.column(c)->chunks()).ValueOrDie();
+    ASSERT_TRUE(combined->ValidateFull().ok()) << defs[c].name;
+    const table::Column& col = b.column(c);
+    int64_t nulls = 0;
+    for (int64_t r = 0; r < b.num_rows(); ++r) {
+      if (col.IsNull(r)) {
+        ++nulls;
+        EXPECT_TRUE(combined->IsNull(r)) << defs[c].name << " row " << r;
+        continue;
+      }
+      ASSERT_TRUE(combined->IsValid(r)) << defs[c].name << " row " << r;
+      switch (col.type) {
+        case table::ColType::kString:
+          EXPECT_EQ(static_cast<const arrow::StringArray&>(*combined).GetView(r), col.StringAt(r));
+          break;
+        case table::ColType::kInt64:
+          EXPECT_EQ(static_cast<const arrow::Int64Array&>(*combined).Value(r), col.ints[r]);
+          break;
+        case table::ColType::kDouble:
+          EXPECT_EQ(static_cast<const arrow::DoubleArray&>(*combined).Value(r), col.doubles[r]);
+          break;
+        case table::ColType::kBool:
+          EXPECT_EQ(static_cast<const arrow::BooleanArray&>(*combined).Value(r), col.bools[r] != 0);
+          break;
+      }
+    }
+    EXPECT_EQ(combined->null_count(), nulls) << defs[c].name;
+  }
+}
+
+TEST(ArrowConvert, BorrowKeepsValuesAndNullsForEveryTable) {
+  for (TableId id : table::kAllTables) {
+    testing::GenOptions o;
+    o.exotic = true;
+    auto b = testing::MakeBatch(id, 300, o);
+    OTLAKE_ASSERT_OK_AND_ASSIGN(auto t, BorrowAsTable({b.get()}));
+    EXPECT_TRUE(t->schema()->Equals(*ArrowSchema(id)));
+    ExpectSameValues(*b, *t);
+  }
+}
+
+TEST(ArrowConvert, BorrowIsZeroCopyForStringsAndNumbers) {
+  auto b = testing::MakeBatch(TableId::kSpans, 10);
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto t, BorrowAsTable({b.get()}));
+  const auto& names = *t->column(table::kServiceName)->chunk(0)->data();
+  EXPECT_EQ(names.buffers[2]->data(),
+            reinterpret_cast<const uint8_t*>(b->column(table::kServiceName).chars.data()));
+  const auto& ts = *t->column(table::kEventTs)->chunk(0)->data();
+  EXPECT_EQ(ts.buffers[1]->data(),
+            reinterpret_cast<const uint8_t*>(b->column(table::kEventTs).ints.data()));
+}
+
+TEST(ArrowConvert, MultipleBatchesBecomeChunksAndEmptyOnesAreSkipped) {
+  testing::GenOptions o1, o2;
+  o2.seed = 2;
+  o2.exotic = true;
+  auto a = testing::MakeBatch(TableId::kMetricsHist, 40, o1);
+  auto empty = testing::MakeBatch(TableId::kMetricsHist, 0, o1);
+  auto b = testing::MakeBatch(TableId::kMetricsHist, 25, o2);
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto t, BorrowAsTable({a.get(), empty.get(), b.get()}));
+  EXPECT_EQ(t->num_rows(), 65);
+  EXPECT_EQ(t->column(0)->num_chunks(), 2);
+  table::RowBatch both(TableId::kMetricsHist);
+  both.AppendBatch(*a);
+  both.AppendBatch(*b);
+  ExpectSameValues(both, *t);
+}
+
+TEST(ArrowConvert, MoveOwnsTheData) {
+  testing::GenOptions o;
+  o.exotic = true;
+  auto b = testing::MakeBatch(TableId::kMetricsPoints, 200, o);
+  table::RowBatch copy(TableId::kMetricsPoints);
+  copy.AppendBatch(*b);
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto t, MoveToTable(std::move(*b)));
+  b.reset();  // the table must not depend on the batch any more
+  ExpectSameValues(copy, *t);
+}
+
+TEST(ArrowConvert, RejectsMalformedAndMixedBatches) {
+  auto b = testing::MakeBatch(TableId::kLogs, 5);
+  b->mutable_column(table::kEventTs).ints.pop_back();
+  EXPECT_TRUE(BorrowAsTable({b.get()}).status().IsInvalid());
+  auto logs = testing::MakeBatch(TableId::kLogs, 5);
+  auto spans = testing::MakeBatch(TableId::kSpans, 5);
+  EXPECT_TRUE(BorrowAsTable({logs.get(), spans.get()}).status().IsInvalid());
+}
+
+TEST(ArrowConvert, SortTableOrdersByKey) {
+  auto b = testing::MakeBatch(TableId::kSpans, 2000);
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto t, BorrowAsTable({b.get()}));
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto sorted, SortTable(t, SortKey(TableId::kSpans)));
+  ASSERT_EQ(sorted->num_rows(), 2000);
+  auto trace = arrow::Concatenate(sorted->GetColumnByName("trace_id")->chunks()).ValueOrDie();
+  auto start =
+      arrow::Concatenate(sorted->GetColumnByName("start_time_unix_nano")->chunks()).ValueOrDie();
+  const auto& tr = static_cast<const arrow::StringArray&>(*trace);
+  const auto& st = static_cast<const arrow::Int64Array&>(*start);
+  for (int64_t i = 1; i < tr.length(); ++i) {
+    ASSERT_LE(tr.GetView(i - 1), tr.GetView(i));
+    if (tr.GetView(i - 1) == tr.GetView(i)) {
+      ASSERT_LE(st.Value(i - 1), st.Value(i));
+    }
+  }
+}
+
+TEST(ArrowConvert, SortPutsNullsLast) {
+  testing::GenOptions o;
+  o.exotic = true;
+  auto b = testing::MakeBatch(TableId::kMetricsPoints, 100, o);
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto t, BorrowAsTable({b.get()}));
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto sorted, SortTable(t, {"value_int"}));
+  auto v = arrow::Concatenate(sorted->GetColumnByName("value_int")->chunks()).ValueOrDie();
+  ASSERT_GT(v->null_count(), 0);
+  for (int64_t i = 0; i < v->length(); ++i) {
+    EXPECT_EQ(v->IsNull(i), i >= v->length() - v->null_count()) << i;
+  }
+}
+
+}  // namespace
+}  // namespace otlake::lake

@@ -1,0 +1,72 @@
+#include "otlake/lake/data_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <arrow/api.h>
+#include <arrow/io/file.h>
+#include <parquet/arrow/writer.h>
+#include <parquet/properties.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "otlake/lake/arrow_convert.h"
+#include "otlake/lake/fs_util.h"
+
+namespace otlake::lake {
+namespace {
+
+std::shared_ptr<parquet::WriterProperties> ParquetProperties(const DataFileOptions& o) {
+  parquet::WriterProperties::Builder b;
+  b.compression(parquet::Compression::ZSTD)
+      ->compression_level(o.zstd_level)
+      ->enable_dictionary()
+      ->enable_statistics()
+      ->max_row_group_length(o.max_row_group_rows)
+      ->created_by("otlake " OTLAKE_VERSION);
+  return b.build();
+}
+
+Status WriteAndSync(const arrow::Table& table, const DataFileOptions& options,
+                    const std::string& path, int64_t* bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError("cannot create '", path, "': ", std::strerror(errno));
+  // The stream owns fd from here on and closes it in Close() or its destructor.
+  OTLAKE_ASSIGN_OR_RAISE(auto sink, arrow::io::FileOutputStream::Open(fd));
+  OTLAKE_ASSIGN_OR_RAISE(
+      auto writer, parquet::arrow::FileWriter::Open(*table.schema(), arrow::default_memory_pool(),
+                                                    sink, ParquetProperties(options)));
+  OTLAKE_RETURN_NOT_OK(writer->WriteTable(table, options.max_row_group_rows));
+  OTLAKE_RETURN_NOT_OK(writer->Close());
+  OTLAKE_ASSIGN_OR_RAISE(*bytes, sink->Tell());
+  if (::fsync(sink->file_descriptor()) != 0) {
+    return Status::IOError("cannot fsync '", path, "': ", std::strerror(errno));
+  }
+  return sink->Close();
+}
+
+}  // namespace
+
+Result<DataFileInfo> WriteDataFile(const std::vector<const table::RowBatch*>& batches,
+                                   const DataFileOptions& options, const std::string& path) {
+  if (options.max_row_group_rows <= 0) return Status::Invalid("max_row_group_rows must be > 0");
+  OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> view, BorrowAsTable(batches));
+  if (view->num_rows() == 0) return Status::Invalid("WriteDataFile needs at least one row");
+  const std::vector<std::string> key =
+      options.sort_key.empty() ? SortKey(batches.front()->table()) : options.sort_key;
+  OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> sorted, SortTable(view, key));
+  view.reset();  // drop the borrowed buffers before anything else can outlive the batches
+
+  DataFileInfo info;
+  Status st = WriteAndSync(*sorted, options, path, &info.bytes);
+  if (!st.ok()) {
+    (void)RemoveIfExists(path);
+    return st;
+  }
+  const int64_t rows = sorted->num_rows();
+  info.row_groups = (rows + options.max_row_group_rows - 1) / options.max_row_group_rows;
+  return info;
+}
+
+}  // namespace otlake::lake

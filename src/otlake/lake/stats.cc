@@ -1,0 +1,162 @@
+#include "otlake/lake/stats.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cmath>
+#include <optional>
+#include <string_view>
+
+namespace otlake::lake {
+namespace {
+
+using table::ColType;
+using table::Column;
+using table::ColumnDef;
+using table::RowBatch;
+
+// Running bounds of one column across all batches.
+struct Bounds {
+  int64_t nulls = 0;
+  bool has = false;
+  int64_t imin = 0, imax = 0;
+  double dmin = 0, dmax = 0;
+  std::string_view smin, smax;  // views into the batches, which outlive ComputeStats
+};
+
+void Accumulate(const Column& c, const ColumnDef& def, int64_t rows, Bounds* b) {
+  const bool want_minmax = def.type == ColType::kInt64 || def.type == ColType::kDouble ||
+                           (def.type == ColType::kString && def.stats);
+  for (int64_t r = 0; r < rows; ++r) {
+    if (c.IsNull(r)) {
+      ++b->nulls;
+      continue;
+    }
+    if (!want_minmax) continue;
+    switch (def.type) {
+      case ColType::kInt64: {
+        const int64_t v = c.ints[r];
+        if (!b->has) {
+          b->imin = b->imax = v;
+          b->has = true;
+        } else {
+          if (v < b->imin) b->imin = v;
+          if (v > b->imax) b->imax = v;
+        }
+        break;
+      }
+      case ColType::kDouble: {
+        const double v = c.doubles[r];
+        if (std::isnan(v)) break;
+        if (!b->has) {
+          b->dmin = b->dmax = v;
+          b->has = true;
+        } else {
+          if (v < b->dmin) b->dmin = v;
+          if (v > b->dmax) b->dmax = v;
+        }
+        break;
+      }
+      case ColType::kString: {
+        const std::string_view v = c.StringAt(r);
+        if (!b->has) {
+          b->smin = b->smax = v;
+          b->has = true;
+        } else {
+          if (v < b->smin) b->smin = v;
+          if (v > b->smax) b->smax = v;
+        }
+        break;
+      }
+      case ColType::kBool: break;
+    }
+  }
+}
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void Str(JsonWriter& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+// Writes the bound of one column if it has a representable value. `is_min` picks the side.
+void WriteBound(JsonWriter& w, const ColumnDef& def, const Bounds& b, bool is_min) {
+  if (!b.has) return;
+  switch (def.type) {
+    case ColType::kInt64:
+      w.Key(def.name);
+      w.Int64(is_min ? b.imin : b.imax);
+      return;
+    case ColType::kDouble: {
+      const double v = is_min ? b.dmin : b.dmax;
+      if (!std::isfinite(v)) return;
+      w.Key(def.name);
+      w.Double(v);
+      return;
+    }
+    case ColType::kString: {
+      const std::string_view v = is_min ? b.smin : b.smax;
+      if (v.size() > kMaxStatsStringBytes) {
+        if (!is_min) return;  // a truncated max would be below the real one
+        w.Key(def.name);
+        Str(w, Utf8Prefix(v, kMaxStatsStringBytes));
+        return;
+      }
+      w.Key(def.name);
+      Str(w, v);
+      return;
+    }
+    case ColType::kBool: return;
+  }
+}
+
+}  // namespace
+
+std::string_view Utf8Prefix(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return s;
+  size_t n = max_bytes;
+  // Back up over continuation bytes (10xxxxxx) so the cut is before a lead byte.
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+FileStats ComputeStats(table::TableId id, const std::vector<const RowBatch*>& batches) {
+  const auto defs = table::Columns(id);
+  std::vector<Bounds> bounds(defs.size());
+  FileStats out;
+  for (const RowBatch* batch : batches) {
+    out.num_records += batch->num_rows();
+    for (size_t i = 0; i < defs.size(); ++i) {
+      Accumulate(batch->column(static_cast<int>(i)), defs[i], batch->num_rows(), &bounds[i]);
+    }
+  }
+  const Bounds& ts = bounds[table::kEventTs];
+  if (ts.has) {
+    out.min_event_ts = ts.imin;
+    out.max_event_ts = ts.imax;
+  }
+
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("numRecords");
+  w.Int64(out.num_records);
+  for (const bool is_min : {true, false}) {
+    w.Key(is_min ? "minValues" : "maxValues");
+    w.StartObject();
+    for (size_t i = 0; i < defs.size(); ++i) WriteBound(w, defs[i], bounds[i], is_min);
+    w.EndObject();
+  }
+  w.Key("nullCount");
+  w.StartObject();
+  for (size_t i = 0; i < defs.size(); ++i) {
+    w.Key(defs[i].name);
+    w.Int64(bounds[i].nulls);
+  }
+  w.EndObject();
+  w.EndObject();
+  out.json.assign(buf.GetString(), buf.GetSize());
+  return out;
+}
+
+}  // namespace otlake::lake
