@@ -31,6 +31,10 @@ class LogMessage {
   LogLevel level_;
   std::ostringstream stream_;
 };
+// Swallows the stream so OTLAKE_LOG is one expression (safe inside if/else without braces).
+struct LogVoidify {
+  void operator&(std::ostream&) {}
+};
 }  // namespace internal
 
 }  // namespace otlake
@@ -39,7 +43,8 @@ class LogMessage {
 #define OTLAKE_LOG_LEVEL_INFO ::otlake::LogLevel::kInfo
 #define OTLAKE_LOG_LEVEL_WARN ::otlake::LogLevel::kWarn
 #define OTLAKE_LOG_LEVEL_ERROR ::otlake::LogLevel::kError
-#define OTLAKE_LOG(level)                                         \
-  if (OTLAKE_LOG_LEVEL_##level < ::otlake::GetLogLevel()) {       \
-  } else                                                          \
-    ::otlake::internal::LogMessage(OTLAKE_LOG_LEVEL_##level).stream()
+#define OTLAKE_LOG(level)                                            \
+  (OTLAKE_LOG_LEVEL_##level < ::otlake::GetLogLevel())               \
+      ? (void)0                                                      \
+      : ::otlake::internal::LogVoidify() &                           \
+            ::otlake::internal::LogMessage(OTLAKE_LOG_LEVEL_##level).stream()

@@ -163,7 +163,8 @@ class Receiver::Impl {
     {
       std::lock_guard lk(status_mu_);
       for (const auto& [code, n] : status_counts_) {
-        w.Key(std::to_string(code));
+        const std::string k = std::to_string(code);
+        w.Key(k.c_str(), static_cast<rapidjson::SizeType>(k.size()));
         w.Int64(n);
       }
     }
@@ -172,7 +173,8 @@ class Receiver::Impl {
     w.StartObject();
     for (int s = 0; s < 3; ++s) {
       SignalStats& st = signals_[s];
-      w.Key(std::string(otlp::SignalName(static_cast<otlp::Signal>(s))));
+      const std::string_view sn = otlp::SignalName(static_cast<otlp::Signal>(s));
+      w.Key(sn.data(), static_cast<rapidjson::SizeType>(sn.size()));
       w.StartObject();
       w.Key("requests");
       w.Int64(st.requests);
@@ -185,7 +187,7 @@ class Receiver::Impl {
       {
         std::lock_guard lk(st.mu);
         for (const auto& [r, n] : st.reasons) {
-          w.Key(r);
+          w.Key(r.c_str(), static_cast<rapidjson::SizeType>(r.size()));
           w.Int64(n);
         }
       }
@@ -197,7 +199,8 @@ class Receiver::Impl {
     w.StartObject();
     for (table::TableId t : table::kAllTables) {
       buffer::TableHealth h = pipeline_->Health(t);
-      w.Key(std::string(table::TableName(t)));
+      const std::string_view tn = table::TableName(t);
+      w.Key(tn.data(), static_cast<rapidjson::SizeType>(tn.size()));
       w.StartObject();
       w.Key("accepted");
       w.Int64(h.accepted_rows);

@@ -167,6 +167,7 @@ class HttpServer::Impl {
     boost::system::error_code ec;
     stream.socket().set_option(tcp::no_delay(true), ec);
     for (;;) {
+      if (stopping_) co_return;  // no new requests on kept-alive connections once stopping
       http::request_parser<http::buffer_body> parser;
       parser.body_limit(boost::none);
       parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));

@@ -1,0 +1,135 @@
+"""Fixtures for integration tests: the real otlake binary on port 0, and independent Delta readers.
+
+Set OTLAKE_BIN to test another build (default: build/release/otlake).
+"""
+import datetime
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+TABLES = ["spans", "span_events", "span_links", "logs", "metrics_points", "metrics_hist"]
+
+
+def otlake_bin():
+    return os.environ.get("OTLAKE_BIN", os.path.join(ROOT, "build", "release", "otlake"))
+
+
+class Server:
+    """A running `otlake start -F` on 127.0.0.1:<free port> with its own instance directory."""
+
+    def __init__(self, base_dir, instance="default", extra_args=()):
+        self.base_dir = str(base_dir)
+        self.instance = instance
+        self.root = os.path.join(self.base_dir, instance)
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.port = None
+        self.log_path = os.path.join(self.base_dir, f"{instance}-server.log")
+
+    def start(self):
+        if not os.path.isdir(self.root):
+            subprocess.run([otlake_bin(), "init", "-I", self.instance, "-D", self.base_dir], check=True,
+                           capture_output=True)
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [otlake_bin(), "start", "-F", "-I", self.instance, "-D", self.base_dir, "-H", "127.0.0.1",
+             "-P", "0", "--flush-age-ms", "300"] + self.extra_args,
+            stdout=subprocess.PIPE, stderr=self.log)
+        line = self.proc.stdout.readline().decode()
+        assert "listening on http://" in line, f"server did not start: {line!r}; log: {self.read_log()}"
+        self.port = int(line.strip().rsplit(":", 1)[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        return self
+
+    def read_log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")[-5000:]
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=timeout)
+        rc = self.proc.returncode if self.proc else None
+        self.proc = None
+        return rc
+
+    def health(self):
+        with urllib.request.urlopen(self.url + "/healthz", timeout=10) as r:
+            return json.loads(r.read())
+
+    def wait_persisted(self, timeout=30):
+        """Waits until nothing is buffered (every accepted row committed)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            h = self.health()
+            if all(t["buffered"] == 0 for t in h["tables"].values()):
+                return h
+            time.sleep(0.1)
+        raise AssertionError(f"rows still buffered after {timeout}s: {self.health()}")
+
+    def day_dirs(self):
+        return sorted(glob.glob(os.path.join(self.root, "staging", "days", "*")))
+
+    def table_path(self, table, day=None):
+        day = day or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+        return os.path.join(self.root, "staging", "days", day, "otel", table)
+
+
+@pytest.fixture
+def server(tmp_path):
+    s = Server(tmp_path).start()
+    yield s
+    rc = s.stop()
+    assert rc in (0, None), f"otlake exited with {rc}; log: {s.read_log()}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Independent Delta readers
+
+
+def _duckdb_con():
+    import duckdb
+    import duckdb_extension_delta
+    ext = glob.glob(os.path.join(os.path.dirname(duckdb_extension_delta.__file__), "**", "*.duckdb_extension"),
+                    recursive=True)
+    assert ext, "duckdb delta extension file not found"
+    con = duckdb.connect()
+    con.execute(f"LOAD '{ext[0]}'")
+    return con
+
+
+def read_deltalake(path):
+    from deltalake import DeltaTable
+    return DeltaTable(path).to_pyarrow_table().to_pylist()
+
+
+def read_polars(path):
+    import polars as pl
+    return pl.read_delta(path).to_dicts()
+
+
+def read_duckdb(path):
+    con = _duckdb_con()
+    return con.execute(f"SELECT * FROM delta_scan('{path}')").fetch_arrow_table().to_pylist()
+
+
+READERS = {"deltalake": read_deltalake, "polars": read_polars, "duckdb": read_duckdb}
+
+
+def read_table(server_or_root, table, reader="deltalake", day=None):
+    path = server_or_root.table_path(table, day) if isinstance(server_or_root, Server) else server_or_root
+    if not os.path.isdir(os.path.join(path, "_delta_log")):
+        return []
+    return READERS[reader](path)
