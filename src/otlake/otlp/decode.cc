@@ -1,0 +1,91 @@
+#include "otlake/otlp/decode.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace otlake::otlp {
+
+namespace internal {
+Status DecodeProtobufImpl(Signal signal, std::string_view body, const DecodeOptions& options,
+                          DecodeResult* out);
+Status DecodeJsonImpl(Signal signal, std::string_view body, const DecodeOptions& options,
+                      DecodeResult* out);
+}  // namespace internal
+
+std::string_view SignalName(Signal s) {
+  switch (s) {
+    case Signal::kTraces: return "traces";
+    case Signal::kLogs: return "logs";
+    case Signal::kMetrics: return "metrics";
+  }
+  return "unknown";
+}
+
+std::string DecodeResult::ErrorMessage(Signal s) const {
+  if (rejected == 0) return {};
+  std::string_view unit;
+  switch (s) {
+    case Signal::kTraces: unit = rejected == 1 ? "span" : "spans"; break;
+    case Signal::kLogs: unit = rejected == 1 ? "log record" : "log records"; break;
+    case Signal::kMetrics: unit = rejected == 1 ? "data point" : "data points"; break;
+  }
+  std::vector<std::pair<std::string_view, int64_t>> sorted(reasons.begin(), reasons.end());
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::string msg = "rejected " + std::to_string(rejected) + " " + std::string(unit) + ":";
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    msg += i == 0 ? " " : "; ";
+    msg += sorted[i].first;
+    msg += " (" + std::to_string(sorted[i].second) + ")";
+  }
+  return msg;
+}
+
+namespace {
+
+// Undoes everything a failed decode appended, so that a 400 leaves the result as it was.
+class Checkpoint {
+ public:
+  explicit Checkpoint(DecodeResult* r) : r_(r), accepted_(r->accepted), rejected_(r->rejected) {
+    for (int i = 0; i < table::kNumTables; ++i) {
+      const table::RowBatch* b = r->batches.Find(static_cast<table::TableId>(i));
+      rows_[i] = b != nullptr ? b->num_rows() : 0;
+    }
+    if (!r->reasons.empty()) reasons_ = r->reasons;
+  }
+  void Restore() {
+    for (int i = 0; i < table::kNumTables; ++i) {
+      auto id = static_cast<table::TableId>(i);
+      if (r_->batches.Find(id) != nullptr) r_->batches.Get(id).Truncate(rows_[i]);
+    }
+    r_->accepted = accepted_;
+    r_->rejected = rejected_;
+    r_->reasons = std::move(reasons_);
+  }
+
+ private:
+  DecodeResult* r_;
+  int64_t accepted_, rejected_;
+  int64_t rows_[table::kNumTables];
+  std::map<std::string, int64_t> reasons_;
+};
+
+}  // namespace
+
+Status DecodeProtobuf(Signal signal, std::string_view body, const DecodeOptions& options,
+                      DecodeResult* out) {
+  Checkpoint cp(out);
+  Status st = internal::DecodeProtobufImpl(signal, body, options, out);
+  if (!st.ok()) cp.Restore();
+  return st;
+}
+
+Status DecodeJson(Signal signal, std::string_view body, const DecodeOptions& options,
+                  DecodeResult* out) {
+  Checkpoint cp(out);
+  Status st = internal::DecodeJsonImpl(signal, body, options, out);
+  if (!st.ok()) cp.Restore();
+  return st;
+}
+
+}  // namespace otlake::otlp

@@ -1,0 +1,1178 @@
+// DecodeJson: OTLP/JSON Export*ServiceRequest -> rows.
+//
+// Parses with RapidJSON's iterative parser (constant stack, so deep nesting cannot overflow it)
+// with UTF-8 validation and full-precision doubles, then walks the DOM. Field names may be
+// lowerCamelCase or snake_case; unknown fields are ignored; `null` means absent. 64-bit integers
+// may be numbers or decimal strings; doubles may be numbers or "NaN"/"Infinity"/"-Infinity";
+// enums may be numbers or their names; IDs are hex (any case) or base64. A value of the wrong
+// JSON type is a 400 naming its path. Rows come from the same RowEmitter as the protobuf decoder.
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <charconv>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "otlake/otlp/decode.h"
+#include "otlake/otlp/decode_internal.h"
+#include "otlake/otlp/encoding.h"
+#include "otlake/otlp/json_fields.h"
+#include "otlake/otlp/rows_internal.h"
+#include "otlake/otlp/typed_json.h"
+#include "otlake/otlp/utf8.h"
+
+namespace otlake::otlp {
+namespace {
+
+using internal::Captures;
+using internal::ErrorPath;
+using internal::EventData;
+using internal::ExemplarData;
+using internal::HistPointData;
+using internal::Identity;
+using internal::KeyIs;
+using internal::LinkData;
+using internal::LogData;
+using internal::MetricData;
+using internal::MetricType;
+using internal::NumberPointData;
+using internal::RawId;
+using internal::ResourceCtx;
+using internal::RowEmitter;
+using internal::ScopeCtx;
+using internal::SpanData;
+using internal::ValueInfo;
+
+using JValue = rapidjson::Value;
+constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
+                                 rapidjson::kParseValidateEncodingFlag |
+                                 rapidjson::kParseFullPrecisionFlag;
+
+inline std::string_view SV(const JValue& v) { return {v.GetString(), v.GetStringLength()}; }
+
+bool ParseU64(std::string_view s, uint64_t* out) {
+  if (s.empty()) return false;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+bool ParseI64(std::string_view s, int64_t* out) {
+  if (s.empty()) return false;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+class JsonDecoder {
+ public:
+  JsonDecoder(const DecodeOptions& options, DecodeResult* result)
+      : opt_(options), emit_(options, result) {}
+
+  Status Decode(Signal signal, const JValue& root);
+  ErrorPath& path() { return path_; }
+
+ private:
+  // Typed getters. `null` leaves *out as is (absent). On a wrong type: "<name>: expected ...".
+  Status Str(const JValue& v, const char* name, std::string_view* out) {
+    if (v.IsNull()) return Status::OK();
+    if (!v.IsString()) return path_.Fail(name, "expected string");
+    if (!IsValidUtf8(SV(v))) return path_.Fail(name, "invalid UTF-8");
+    *out = SV(v);
+    return Status::OK();
+  }
+  Status U64(const JValue& v, const char* name, uint64_t* out) {
+    if (v.IsNull()) return Status::OK();
+    if (v.IsUint64()) {
+      *out = v.GetUint64();
+      return Status::OK();
+    }
+    if (v.IsDouble()) {
+      const double d = v.GetDouble();
+      if (d >= 0 && d < 18446744073709551616.0 && d == std::floor(d)) {
+        *out = static_cast<uint64_t>(d);
+        return Status::OK();
+      }
+    } else if (v.IsString() && ParseU64(SV(v), out)) {
+      return Status::OK();
+    }
+    return path_.Fail(name, "expected unsigned 64-bit integer");
+  }
+  Status I64(const JValue& v, const char* name, int64_t* out) {
+    if (v.IsNull()) return Status::OK();
+    if (v.IsInt64()) {
+      *out = v.GetInt64();
+      return Status::OK();
+    }
+    if (v.IsDouble()) {
+      const double d = v.GetDouble();
+      if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 && d == std::floor(d)) {
+        *out = static_cast<int64_t>(d);
+        return Status::OK();
+      }
+    } else if (v.IsString() && ParseI64(SV(v), out)) {
+      return Status::OK();
+    }
+    return path_.Fail(name, "expected 64-bit integer");
+  }
+  Status U32(const JValue& v, const char* name, uint32_t* out) {
+    uint64_t x = *out;
+    OTLP_RETURN_NOT_OK(U64(v, name, &x));
+    if (x > UINT32_MAX) return path_.Fail(name, "out of range for uint32");
+    *out = static_cast<uint32_t>(x);
+    return Status::OK();
+  }
+  Status I32(const JValue& v, const char* name, int32_t* out) {
+    int64_t x = *out;
+    OTLP_RETURN_NOT_OK(I64(v, name, &x));
+    if (x < INT32_MIN || x > INT32_MAX) return path_.Fail(name, "out of range for int32");
+    *out = static_cast<int32_t>(x);
+    return Status::OK();
+  }
+  Status Dbl(const JValue& v, const char* name, double* out) {
+    if (v.IsNull()) return Status::OK();
+    if (v.IsNumber()) {
+      *out = v.GetDouble();
+      return Status::OK();
+    }
+    if (v.IsString()) {
+      const std::string_view s = SV(v);
+      if (s == "NaN") {
+        *out = std::nan("");
+        return Status::OK();
+      }
+      if (s == "Infinity") {
+        *out = HUGE_VAL;
+        return Status::OK();
+      }
+      if (s == "-Infinity") {
+        *out = -HUGE_VAL;
+        return Status::OK();
+      }
+      auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
+      if (!s.empty() && r.ec == std::errc() && r.ptr == s.data() + s.size()) return Status::OK();
+    }
+    return path_.Fail(name, "expected number");
+  }
+  Status Bool(const JValue& v, const char* name, bool* out) {
+    if (v.IsNull()) return Status::OK();
+    if (!v.IsBool()) return path_.Fail(name, "expected boolean");
+    *out = v.GetBool();
+    return Status::OK();
+  }
+  Status Enum(const JValue& v, const char* name, bool (*parse)(std::string_view, int32_t*),
+              int32_t* out) {
+    if (v.IsString()) {
+      if (parse(SV(v), out)) return Status::OK();
+      int64_t x;
+      if (ParseI64(SV(v), &x) && x >= INT32_MIN && x <= INT32_MAX) {
+        *out = static_cast<int32_t>(x);
+        return Status::OK();
+      }
+      return path_.Fail(name, "unknown enum value");
+    }
+    return I32(v, name, out);
+  }
+  Status Id(const JValue& v, const char* name, int want, RawId* out) {
+    if (v.IsNull()) return Status::OK();
+    if (!v.IsString()) return path_.Fail(name, "expected string");
+    internal::DecodeJsonId(SV(v), want, out);
+    return Status::OK();
+  }
+  // The array under `name`, or nullptr if absent/null.
+  Status Array(const JValue& v, const char* name, const JValue** out) {
+    if (v.IsNull()) return Status::OK();
+    if (!v.IsArray()) return path_.Fail(name, "expected array");
+    *out = &v;
+    return Status::OK();
+  }
+  Status Object(const JValue& v, const char* name, const JValue** out) {
+    if (v.IsNull()) return Status::OK();
+    if (!v.IsObject()) return path_.Fail(name, "expected object");
+    *out = &v;
+    return Status::OK();
+  }
+
+  // Appends the elements of a JSON array of uint64 / double (may be null), comma-separated.
+  Status U64Array(const JValue* arr, const char* name, std::string* out) {
+    if (arr == nullptr) return Status::OK();
+    for (rapidjson::SizeType i = 0; i < arr->Size(); ++i) {
+      uint64_t c = 0;
+      const JValue& e = (*arr)[i];
+      if (e.IsNull() || !U64(e, name, &c).ok()) {
+        Status st = path_.Fail("expected unsigned 64-bit integer");
+        path_.Push(name, i);
+        return st;
+      }
+      if (i > 0) out->push_back(',');
+      AppendJsonUint(out, c);
+    }
+    return Status::OK();
+  }
+  Status DoubleArray(const JValue* arr, const char* name, std::string* out) {
+    if (arr == nullptr) return Status::OK();
+    for (rapidjson::SizeType i = 0; i < arr->Size(); ++i) {
+      double d = 0;
+      const JValue& e = (*arr)[i];
+      if (e.IsNull() || !Dbl(e, name, &d).ok()) {
+        Status st = path_.Fail("expected number");
+        path_.Push(name, i);
+        return st;
+      }
+      if (i > 0) out->push_back(',');
+      AppendTypedDouble(out, d);
+    }
+    return Status::OK();
+  }
+
+  // Attributes and AnyValues.
+  Status Attrs(const JValue* arr, const char* name, std::string* out, Captures* caps);
+  Status KeyValueEntry(const JValue& kv, int depth, std::string* out, Captures* caps);
+  Status Value(const JValue& v, int depth, std::string* out, ValueInfo* info);
+
+  // Containers.
+  Status ResourceLevel(Signal signal, const JValue& obj);
+  Status ScopeLevel(Signal signal, const JValue& obj);
+  Status Resource(const JValue* obj);
+  Status Scope(const JValue* obj);
+
+  // Records.
+  Status Span(const JValue& obj);
+  Status Log(const JValue& obj);
+  Status Metric(const JValue& obj);
+  Status NumberPoint(const JValue& obj, const MetricData& m);
+  Status HistogramPoint(const JValue& obj, const MetricData& m);
+  Status ExpHistogramPoint(const JValue& obj, const MetricData& m);
+  Status SummaryPoint(const JValue& obj, const MetricData& m);
+  Status Buckets(const JValue* obj, std::string* out);
+  Status Exemplars(const JValue* arr, std::string* out, bool* ok, std::string* reason);
+
+  // Iterates the objects of array `arr` (may be null), calling fn(element) with path name[i].
+  template <typename Fn>
+  Status ForEachObject(const JValue* arr, const char* name, Fn&& fn) {
+    if (arr == nullptr) return Status::OK();
+    for (rapidjson::SizeType i = 0; i < arr->Size(); ++i) {
+      const JValue& e = (*arr)[i];
+      if (!e.IsObject()) {
+        Status st = path_.Fail("expected object");
+        path_.Push(name, i);
+        return st;
+      }
+      OTLP_RETURN_AT(path_, fn(e), name, i);
+    }
+    return Status::OK();
+  }
+
+  const DecodeOptions& opt_;
+  RowEmitter emit_;
+  ErrorPath path_;
+  ResourceCtx res_;
+  ScopeCtx scope_;
+  Captures caps_;
+  std::string attrs_, sub_attrs_, body_, exemplars_, ex_attrs_, metadata_, bounds_, counts_,
+      positive_, negative_, quantiles_, reason_, bytes_;
+  struct Event {
+    EventData d;
+    const JValue* attrs = nullptr;
+  };
+  struct Link {
+    LinkData d;
+    const JValue* attrs = nullptr;
+  };
+  std::vector<Event> events_;
+  std::vector<Link> links_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Attributes and AnyValues.
+
+Status JsonDecoder::Attrs(const JValue* arr, const char* name, std::string* out,
+                          Captures* caps) {
+  out->clear();
+  out->push_back('{');
+  if (arr != nullptr) {
+    for (rapidjson::SizeType i = 0; i < arr->Size(); ++i) {
+      if (i > 0) out->push_back(',');
+      OTLP_RETURN_AT(path_, KeyValueEntry((*arr)[i], 0, out, caps), name, i);
+    }
+  }
+  out->push_back('}');
+  return Status::OK();
+}
+
+Status JsonDecoder::KeyValueEntry(const JValue& kv, int depth, std::string* out,
+                                  Captures* caps) {
+  if (!kv.IsObject()) return path_.Fail("expected object");
+  std::string_view key;
+  const JValue* value = nullptr;
+  for (auto it = kv.MemberBegin(); it != kv.MemberEnd(); ++it) {
+    const std::string_view k = SV(it->name);
+    if (k == "key") {
+      OTLP_RETURN_NOT_OK(Str(it->value, "key", &key));
+    } else if (k == "value") {
+      OTLP_RETURN_NOT_OK(Object(it->value, "value", &value));
+    }
+  }
+  AppendJsonString(out, key);  // validated by Str
+  out->push_back(':');
+  const size_t begin = out->size();
+  ValueInfo info;
+  if (value != nullptr) {
+    OTLP_RETURN_AT(path_, Value(*value, depth, out, &info), "value");
+  } else {
+    out->append("null");
+  }
+  if (caps != nullptr) caps->Note(key, info, begin, out->size());
+  return Status::OK();
+}
+
+Status JsonDecoder::Value(const JValue& v, int depth, std::string* out, ValueInfo* info) {
+  // oneof: the last member that is set wins, as on the protobuf wire.
+  int which = 0;
+  const JValue* chosen = nullptr;
+  for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+    if (it->value.IsNull()) continue;
+    const std::string_view k = SV(it->name);
+    int w = 0;
+    if (KeyIs(k, "stringValue")) {
+      w = 1;
+    } else if (KeyIs(k, "boolValue")) {
+      w = 2;
+    } else if (KeyIs(k, "intValue")) {
+      w = 3;
+    } else if (KeyIs(k, "doubleValue")) {
+      w = 4;
+    } else if (KeyIs(k, "arrayValue")) {
+      w = 5;
+    } else if (KeyIs(k, "kvlistValue")) {
+      w = 6;
+    } else if (KeyIs(k, "bytesValue")) {
+      w = 7;
+    }
+    if (w != 0) {
+      which = w;
+      chosen = &it->value;
+    }
+  }
+  switch (which) {
+    case 0:
+      out->append("null");
+      info->kind = ValueInfo::kEmpty;
+      return Status::OK();
+    case 1: {
+      std::string_view s;
+      OTLP_RETURN_NOT_OK(Str(*chosen, "stringValue", &s));
+      AppendJsonString(out, s);
+      info->kind = ValueInfo::kString;
+      info->str = s;
+      return Status::OK();
+    }
+    case 2: {
+      bool b = false;
+      OTLP_RETURN_NOT_OK(Bool(*chosen, "boolValue", &b));
+      out->append(b ? "true" : "false");
+      info->kind = ValueInfo::kBool;
+      return Status::OK();
+    }
+    case 3: {
+      int64_t i = 0;
+      OTLP_RETURN_NOT_OK(I64(*chosen, "intValue", &i));
+      AppendJsonInt(out, i);
+      info->kind = ValueInfo::kInt;
+      return Status::OK();
+    }
+    case 4: {
+      double d = 0;
+      OTLP_RETURN_NOT_OK(Dbl(*chosen, "doubleValue", &d));
+      AppendTypedDouble(out, d);
+      info->kind = ValueInfo::kDouble;
+      return Status::OK();
+    }
+    case 7: {
+      if (!chosen->IsString()) return path_.Fail("bytesValue", "expected string");
+      bytes_.clear();
+      if (!DecodeBase64(SV(*chosen), &bytes_)) return path_.Fail("bytesValue", "invalid base64");
+      AppendTypedBytes(out, bytes_);
+      info->kind = ValueInfo::kBytes;
+      return Status::OK();
+    }
+    case 5:
+    case 6: {
+      const char* name = which == 5 ? "arrayValue" : "kvlistValue";
+      if (!chosen->IsObject()) return path_.Fail(name, "expected object");
+      if (depth + 1 > opt_.max_nesting_depth) {
+        return path_.Fail(name, "nesting deeper than " + std::to_string(opt_.max_nesting_depth) +
+                                    " levels");
+      }
+      const JValue* values = nullptr;
+      for (auto it = chosen->MemberBegin(); it != chosen->MemberEnd(); ++it) {
+        if (SV(it->name) == "values") {
+          Status st = Array(it->value, "values", &values);
+          if (!st.ok()) {
+            path_.Push(name);
+            return st;
+          }
+        }
+      }
+      const rapidjson::SizeType n = values != nullptr ? values->Size() : 0;
+      if (which == 5) {
+        out->push_back('[');
+        for (rapidjson::SizeType i = 0; i < n; ++i) {
+          if (i > 0) out->push_back(',');
+          const JValue& e = (*values)[i];
+          ValueInfo ignored;
+          Status st = e.IsObject() ? Value(e, depth + 1, out, &ignored)
+                                   : path_.Fail("expected object");
+          if (!st.ok()) {
+            path_.Push("values", i);
+            path_.Push(name);
+            return st;
+          }
+        }
+        out->push_back(']');
+        info->kind = ValueInfo::kArray;
+        return Status::OK();
+      }
+      std::string_view first_key;
+      if (n == 1 && (*values)[0].IsObject()) {
+        const JValue& e = (*values)[0];
+        for (auto it = e.MemberBegin(); it != e.MemberEnd(); ++it) {
+          if (SV(it->name) == "key" && it->value.IsString()) first_key = SV(it->value);
+        }
+      }
+      const bool wrap = KvlistNeedsEscape(n, first_key);
+      if (wrap) out->append(R"({"$kvlist":)");
+      out->push_back('{');
+      for (rapidjson::SizeType i = 0; i < n; ++i) {
+        if (i > 0) out->push_back(',');
+        Status st = KeyValueEntry((*values)[i], depth + 1, out, nullptr);
+        if (!st.ok()) {
+          path_.Push("values", i);
+          path_.Push(name);
+          return st;
+        }
+      }
+      out->push_back('}');
+      if (wrap) out->push_back('}');
+      info->kind = ValueInfo::kKvlist;
+      return Status::OK();
+    }
+  }
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Containers.
+
+Status JsonDecoder::Decode(Signal signal, const JValue& root) {
+  const char* name = signal == Signal::kTraces ? "resourceSpans"
+                     : signal == Signal::kLogs ? "resourceLogs"
+                                               : "resourceMetrics";
+  const JValue* arr = nullptr;
+  for (auto it = root.MemberBegin(); it != root.MemberEnd(); ++it) {
+    if (KeyIs(SV(it->name), name)) OTLP_RETURN_NOT_OK(Array(it->value, name, &arr));
+  }
+  return ForEachObject(arr, name, [&](const JValue& e) { return ResourceLevel(signal, e); });
+}
+
+Status JsonDecoder::ResourceLevel(Signal signal, const JValue& obj) {
+  const char* scopes = signal == Signal::kTraces ? "scopeSpans"
+                       : signal == Signal::kLogs ? "scopeLogs"
+                                                 : "scopeMetrics";
+  const char* legacy = signal == Signal::kTraces ? "instrumentationLibrarySpans"
+                       : signal == Signal::kLogs ? "instrumentationLibraryLogs"
+                                                 : "instrumentationLibraryMetrics";
+  const JValue* resource = nullptr;
+  const JValue* arr = nullptr;
+  std::string_view schema_url;
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
+    const std::string_view k = SV(it->name);
+    if (KeyIs(k, "resource")) {
+      OTLP_RETURN_NOT_OK(Object(it->value, "resource", &resource));
+    } else if (KeyIs(k, scopes) || KeyIs(k, legacy)) {
+      OTLP_RETURN_NOT_OK(Array(it->value, scopes, &arr));
+    } else if (KeyIs(k, "schemaUrl")) {
+      OTLP_RETURN_NOT_OK(Str(it->value, "schemaUrl", &schema_url));
+    }
+  }
+  OTLP_RETURN_AT(path_, Resource(resource), "resource");
+  res_.schema_url.assign(schema_url);
+  return ForEachObject(arr, scopes, [&](const JValue& e) { return ScopeLevel(signal, e); });
+}
+
+Status JsonDecoder::Resource(const JValue* obj) {
+  res_.dropped = 0;
+  const JValue* attrs = nullptr;
+  if (obj != nullptr) {
+    for (auto it = obj->MemberBegin(); it != obj->MemberEnd(); ++it) {
+      const std::string_view k = SV(it->name);
+      if (KeyIs(k, "attributes")) {
+        OTLP_RETURN_NOT_OK(Array(it->value, "attributes", &attrs));
+      } else if (KeyIs(k, "droppedAttributesCount")) {
+        uint32_t d = 0;
+        OTLP_RETURN_NOT_OK(U32(it->value, "droppedAttributesCount", &d));
+        res_.dropped = d;
+      }
+    }
+  }
+  caps_.Reset();
+  OTLP_RETURN_NOT_OK(Attrs(attrs, "attributes", &res_.attrs_json, &caps_));
+  res_.Finish(caps_);
+  return Status::OK();
+}
+
+Status JsonDecoder::Scope(const JValue* obj) {
+  std::string_view name, version;
+  const JValue* attrs = nullptr;
+  scope_.dropped = 0;
+  if (obj != nullptr) {
+    for (auto it = obj->MemberBegin(); it != obj->MemberEnd(); ++it) {
+      const std::string_view k = SV(it->name);
+      if (KeyIs(k, "name")) {
+        OTLP_RETURN_NOT_OK(Str(it->value, "name", &name));
+      } else if (KeyIs(k, "version")) {
+        OTLP_RETURN_NOT_OK(Str(it->value, "version", &version));
+      } else if (KeyIs(k, "attributes")) {
+        OTLP_RETURN_NOT_OK(Array(it->value, "attributes", &attrs));
+      } else if (KeyIs(k, "droppedAttributesCount")) {
+        uint32_t d = 0;
+        OTLP_RETURN_NOT_OK(U32(it->value, "droppedAttributesCount", &d));
+        scope_.dropped = d;
+      }
+    }
+  }
+  scope_.name.assign(name);
+  scope_.version.assign(version);
+  return Attrs(attrs, "attributes", &scope_.attrs_json, nullptr);
+}
+
+Status JsonDecoder::ScopeLevel(Signal signal, const JValue& obj) {
+  const char* records = signal == Signal::kTraces ? "spans"
+                        : signal == Signal::kLogs ? "logRecords"
+                                                  : "metrics";
+  const JValue* scope = nullptr;
+  const JValue* arr = nullptr;
+  std::string_view schema_url;
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
+    const std::string_view k = SV(it->name);
+    if (KeyIs(k, "scope") || KeyIs(k, "instrumentationLibrary")) {
+      OTLP_RETURN_NOT_OK(Object(it->value, "scope", &scope));
+    } else if (KeyIs(k, records)) {
+      OTLP_RETURN_NOT_OK(Array(it->value, records, &arr));
+    } else if (KeyIs(k, "schemaUrl")) {
+      OTLP_RETURN_NOT_OK(Str(it->value, "schemaUrl", &schema_url));
+    }
+  }
+  OTLP_RETURN_AT(path_, Scope(scope), "scope");
+  scope_.schema_url.assign(schema_url);
+  switch (signal) {
+    case Signal::kTraces:
+      return ForEachObject(arr, records, [&](const JValue& e) { return Span(e); });
+    case Signal::kLogs:
+      return ForEachObject(arr, records, [&](const JValue& e) { return Log(e); });
+    case Signal::kMetrics:
+      return ForEachObject(arr, records, [&](const JValue& e) { return Metric(e); });
+  }
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spans.
+
+Status JsonDecoder::Span(const JValue& obj) {
+  SpanData s;
+  const JValue* attrs = nullptr;
+  const JValue* events = nullptr;
+  const JValue* links = nullptr;
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
+    const std::string_view k = SV(it->name);
+    const JValue& v = it->value;
+    if (KeyIs(k, "traceId")) {
+      OTLP_RETURN_NOT_OK(Id(v, "traceId", 16, &s.trace_id));
+    } else if (KeyIs(k, "spanId")) {
+      OTLP_RETURN_NOT_OK(Id(v, "spanId", 8, &s.span_id));
+    } else if (KeyIs(k, "traceState")) {
+      OTLP_RETURN_NOT_OK(Str(v, "traceState", &s.trace_state));
+    } else if (KeyIs(k, "parentSpanId")) {
+      OTLP_RETURN_NOT_OK(Id(v, "parentSpanId", 8, &s.parent_span_id));
+    } else if (KeyIs(k, "name")) {
+      OTLP_RETURN_NOT_OK(Str(v, "name", &s.name));
+    } else if (KeyIs(k, "kind")) {
+      OTLP_RETURN_NOT_OK(Enum(v, "kind", internal::ParseSpanKindName, &s.kind));
+    } else if (KeyIs(k, "startTimeUnixNano")) {
+      OTLP_RETURN_NOT_OK(U64(v, "startTimeUnixNano", &s.start));
+    } else if (KeyIs(k, "endTimeUnixNano")) {
+      OTLP_RETURN_NOT_OK(U64(v, "endTimeUnixNano", &s.end));
+    } else if (KeyIs(k, "attributes")) {
+      OTLP_RETURN_NOT_OK(Array(v, "attributes", &attrs));
+    } else if (KeyIs(k, "droppedAttributesCount")) {
+      OTLP_RETURN_NOT_OK(U32(v, "droppedAttributesCount", &s.dropped_attributes));
+    } else if (KeyIs(k, "events")) {
+      OTLP_RETURN_NOT_OK(Array(v, "events", &events));
+    } else if (KeyIs(k, "droppedEventsCount")) {
+      OTLP_RETURN_NOT_OK(U32(v, "droppedEventsCount", &s.dropped_events));
+    } else if (KeyIs(k, "links")) {
+      OTLP_RETURN_NOT_OK(Array(v, "links", &links));
+    } else if (KeyIs(k, "droppedLinksCount")) {
+      OTLP_RETURN_NOT_OK(U32(v, "droppedLinksCount", &s.dropped_links));
+    } else if (KeyIs(k, "status")) {
+      const JValue* st = nullptr;
+      OTLP_RETURN_NOT_OK(Object(v, "status", &st));
+      s.status_message = {};
+      s.status_code = 0;
+      if (st != nullptr) {
+        for (auto m = st->MemberBegin(); m != st->MemberEnd(); ++m) {
+          const std::string_view sk = SV(m->name);
+          if (KeyIs(sk, "message")) {
+            OTLP_RETURN_AT(path_, Str(m->value, "message", &s.status_message), "status");
+          } else if (KeyIs(sk, "code")) {
+            OTLP_RETURN_AT(path_,
+                           Enum(m->value, "code", internal::ParseStatusCodeName, &s.status_code),
+                           "status");
+          }
+        }
+      }
+    } else if (KeyIs(k, "flags")) {
+      OTLP_RETURN_NOT_OK(U32(v, "flags", &s.flags));
+    }
+  }
+
+  bool ok = internal::CheckId(s.trace_id, 16, false, "trace_id", &reason_) &&
+            internal::CheckId(s.span_id, 8, false, "span_id", &reason_) &&
+            internal::CheckId(s.parent_span_id, 8, true, "parent_span_id", &reason_) &&
+            internal::CheckTime(s.start, "start_time_unix_nano", &reason_) &&
+            internal::CheckTime(s.end, "end_time_unix_nano", &reason_);
+
+  events_.clear();
+  OTLP_RETURN_NOT_OK(ForEachObject(events, "events", [&](const JValue& e) -> Status {
+    Event ev;
+    for (auto it = e.MemberBegin(); it != e.MemberEnd(); ++it) {
+      const std::string_view k = SV(it->name);
+      if (KeyIs(k, "timeUnixNano")) {
+        OTLP_RETURN_NOT_OK(U64(it->value, "timeUnixNano", &ev.d.time));
+      } else if (KeyIs(k, "name")) {
+        OTLP_RETURN_NOT_OK(Str(it->value, "name", &ev.d.name));
+      } else if (KeyIs(k, "attributes")) {
+        OTLP_RETURN_NOT_OK(Array(it->value, "attributes", &ev.attrs));
+      } else if (KeyIs(k, "droppedAttributesCount")) {
+        OTLP_RETURN_NOT_OK(U32(it->value, "droppedAttributesCount", &ev.d.dropped_attributes));
+      }
+    }
+    if (ok) ok = internal::CheckTime(ev.d.time, "event time_unix_nano", &reason_);
+    events_.push_back(ev);
+    return Status::OK();
+  }));
+  links_.clear();
+  OTLP_RETURN_NOT_OK(ForEachObject(links, "links", [&](const JValue& e) -> Status {
+    Link l;
+    for (auto it = e.MemberBegin(); it != e.MemberEnd(); ++it) {
+      const std::string_view k = SV(it->name);
+      if (KeyIs(k, "traceId")) {
+        OTLP_RETURN_NOT_OK(Id(it->value, "traceId", 16, &l.d.trace_id));
+      } else if (KeyIs(k, "spanId")) {
+        OTLP_RETURN_NOT_OK(Id(it->value, "spanId", 8, &l.d.span_id));
+      } else if (KeyIs(k, "traceState")) {
+        OTLP_RETURN_NOT_OK(Str(it->value, "traceState", &l.d.trace_state));
+      } else if (KeyIs(k, "attributes")) {
+        OTLP_RETURN_NOT_OK(Array(it->value, "attributes", &l.attrs));
+      } else if (KeyIs(k, "droppedAttributesCount")) {
+        OTLP_RETURN_NOT_OK(U32(it->value, "droppedAttributesCount", &l.d.dropped_attributes));
+      } else if (KeyIs(k, "flags")) {
+        OTLP_RETURN_NOT_OK(U32(it->value, "flags", &l.d.flags));
+      }
+    }
+    if (ok) {
+      ok = internal::CheckId(l.d.trace_id, 16, false, "link trace_id", &reason_) &&
+           internal::CheckId(l.d.span_id, 8, false, "link span_id", &reason_);
+    }
+    links_.push_back(l);
+    return Status::OK();
+  }));
+
+  caps_.Reset();
+  OTLP_RETURN_NOT_OK(Attrs(attrs, "attributes", &attrs_, &caps_));
+  if (!ok) {
+    for (size_t i = 0; i < events_.size(); ++i) {
+      OTLP_RETURN_AT(path_, Attrs(events_[i].attrs, "attributes", &sub_attrs_, nullptr), "events",
+                     static_cast<int64_t>(i));
+    }
+    for (size_t i = 0; i < links_.size(); ++i) {
+      OTLP_RETURN_AT(path_, Attrs(links_[i].attrs, "attributes", &sub_attrs_, nullptr), "links",
+                     static_cast<int64_t>(i));
+    }
+    emit_.Reject(reason_);
+    return Status::OK();
+  }
+  const Identity id = internal::ResolveIdentity(caps_, attrs_, res_.identity);
+  emit_.EmitSpan(res_, scope_, s, attrs_, id);
+  for (size_t i = 0; i < events_.size(); ++i) {
+    caps_.Reset();
+    OTLP_RETURN_AT(path_, Attrs(events_[i].attrs, "attributes", &sub_attrs_, &caps_), "events",
+                   static_cast<int64_t>(i));
+    const Identity eid = internal::ResolveIdentity(caps_, sub_attrs_, id);
+    emit_.EmitEvent(res_, scope_, s, static_cast<int64_t>(i), events_[i].d, sub_attrs_, eid);
+  }
+  for (size_t i = 0; i < links_.size(); ++i) {
+    caps_.Reset();
+    OTLP_RETURN_AT(path_, Attrs(links_[i].attrs, "attributes", &sub_attrs_, &caps_), "links",
+                   static_cast<int64_t>(i));
+    const Identity lid = internal::ResolveIdentity(caps_, sub_attrs_, id);
+    emit_.EmitLink(res_, scope_, s, static_cast<int64_t>(i), links_[i].d, sub_attrs_, lid);
+  }
+  emit_.Accept();
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logs.
+
+Status JsonDecoder::Log(const JValue& obj) {
+  LogData d;
+  const JValue* attrs = nullptr;
+  const JValue* body = nullptr;
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
+    const std::string_view k = SV(it->name);
+    const JValue& v = it->value;
+    if (KeyIs(k, "timeUnixNano")) {
+      OTLP_RETURN_NOT_OK(U64(v, "timeUnixNano", &d.time));
+    } else if (KeyIs(k, "observedTimeUnixNano")) {
+      OTLP_RETURN_NOT_OK(U64(v, "observedTimeUnixNano", &d.observed));
+    } else if (KeyIs(k, "severityNumber")) {
+      OTLP_RETURN_NOT_OK(
+          Enum(v, "severityNumber", internal::ParseSeverityNumberName, &d.severity_number));
+    } else if (KeyIs(k, "severityText")) {
+      OTLP_RETURN_NOT_OK(Str(v, "severityText", &d.severity_text));
+    } else if (KeyIs(k, "body")) {
+      OTLP_RETURN_NOT_OK(Object(v, "body", &body));
+    } else if (KeyIs(k, "attributes")) {
+      OTLP_RETURN_NOT_OK(Array(v, "attributes", &attrs));
+    } else if (KeyIs(k, "droppedAttributesCount")) {
+      OTLP_RETURN_NOT_OK(U32(v, "droppedAttributesCount", &d.dropped_attributes));
+    } else if (KeyIs(k, "flags")) {
+      OTLP_RETURN_NOT_OK(U32(v, "flags", &d.flags));
+    } else if (KeyIs(k, "traceId")) {
+      OTLP_RETURN_NOT_OK(Id(v, "traceId", 16, &d.trace_id));
+    } else if (KeyIs(k, "spanId")) {
+      OTLP_RETURN_NOT_OK(Id(v, "spanId", 8, &d.span_id));
+    } else if (KeyIs(k, "eventName")) {
+      OTLP_RETURN_NOT_OK(Str(v, "eventName", &d.event_name));
+    }
+  }
+  const bool ok = internal::CheckTime(d.time, "time_unix_nano", &reason_) &&
+                  internal::CheckTime(d.observed, "observed_time_unix_nano", &reason_) &&
+                  internal::CheckId(d.trace_id, 16, true, "trace_id", &reason_) &&
+                  internal::CheckId(d.span_id, 8, true, "span_id", &reason_);
+  ValueInfo info;
+  body_.clear();
+  if (body != nullptr) OTLP_RETURN_AT(path_, Value(*body, 0, &body_, &info), "body");
+  caps_.Reset();
+  OTLP_RETURN_NOT_OK(Attrs(attrs, "attributes", &attrs_, &caps_));
+  if (!ok) {
+    emit_.Reject(reason_);
+    return Status::OK();
+  }
+  std::string_view body_text = body_;
+  if (info.kind == ValueInfo::kString) body_text = info.str;
+  if (info.kind == ValueInfo::kEmpty) body_text = {};
+  const Identity id = internal::ResolveIdentity(caps_, attrs_, res_.identity);
+  emit_.EmitLog(res_, scope_, d, body_text, internal::BodyTypeName(info.kind), attrs_, id);
+  emit_.Accept();
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics.
+
+Status JsonDecoder::Metric(const JValue& obj) {
+  MetricData m;
+  const JValue* data = nullptr;
+  const JValue* metadata = nullptr;
+  const char* data_name = "";
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
+    const std::string_view k = SV(it->name);
+    const JValue& v = it->value;
+    MetricType t = MetricType::kNone;
+    const char* tn = "";
+    if (KeyIs(k, "name")) {
+      OTLP_RETURN_NOT_OK(Str(v, "name", &m.name));
+    } else if (KeyIs(k, "description")) {
+      OTLP_RETURN_NOT_OK(Str(v, "description", &m.description));
+    } else if (KeyIs(k, "unit")) {
+      OTLP_RETURN_NOT_OK(Str(v, "unit", &m.unit));
+    } else if (KeyIs(k, "metadata")) {
+      OTLP_RETURN_NOT_OK(Array(v, "metadata", &metadata));
+    } else if (KeyIs(k, "gauge")) {
+      t = MetricType::kGauge, tn = "gauge";
+    } else if (KeyIs(k, "sum")) {
+      t = MetricType::kSum, tn = "sum";
+    } else if (KeyIs(k, "histogram")) {
+      t = MetricType::kHistogram, tn = "histogram";
+    } else if (KeyIs(k, "exponentialHistogram")) {
+      t = MetricType::kExpHistogram, tn = "exponentialHistogram";
+    } else if (KeyIs(k, "summary")) {
+      t = MetricType::kSummary, tn = "summary";
+    }
+    if (t != MetricType::kNone && !v.IsNull()) {
+      OTLP_RETURN_NOT_OK(Object(v, tn, &data));
+      m.type = t;
+      data_name = tn;
+    }
+  }
+  if (m.type == MetricType::kNone) return Status::OK();
+  OTLP_RETURN_NOT_OK(Attrs(metadata, "metadata", &metadata_, nullptr));
+  const JValue* points = nullptr;
+  for (auto it = data->MemberBegin(); it != data->MemberEnd(); ++it) {
+    const std::string_view k = SV(it->name);
+    if (KeyIs(k, "dataPoints")) {
+      OTLP_RETURN_AT(path_, Array(it->value, "dataPoints", &points), data_name);
+    } else if (KeyIs(k, "aggregationTemporality") && m.type != MetricType::kGauge &&
+               m.type != MetricType::kSummary) {
+      OTLP_RETURN_AT(path_,
+                     Enum(it->value, "aggregationTemporality", internal::ParseTemporalityName,
+                          &m.temporality),
+                     data_name);
+    } else if (KeyIs(k, "isMonotonic") && m.type == MetricType::kSum) {
+      OTLP_RETURN_AT(path_, Bool(it->value, "isMonotonic", &m.monotonic), data_name);
+    }
+  }
+  Status st = ForEachObject(points, "dataPoints", [&](const JValue& p) -> Status {
+    switch (m.type) {
+      case MetricType::kGauge:
+      case MetricType::kSum: return NumberPoint(p, m);
+      case MetricType::kHistogram: return HistogramPoint(p, m);
+      case MetricType::kExpHistogram: return ExpHistogramPoint(p, m);
+      case MetricType::kSummary: return SummaryPoint(p, m);
+      case MetricType::kNone: break;
+    }
+    return Status::OK();
+  });
+  if (!st.ok()) path_.Push(data_name);
+  return st;
+}
+
+Status JsonDecoder::Exemplars(const JValue* arr, std::string* out, bool* ok,
+                              std::string* reason) {
+  out->assign("[");
+  std::string why;
+  bool first = true;
+  OTLP_RETURN_NOT_OK(ForEachObject(arr, "exemplars", [&](const JValue& e) -> Status {
+    ExemplarData x;
+    const JValue* attrs = nullptr;
+    for (auto it = e.MemberBegin(); it != e.MemberEnd(); ++it) {
+      const std::string_view k = SV(it->name);
+      const JValue& v = it->value;
+      if (v.IsNull()) continue;
+      if (KeyIs(k, "timeUnixNano")) {
+        OTLP_RETURN_NOT_OK(U64(v, "timeUnixNano", &x.time));
+      } else if (KeyIs(k, "asDouble")) {
+        OTLP_RETURN_NOT_OK(Dbl(v, "asDouble", &x.as_double));
+        x.has_double = true;
+        x.has_int = false;
+      } else if (KeyIs(k, "asInt")) {
+        OTLP_RETURN_NOT_OK(I64(v, "asInt", &x.as_int));
+        x.has_int = true;
+        x.has_double = false;
+      } else if (KeyIs(k, "spanId")) {
+        OTLP_RETURN_NOT_OK(Id(v, "spanId", 8, &x.span_id));
+      } else if (KeyIs(k, "traceId")) {
+        OTLP_RETURN_NOT_OK(Id(v, "traceId", 16, &x.trace_id));
+      } else if (KeyIs(k, "filteredAttributes")) {
+        OTLP_RETURN_NOT_OK(Array(v, "filteredAttributes", &attrs));
+      }
+    }
+    OTLP_RETURN_NOT_OK(Attrs(attrs, "filteredAttributes", &ex_attrs_, nullptr));
+    if (!first) out->push_back(',');
+    first = false;
+    if (!internal::AppendExemplar(out, x, ex_attrs_, &why) && *ok) {
+      *ok = false;
+      *reason = why;
+    }
+    return Status::OK();
+  }));
+  out->push_back(']');
+  return Status::OK();
+}
+
+Status JsonDecoder::NumberPoint(const JValue& obj, const MetricData& m) {
+  NumberPointData p;
+  const JValue* attrs = nullptr;
+  const JValue* exemplars = nullptr;
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
+    const std::string_view k = SV(it->name);
+    const JValue& v = it->value;
+    if (v.IsNull()) continue;
+    if (KeyIs(k, "attributes")) {
+      OTLP_RETURN_NOT_OK(Array(v, "attributes", &attrs));
+    } else if (KeyIs(k, "startTimeUnixNano")) {
+      OTLP_RETURN_NOT_OK(U64(v, "startTimeUnixNano", &p.start));
+    } else if (KeyIs(k, "timeUnixNano")) {
+      OTLP_RETURN_NOT_OK(U64(v, "timeUnixNano", &p.time));
+    } else if (KeyIs(k, "asDouble")) {
+      OTLP_RETURN_NOT_OK(Dbl(v, "asDouble", &p.as_double));
+      p.has_double = true;
+      p.has_int = false;
+    } else if (KeyIs(k, "asInt")) {
+      OTLP_RETURN_NOT_OK(I64(v, "asInt", &p.as_int));
+      p.has_int = true;
+      p.has_double = false;
+    } else if (KeyIs(k, "exemplars")) {
+      OTLP_RETURN_NOT_OK(Array(v, "exemplars", &exemplars));
+    } else if (KeyIs(k, "flags")) {
+      OTLP_RETURN_NOT_OK(U32(v, "flags", &p.flags));
+    }
+  }
+  bool ok = internal::CheckTime(p.time, "time_unix_nano", &reason_) &&
+            internal::CheckTime(p.start, "start_time_unix_nano", &reason_);
+  OTLP_RETURN_NOT_OK(Exemplars(exemplars, &exemplars_, &ok, &reason_));
+  caps_.Reset();
+  OTLP_RETURN_NOT_OK(Attrs(attrs, "attributes", &attrs_, &caps_));
+  if (!ok) {
+    emit_.Reject(reason_);
+    return Status::OK();
+  }
+  const Identity id = internal::ResolveIdentity(caps_, attrs_, res_.identity);
+  emit_.EmitNumberPoint(res_, scope_, m, metadata_, p, attrs_, exemplars_, id);
+  emit_.Accept();
+  return Status::OK();
+}
+
+Status JsonDecoder::HistogramPoint(const JValue& obj, const MetricData& m) {
+  HistPointData p;
+  const JValue* attrs = nullptr;
+  const JValue* exemplars = nullptr;
+  const JValue* counts = nullptr;
+  const JValue* bounds = nullptr;
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
+    const std::string_view k = SV(it->name);
+    const JValue& v = it->value;
+    if (v.IsNull()) continue;
+    if (KeyIs(k, "attributes")) {
+      OTLP_RETURN_NOT_OK(Array(v, "attributes", &attrs));
+    } else if (KeyIs(k, "startTimeUnixNano")) {
+      OTLP_RETURN_NOT_OK(U64(v, "startTimeUnixNano", &p.start));
+    } else if (KeyIs(k, "timeUnixNano")) {
+      OTLP_RETURN_NOT_OK(U64(v, "timeUnixNano", &p.time));
+    } else if (KeyIs(k, "count")) {
+      OTLP_RETURN_NOT_OK(U64(v, "count", &p.count));
+    } else if (KeyIs(k, "sum")) {
+      OTLP_RETURN_NOT_OK(Dbl(v, "sum", &p.sum));
+      p.has_sum = true;
+    } else if (KeyIs(k, "bucketCounts")) {
+      OTLP_RETURN_NOT_OK(Array(v, "bucketCounts", &counts));
+    } else if (KeyIs(k, "explicitBounds")) {
+      OTLP_RETURN_NOT_OK(Array(v, "explicitBounds", &bounds));
+    } else if (KeyIs(k, "exemplars")) {
+      OTLP_RETURN_NOT_OK(Array(v, "exemplars", &exemplars));
+    } else if (KeyIs(k, "flags")) {
+      OTLP_RETURN_NOT_OK(U32(v, "flags", &p.flags));
+    } else if (KeyIs(k, "min")) {
+      OTLP_RETURN_NOT_OK(Dbl(v, "min", &p.min));
+      p.has_min = true;
+    } else if (KeyIs(k, "max")) {
+      OTLP_RETURN_NOT_OK(Dbl(v, "max", &p.max));
+      p.has_max = true;
+    }
+  }
+  counts_.assign("[");
+  OTLP_RETURN_NOT_OK(U64Array(counts, "bucketCounts", &counts_));
+  counts_.push_back(']');
+  bounds_.assign("[");
+  OTLP_RETURN_NOT_OK(DoubleArray(bounds, "explicitBounds", &bounds_));
+  bounds_.push_back(']');
+  bool ok = internal::CheckTime(p.time, "time_unix_nano", &reason_) &&
+            internal::CheckTime(p.start, "start_time_unix_nano", &reason_) &&
+            internal::CheckTime(p.count, "count", &reason_);
+  OTLP_RETURN_NOT_OK(Exemplars(exemplars, &exemplars_, &ok, &reason_));
+  caps_.Reset();
+  OTLP_RETURN_NOT_OK(Attrs(attrs, "attributes", &attrs_, &caps_));
+  if (!ok) {
+    emit_.Reject(reason_);
+    return Status::OK();
+  }
+  RowEmitter::HistJson j;
+  j.has_bounds = true;
+  j.bounds = bounds_;
+  j.counts = counts_;
+  const Identity id = internal::ResolveIdentity(caps_, attrs_, res_.identity);
+  emit_.EmitHistPoint(res_, scope_, m, metadata_, p, j, attrs_, exemplars_, id);
+  emit_.Accept();
+  return Status::OK();
+}
+
+Status JsonDecoder::Buckets(const JValue* obj, std::string* out) {
+  int32_t offset = 0;
+  const JValue* counts = nullptr;
+  if (obj != nullptr) {
+    for (auto it = obj->MemberBegin(); it != obj->MemberEnd(); ++it) {
+      const std::string_view k = SV(it->name);
+      if (KeyIs(k, "offset")) {
+        OTLP_RETURN_NOT_OK(I32(it->value, "offset", &offset));
+      } else if (KeyIs(k, "bucketCounts")) {
+        OTLP_RETURN_NOT_OK(Array(it->value, "bucketCounts", &counts));
+      }
+    }
+  }
+  out->clear();
+  internal::AppendBucketsPrefix(out, offset);
+  OTLP_RETURN_NOT_OK(U64Array(counts, "bucketCounts", out));
+  out->append("]}");
+  return Status::OK();
+}
+
+Status JsonDecoder::ExpHistogramPoint(const JValue& obj, const MetricData& m) {
+  HistPointData p;
+  const JValue* attrs = nullptr;
+  const JValue* exemplars = nullptr;
+  const JValue* positive = nullptr;
+  const JValue* negative = nullptr;
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
+    const std::string_view k = SV(it->name);
+    const JValue& v = it->value;
+    if (v.IsNull()) continue;
+    if (KeyIs(k, "attributes")) {
+      OTLP_RETURN_NOT_OK(Array(v, "attributes", &attrs));
+    } else if (KeyIs(k, "startTimeUnixNano")) {
+      OTLP_RETURN_NOT_OK(U64(v, "startTimeUnixNano", &p.start));
+    } else if (KeyIs(k, "timeUnixNano")) {
+      OTLP_RETURN_NOT_OK(U64(v, "timeUnixNano", &p.time));
+    } else if (KeyIs(k, "count")) {
+      OTLP_RETURN_NOT_OK(U64(v, "count", &p.count));
+    } else if (KeyIs(k, "sum")) {
+      OTLP_RETURN_NOT_OK(Dbl(v, "sum", &p.sum));
+      p.has_sum = true;
+    } else if (KeyIs(k, "scale")) {
+      OTLP_RETURN_NOT_OK(I32(v, "scale", &p.scale));
+    } else if (KeyIs(k, "zeroCount")) {
+      OTLP_RETURN_NOT_OK(U64(v, "zeroCount", &p.zero_count));
+    } else if (KeyIs(k, "positive")) {
+      OTLP_RETURN_NOT_OK(Object(v, "positive", &positive));
+    } else if (KeyIs(k, "negative")) {
+      OTLP_RETURN_NOT_OK(Object(v, "negative", &negative));
+    } else if (KeyIs(k, "flags")) {
+      OTLP_RETURN_NOT_OK(U32(v, "flags", &p.flags));
+    } else if (KeyIs(k, "exemplars")) {
+      OTLP_RETURN_NOT_OK(Array(v, "exemplars", &exemplars));
+    } else if (KeyIs(k, "min")) {
+      OTLP_RETURN_NOT_OK(Dbl(v, "min", &p.min));
+      p.has_min = true;
+    } else if (KeyIs(k, "max")) {
+      OTLP_RETURN_NOT_OK(Dbl(v, "max", &p.max));
+      p.has_max = true;
+    } else if (KeyIs(k, "zeroThreshold")) {
+      OTLP_RETURN_NOT_OK(Dbl(v, "zeroThreshold", &p.zero_threshold));
+    }
+  }
+  OTLP_RETURN_AT(path_, Buckets(positive, &positive_), "positive");
+  OTLP_RETURN_AT(path_, Buckets(negative, &negative_), "negative");
+  bool ok = internal::CheckTime(p.time, "time_unix_nano", &reason_) &&
+            internal::CheckTime(p.start, "start_time_unix_nano", &reason_) &&
+            internal::CheckTime(p.count, "count", &reason_) &&
+            internal::CheckTime(p.zero_count, "zero_count", &reason_);
+  OTLP_RETURN_NOT_OK(Exemplars(exemplars, &exemplars_, &ok, &reason_));
+  caps_.Reset();
+  OTLP_RETURN_NOT_OK(Attrs(attrs, "attributes", &attrs_, &caps_));
+  if (!ok) {
+    emit_.Reject(reason_);
+    return Status::OK();
+  }
+  RowEmitter::HistJson j;
+  j.has_exp = true;
+  j.positive = positive_;
+  j.negative = negative_;
+  const Identity id = internal::ResolveIdentity(caps_, attrs_, res_.identity);
+  emit_.EmitHistPoint(res_, scope_, m, metadata_, p, j, attrs_, exemplars_, id);
+  emit_.Accept();
+  return Status::OK();
+}
+
+Status JsonDecoder::SummaryPoint(const JValue& obj, const MetricData& m) {
+  HistPointData p;
+  p.has_sum = true;
+  const JValue* attrs = nullptr;
+  const JValue* quantiles = nullptr;
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
+    const std::string_view k = SV(it->name);
+    const JValue& v = it->value;
+    if (v.IsNull()) continue;
+    if (KeyIs(k, "attributes")) {
+      OTLP_RETURN_NOT_OK(Array(v, "attributes", &attrs));
+    } else if (KeyIs(k, "startTimeUnixNano")) {
+      OTLP_RETURN_NOT_OK(U64(v, "startTimeUnixNano", &p.start));
+    } else if (KeyIs(k, "timeUnixNano")) {
+      OTLP_RETURN_NOT_OK(U64(v, "timeUnixNano", &p.time));
+    } else if (KeyIs(k, "count")) {
+      OTLP_RETURN_NOT_OK(U64(v, "count", &p.count));
+    } else if (KeyIs(k, "sum")) {
+      OTLP_RETURN_NOT_OK(Dbl(v, "sum", &p.sum));
+    } else if (KeyIs(k, "quantileValues")) {
+      OTLP_RETURN_NOT_OK(Array(v, "quantileValues", &quantiles));
+    } else if (KeyIs(k, "flags")) {
+      OTLP_RETURN_NOT_OK(U32(v, "flags", &p.flags));
+    }
+  }
+  quantiles_.assign("[");
+  bool first = true;
+  OTLP_RETURN_NOT_OK(ForEachObject(quantiles, "quantileValues", [&](const JValue& e) -> Status {
+    double q = 0, v = 0;
+    for (auto it = e.MemberBegin(); it != e.MemberEnd(); ++it) {
+      const std::string_view k = SV(it->name);
+      if (KeyIs(k, "quantile")) {
+        OTLP_RETURN_NOT_OK(Dbl(it->value, "quantile", &q));
+      } else if (KeyIs(k, "value")) {
+        OTLP_RETURN_NOT_OK(Dbl(it->value, "value", &v));
+      }
+    }
+    if (!first) quantiles_.push_back(',');
+    first = false;
+    quantiles_.append("{\"q\":");
+    AppendTypedDouble(&quantiles_, q);
+    quantiles_.append(",\"v\":");
+    AppendTypedDouble(&quantiles_, v);
+    quantiles_.push_back('}');
+    return Status::OK();
+  }));
+  quantiles_.push_back(']');
+  const bool ok = internal::CheckTime(p.time, "time_unix_nano", &reason_) &&
+                  internal::CheckTime(p.start, "start_time_unix_nano", &reason_) &&
+                  internal::CheckTime(p.count, "count", &reason_);
+  caps_.Reset();
+  OTLP_RETURN_NOT_OK(Attrs(attrs, "attributes", &attrs_, &caps_));
+  if (!ok) {
+    emit_.Reject(reason_);
+    return Status::OK();
+  }
+  RowEmitter::HistJson j;
+  j.has_quantiles = true;
+  j.quantiles = quantiles_;
+  const Identity id = internal::ResolveIdentity(caps_, attrs_, res_.identity);
+  emit_.EmitHistPoint(res_, scope_, m, metadata_, p, j, attrs_, "[]", id);
+  emit_.Accept();
+  return Status::OK();
+}
+
+bool IsBlank(std::string_view s) {
+  for (char c : s) {
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+namespace internal {
+Status DecodeJsonImpl(Signal signal, std::string_view body, const DecodeOptions& options,
+                      DecodeResult* out) {
+  if (IsBlank(body)) return Status::OK();
+  rapidjson::Document doc;
+  doc.Parse<kParseFlags>(body.data(), body.size());
+  if (doc.HasParseError()) {
+    return Status::Invalid("invalid JSON at offset ", doc.GetErrorOffset(), ": ",
+                           rapidjson::GetParseError_En(doc.GetParseError()));
+  }
+  if (!doc.IsObject()) return Status::Invalid("expected a JSON object at the top level");
+  JsonDecoder d(options, out);
+  Status st = d.Decode(signal, doc);
+  if (!st.ok()) return d.path().Finish();
+  return Status::OK();
+}
+}  // namespace internal
+
+}  // namespace otlake::otlp

@@ -1,0 +1,278 @@
+// Row building shared by the protobuf and JSON decoders: the decoders parse a record into the
+// plain structs below (views into the request, rendered attribute JSON in scratch strings), and
+// RowEmitter validates and writes the rows, so both wire forms fill the columns identically.
+//
+// Not a public API: only decode_*.cc include this.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "otlake/otlp/decode.h"
+#include "otlake/table/row_batch.h"
+
+namespace otlake::otlp::internal {
+
+// ---------------------------------------------------------------------------------------------
+// Promoted attributes: values copied into columns (the JSON keeps them too).
+
+enum Promo : int {
+  kSessionId,
+  kSessionPreviousId,
+  kUserId,
+  kUserName,
+  kUserRoles,
+  kNumIdentity,
+  kServiceName = kNumIdentity,
+  kServiceNamespace,
+  kServiceInstanceId,
+  kServiceVersion,
+  kDeploymentEnvName,
+  kDeploymentEnv,
+  kNumPromo
+};
+
+/// The Promo slot for attribute key `key`, or -1.
+int MatchPromoted(std::string_view key);
+
+/// The kind of a rendered AnyValue; the string view is set for kString.
+struct ValueInfo {
+  enum Kind : uint8_t { kEmpty, kString, kBool, kInt, kDouble, kBytes, kArray, kKvlist };
+  Kind kind = kEmpty;
+  std::string_view str;
+};
+
+/// log body_type text for a value kind.
+std::string_view BodyTypeName(ValueInfo::Kind k);
+
+/// Where each promoted attribute sits in a rendered attribute object. Filled by the decoders'
+/// attribute renderers (first occurrence of a key wins).
+struct Captures {
+  struct Slot {
+    bool found = false;
+    bool is_string = false;
+    std::string_view str;   // the raw string value (is_string)
+    uint32_t begin = 0;     // the value's typed JSON is json[begin, end)
+    uint32_t end = 0;
+  };
+  Slot slot[kNumPromo];
+
+  void Reset() {
+    for (Slot& s : slot) s.found = false;
+  }
+  /// Records top-level attribute `key` whose value was rendered at json[begin, end).
+  void Note(std::string_view key, const ValueInfo& info, size_t begin, size_t end) {
+    const int p = MatchPromoted(key);
+    if (p < 0 || slot[p].found) return;
+    slot[p] = {true, info.kind == ValueInfo::kString, info.str, static_cast<uint32_t>(begin),
+               static_cast<uint32_t>(end)};
+  }
+  /// The column text of slot `p`: a string value as is, anything else as typed JSON.
+  std::string_view Text(int p, std::string_view json) const {
+    const Slot& s = slot[p];
+    return s.is_string ? s.str : json.substr(s.begin, s.end - s.begin);
+  }
+  std::string_view Json(int p, std::string_view json) const {
+    return json.substr(slot[p].begin, slot[p].end - slot[p].begin);
+  }
+};
+
+/// The identity columns of one row (user_roles as typed JSON). Views must outlive the row write.
+struct Identity {
+  std::string_view v[kNumIdentity] = {"", "", "", "", "[]"};
+};
+
+/// Identity from a record's captured attributes (rendered into `json`), falling back per column to
+/// `fallback` (the enclosing span's or the resource's).
+Identity ResolveIdentity(const Captures& c, std::string_view json, const Identity& fallback);
+
+/// Per-resource values shared by all rows under one Resource{Spans,Logs,Metrics}.
+struct ResourceCtx {
+  ResourceCtx() = default;
+  ResourceCtx(const ResourceCtx&) = delete;  // `identity` points into this object
+  ResourceCtx& operator=(const ResourceCtx&) = delete;
+
+  std::string attrs_json;
+  int64_t dropped = 0;
+  std::string schema_url;
+  std::string service_name, service_namespace, service_instance_id, service_version,
+      deployment_env;
+  std::string identity_store[kNumIdentity];
+  Identity identity;
+
+  /// Sets the promoted columns and identity fallbacks from `c` (captured over attrs_json).
+  void Finish(const Captures& c);
+};
+
+/// Per-scope values.
+struct ScopeCtx {
+  std::string name, version, attrs_json, schema_url;
+  int64_t dropped = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Records as parsed, before validation.
+
+/// An ID's bytes as received. `len` is the true length even when over 16 (bytes then unset);
+/// `bad_encoding` marks a JSON ID that is neither hex nor base64.
+struct RawId {
+  uint8_t bytes[16];
+  int64_t len = 0;
+  bool bad_encoding = false;
+
+  void Set(std::string_view b);
+  std::string_view view() const {
+    return {reinterpret_cast<const char*>(bytes), static_cast<size_t>(len <= 16 ? len : 0)};
+  }
+};
+
+/// Decodes an OTLP/JSON ID (hex of either case; base64 when its length says so) into *id.
+void DecodeJsonId(std::string_view text, int want_bytes, RawId* id);
+
+/// True if `id` is `want` bytes (or empty and `allow_empty`); else sets *reason.
+bool CheckId(const RawId& id, int want, bool allow_empty, const char* what, std::string* reason);
+
+/// True if `t` fits int64; else sets *reason ("<what> exceeds int64").
+bool CheckTime(uint64_t t, const char* what, std::string* reason);
+
+struct SpanData {
+  RawId trace_id, span_id, parent_span_id;
+  std::string_view trace_state, name, status_message;
+  uint64_t start = 0, end = 0;
+  int32_t kind = 0, status_code = 0;
+  uint32_t flags = 0;
+  uint32_t dropped_attributes = 0, dropped_events = 0, dropped_links = 0;
+};
+struct EventData {
+  uint64_t time = 0;
+  std::string_view name;
+  uint32_t dropped_attributes = 0;
+};
+struct LinkData {
+  RawId trace_id, span_id;
+  std::string_view trace_state;
+  uint32_t flags = 0;
+  uint32_t dropped_attributes = 0;
+};
+struct LogData {
+  uint64_t time = 0, observed = 0;
+  int32_t severity_number = 0;
+  std::string_view severity_text, event_name;
+  RawId trace_id, span_id;
+  uint32_t flags = 0;
+  uint32_t dropped_attributes = 0;
+};
+
+enum class MetricType : uint8_t { kNone, kGauge, kSum, kHistogram, kExpHistogram, kSummary };
+
+struct MetricData {
+  std::string_view name, description, unit;
+  MetricType type = MetricType::kNone;
+  int32_t temporality = 0;
+  bool monotonic = false;
+};
+struct NumberPointData {
+  uint64_t start = 0, time = 0;
+  bool has_double = false, has_int = false;
+  double as_double = 0;
+  int64_t as_int = 0;
+  uint32_t flags = 0;
+};
+struct HistPointData {
+  uint64_t start = 0, time = 0, count = 0;
+  bool has_sum = false, has_min = false, has_max = false;
+  double sum = 0, min = 0, max = 0;
+  uint32_t flags = 0;
+  // ExpHistogram
+  int32_t scale = 0;
+  uint64_t zero_count = 0;
+  double zero_threshold = 0;
+};
+
+/// Exemplar fields; the value is typed (int literal for asInt, double for asDouble).
+struct ExemplarData {
+  uint64_t time = 0;
+  bool has_double = false, has_int = false;
+  double as_double = 0;
+  int64_t as_int = 0;
+  RawId trace_id, span_id;
+};
+
+/// Appends one exemplar object to an exemplars_json array being built (caller writes '[' ',' ']').
+/// False (and *reason set) if the exemplar is invalid: the data point is then rejected.
+bool AppendExemplar(std::string* out, const ExemplarData& e, std::string_view filtered_attrs_json,
+                    std::string* reason);
+
+/// Appends {"offset":N,"counts":[ ... so far; callers append counts and "]}".
+void AppendBucketsPrefix(std::string* out, int32_t offset);
+
+// ---------------------------------------------------------------------------------------------
+
+/// Writes rows into a DecodeResult. One per decode call.
+class RowEmitter {
+ public:
+  RowEmitter(const DecodeOptions& options, DecodeResult* result)
+      : options_(options), result_(result) {}
+
+  /// Counts one rejected record with its reason.
+  void Reject(const std::string& reason);
+  void Accept() { ++result_->accepted; }
+
+  void EmitSpan(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span,
+                std::string_view attrs_json, const Identity& id);
+  void EmitEvent(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span, int64_t index,
+                 const EventData& ev, std::string_view attrs_json, const Identity& id);
+  void EmitLink(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span, int64_t index,
+                const LinkData& link, std::string_view attrs_json, const Identity& id);
+  /// `body` is the string value or the typed JSON, per `body_type`.
+  void EmitLog(const ResourceCtx& r, const ScopeCtx& s, const LogData& log, std::string_view body,
+               std::string_view body_type, std::string_view attrs_json, const Identity& id);
+  void EmitNumberPoint(const ResourceCtx& r, const ScopeCtx& s, const MetricData& m,
+                       std::string_view metadata_json, const NumberPointData& p,
+                       std::string_view attrs_json, std::string_view exemplars_json,
+                       const Identity& id);
+  /// JSON columns that do not apply to the metric type are passed as nullptr-data views and
+  /// written as null.
+  struct HistJson {
+    std::string_view bounds, counts, positive, negative, quantiles;
+    bool has_bounds = false, has_exp = false, has_quantiles = false;
+  };
+  void EmitHistPoint(const ResourceCtx& r, const ScopeCtx& s, const MetricData& m,
+                     std::string_view metadata_json, const HistPointData& p, const HistJson& j,
+                     std::string_view attrs_json, std::string_view exemplars_json,
+                     const Identity& id);
+
+ private:
+  table::RowBatch& Batch(table::TableId t) {
+    auto& b = batches_[static_cast<int>(t)];
+    if (b == nullptr) b = &result_->batches.Get(t);
+    return *b;
+  }
+  void Shared(table::RowBatch& b, const ResourceCtx& r, const ScopeCtx& s, const Identity& id,
+              int64_t event_ts_ms);
+  std::string_view DateOf(int64_t ms);
+  void AppendHex(table::RowBatch& b, int col, const RawId& id);
+  int64_t PointEventTs(uint64_t time, uint64_t start) const;
+
+  const DecodeOptions& options_;
+  DecodeResult* result_;
+  table::RowBatch* batches_[table::kNumTables] = {};
+  int64_t cached_day_ = INT64_MIN;
+  char cached_date_[16] = {};
+  size_t cached_date_len_ = 0;
+  std::string hex_;  // scratch
+};
+
+/// Names of enum values as otlake stores them; unknown numbers as decimal text in *buf.
+std::string_view SpanKindText(int32_t v, char (&buf)[16]);
+std::string_view StatusCodeText(int32_t v, char (&buf)[16]);
+std::string_view TemporalityText(int32_t v, char (&buf)[16]);
+
+/// OTLP/JSON enum name tables (SPAN_KIND_SERVER ...): the number for `name`, or false.
+bool ParseSpanKindName(std::string_view name, int32_t* v);
+bool ParseStatusCodeName(std::string_view name, int32_t* v);
+bool ParseTemporalityName(std::string_view name, int32_t* v);
+bool ParseSeverityNumberName(std::string_view name, int32_t* v);
+
+}  // namespace otlake::otlp::internal

@@ -1,0 +1,302 @@
+#include "otlake/otlp/typed_json.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "otlake/otlp/encoding.h"
+#include "otlake/otlp/utf8.h"
+
+namespace otlake::otlp {
+namespace {
+
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHighs = 0x8080808080808080ULL;
+
+// True if any byte of `w` is >= 0x80, < 0x20, '"' or '\\'.
+inline bool NeedsAttention(uint64_t w) {
+  const uint64_t lt20 = (w - kOnes * 0x20) & ~w;
+  const uint64_t q = w ^ (kOnes * '"');
+  const uint64_t eq_q = (q - kOnes) & ~q;
+  const uint64_t b = w ^ (kOnes * '\\');
+  const uint64_t eq_b = (b - kOnes) & ~b;
+  return ((w | lt20 | eq_q | eq_b) & kHighs) != 0;
+}
+
+void AppendEscape(std::string* out, unsigned char c) {
+  switch (c) {
+    case '"': out->append("\\\""); return;
+    case '\\': out->append("\\\\"); return;
+    case '\b': out->append("\\b"); return;
+    case '\f': out->append("\\f"); return;
+    case '\n': out->append("\\n"); return;
+    case '\r': out->append("\\r"); return;
+    case '\t': out->append("\\t"); return;
+    default: {
+      static constexpr char kHex[] = "0123456789abcdef";
+      const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+      out->append(esc, 6);
+    }
+  }
+}
+
+}  // namespace
+
+bool AppendJsonString(std::string* out, std::string_view s) {
+  auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  auto* end = p + s.size();
+  auto* run = p;  // start of the bytes not yet copied
+  out->push_back('"');
+  while (p < end) {
+    while (end - p >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      if (NeedsAttention(w)) break;
+      p += 8;
+    }
+    if (p >= end) break;
+    const unsigned char c = *p;
+    if (c >= 0x80) {
+      const int n = Utf8SequenceLength(p, end);
+      if (n == 0) return false;
+      p += n;
+    } else if (c < 0x20 || c == '"' || c == '\\') {
+      out->append(reinterpret_cast<const char*>(run), p - run);
+      AppendEscape(out, c);
+      run = ++p;
+    } else {
+      ++p;
+    }
+  }
+  out->append(reinterpret_cast<const char*>(run), end - run);
+  out->push_back('"');
+  return true;
+}
+
+void AppendTypedDouble(std::string* out, double v) {
+  if (std::isnan(v)) {
+    out->append(R"({"$double":"NaN"})");
+    return;
+  }
+  if (std::isinf(v)) {
+    out->append(v > 0 ? R"({"$double":"Infinity"})" : R"({"$double":"-Infinity"})");
+    return;
+  }
+  char buf[40];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, r.ptr);
+  for (const char* q = buf; q < r.ptr; ++q) {
+    if (*q == '.' || *q == 'e') return;
+  }
+  out->append(".0");
+}
+
+void AppendTypedBytes(std::string* out, std::string_view bytes) {
+  out->append(R"({"$bytes":")");
+  AppendBase64(out, bytes);
+  out->append("\"}");
+}
+
+namespace {
+
+// For trees built by callers: a string that is not UTF-8 (which OTLP forbids) is written with
+// each ill-formed byte replaced by U+FFFD rather than dropped.
+void AppendJsonStringLossy(std::string* out, std::string_view s) {
+  const size_t mark = out->size();
+  if (AppendJsonString(out, s)) return;
+  out->resize(mark);
+  std::string clean;
+  auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  auto* end = p + s.size();
+  while (p < end) {
+    if (*p < 0x80) {
+      clean.push_back(static_cast<char>(*p++));
+      continue;
+    }
+    const int n = Utf8SequenceLength(p, end);
+    if (n == 0) {
+      clean.append("\xEF\xBF\xBD");
+      ++p;
+    } else {
+      clean.append(reinterpret_cast<const char*>(p), n);
+      p += n;
+    }
+  }
+  AppendJsonString(out, clean);
+}
+
+}  // namespace
+
+void EncodeTypedJson(const AnyValue& v, std::string* out) {
+  using T = AnyValue::Type;
+  switch (v.type) {
+    case T::kEmpty: out->append("null"); return;
+    case T::kString: AppendJsonStringLossy(out, v.string_value); return;
+    case T::kBool: out->append(v.bool_value ? "true" : "false"); return;
+    case T::kInt: AppendJsonInt(out, v.int_value); return;
+    case T::kDouble: AppendTypedDouble(out, v.double_value); return;
+    case T::kBytes: AppendTypedBytes(out, v.string_value); return;
+    case T::kArray: {
+      out->push_back('[');
+      for (size_t i = 0; i < v.array.size(); ++i) {
+        if (i) out->push_back(',');
+        EncodeTypedJson(v.array[i], out);
+      }
+      out->push_back(']');
+      return;
+    }
+    case T::kKvlist: {
+      const bool wrap = KvlistNeedsEscape(v.kvlist.size(), v.kvlist.empty() ? "" : v.kvlist[0].key);
+      if (wrap) out->append(R"({"$kvlist":)");
+      EncodeTypedJsonAttributes(v.kvlist, out);
+      if (wrap) out->push_back('}');
+      return;
+    }
+  }
+}
+
+void EncodeTypedJsonAttributes(const std::vector<KeyValue>& attrs, std::string* out) {
+  out->push_back('{');
+  for (size_t i = 0; i < attrs.size(); ++i) {
+    if (i) out->push_back(',');
+    AppendJsonStringLossy(out, attrs[i].key);
+    out->push_back(':');
+    EncodeTypedJson(attrs[i].value, out);
+  }
+  out->push_back('}');
+}
+
+namespace {
+
+using JValue = rapidjson::Value;
+constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
+                                 rapidjson::kParseValidateEncodingFlag |
+                                 rapidjson::kParseFullPrecisionFlag;
+
+std::string_view Str(const JValue& v) { return {v.GetString(), v.GetStringLength()}; }
+
+Status DecodeValue(const JValue& v, int depth, int max_depth, AnyValue* out);
+
+Status DecodeObjectEntries(const JValue& v, int depth, int max_depth, std::vector<KeyValue>* out) {
+  out->reserve(v.MemberCount());
+  for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+    KeyValue kv;
+    kv.key.assign(Str(it->name));
+    if (!IsValidUtf8(kv.key)) return Status::Invalid("typed JSON: invalid UTF-8 in key");
+    OTLAKE_RETURN_NOT_OK(DecodeValue(it->value, depth, max_depth, &kv.value));
+    out->push_back(std::move(kv));
+  }
+  return Status::OK();
+}
+
+Status DecodeValue(const JValue& v, int depth, int max_depth, AnyValue* out) {
+  switch (v.GetType()) {
+    case rapidjson::kNullType: *out = AnyValue(); return Status::OK();
+    case rapidjson::kFalseType: *out = AnyValue::Bool(false); return Status::OK();
+    case rapidjson::kTrueType: *out = AnyValue::Bool(true); return Status::OK();
+    case rapidjson::kStringType:
+      if (!IsValidUtf8(Str(v))) return Status::Invalid("typed JSON: invalid UTF-8 in string");
+      *out = AnyValue::String(std::string(Str(v)));
+      return Status::OK();
+    case rapidjson::kNumberType:
+      if (v.IsDouble()) {
+        *out = AnyValue::Double(v.GetDouble());
+      } else if (v.IsInt64()) {
+        *out = AnyValue::Int(v.GetInt64());
+      } else {
+        return Status::Invalid("typed JSON: integer outside int64");
+      }
+      return Status::OK();
+    case rapidjson::kArrayType: {
+      if (depth + 1 > max_depth) return Status::Invalid("typed JSON: nesting deeper than ", max_depth);
+      AnyValue a;
+      a.type = AnyValue::Type::kArray;
+      a.array.resize(v.Size());
+      for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+        OTLAKE_RETURN_NOT_OK(DecodeValue(v[i], depth + 1, max_depth, &a.array[i]));
+      }
+      *out = std::move(a);
+      return Status::OK();
+    }
+    case rapidjson::kObjectType: {
+      if (v.MemberCount() == 1 && v.MemberBegin()->name.GetStringLength() > 0 &&
+          v.MemberBegin()->name.GetString()[0] == '$') {
+        const std::string_view key = Str(v.MemberBegin()->name);
+        const JValue& inner = v.MemberBegin()->value;
+        if (key == "$double") {
+          if (!inner.IsString()) return Status::Invalid("typed JSON: $double wants a string");
+          const std::string_view s = Str(inner);
+          if (s == "NaN") {
+            *out = AnyValue::Double(std::nan(""));
+          } else if (s == "Infinity") {
+            *out = AnyValue::Double(HUGE_VAL);
+          } else if (s == "-Infinity") {
+            *out = AnyValue::Double(-HUGE_VAL);
+          } else {
+            return Status::Invalid("typed JSON: bad $double value");
+          }
+          return Status::OK();
+        }
+        if (key == "$bytes") {
+          std::string bytes;
+          if (!inner.IsString() || !DecodeBase64(Str(inner), &bytes)) {
+            return Status::Invalid("typed JSON: $bytes wants a base64 string");
+          }
+          *out = AnyValue::Bytes(std::move(bytes));
+          return Status::OK();
+        }
+        if (key == "$kvlist") {
+          if (!inner.IsObject()) return Status::Invalid("typed JSON: $kvlist wants an object");
+          if (depth + 1 > max_depth) {
+            return Status::Invalid("typed JSON: nesting deeper than ", max_depth);
+          }
+          AnyValue a;
+          a.type = AnyValue::Type::kKvlist;
+          OTLAKE_RETURN_NOT_OK(DecodeObjectEntries(inner, depth + 1, max_depth, &a.kvlist));
+          *out = std::move(a);
+          return Status::OK();
+        }
+        return Status::Invalid("typed JSON: unknown escape ", key);
+      }
+      if (depth + 1 > max_depth) return Status::Invalid("typed JSON: nesting deeper than ", max_depth);
+      AnyValue a;
+      a.type = AnyValue::Type::kKvlist;
+      OTLAKE_RETURN_NOT_OK(DecodeObjectEntries(v, depth + 1, max_depth, &a.kvlist));
+      *out = std::move(a);
+      return Status::OK();
+    }
+  }
+  return Status::Invalid("typed JSON: unexpected value");
+}
+
+Status ParseDoc(std::string_view json, rapidjson::Document* doc) {
+  doc->Parse<kParseFlags>(json.data(), json.size());
+  if (doc->HasParseError()) {
+    return Status::Invalid("typed JSON: ", rapidjson::GetParseError_En(doc->GetParseError()),
+                           " at offset ", doc->GetErrorOffset());
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<AnyValue> DecodeTypedJson(std::string_view json, int max_depth) {
+  rapidjson::Document doc;
+  OTLAKE_RETURN_NOT_OK(ParseDoc(json, &doc));
+  AnyValue v;
+  OTLAKE_RETURN_NOT_OK(DecodeValue(doc, 0, max_depth, &v));
+  return v;
+}
+
+Result<std::vector<KeyValue>> DecodeTypedJsonAttributes(std::string_view json, int max_depth) {
+  rapidjson::Document doc;
+  OTLAKE_RETURN_NOT_OK(ParseDoc(json, &doc));
+  if (!doc.IsObject()) return Status::Invalid("typed JSON: attributes must be an object");
+  std::vector<KeyValue> out;
+  OTLAKE_RETURN_NOT_OK(DecodeObjectEntries(doc, 0, max_depth, &out));
+  return out;
+}
+
+}  // namespace otlake::otlp

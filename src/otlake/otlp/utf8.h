@@ -1,0 +1,60 @@
+// UTF-8 validation with an ASCII fast path.
+//
+// Contract: a string is valid when it is well-formed UTF-8 per RFC 3629 -- no overlong forms, no
+// surrogate code points (U+D800..U+DFFF), nothing above U+10FFFF. Embedded NULs are valid.
+// Used for every string taken from an OTLP request (protobuf has no validation of its own; JSON
+// strings are checked again because \u escapes can spell lone surrogates).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace otlake::otlp {
+
+/// Returns the length (2..4) of the well-formed multi-byte UTF-8 sequence starting at `p` (whose
+/// first byte is >= 0x80), or 0 if the sequence is ill-formed or truncated at `end`.
+inline int Utf8SequenceLength(const unsigned char* p, const unsigned char* end) {
+  const unsigned char c = p[0];
+  const ptrdiff_t avail = end - p;
+  auto cont = [](unsigned char b) { return (b & 0xC0) == 0x80; };
+  if (c >= 0xC2 && c <= 0xDF) {
+    return (avail >= 2 && cont(p[1])) ? 2 : 0;
+  }
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (avail < 3) return 0;
+    const unsigned char lo = (c == 0xE0) ? 0xA0 : 0x80;
+    const unsigned char hi = (c == 0xED) ? 0x9F : 0xBF;
+    return (p[1] >= lo && p[1] <= hi && cont(p[2])) ? 3 : 0;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (avail < 4) return 0;
+    const unsigned char lo = (c == 0xF0) ? 0x90 : 0x80;
+    const unsigned char hi = (c == 0xF4) ? 0x8F : 0xBF;
+    return (p[1] >= lo && p[1] <= hi && cont(p[2]) && cont(p[3])) ? 4 : 0;
+  }
+  return 0;
+}
+
+/// Returns true if `s` is well-formed UTF-8.
+inline bool IsValidUtf8(std::string_view s) {
+  auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  auto* end = p + s.size();
+  while (p < end) {
+    while (end - p >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      if (w & 0x8080808080808080ULL) break;
+      p += 8;
+    }
+    while (p < end && *p < 0x80) ++p;
+    if (p == end) return true;
+    const int n = Utf8SequenceLength(p, end);
+    if (n == 0) return false;
+    p += n;
+  }
+  return true;
+}
+
+}  // namespace otlake::otlp
