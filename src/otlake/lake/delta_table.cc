@@ -140,6 +140,7 @@ Result<std::unique_ptr<DeltaTableWriter>> DeltaTableWriter::Open(const std::stri
     md.id = NewUuid();
     md.schema_string = SchemaString(id);
     md.created_time = now;
+    md.configuration["delta.dataSkippingNumIndexedCols"] = "-1";
     const Protocol protocol;
     const std::vector<std::string> lines = {
         EncodeCommitInfo(now, "CREATE TABLE",

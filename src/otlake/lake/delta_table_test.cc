@@ -69,7 +69,9 @@ TEST(DeltaTable, CreatesVersionZero) {
   EXPECT_EQ(md["format"]["options"].MemberCount(), 0u);
   EXPECT_EQ(md["schemaString"].GetString(), SchemaString(TableId::kSpans));
   EXPECT_EQ(md["partitionColumns"].Size(), 0u);
-  EXPECT_EQ(md["configuration"].MemberCount(), 0u);
+  // Stats on every column are used by readers (delta-rs and Spark default to the first 32).
+  ASSERT_EQ(md["configuration"].MemberCount(), 1u);
+  EXPECT_STREQ(md["configuration"]["delta.dataSkippingNumIndexedCols"].GetString(), "-1");
   EXPECT_EQ(md["createdTime"].GetInt64(), kNow);
   // Nothing but the commit in the log: no temp files left behind.
   EXPECT_EQ(testing::FilesWithSuffix(dir + "/_delta_log", "").size(), 1u);
