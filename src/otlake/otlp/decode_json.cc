@@ -49,18 +49,7 @@ constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
                                  rapidjson::kParseValidateEncodingFlag |
                                  rapidjson::kParseFullPrecisionFlag;
 
-inline std::string_view SV(const JValue& v) { return {v.GetString(), v.GetStringLength()}; }
-
-bool ParseU64(std::string_view s, uint64_t* out) {
-  if (s.empty()) return false;
-  auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size();
-}
-bool ParseI64(std::string_view s, int64_t* out) {
-  if (s.empty()) return false;
-  auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size();
-}
+inline std::string_view SV(const JValue& v) { return internal::JsonStr(v); }
 
 class JsonDecoder {
  public:
@@ -80,76 +69,23 @@ class JsonDecoder {
     return Status::OK();
   }
   Status U64(const JValue& v, const char* name, uint64_t* out) {
-    if (v.IsNull()) return Status::OK();
-    if (v.IsUint64()) {
-      *out = v.GetUint64();
-      return Status::OK();
-    }
-    if (v.IsDouble()) {
-      const double d = v.GetDouble();
-      if (d >= 0 && d < 18446744073709551616.0 && d == std::floor(d)) {
-        *out = static_cast<uint64_t>(d);
-        return Status::OK();
-      }
-    } else if (v.IsString() && ParseU64(SV(v), out)) {
-      return Status::OK();
-    }
+    if (v.IsNull() || internal::JsonToU64(v, out)) return Status::OK();
     return path_.Fail(name, "expected unsigned 64-bit integer");
   }
   Status I64(const JValue& v, const char* name, int64_t* out) {
-    if (v.IsNull()) return Status::OK();
-    if (v.IsInt64()) {
-      *out = v.GetInt64();
-      return Status::OK();
-    }
-    if (v.IsDouble()) {
-      const double d = v.GetDouble();
-      if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 && d == std::floor(d)) {
-        *out = static_cast<int64_t>(d);
-        return Status::OK();
-      }
-    } else if (v.IsString() && ParseI64(SV(v), out)) {
-      return Status::OK();
-    }
+    if (v.IsNull() || internal::JsonToI64(v, out)) return Status::OK();
     return path_.Fail(name, "expected 64-bit integer");
   }
   Status U32(const JValue& v, const char* name, uint32_t* out) {
-    uint64_t x = *out;
-    OTLP_RETURN_NOT_OK(U64(v, name, &x));
-    if (x > UINT32_MAX) return path_.Fail(name, "out of range for uint32");
-    *out = static_cast<uint32_t>(x);
-    return Status::OK();
+    if (v.IsNull() || internal::JsonToU32(v, out)) return Status::OK();
+    return path_.Fail(name, "expected unsigned 32-bit integer");
   }
   Status I32(const JValue& v, const char* name, int32_t* out) {
-    int64_t x = *out;
-    OTLP_RETURN_NOT_OK(I64(v, name, &x));
-    if (x < INT32_MIN || x > INT32_MAX) return path_.Fail(name, "out of range for int32");
-    *out = static_cast<int32_t>(x);
-    return Status::OK();
+    if (v.IsNull() || internal::JsonToI32(v, out)) return Status::OK();
+    return path_.Fail(name, "expected 32-bit integer");
   }
   Status Dbl(const JValue& v, const char* name, double* out) {
-    if (v.IsNull()) return Status::OK();
-    if (v.IsNumber()) {
-      *out = v.GetDouble();
-      return Status::OK();
-    }
-    if (v.IsString()) {
-      const std::string_view s = SV(v);
-      if (s == "NaN") {
-        *out = std::nan("");
-        return Status::OK();
-      }
-      if (s == "Infinity") {
-        *out = HUGE_VAL;
-        return Status::OK();
-      }
-      if (s == "-Infinity") {
-        *out = -HUGE_VAL;
-        return Status::OK();
-      }
-      auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
-      if (!s.empty() && r.ec == std::errc() && r.ptr == s.data() + s.size()) return Status::OK();
-    }
+    if (v.IsNull() || internal::JsonToDouble(v, out)) return Status::OK();
     return path_.Fail(name, "expected number");
   }
   Status Bool(const JValue& v, const char* name, bool* out) {
@@ -160,16 +96,8 @@ class JsonDecoder {
   }
   Status Enum(const JValue& v, const char* name, bool (*parse)(std::string_view, int32_t*),
               int32_t* out) {
-    if (v.IsString()) {
-      if (parse(SV(v), out)) return Status::OK();
-      int64_t x;
-      if (ParseI64(SV(v), &x) && x >= INT32_MIN && x <= INT32_MAX) {
-        *out = static_cast<int32_t>(x);
-        return Status::OK();
-      }
-      return path_.Fail(name, "unknown enum value");
-    }
-    return I32(v, name, out);
+    if (v.IsNull() || internal::JsonToEnum(v, parse, out)) return Status::OK();
+    return path_.Fail(name, v.IsString() ? "unknown enum value" : "expected enum name or number");
   }
   Status Id(const JValue& v, const char* name, int want, RawId* out) {
     if (v.IsNull()) return Status::OK();
@@ -585,6 +513,7 @@ Status JsonDecoder::Span(const JValue& obj) {
   for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
     const std::string_view k = SV(it->name);
     const JValue& v = it->value;
+    if (v.IsNull()) continue;
     if (KeyIs(k, "traceId")) {
       OTLP_RETURN_NOT_OK(Id(v, "traceId", 16, &s.trace_id));
     } else if (KeyIs(k, "spanId")) {

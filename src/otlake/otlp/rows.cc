@@ -14,21 +14,21 @@ int MatchPromoted(std::string_view key) {
   if (key.size() < 7) return -1;
   switch (key[0]) {
     case 's':
-      if (key == "service.name") return kServiceName;
-      if (key == "session.id") return kSessionId;
-      if (key == "service.namespace") return kServiceNamespace;
-      if (key == "service.instance.id") return kServiceInstanceId;
-      if (key == "service.version") return kServiceVersion;
-      if (key == "session.previous_id") return kSessionPreviousId;
+      if (key == "service.name") return kPromoServiceName;
+      if (key == "session.id") return kPromoSessionId;
+      if (key == "service.namespace") return kPromoServiceNamespace;
+      if (key == "service.instance.id") return kPromoServiceInstanceId;
+      if (key == "service.version") return kPromoServiceVersion;
+      if (key == "session.previous_id") return kPromoSessionPreviousId;
       return -1;
     case 'u':
-      if (key == "user.id") return kUserId;
-      if (key == "user.name") return kUserName;
-      if (key == "user.roles") return kUserRoles;
+      if (key == "user.id") return kPromoUserId;
+      if (key == "user.name") return kPromoUserName;
+      if (key == "user.roles") return kPromoUserRoles;
       return -1;
     case 'd':
-      if (key == "deployment.environment.name") return kDeploymentEnvName;
-      if (key == "deployment.environment") return kDeploymentEnv;
+      if (key == "deployment.environment.name") return kPromoDeploymentEnvName;
+      if (key == "deployment.environment") return kPromoDeploymentEnv;
       return -1;
     default: return -1;
   }
@@ -54,7 +54,7 @@ Identity ResolveIdentity(const Captures& c, std::string_view json, const Identit
     if (!c.slot[i].found) {
       id.v[i] = fallback.v[i];
     } else {
-      id.v[i] = (i == kUserRoles) ? c.Json(i, json) : c.Text(i, json);
+      id.v[i] = (i == kPromoUserRoles) ? c.Json(i, json) : c.Text(i, json);
     }
   }
   return id;
@@ -68,18 +68,18 @@ void ResourceCtx::Finish(const Captures& c) {
       out->clear();
     }
   };
-  text(kServiceName, &service_name);
+  text(kPromoServiceName, &service_name);
   if (service_name.empty()) service_name = "unknown";
-  text(kServiceNamespace, &service_namespace);
-  text(kServiceInstanceId, &service_instance_id);
-  text(kServiceVersion, &service_version);
-  text(kDeploymentEnvName, &deployment_env);
-  if (!c.slot[kDeploymentEnvName].found) text(kDeploymentEnv, &deployment_env);
+  text(kPromoServiceNamespace, &service_namespace);
+  text(kPromoServiceInstanceId, &service_instance_id);
+  text(kPromoServiceVersion, &service_version);
+  text(kPromoDeploymentEnvName, &deployment_env);
+  if (!c.slot[kPromoDeploymentEnvName].found) text(kPromoDeploymentEnv, &deployment_env);
   for (int i = 0; i < kNumIdentity; ++i) {
     if (!c.slot[i].found) {
-      identity_store[i] = (i == kUserRoles) ? "[]" : "";
+      identity_store[i] = (i == kPromoUserRoles) ? "[]" : "";
     } else {
-      identity_store[i].assign(i == kUserRoles ? c.Json(i, attrs_json) : c.Text(i, attrs_json));
+      identity_store[i].assign(i == kPromoUserRoles ? c.Json(i, attrs_json) : c.Text(i, attrs_json));
     }
     identity.v[i] = identity_store[i];
   }
@@ -330,29 +330,29 @@ void RowEmitter::AppendHex(RowBatch& b, int col, const RawId& id) {
 
 void RowEmitter::Shared(RowBatch& b, const ResourceCtx& r, const ScopeCtx& s, const Identity& id,
                         int64_t event_ts_ms) {
-  using namespace table;  // NOLINT: Shared column enum
-  b.AppendString(kProjectId, options_.project_id);
-  b.AppendInt(kSchemaVersion, 1);
-  b.AppendString(kServiceName, r.service_name);
-  b.AppendString(kServiceNamespace, r.service_namespace);
-  b.AppendString(kServiceInstanceId, r.service_instance_id);
-  b.AppendString(kServiceVersion, r.service_version);
-  b.AppendString(kDeploymentEnv, r.deployment_env);
-  b.AppendString(kResourceAttrsJson, r.attrs_json);
-  b.AppendInt(kResourceDroppedAttributesCount, r.dropped);
-  b.AppendString(kResourceSchemaUrl, r.schema_url);
-  b.AppendString(kScopeName, s.name);
-  b.AppendString(kScopeVersion, s.version);
-  b.AppendString(kScopeAttrsJson, s.attrs_json);
-  b.AppendInt(kScopeDroppedAttributesCount, s.dropped);
-  b.AppendString(kScopeSchemaUrl, s.schema_url);
-  b.AppendInt(kEventTs, event_ts_ms);
-  b.AppendString(kEventDate, DateOf(event_ts_ms));
-  b.AppendString(kSessionId, id.v[kSessionId]);
-  b.AppendString(kSessionPreviousId, id.v[kSessionPreviousId]);
-  b.AppendString(kUserId, id.v[kUserId]);
-  b.AppendString(kUserName, id.v[kUserName]);
-  b.AppendString(kUserRolesJson, id.v[kUserRoles]);
+  namespace t = table;
+  b.AppendString(t::kProjectId, options_.project_id);
+  b.AppendInt(t::kSchemaVersion, 1);
+  b.AppendString(t::kServiceName, r.service_name);
+  b.AppendString(t::kServiceNamespace, r.service_namespace);
+  b.AppendString(t::kServiceInstanceId, r.service_instance_id);
+  b.AppendString(t::kServiceVersion, r.service_version);
+  b.AppendString(t::kDeploymentEnv, r.deployment_env);
+  b.AppendString(t::kResourceAttrsJson, r.attrs_json);
+  b.AppendInt(t::kResourceDroppedAttributesCount, r.dropped);
+  b.AppendString(t::kResourceSchemaUrl, r.schema_url);
+  b.AppendString(t::kScopeName, s.name);
+  b.AppendString(t::kScopeVersion, s.version);
+  b.AppendString(t::kScopeAttrsJson, s.attrs_json);
+  b.AppendInt(t::kScopeDroppedAttributesCount, s.dropped);
+  b.AppendString(t::kScopeSchemaUrl, s.schema_url);
+  b.AppendInt(t::kEventTs, event_ts_ms);
+  b.AppendString(t::kEventDate, DateOf(event_ts_ms));
+  b.AppendString(t::kSessionId, id.v[kPromoSessionId]);
+  b.AppendString(t::kSessionPreviousId, id.v[kPromoSessionPreviousId]);
+  b.AppendString(t::kUserId, id.v[kPromoUserId]);
+  b.AppendString(t::kUserName, id.v[kPromoUserName]);
+  b.AppendString(t::kUserRolesJson, id.v[kPromoUserRoles]);
 }
 
 void RowEmitter::EmitSpan(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span,

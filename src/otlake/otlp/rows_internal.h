@@ -18,18 +18,18 @@ namespace otlake::otlp::internal {
 // Promoted attributes: values copied into columns (the JSON keeps them too).
 
 enum Promo : int {
-  kSessionId,
-  kSessionPreviousId,
-  kUserId,
-  kUserName,
-  kUserRoles,
+  kPromoSessionId,
+  kPromoSessionPreviousId,
+  kPromoUserId,
+  kPromoUserName,
+  kPromoUserRoles,
   kNumIdentity,
-  kServiceName = kNumIdentity,
-  kServiceNamespace,
-  kServiceInstanceId,
-  kServiceVersion,
-  kDeploymentEnvName,
-  kDeploymentEnv,
+  kPromoServiceName = kNumIdentity,
+  kPromoServiceNamespace,
+  kPromoServiceInstanceId,
+  kPromoServiceVersion,
+  kPromoDeploymentEnvName,
+  kPromoDeploymentEnv,
   kNumPromo
 };
 

@@ -1,0 +1,484 @@
+#include "otlake/otlp/json_to_proto.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <string>
+
+#include "otlake/otlp/encoding.h"
+#include "otlake/otlp/json_fields.h"
+#include "otlake/otlp/proto_writer.h"
+#include "otlake/otlp/rows_internal.h"
+
+namespace otlake::otlp {
+namespace {
+
+using internal::JsonStr;
+using JValue = rapidjson::Value;
+
+enum class K : uint8_t {
+  kString,
+  kBytes,  // base64
+  kId,     // hex or base64, see DecodeJsonId
+  kBool,
+  kEnum,
+  kU32,
+  kSint32,
+  kI64,
+  kFixed64,
+  kSfixed64,
+  kFixed32,
+  kDouble,
+  kMsg,
+  kPackedFixed64,
+  kPackedDouble,
+  kPackedVarint,
+};
+
+struct Msg;
+using EnumParser = bool (*)(std::string_view, int32_t*);
+
+struct Field {
+  const char* name;
+  uint32_t number;
+  K kind;
+  const Msg* msg = nullptr;  // kMsg
+  bool repeated = false;     // kMsg only; packed kinds are always repeated
+  int oneof = 0;             // members of one oneof share a non-zero id
+  EnumParser parse = nullptr;
+  int id_size = 0;
+  const char* alias = nullptr;  // legacy name accepted too
+};
+
+struct Msg {
+  const Field* fields;
+  int count;
+};
+
+template <size_t N>
+constexpr Msg M(const Field (&f)[N]) {
+  return Msg{f, static_cast<int>(N)};
+}
+
+extern const Msg kAnyValue, kKeyValue, kArrayValue, kKeyValueList, kResource, kScope;
+extern const Msg kTracesReq, kResourceSpans, kScopeSpans, kSpan, kEvent, kLink, kStatus;
+extern const Msg kLogsReq, kResourceLogs, kScopeLogs, kLogRecord;
+extern const Msg kMetricsReq, kResourceMetrics, kScopeMetrics, kMetric, kGauge, kSum, kHistogram,
+    kExpHistogram, kSummary, kNumberDP, kHistogramDP, kExpHistogramDP, kSummaryDP, kBuckets,
+    kQuantile, kExemplar;
+
+constexpr Field kAnyValueF[] = {
+    {"stringValue", 1, K::kString, nullptr, false, 1},
+    {"boolValue", 2, K::kBool, nullptr, false, 1},
+    {"intValue", 3, K::kI64, nullptr, false, 1},
+    {"doubleValue", 4, K::kDouble, nullptr, false, 1},
+    {"arrayValue", 5, K::kMsg, &kArrayValue, false, 1},
+    {"kvlistValue", 6, K::kMsg, &kKeyValueList, false, 1},
+    {"bytesValue", 7, K::kBytes, nullptr, false, 1},
+};
+constexpr Field kKeyValueF[] = {
+    {"key", 1, K::kString},
+    {"value", 2, K::kMsg, &kAnyValue},
+};
+constexpr Field kArrayValueF[] = {{"values", 1, K::kMsg, &kAnyValue, true}};
+constexpr Field kKeyValueListF[] = {{"values", 1, K::kMsg, &kKeyValue, true}};
+constexpr Field kResourceF[] = {
+    {"attributes", 1, K::kMsg, &kKeyValue, true},
+    {"droppedAttributesCount", 2, K::kU32},
+};
+constexpr Field kScopeF[] = {
+    {"name", 1, K::kString},
+    {"version", 2, K::kString},
+    {"attributes", 3, K::kMsg, &kKeyValue, true},
+    {"droppedAttributesCount", 4, K::kU32},
+};
+
+// Traces.
+constexpr Field kTracesReqF[] = {{"resourceSpans", 1, K::kMsg, &kResourceSpans, true}};
+constexpr Field kResourceSpansF[] = {
+    {"resource", 1, K::kMsg, &kResource},
+    {"scopeSpans", 2, K::kMsg, &kScopeSpans, true, 0, nullptr, 0, "instrumentationLibrarySpans"},
+    {"schemaUrl", 3, K::kString},
+};
+constexpr Field kScopeSpansF[] = {
+    {"scope", 1, K::kMsg, &kScope, false, 0, nullptr, 0, "instrumentationLibrary"},
+    {"spans", 2, K::kMsg, &kSpan, true},
+    {"schemaUrl", 3, K::kString},
+};
+constexpr Field kSpanF[] = {
+    {"traceId", 1, K::kId, nullptr, false, 0, nullptr, 16},
+    {"spanId", 2, K::kId, nullptr, false, 0, nullptr, 8},
+    {"traceState", 3, K::kString},
+    {"parentSpanId", 4, K::kId, nullptr, false, 0, nullptr, 8},
+    {"name", 5, K::kString},
+    {"kind", 6, K::kEnum, nullptr, false, 0, internal::ParseSpanKindName},
+    {"startTimeUnixNano", 7, K::kFixed64},
+    {"endTimeUnixNano", 8, K::kFixed64},
+    {"attributes", 9, K::kMsg, &kKeyValue, true},
+    {"droppedAttributesCount", 10, K::kU32},
+    {"events", 11, K::kMsg, &kEvent, true},
+    {"droppedEventsCount", 12, K::kU32},
+    {"links", 13, K::kMsg, &kLink, true},
+    {"droppedLinksCount", 14, K::kU32},
+    {"status", 15, K::kMsg, &kStatus},
+    {"flags", 16, K::kFixed32},
+};
+constexpr Field kEventF[] = {
+    {"timeUnixNano", 1, K::kFixed64},
+    {"name", 2, K::kString},
+    {"attributes", 3, K::kMsg, &kKeyValue, true},
+    {"droppedAttributesCount", 4, K::kU32},
+};
+constexpr Field kLinkF[] = {
+    {"traceId", 1, K::kId, nullptr, false, 0, nullptr, 16},
+    {"spanId", 2, K::kId, nullptr, false, 0, nullptr, 8},
+    {"traceState", 3, K::kString},
+    {"attributes", 4, K::kMsg, &kKeyValue, true},
+    {"droppedAttributesCount", 5, K::kU32},
+    {"flags", 6, K::kFixed32},
+};
+constexpr Field kStatusF[] = {
+    {"message", 2, K::kString},
+    {"code", 3, K::kEnum, nullptr, false, 0, internal::ParseStatusCodeName},
+};
+
+// Logs.
+constexpr Field kLogsReqF[] = {{"resourceLogs", 1, K::kMsg, &kResourceLogs, true}};
+constexpr Field kResourceLogsF[] = {
+    {"resource", 1, K::kMsg, &kResource},
+    {"scopeLogs", 2, K::kMsg, &kScopeLogs, true, 0, nullptr, 0, "instrumentationLibraryLogs"},
+    {"schemaUrl", 3, K::kString},
+};
+constexpr Field kScopeLogsF[] = {
+    {"scope", 1, K::kMsg, &kScope, false, 0, nullptr, 0, "instrumentationLibrary"},
+    {"logRecords", 2, K::kMsg, &kLogRecord, true},
+    {"schemaUrl", 3, K::kString},
+};
+constexpr Field kLogRecordF[] = {
+    {"timeUnixNano", 1, K::kFixed64},
+    {"observedTimeUnixNano", 11, K::kFixed64},
+    {"severityNumber", 2, K::kEnum, nullptr, false, 0, internal::ParseSeverityNumberName},
+    {"severityText", 3, K::kString},
+    {"body", 5, K::kMsg, &kAnyValue},
+    {"attributes", 6, K::kMsg, &kKeyValue, true},
+    {"droppedAttributesCount", 7, K::kU32},
+    {"flags", 8, K::kFixed32},
+    {"traceId", 9, K::kId, nullptr, false, 0, nullptr, 16},
+    {"spanId", 10, K::kId, nullptr, false, 0, nullptr, 8},
+    {"eventName", 12, K::kString},
+};
+
+// Metrics.
+constexpr Field kMetricsReqF[] = {{"resourceMetrics", 1, K::kMsg, &kResourceMetrics, true}};
+constexpr Field kResourceMetricsF[] = {
+    {"resource", 1, K::kMsg, &kResource},
+    {"scopeMetrics", 2, K::kMsg, &kScopeMetrics, true, 0, nullptr, 0,
+     "instrumentationLibraryMetrics"},
+    {"schemaUrl", 3, K::kString},
+};
+constexpr Field kScopeMetricsF[] = {
+    {"scope", 1, K::kMsg, &kScope, false, 0, nullptr, 0, "instrumentationLibrary"},
+    {"metrics", 2, K::kMsg, &kMetric, true},
+    {"schemaUrl", 3, K::kString},
+};
+constexpr Field kMetricF[] = {
+    {"name", 1, K::kString},
+    {"description", 2, K::kString},
+    {"unit", 3, K::kString},
+    {"gauge", 5, K::kMsg, &kGauge, false, 1},
+    {"sum", 7, K::kMsg, &kSum, false, 1},
+    {"histogram", 9, K::kMsg, &kHistogram, false, 1},
+    {"exponentialHistogram", 10, K::kMsg, &kExpHistogram, false, 1},
+    {"summary", 11, K::kMsg, &kSummary, false, 1},
+    {"metadata", 12, K::kMsg, &kKeyValue, true},
+};
+constexpr Field kGaugeF[] = {{"dataPoints", 1, K::kMsg, &kNumberDP, true}};
+constexpr Field kSumF[] = {
+    {"dataPoints", 1, K::kMsg, &kNumberDP, true},
+    {"aggregationTemporality", 2, K::kEnum, nullptr, false, 0, internal::ParseTemporalityName},
+    {"isMonotonic", 3, K::kBool},
+};
+constexpr Field kHistogramF[] = {
+    {"dataPoints", 1, K::kMsg, &kHistogramDP, true},
+    {"aggregationTemporality", 2, K::kEnum, nullptr, false, 0, internal::ParseTemporalityName},
+};
+constexpr Field kExpHistogramF[] = {
+    {"dataPoints", 1, K::kMsg, &kExpHistogramDP, true},
+    {"aggregationTemporality", 2, K::kEnum, nullptr, false, 0, internal::ParseTemporalityName},
+};
+constexpr Field kSummaryF[] = {{"dataPoints", 1, K::kMsg, &kSummaryDP, true}};
+constexpr Field kNumberDPF[] = {
+    {"attributes", 7, K::kMsg, &kKeyValue, true},
+    {"startTimeUnixNano", 2, K::kFixed64},
+    {"timeUnixNano", 3, K::kFixed64},
+    {"asDouble", 4, K::kDouble, nullptr, false, 1},
+    {"asInt", 6, K::kSfixed64, nullptr, false, 1},
+    {"exemplars", 5, K::kMsg, &kExemplar, true},
+    {"flags", 8, K::kU32},
+};
+constexpr Field kHistogramDPF[] = {
+    {"attributes", 9, K::kMsg, &kKeyValue, true},
+    {"startTimeUnixNano", 2, K::kFixed64},
+    {"timeUnixNano", 3, K::kFixed64},
+    {"count", 4, K::kFixed64},
+    {"sum", 5, K::kDouble},
+    {"bucketCounts", 6, K::kPackedFixed64},
+    {"explicitBounds", 7, K::kPackedDouble},
+    {"exemplars", 8, K::kMsg, &kExemplar, true},
+    {"flags", 10, K::kU32},
+    {"min", 11, K::kDouble},
+    {"max", 12, K::kDouble},
+};
+constexpr Field kExpHistogramDPF[] = {
+    {"attributes", 1, K::kMsg, &kKeyValue, true},
+    {"startTimeUnixNano", 2, K::kFixed64},
+    {"timeUnixNano", 3, K::kFixed64},
+    {"count", 4, K::kFixed64},
+    {"sum", 5, K::kDouble},
+    {"scale", 6, K::kSint32},
+    {"zeroCount", 7, K::kFixed64},
+    {"positive", 8, K::kMsg, &kBuckets},
+    {"negative", 9, K::kMsg, &kBuckets},
+    {"flags", 10, K::kU32},
+    {"exemplars", 11, K::kMsg, &kExemplar, true},
+    {"min", 12, K::kDouble},
+    {"max", 13, K::kDouble},
+    {"zeroThreshold", 14, K::kDouble},
+};
+constexpr Field kBucketsF[] = {
+    {"offset", 1, K::kSint32},
+    {"bucketCounts", 2, K::kPackedVarint},
+};
+constexpr Field kSummaryDPF[] = {
+    {"attributes", 7, K::kMsg, &kKeyValue, true},
+    {"startTimeUnixNano", 2, K::kFixed64},
+    {"timeUnixNano", 3, K::kFixed64},
+    {"count", 4, K::kFixed64},
+    {"sum", 5, K::kDouble},
+    {"quantileValues", 6, K::kMsg, &kQuantile, true},
+    {"flags", 8, K::kU32},
+};
+constexpr Field kQuantileF[] = {
+    {"quantile", 1, K::kDouble},
+    {"value", 2, K::kDouble},
+};
+constexpr Field kExemplarF[] = {
+    {"filteredAttributes", 7, K::kMsg, &kKeyValue, true},
+    {"timeUnixNano", 2, K::kFixed64},
+    {"asDouble", 3, K::kDouble, nullptr, false, 1},
+    {"asInt", 6, K::kSfixed64, nullptr, false, 1},
+    {"spanId", 4, K::kId, nullptr, false, 0, nullptr, 8},
+    {"traceId", 5, K::kId, nullptr, false, 0, nullptr, 16},
+};
+
+const Msg kAnyValue = M(kAnyValueF), kKeyValue = M(kKeyValueF), kArrayValue = M(kArrayValueF),
+              kKeyValueList = M(kKeyValueListF), kResource = M(kResourceF), kScope = M(kScopeF);
+const Msg kTracesReq = M(kTracesReqF), kResourceSpans = M(kResourceSpansF),
+              kScopeSpans = M(kScopeSpansF), kSpan = M(kSpanF), kEvent = M(kEventF),
+              kLink = M(kLinkF), kStatus = M(kStatusF);
+const Msg kLogsReq = M(kLogsReqF), kResourceLogs = M(kResourceLogsF),
+              kScopeLogs = M(kScopeLogsF), kLogRecord = M(kLogRecordF);
+const Msg kMetricsReq = M(kMetricsReqF), kResourceMetrics = M(kResourceMetricsF),
+              kScopeMetrics = M(kScopeMetricsF), kMetric = M(kMetricF), kGauge = M(kGaugeF),
+              kSum = M(kSumF), kHistogram = M(kHistogramF), kExpHistogram = M(kExpHistogramF),
+              kSummary = M(kSummaryF), kNumberDP = M(kNumberDPF), kHistogramDP = M(kHistogramDPF),
+              kExpHistogramDP = M(kExpHistogramDPF), kSummaryDP = M(kSummaryDPF),
+              kBuckets = M(kBucketsF), kQuantile = M(kQuantileF), kExemplar = M(kExemplarF);
+
+constexpr int kMaxFields = 16;
+constexpr int kMaxDepth = 256;
+
+class Transcoder {
+ public:
+  Status Message(const JValue& obj, const Msg& m, int depth);
+  ProtoWriter& writer() { return w_; }
+
+ private:
+  Status Value(const Field& f, const JValue& v, int depth);
+  Status Bad(const Field& f, const char* what) {
+    return Status::Invalid(f.name, ": ", what);
+  }
+
+  ProtoWriter w_;
+  std::string bytes_;
+};
+
+int FindField(const Msg& m, std::string_view key) {
+  for (int i = 0; i < m.count; ++i) {
+    if (internal::KeyIs(key, m.fields[i].name)) return i;
+    if (m.fields[i].alias != nullptr && internal::KeyIs(key, m.fields[i].alias)) return i;
+  }
+  return -1;
+}
+
+Status Transcoder::Message(const JValue& obj, const Msg& m, int depth) {
+  if (depth > kMaxDepth) return Status::Invalid("nesting deeper than ", kMaxDepth, " messages");
+  // Only the last non-null occurrence of each field, and of each oneof, is written: the rule
+  // DecodeJson applies when it reads the same object.
+  int64_t last[kMaxFields];
+  int64_t last_oneof = -1;
+  for (int i = 0; i < kMaxFields; ++i) last[i] = -1;
+  int64_t index = 0;
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it, ++index) {
+    if (it->value.IsNull()) continue;
+    const int fi = FindField(m, JsonStr(it->name));
+    if (fi < 0) continue;
+    last[fi] = index;
+    if (m.fields[fi].oneof != 0) last_oneof = index;
+  }
+  index = 0;
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it, ++index) {
+    if (it->value.IsNull()) continue;
+    const int fi = FindField(m, JsonStr(it->name));
+    if (fi < 0 || last[fi] != index) continue;
+    const Field& f = m.fields[fi];
+    if (f.oneof != 0 && last_oneof != index) continue;
+    OTLAKE_RETURN_NOT_OK(Value(f, it->value, depth));
+  }
+  return Status::OK();
+}
+
+Status Transcoder::Value(const Field& f, const JValue& v, int depth) {
+  switch (f.kind) {
+    case K::kString:
+      if (!v.IsString()) return Bad(f, "expected string");
+      w_.String(f.number, JsonStr(v));
+      return Status::OK();
+    case K::kBytes:
+      bytes_.clear();
+      if (!v.IsString() || !DecodeBase64(JsonStr(v), &bytes_)) return Bad(f, "expected base64");
+      w_.Bytes(f.number, bytes_);
+      return Status::OK();
+    case K::kId: {
+      if (!v.IsString()) return Bad(f, "expected string");
+      internal::RawId id;
+      internal::DecodeJsonId(JsonStr(v), f.id_size, &id);
+      if (id.bad_encoding) return Bad(f, "ID is neither hex nor base64");
+      // A wrong-length ID keeps its length (the decoder rejects it by length either way).
+      bytes_.assign(id.view());
+      bytes_.resize(static_cast<size_t>(id.len), '\0');
+      w_.Bytes(f.number, bytes_);
+      return Status::OK();
+    }
+    case K::kBool:
+      if (!v.IsBool()) return Bad(f, "expected boolean");
+      w_.Bool(f.number, v.GetBool());
+      return Status::OK();
+    case K::kEnum: {
+      int32_t e;
+      if (!internal::JsonToEnum(v, f.parse, &e)) return Bad(f, "expected enum");
+      w_.Int64(f.number, e);
+      return Status::OK();
+    }
+    case K::kU32: {
+      uint32_t x;
+      if (!internal::JsonToU32(v, &x)) return Bad(f, "expected uint32");
+      w_.Varint(f.number, x);
+      return Status::OK();
+    }
+    case K::kSint32: {
+      int32_t x;
+      if (!internal::JsonToI32(v, &x)) return Bad(f, "expected int32");
+      w_.Sint32(f.number, x);
+      return Status::OK();
+    }
+    case K::kI64: {
+      int64_t x;
+      if (!internal::JsonToI64(v, &x)) return Bad(f, "expected int64");
+      w_.Int64(f.number, x);
+      return Status::OK();
+    }
+    case K::kFixed64: {
+      uint64_t x;
+      if (!internal::JsonToU64(v, &x)) return Bad(f, "expected uint64");
+      w_.Fixed64(f.number, x);
+      return Status::OK();
+    }
+    case K::kSfixed64: {
+      int64_t x;
+      if (!internal::JsonToI64(v, &x)) return Bad(f, "expected int64");
+      w_.Sfixed64(f.number, x);
+      return Status::OK();
+    }
+    case K::kFixed32: {
+      uint32_t x;
+      if (!internal::JsonToU32(v, &x)) return Bad(f, "expected uint32");
+      w_.Fixed32(f.number, x);
+      return Status::OK();
+    }
+    case K::kDouble: {
+      double x;
+      if (!internal::JsonToDouble(v, &x)) return Bad(f, "expected number");
+      w_.Double(f.number, x);
+      return Status::OK();
+    }
+    case K::kPackedFixed64:
+    case K::kPackedDouble:
+    case K::kPackedVarint: {
+      if (!v.IsArray()) return Bad(f, "expected array");
+      if (v.Empty()) return Status::OK();
+      w_.BeginMessage(f.number);
+      for (const JValue& e : v.GetArray()) {
+        if (f.kind == K::kPackedDouble) {
+          double x;
+          if (!internal::JsonToDouble(e, &x)) return Bad(f, "expected number");
+          w_.Raw(std::string_view(reinterpret_cast<const char*>(&x), 8));
+        } else {
+          uint64_t x;
+          if (!internal::JsonToU64(e, &x)) return Bad(f, "expected uint64");
+          if (f.kind == K::kPackedVarint) {
+            w_.AppendVarint(x);
+          } else {
+            w_.Raw(std::string_view(reinterpret_cast<const char*>(&x), 8));
+          }
+        }
+      }
+      w_.EndMessage();
+      return Status::OK();
+    }
+    case K::kMsg: {
+      if (f.repeated) {
+        if (!v.IsArray()) return Bad(f, "expected array");
+        for (const JValue& e : v.GetArray()) {
+          if (!e.IsObject()) return Bad(f, "expected object");
+          w_.BeginMessage(f.number);
+          OTLAKE_RETURN_NOT_OK(Message(e, *f.msg, depth + 1));
+          w_.EndMessage();
+        }
+        return Status::OK();
+      }
+      if (!v.IsObject()) return Bad(f, "expected object");
+      w_.BeginMessage(f.number);
+      OTLAKE_RETURN_NOT_OK(Message(v, *f.msg, depth + 1));
+      w_.EndMessage();
+      return Status::OK();
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::string> OtlpJsonToProtobuf(Signal signal, std::string_view json) {
+  bool blank = true;
+  for (char c : json) {
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') blank = false;
+  }
+  if (blank) return std::string();
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
+            rapidjson::kParseFullPrecisionFlag>(json.data(), json.size());
+  if (doc.HasParseError()) {
+    return Status::Invalid("invalid JSON at offset ", doc.GetErrorOffset(), ": ",
+                           rapidjson::GetParseError_En(doc.GetParseError()));
+  }
+  if (!doc.IsObject()) return Status::Invalid("expected a JSON object at the top level");
+  const Msg& root = signal == Signal::kTraces ? kTracesReq
+                    : signal == Signal::kLogs ? kLogsReq
+                                              : kMetricsReq;
+  Transcoder t;
+  OTLAKE_RETURN_NOT_OK(t.Message(doc, root, 0));
+  return t.writer().Release();
+}
+
+}  // namespace otlake::otlp
