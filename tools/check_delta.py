@@ -15,7 +15,9 @@ EXPECT.json (written by src/otlake/lake/reader_check_test.cc):
 Engines: deltalake (delta-rs), polars (read_delta / scan_delta), DuckDB + the delta extension
 (delta-kernel-rs), loaded offline from the duckdb_extension_delta package. Every engine must
 return the expected rows, columns, types, null counts and sample rows (looked up by `key`).
-deltalake must also see our per-file stats (get_add_actions) and prune files with them.
+deltalake must also see our per-file stats (get_add_actions) and prune files with them, DuckDB
+must prune files with them too (its profile's "Scanning Files: n/m"), and DuckDB's Parquet
+reader must find our trace_id bloom filters (no false negatives, few false positives).
 Exit status 0 when everything matches; otherwise every mismatch is printed and the status is 1.
 """
 
@@ -195,7 +197,35 @@ def check_duckdb(con, exp):
                         "%s/duckdb: %s scans %d/%d files, want %d/%d" % (exp["name"], pred, scanned, total,
                                                                        exp["skip"]["expect_files"], len(exp["files"])))
             notes.append("%s prunes %d->%d files" % (col, total, scanned))
+    if "trace_id" in exp["columns"]:
+        ok &= check_bloom_filters(con, exp, notes)
     return ok, ", ".join(notes)
+
+
+def check_bloom_filters(con, exp, notes):
+    """Probes our Parquet bloom filters on trace_id with DuckDB's own reader: a file that holds
+    a trace id must never answer 'absent'; files that do not hold it should mostly say so."""
+    ok = True
+    files = [os.path.join(exp["path"], f["path"]) for f in exp["files"]]
+    probes = sorted({s["trace_id"] for s in exp["samples"]}) + ["0" * 32, "f" * 32]
+    false_pos = negatives = 0
+    for tid in probes:
+        for f in files:
+            fq = f.replace("'", "''")
+            holds = con.sql("SELECT count(*) FROM read_parquet('%s') WHERE trace_id = '%s'" % (fq, tid)).fetchone()[0] > 0
+            maybe = con.sql("SELECT NOT bool_and(bloom_filter_excludes) FROM parquet_bloom_probe('%s', 'trace_id', '%s')"
+                            % (fq, tid)).fetchone()[0]
+            if holds:
+                ok &= check(maybe is True, "%s/duckdb: bloom filter of %s says trace %s is absent, but it is there"
+                            % (exp["name"], os.path.basename(f), tid))
+            else:
+                negatives += 1
+                false_pos += 1 if maybe else 0
+    ok &= check(negatives > 0 and false_pos <= max(1, negatives // 10),
+                "%s/duckdb: bloom filters answer 'maybe' for %d of %d absent trace ids"
+                % (exp["name"], false_pos, negatives))
+    notes.append("trace_id bloom filters: %d/%d false positives" % (false_pos, negatives))
+    return ok
 
 
 def main():

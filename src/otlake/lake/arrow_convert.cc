@@ -157,18 +157,6 @@ Result<std::shared_ptr<arrow::Table>> MoveToTable(RowBatch&& batch) {
   return arrow::Table::Make(schema, std::move(arrays), rows);
 }
 
-std::vector<std::string> SortKey(table::TableId id) {
-  switch (id) {
-    case table::TableId::kSpans: return {"trace_id", "start_time_unix_nano", "span_id"};
-    case table::TableId::kSpanEvents: return {"trace_id", "span_id", "event_index"};
-    case table::TableId::kSpanLinks: return {"trace_id", "span_id", "link_index"};
-    case table::TableId::kLogs: return {"service_name", "event_ts"};
-    case table::TableId::kMetricsPoints: return {"service_name", "event_ts"};
-    case table::TableId::kMetricsHist: return {"service_name", "event_ts"};
-  }
-  return {};
-}
-
 Result<std::shared_ptr<arrow::Table>> SortTable(const std::shared_ptr<arrow::Table>& table,
                                                 const std::vector<std::string>& sort_key) {
   OTLAKE_RETURN_NOT_OK(EnsureArrowComputeInitialized());

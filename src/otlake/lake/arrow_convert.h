@@ -40,9 +40,6 @@ Result<std::shared_ptr<arrow::Table>> BorrowAsTable(const std::vector<const tabl
 /// numbers or strings); `batch` is left empty in unspecified state.
 Result<std::shared_ptr<arrow::Table>> MoveToTable(table::RowBatch&& batch);
 
-/// Column names of the sort key used for table `id`'s data files (see docs/delta.md).
-std::vector<std::string> SortKey(table::TableId id);
-
 /// `table` reordered by `sort_key` (ascending, nulls last) with arrow::compute SortIndices + Take.
 /// The result owns its data.
 Result<std::shared_ptr<arrow::Table>> SortTable(const std::shared_ptr<arrow::Table>& table,

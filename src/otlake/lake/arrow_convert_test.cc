@@ -5,6 +5,7 @@
 #include <arrow/api.h>
 #include <gtest/gtest.h>
 
+#include "otlake/lake/layout.h"
 #include "otlake/lake/test_data.h"
 #include "otlake/lake/test_util.h"
 

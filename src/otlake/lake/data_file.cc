@@ -13,30 +13,47 @@
 
 #include "otlake/lake/arrow_convert.h"
 #include "otlake/lake/fs_util.h"
+#include "otlake/lake/layout.h"
 
 namespace otlake::lake {
 namespace {
 
-std::shared_ptr<parquet::WriterProperties> ParquetProperties(const DataFileOptions& o) {
+std::shared_ptr<parquet::WriterProperties> ParquetProperties(
+    const DataFileOptions& o, const arrow::Schema& schema, const std::vector<std::string>& key) {
   parquet::WriterProperties::Builder b;
   b.compression(parquet::Compression::ZSTD)
       ->compression_level(o.zstd_level)
       ->enable_dictionary()
       ->enable_statistics()
+      ->enable_write_page_index()
       ->max_row_group_length(o.max_row_group_rows)
       ->created_by("otlake " OTLAKE_VERSION);
+  if (o.max_rows_per_page > 0) b.max_rows_per_page(o.max_rows_per_page);
+  // Declare the sort order in the footer so engines can rely on it.
+  std::vector<parquet::SortingColumn> sorting;
+  for (const std::string& k : key) {
+    const int i = schema.GetFieldIndex(k);
+    if (i >= 0) sorting.push_back({i, /*descending=*/false, /*nulls_first=*/false});
+  }
+  b.set_sorting_columns(std::move(sorting));
+  for (const std::string& c : o.bloom_filter_columns) {
+    parquet::BloomFilterOptions bf;
+    bf.fpp = o.bloom_filter_fpp;
+    b.enable_bloom_filter(c, bf);
+  }
   return b.build();
 }
 
 Status WriteAndSync(const arrow::Table& table, const DataFileOptions& options,
-                    const std::string& path, int64_t* bytes) {
+                    const std::vector<std::string>& key, const std::string& path,
+                    int64_t* bytes) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IOError("cannot create '", path, "': ", std::strerror(errno));
   // The stream owns fd from here on and closes it in Close() or its destructor.
   OTLAKE_ASSIGN_OR_RAISE(auto sink, arrow::io::FileOutputStream::Open(fd));
   OTLAKE_ASSIGN_OR_RAISE(
       auto writer, parquet::arrow::FileWriter::Open(*table.schema(), arrow::default_memory_pool(),
-                                                    sink, ParquetProperties(options)));
+                                                    sink, ParquetProperties(options, *table.schema(), key)));
   OTLAKE_RETURN_NOT_OK(writer->WriteTable(table, options.max_row_group_rows));
   OTLAKE_RETURN_NOT_OK(writer->Close());
   OTLAKE_ASSIGN_OR_RAISE(*bytes, sink->Tell());
@@ -48,18 +65,35 @@ Status WriteAndSync(const arrow::Table& table, const DataFileOptions& options,
 
 }  // namespace
 
+DataFileOptions DataFileOptions::Defaults(table::TableId id, int zstd_level,
+                                          int64_t max_row_group_rows) {
+  DataFileOptions o;
+  o.zstd_level = zstd_level;
+  o.max_row_group_rows = max_row_group_rows;
+  o.sort_key = SortKey(id);
+  o.max_rows_per_page = MaxRowsPerPage(id);
+  o.bloom_filter_columns = BloomFilterColumns(id);
+  o.bloom_filter_fpp = kBloomFilterFpp;
+  return o;
+}
+
 Result<DataFileInfo> WriteDataFile(const std::vector<const table::RowBatch*>& batches,
                                    const DataFileOptions& options, const std::string& path) {
   if (options.max_row_group_rows <= 0) return Status::Invalid("max_row_group_rows must be > 0");
+  if (!(options.bloom_filter_fpp > 0 && options.bloom_filter_fpp < 1)) {
+    return Status::Invalid("bloom_filter_fpp must be in (0, 1)");
+  }
   OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> view, BorrowAsTable(batches));
   if (view->num_rows() == 0) return Status::Invalid("WriteDataFile needs at least one row");
-  const std::vector<std::string> key =
-      options.sort_key.empty() ? SortKey(batches.front()->table()) : options.sort_key;
-  OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> sorted, SortTable(view, key));
-  view.reset();  // drop the borrowed buffers before anything else can outlive the batches
+  const std::vector<std::string>& key = options.sort_key;
+  std::shared_ptr<arrow::Table> sorted = view;
+  if (!key.empty()) {
+    OTLAKE_ASSIGN_OR_RAISE(sorted, SortTable(view, key));
+  }
+  view.reset();
 
   DataFileInfo info;
-  Status st = WriteAndSync(*sorted, options, path, &info.bytes);
+  Status st = WriteAndSync(*sorted, options, key, path, &info.bytes);
   if (!st.ok()) {
     (void)RemoveIfExists(path);
     return st;

@@ -16,11 +16,22 @@
 
 namespace otlake::lake {
 
+/// How to write one file. Defaults() gives the table's layout (layout.h); the fields exist
+/// separately so measurements can vary them.
 struct DataFileOptions {
-  int zstd_level = 3;
+  int zstd_level = 1;
   int64_t max_row_group_rows = 128 * 1024;
-  /// Overrides the table's sort key (for measurements); empty = SortKey(table).
+  /// Sort key, most significant first; empty = no sorting (arrival order).
   std::vector<std::string> sort_key;
+  /// Upper bound on rows per data page (the page index's granularity); 0 = Arrow's 20000.
+  int64_t max_rows_per_page = 0;
+  /// Columns that get a Parquet split-block bloom filter (for equality lookups).
+  std::vector<std::string> bloom_filter_columns;
+  double bloom_filter_fpp = 0.01;
+
+  /// The layout of table `id` (sort key, page size, bloom filters) with the given zstd level
+  /// and row-group bound.
+  static DataFileOptions Defaults(table::TableId id, int zstd_level, int64_t max_row_group_rows);
 };
 
 struct DataFileInfo {
@@ -28,7 +39,8 @@ struct DataFileInfo {
   int64_t row_groups = 0;  ///< number of Parquet row groups written
 };
 
-/// Writes all rows of `batches` (same table, at least one row) as one sorted Parquet file.
+/// Writes all rows of `batches` (same table, at least one row) as one Parquet file sorted by
+/// `options.sort_key`.
 Result<DataFileInfo> WriteDataFile(const std::vector<const table::RowBatch*>& batches,
                                    const DataFileOptions& options, const std::string& path);
 

@@ -203,9 +203,8 @@ Result<CommitResult> DeltaTableWriter::Append(
   // 1. The data file: temp name, fsync, rename, fsync the directory.
   const std::string name = DataFileName(version);
   const std::string tmp = Join(table_dir_, ".tmp-" + name);
-  DataFileOptions dopts;
-  dopts.zstd_level = opts_.zstd_level;
-  dopts.max_row_group_rows = opts_.max_row_group_rows;
+  const DataFileOptions dopts =
+      DataFileOptions::Defaults(id_, opts_.zstd_level, opts_.max_row_group_rows);
   OTLAKE_ASSIGN_OR_RAISE(DataFileInfo info, WriteDataFile(batches, dopts, tmp));
   OTLAKE_RETURN_NOT_OK(RenameDurable(tmp, Join(table_dir_, name)));
 

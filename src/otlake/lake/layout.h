@@ -1,0 +1,30 @@
+// Physical layout of otlake's data files, per table: sort key, Parquet page size, bloom filters.
+// These are the choices docs/delta.md justifies with measurements (lake_bench_test.cc); change
+// them only with a new measurement. No Arrow dependency.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "otlake/table/schema.h"
+
+namespace otlake::lake {
+
+/// Rows per Parquet data page at most: the page index's granularity. For the tables with
+/// trace_id, 4096 makes a trace-id lookup read ~4% of a 100k-row file instead of 20% (Arrow's
+/// default 20000) at no size cost; metric rows are so small (~5 B) that page overhead would add
+/// ~20%, so they keep 20000.
+int64_t MaxRowsPerPage(table::TableId id);
+
+/// False-positive rate of the bloom filters in BloomFilterColumns.
+inline constexpr double kBloomFilterFpp = 0.01;
+
+/// Column names of the sort key of table `id`'s data files, most significant first.
+std::vector<std::string> SortKey(table::TableId id);
+
+/// Columns that get a Parquet bloom filter: trace_id wherever it exists, so a lookup of one
+/// trace can skip files and row groups whose random trace ids span the whole min/max range.
+std::vector<std::string> BloomFilterColumns(table::TableId id);
+
+}  // namespace otlake::lake
