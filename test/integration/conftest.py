@@ -122,7 +122,7 @@ def read_polars(path):
 
 def read_duckdb(path):
     con = _duckdb_con()
-    return con.execute(f"SELECT * FROM delta_scan('{path}')").fetch_arrow_table().to_pylist()
+    return con.execute(f"SELECT * FROM delta_scan('{path}')").to_arrow_table().to_pylist()
 
 
 READERS = {"deltalake": read_deltalake, "polars": read_polars, "duckdb": read_duckdb}

@@ -14,6 +14,7 @@
 #include <cctype>
 #include <chrono>
 #include <exception>
+#include <limits>
 #include <thread>
 
 #include "otlake/common/log.h"
@@ -169,7 +170,8 @@ class HttpServer::Impl {
     for (;;) {
       if (stopping_) co_return;  // no new requests on kept-alive connections once stopping
       http::request_parser<http::buffer_body> parser;
-      parser.body_limit(boost::none);
+      // Our own limit applies below. (Not boost::none: Boost 1.74 compares len > none as true.)
+      parser.body_limit(std::numeric_limits<std::uint64_t>::max());
       parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
       stream.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
       co_await http::async_read_header(stream, buffer, parser,
