@@ -33,7 +33,7 @@ struct TableState;  // delta_log.h
 
 struct WriterOptions {
   /// zstd level of data files. 1 is both faster and (on our data) no larger than 3; 6 saves
-  /// ~8% on spans for 2.2x the CPU, better spent once at seal time (docs/delta.md).
+  /// ~7% on spans for 2.6x the CPU, better spent once at seal time (docs/delta.md).
   int zstd_level = 1;
   /// Upper bound on rows per Parquet row group.
   int64_t max_row_group_rows = 128 * 1024;

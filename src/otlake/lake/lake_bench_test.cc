@@ -212,6 +212,34 @@ TEST(LakeBench, ZstdLevels) {
   CompareLevels(TableId::kMetricsPoints, *MakeSeriesMetrics(100'000));
 }
 
+TEST(LakeBench, SpansAppendEndToEnd) {
+  if (!BenchEnabled()) GTEST_SKIP() << "set OTLAKE_BENCH=1 to run measurements";
+  testing::TempDir tmp;
+  auto spans = testing::MakeBatch(TableId::kSpans, 100'000);
+  std::printf("DeltaTableWriter::Append of 100000 spans (stats + convert + sort + write + fsync +"
+              " commit):\n");
+  for (int level : {1, 3, 6}) {
+    WriterOptions o;
+    o.zstd_level = level;
+    auto w = DeltaTableWriter::Open(tmp / ("t" + std::to_string(level)), TableId::kSpans, o);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    double best_cpu = 1e9, best_wall = 1e9;
+    int64_t bytes = 0;
+    for (int i = 0; i < 3; ++i) {
+      const double c0 = Seconds(CLOCK_PROCESS_CPUTIME_ID), w0 = Seconds(CLOCK_MONOTONIC);
+      auto r = (*w)->Append({spans.get()});
+      const double c1 = Seconds(CLOCK_PROCESS_CPUTIME_ID), w1 = Seconds(CLOCK_MONOTONIC);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      best_cpu = std::min(best_cpu, c1 - c0);
+      best_wall = std::min(best_wall, w1 - w0);
+      bytes = r->file_bytes;
+    }
+    std::printf("  zstd %d: %6.1f ms CPU, %6.1f ms wall, %7.0f spans/CPU-s, %5.1f B/span\n", level,
+                best_cpu * 1e3, best_wall * 1e3, spans->num_rows() / best_cpu,
+                static_cast<double>(bytes) / spans->num_rows());
+  }
+}
+
 TEST(LakeBench, SpanPagesAndBloomFilters) {
   if (!BenchEnabled()) GTEST_SKIP() << "set OTLAKE_BENCH=1 to run measurements";
   testing::TempDir tmp;
