@@ -1,0 +1,75 @@
+// libFuzzer target: arbitrary bytes as an OTLP/JSON request of each signal. Besides the common
+// invariants (fuzz_checks.h) it checks the JSON and protobuf paths against each other: whatever
+// DecodeJson accepts, OtlpJsonToProtobuf converts and DecodeProtobuf turns into the same rows.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "fuzz_checks.h"
+#include "otlake/otlp/decode.h"
+#include "otlake/otlp/json_to_proto.h"
+
+namespace {
+
+using namespace otlake;
+
+void CheckSameRows(const otlp::DecodeResult& a, const otlp::DecodeResult& b) {
+  if (a.accepted != b.accepted || a.rejected != b.rejected || a.reasons != b.reasons) {
+    fuzz::Die("JSON and protobuf counts differ");
+  }
+  for (table::TableId t : table::kAllTables) {
+    const table::RowBatch* x = a.batches.Find(t);
+    const table::RowBatch* y = b.batches.Find(t);
+    const int64_t nx = x ? x->num_rows() : 0, ny = y ? y->num_rows() : 0;
+    if (nx != ny) fuzz::Die("JSON and protobuf row counts differ");
+    if (nx == 0) continue;
+    for (int c = 0; c < x->num_columns(); ++c) {
+      const table::Column& cx = x->column(c);
+      const table::Column& cy = y->column(c);
+      bool same = cx.ints == cy.ints && cx.bools == cy.bools && cx.offsets == cy.offsets &&
+                  cx.chars == cy.chars && cx.valid == cy.valid &&
+                  cx.doubles.size() == cy.doubles.size();
+      for (size_t i = 0; same && i < cx.doubles.size(); ++i) {
+        same = std::memcmp(&cx.doubles[i], &cy.doubles[i], sizeof(double)) == 0 ||
+               (cx.doubles[i] != cx.doubles[i] && cy.doubles[i] != cy.doubles[i]);
+      }
+      if (!same) {
+        fuzz::Die(std::string("JSON and protobuf differ in ") + std::string(table::TableName(t)) +
+                  "." + table::Columns(t)[c].name);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view body(reinterpret_cast<const char*>(data), size);
+  otlp::DecodeOptions options;
+  options.now_unix_nano = 1700000000000000000;
+  for (otlp::Signal s : {otlp::Signal::kTraces, otlp::Signal::kLogs, otlp::Signal::kMetrics}) {
+    otlp::DecodeResult r;
+    Status st = otlp::DecodeJson(s, body, options, &r);
+    fuzz::CheckResult(st, r);
+    if (!st.ok()) continue;
+    auto proto = otlp::OtlpJsonToProtobuf(s, body);
+    if (!proto.ok()) {
+      // Only an ID that is neither hex nor base64 has no protobuf spelling (DecodeJson rejects
+      // that record instead of failing the request).
+      bool bad_id = false;
+      for (const auto& [reason, n] : r.reasons) {
+        if (reason.find("is not hex or base64") != std::string::npos) bad_id = true;
+      }
+      if (!bad_id) fuzz::Die("DecodeJson accepted what the transcoder refused: " +
+                             proto.status().ToString());
+      continue;
+    }
+    otlp::DecodeResult p;
+    Status pst = otlp::DecodeProtobuf(s, *proto, options, &p);
+    if (!pst.ok()) fuzz::Die("transcoded request does not decode: " + pst.ToString());
+    CheckSameRows(r, p);
+  }
+  return 0;
+}
