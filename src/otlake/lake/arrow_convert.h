@@ -34,7 +34,8 @@ std::shared_ptr<arrow::Schema> ArrowSchema(table::TableId id);
 /// and string data and offsets are *borrowed*: the batches must stay alive and unmodified while
 /// the result (or anything sliced from it) is in use. Bools and validity are packed into new
 /// bitmaps. Zero batches or zero rows give an empty table.
-Result<std::shared_ptr<arrow::Table>> BorrowAsTable(const std::vector<const table::RowBatch*>& batches);
+Result<std::shared_ptr<arrow::Table>> BorrowAsTable(
+    const std::vector<const table::RowBatch*>& batches);
 
 /// A table that owns the data of `batch`: its vectors are moved into Arrow buffers (no copy of
 /// numbers or strings); `batch` is left empty in unspecified state.

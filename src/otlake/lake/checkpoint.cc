@@ -162,8 +162,12 @@ class StructView {
   std::optional<int64_t> Int(const char* name, int64_t i) const {
     auto f = Field(name);
     if (!f || f->IsNull(i)) return std::nullopt;
-    if (f->type_id() == arrow::Type::INT64) return static_cast<const arrow::Int64Array&>(*f).Value(i);
-    if (f->type_id() == arrow::Type::INT32) return static_cast<const arrow::Int32Array&>(*f).Value(i);
+    if (f->type_id() == arrow::Type::INT64) {
+      return static_cast<const arrow::Int64Array&>(*f).Value(i);
+    }
+    if (f->type_id() == arrow::Type::INT32) {
+      return static_cast<const arrow::Int32Array&>(*f).Value(i);
+    }
     return std::nullopt;
   }
   std::optional<bool> Bool(const char* name, int64_t i) const {

@@ -52,8 +52,9 @@ Status WriteAndSync(const arrow::Table& table, const DataFileOptions& options,
   // The stream owns fd from here on and closes it in Close() or its destructor.
   OTLAKE_ASSIGN_OR_RAISE(auto sink, arrow::io::FileOutputStream::Open(fd));
   OTLAKE_ASSIGN_OR_RAISE(
-      auto writer, parquet::arrow::FileWriter::Open(*table.schema(), arrow::default_memory_pool(),
-                                                    sink, ParquetProperties(options, *table.schema(), key)));
+      auto writer,
+      parquet::arrow::FileWriter::Open(*table.schema(), arrow::default_memory_pool(), sink,
+                                       ParquetProperties(options, *table.schema(), key)));
   OTLAKE_RETURN_NOT_OK(writer->WriteTable(table, options.max_row_group_rows));
   OTLAKE_RETURN_NOT_OK(writer->Close());
   OTLAKE_ASSIGN_OR_RAISE(*bytes, sink->Tell());

@@ -26,7 +26,9 @@ void StrMap(JsonWriter& w, const std::map<std::string, std::string>& m) {
   }
   w.EndObject();
 }
-std::string Take(rapidjson::StringBuffer& buf) { return std::string(buf.GetString(), buf.GetSize()); }
+std::string Take(rapidjson::StringBuffer& buf) {
+  return std::string(buf.GetString(), buf.GetSize());
+}
 
 const char* DeltaType(table::ColType t) {
   switch (t) {

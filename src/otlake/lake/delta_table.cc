@@ -85,8 +85,8 @@ Status ValidateState(const TableState& s, table::TableId id, const std::string& 
     return Status::Invalid("delta table '", dir, "' has no protocol or metaData action");
   }
   if (s.protocol.min_reader_version > 1 || s.protocol.min_writer_version > 2) {
-    return Status::Invalid("delta table '", dir, "' needs protocol (", s.protocol.min_reader_version,
-                           ", ", s.protocol.min_writer_version,
+    return Status::Invalid("delta table '", dir, "' needs protocol (",
+                           s.protocol.min_reader_version, ", ", s.protocol.min_writer_version,
                            "); otlake writes (1, 2) only");
   }
   if (!s.metadata.partition_columns.empty()) {
