@@ -160,7 +160,7 @@ std::vector<OptionSpec> StartSpecs() {
           {"", "flush-rows", "ROWS", "262144", "Commit a table's buffer at this many rows"},
           {"", "flush-bytes", "BYTES", "134217728", "Commit a table's buffer at this many bytes"},
           {"", "max-buffered-bytes", "BYTES", "1073741824", "Answer 429 above this much buffered data"},
-          {"", "zstd-level", "N", "3", "Parquet zstd level"},
+          {"", "zstd-level", "N", "1", "Parquet zstd level (seal-time compaction may use more)"},
           {"", "checkpoint-interval", "N", "10", "Delta checkpoint every N commits"},
           {"", "log-level", "LEVEL", "info", "debug, info, warn or error"}};
 }
