@@ -1,13 +1,12 @@
 // DecodeJson: OTLP/JSON Export*ServiceRequest -> rows.
 //
-// Parses with RapidJSON's iterative parser (constant stack, so deep nesting cannot overflow it)
-// with UTF-8 validation and full-precision doubles, then walks the DOM. Field names may be
+// Parses with ParseJson (RapidJSON's iterative parser: constant stack, so deep nesting cannot
+// overflow it; UTF-8 validation; exact number conversion), then walks the DOM. Field names may be
 // lowerCamelCase or snake_case; unknown fields are ignored; `null` means absent. 64-bit integers
 // may be numbers or decimal strings; doubles may be numbers or "NaN"/"Infinity"/"-Infinity";
 // enums may be numbers or their names; IDs are hex (any case) or base64. A value of the wrong
 // JSON type is a 400 naming its path. Rows come from the same RowEmitter as the protobuf decoder.
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include <charconv>
 #include <cmath>
@@ -45,9 +44,6 @@ using internal::SpanData;
 using internal::ValueInfo;
 
 using JValue = rapidjson::Value;
-constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
-                                 rapidjson::kParseValidateEncodingFlag |
-                                 rapidjson::kParseFullPrecisionFlag;
 
 inline std::string_view SV(const JValue& v) { return internal::JsonStr(v); }
 
@@ -1091,11 +1087,8 @@ Status DecodeJsonImpl(Signal signal, std::string_view body, const DecodeOptions&
                       DecodeResult* out) {
   if (IsBlank(body)) return Status::OK();
   rapidjson::Document doc;
-  doc.Parse<kParseFlags>(body.data(), body.size());
-  if (doc.HasParseError()) {
-    return Status::Invalid("invalid JSON at offset ", doc.GetErrorOffset(), ": ",
-                           rapidjson::GetParseError_En(doc.GetParseError()));
-  }
+  std::string buffer;
+  OTLAKE_RETURN_NOT_OK(internal::ParseJson(body, &buffer, &doc));
   if (!doc.IsObject()) return Status::Invalid("expected a JSON object at the top level");
   JsonDecoder d(options, out);
   Status st = d.Decode(signal, doc);

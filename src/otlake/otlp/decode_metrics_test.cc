@@ -34,13 +34,14 @@ constexpr const char* kMetricsJson = R"({"resourceMetrics":[{
   {"name":"h","unit":"ms","histogram":{"aggregationTemporality":1,"dataPoints":[
      {"count":"3","sum":6,"bucketCounts":["1","2","18446744073709551615"],"explicitBounds":[1,2.5],
       "min":0.5,"max":4,"timeUnixNano":"7000000","flags":1,
+      "attributes":[{"key":"route","value":{"stringValue":"/a"}}],
       "exemplars":[{"asDouble":2,"spanId":"AAECAwQFBgc="}]},
      {"count":0}]}},
   {"name":"e","exponentialHistogram":{"aggregationTemporality":2,"dataPoints":[
-     {"count":"5","sum":10,"scale":-3,"zeroCount":"1","zeroThreshold":0.001,
+     {"attributes":[{"key":"k","value":{"intValue":1}}],"count":"5","sum":10,"scale":-3,"zeroCount":"1","zeroThreshold":0.001,
       "positive":{"offset":-2,"bucketCounts":["1","3"]},"negative":{"bucketCounts":[]},"min":-1,"max":5,
       "timeUnixNano":"9000000","startTimeUnixNano":"8000000","flags":1}]}},
-  {"name":"q","summary":{"dataPoints":[{"count":"4","sum":8.5,"timeUnixNano":"9000000","flags":1,
+  {"name":"q","summary":{"dataPoints":[{"attributes":[{"key":"s","value":{"boolValue":false}}],"count":"4","sum":8.5,"timeUnixNano":"9000000","flags":1,
       "quantileValues":[{"quantile":0.5,"value":2},{"quantile":1,"value":"NaN"}]}]}},
   {"name":"nodata","unit":"x"}
  ]}]}]})";
@@ -131,6 +132,8 @@ TEST(DecodeMetrics, HistogramExpHistogramSummary) {
   EXPECT_EQ(Cell(r, H, "quantiles_json", 0), "NULL");
   EXPECT_EQ(Cell(r, H, "flags", 0), "1");
   EXPECT_EQ(Cell(r, H, "time_unix_nano", 0), "7000000");
+  EXPECT_EQ(Cell(r, H, "point_attrs_json", 0), R"({"route":"/a"})");
+  EXPECT_EQ(Cell(r, H, "point_attrs_json", 1), "{}");
   EXPECT_EQ(Cell(r, H, "exemplars_json", 0),
             R"([{"time_unix_nano":0,"value":2.0,"span_id":"0001020304050607","filtered_attrs":{}}])");
   // Absent optional sum/min/max are null, not 0.
@@ -148,6 +151,7 @@ TEST(DecodeMetrics, HistogramExpHistogramSummary) {
   EXPECT_EQ(Cell(r, H, "min", 2), "-1");
   EXPECT_EQ(Cell(r, H, "max", 2), "5");
   EXPECT_EQ(Cell(r, H, "exp_scale", 2), "-3");
+  EXPECT_EQ(Cell(r, H, "point_attrs_json", 2), R"({"k":1})");
   EXPECT_EQ(Cell(r, H, "exp_zero_count", 2), "1");
   EXPECT_EQ(Cell(r, H, "exp_zero_threshold", 2), "0.001");
   EXPECT_EQ(Cell(r, H, "exp_positive_json", 2), R"({"offset":-2,"counts":[1,3]})");
@@ -164,6 +168,7 @@ TEST(DecodeMetrics, HistogramExpHistogramSummary) {
   EXPECT_EQ(Cell(r, H, "sum", 3), "8.5");
   EXPECT_EQ(Cell(r, H, "min", 3), "NULL");
   EXPECT_EQ(Cell(r, H, "max", 3), "NULL");
+  EXPECT_EQ(Cell(r, H, "point_attrs_json", 3), R"({"s":false})");
   EXPECT_EQ(Cell(r, H, "quantiles_json", 3),
             R"([{"q":0.5,"v":2.0},{"q":1.0,"v":{"$double":"NaN"}}])");
   EXPECT_EQ(Cell(r, H, "exemplars_json", 3), "[]");

@@ -98,11 +98,16 @@ class ProtoDecoder {
     return Status::OK();
   }
   Status ReaderError(const WireReader& r) { return path_.Fail(r.error()); }
+  // For bool-returning hot paths: the error is recorded in path_ by the Status-making call.
+  static bool Failed(const Status&) { return false; }
 
   // Attribute rendering.
   Status Attrs(std::string_view msg, uint32_t field, std::string* out, Captures* caps);
-  Status KeyValueEntry(std::string_view kv, int depth, std::string* out, Captures* caps);
-  Status Value(std::string_view msg, int depth, std::string* out, ValueInfo* info);
+  // Same, from KeyValue views collected while the record was read (saves a second pass).
+  Status AttrList(const std::vector<std::string_view>& kvs, std::string* out, Captures* caps);
+  // Hot path: false on error (recorded in path_).
+  bool KeyValueEntry(std::string_view kv, int depth, std::string* out, Captures* caps);
+  bool Value(std::string_view msg, int depth, std::string* out, ValueInfo* info);
 
   // Containers.
   Status ResourceLevel(Signal signal, std::string_view msg);
@@ -141,6 +146,7 @@ class ProtoDecoder {
   };
   std::vector<Event> events_;
   std::vector<Link> links_;
+  std::vector<std::string_view> kvs_;  // the current record's attributes
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -159,7 +165,10 @@ Status ProtoDecoder::Attrs(std::string_view msg, uint32_t field, std::string* ou
       OTLP_RETURN_AT(path_, WrongType("attributes", f), "attributes", index);
     }
     if (index > 0) out->push_back(',');
-    OTLP_RETURN_AT(path_, KeyValueEntry(f.data, 0, out, caps), "attributes", index);
+    if (!KeyValueEntry(f.data, 0, out, caps)) {
+      path_.Push("attributes", index);
+      return Status::Invalid("");
+    }
     ++index;
   }
   if (!r.ok()) return ReaderError(r);
@@ -167,83 +176,129 @@ Status ProtoDecoder::Attrs(std::string_view msg, uint32_t field, std::string* ou
   return Status::OK();
 }
 
-Status ProtoDecoder::KeyValueEntry(std::string_view kv, int depth, std::string* out,
-                                   Captures* caps) {
-  std::string_view key, value;
-  bool has_value = false;
-  WireReader r(kv);
-  WireField f;
-  while (r.Next(&f)) {
-    if (f.number == 1) {
-      OTLP_RETURN_NOT_OK(Len(f, "key", &key));
-    } else if (f.number == 2) {
-      OTLP_RETURN_NOT_OK(Len(f, "value", &value));
-      has_value = true;
+Status ProtoDecoder::AttrList(const std::vector<std::string_view>& kvs, std::string* out,
+                              Captures* caps) {
+  out->clear();
+  out->push_back('{');
+  for (size_t i = 0; i < kvs.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    if (!KeyValueEntry(kvs[i], 0, out, caps)) {
+      path_.Push("attributes", static_cast<int64_t>(i));
+      return Status::Invalid("");
     }
   }
-  if (!r.ok()) return ReaderError(r);
-  if (!AppendJsonString(out, key)) return path_.Fail("key", "invalid UTF-8");
+  out->push_back('}');
+  return Status::OK();
+}
+
+// The hot path: bool results (the error itself is in path_), and a fast path for the usual
+// encoding of a KeyValue -- exactly one key field then one value field, short lengths.
+bool ProtoDecoder::KeyValueEntry(std::string_view kv, int depth, std::string* out,
+                                 Captures* caps) {
+  std::string_view key, value;
+  bool has_value = false;
+  const auto* b = reinterpret_cast<const uint8_t*>(kv.data());
+  const size_t n = kv.size();
+  if (n >= 4 && b[0] == 0x0A && b[1] < 0x80 && 2u + b[1] + 2u <= n && b[2 + b[1]] == 0x12 &&
+      b[3 + b[1]] < 0x80 && 4u + b[1] + b[3 + b[1]] == n) {
+    key = kv.substr(2, b[1]);
+    value = kv.substr(4 + b[1]);
+    has_value = true;
+  } else {
+    WireReader r(kv);
+    WireField f;
+    while (r.Next(&f)) {
+      if (f.number == 1) {
+        if (f.type != WireType::kLen) return Failed(WrongType("key", f));
+        key = f.data;
+      } else if (f.number == 2) {
+        if (f.type != WireType::kLen) return Failed(WrongType("value", f));
+        value = f.data;
+        has_value = true;
+      }
+    }
+    if (!r.ok()) return Failed(ReaderError(r));
+  }
+  if (!AppendJsonString(out, key)) return Failed(path_.Fail("key", "invalid UTF-8"));
   out->push_back(':');
   const size_t begin = out->size();
   ValueInfo info;
   if (has_value) {
-    OTLP_RETURN_AT(path_, Value(value, depth, out, &info), "value");
+    if (!Value(value, depth, out, &info)) {
+      path_.Push("value");
+      return false;
+    }
   } else {
     out->append("null");
   }
   if (caps != nullptr) caps->Note(key, info, begin, out->size());
-  return Status::OK();
+  return true;
 }
 
-Status ProtoDecoder::Value(std::string_view msg, int depth, std::string* out, ValueInfo* info) {
-  WireReader r(msg);
-  WireField f, last;
+bool ProtoDecoder::Value(std::string_view msg, int depth, std::string* out, ValueInfo* info) {
+  WireField last;
   bool have = false;
-  while (r.Next(&f)) {
-    if (f.number >= 1 && f.number <= 7) {  // oneof: the last one on the wire wins
-      last = f;
-      have = true;
+  const auto* b = reinterpret_cast<const uint8_t*>(msg.data());
+  if (msg.size() >= 2 && (b[0] == 0x0A || b[0] == 0x3A) && b[1] < 0x80 &&
+      2u + b[1] == msg.size()) {
+    // Fast path: exactly one string_value / bytes_value field.
+    last.number = b[0] >> 3;
+    last.type = WireType::kLen;
+    last.data = msg.substr(2);
+    have = true;
+  } else {
+    WireReader r(msg);
+    WireField f;
+    while (r.Next(&f)) {
+      if (f.number >= 1 && f.number <= 7) {  // oneof: the last one on the wire wins
+        last = f;
+        have = true;
+      }
     }
+    if (!r.ok()) return Failed(ReaderError(r));
   }
-  if (!r.ok()) return ReaderError(r);
   if (!have) {
     out->append("null");
     info->kind = ValueInfo::kEmpty;
-    return Status::OK();
+    return true;
   }
   switch (last.number) {
     case 1: {
-      if (last.type != WireType::kLen) return WrongType("string_value", last);
-      if (!AppendJsonString(out, last.data)) return path_.Fail("string_value", "invalid UTF-8");
+      if (last.type != WireType::kLen) return Failed(WrongType("string_value", last));
+      if (!AppendJsonString(out, last.data)) {
+        return Failed(path_.Fail("string_value", "invalid UTF-8"));
+      }
       info->kind = ValueInfo::kString;
       info->str = last.data;
-      return Status::OK();
+      return true;
     }
     case 2:
-      if (last.type != WireType::kVarint) return WrongType("bool_value", last);
+      if (last.type != WireType::kVarint) return Failed(WrongType("bool_value", last));
       out->append(last.value ? "true" : "false");
       info->kind = ValueInfo::kBool;
-      return Status::OK();
+      return true;
     case 3:
-      if (last.type != WireType::kVarint) return WrongType("int_value", last);
+      if (last.type != WireType::kVarint) return Failed(WrongType("int_value", last));
       AppendJsonInt(out, last.AsInt64());
       info->kind = ValueInfo::kInt;
-      return Status::OK();
+      return true;
     case 4:
-      if (last.type != WireType::kFixed64) return WrongType("double_value", last);
+      if (last.type != WireType::kFixed64) return Failed(WrongType("double_value", last));
       AppendTypedDouble(out, last.AsDouble());
       info->kind = ValueInfo::kDouble;
-      return Status::OK();
+      return true;
     case 7:
-      if (last.type != WireType::kLen) return WrongType("bytes_value", last);
+      if (last.type != WireType::kLen) return Failed(WrongType("bytes_value", last));
       AppendTypedBytes(out, last.data);
       info->kind = ValueInfo::kBytes;
-      return Status::OK();
+      return true;
     case 5: {
-      if (last.type != WireType::kLen) return WrongType("array_value", last);
+      if (last.type != WireType::kLen) return Failed(WrongType("array_value", last));
       if (depth + 1 > opt_.max_nesting_depth) {
-        return path_.Fail("array_value", "nesting deeper than " +
-                                             std::to_string(opt_.max_nesting_depth) + " levels");
+        return Failed(path_
+                    .Fail("array_value", "nesting deeper than " +
+                                             std::to_string(opt_.max_nesting_depth) + " levels")
+                    );
       }
       out->push_back('[');
       WireReader ar(last.data);
@@ -252,34 +307,35 @@ Status ProtoDecoder::Value(std::string_view msg, int depth, std::string* out, Va
       while (ar.Next(&e)) {
         if (e.number != 1) continue;
         if (e.type != WireType::kLen) {
-          Status st = WrongType("values", e);
+          (void)WrongType("values", e);
           path_.Push("array_value");
-          return st;
+          return false;
         }
         if (index > 0) out->push_back(',');
         ValueInfo ignored;
-        Status st = Value(e.data, depth + 1, out, &ignored);
-        if (!st.ok()) {
+        if (!Value(e.data, depth + 1, out, &ignored)) {
           path_.Push("values", index);
           path_.Push("array_value");
-          return st;
+          return false;
         }
         ++index;
       }
       if (!ar.ok()) {
-        Status st = ReaderError(ar);
+        (void)ReaderError(ar);
         path_.Push("array_value");
-        return st;
+        return false;
       }
       out->push_back(']');
       info->kind = ValueInfo::kArray;
-      return Status::OK();
+      return true;
     }
     case 6: {
-      if (last.type != WireType::kLen) return WrongType("kvlist_value", last);
+      if (last.type != WireType::kLen) return Failed(WrongType("kvlist_value", last));
       if (depth + 1 > opt_.max_nesting_depth) {
-        return path_.Fail("kvlist_value", "nesting deeper than " +
-                                              std::to_string(opt_.max_nesting_depth) + " levels");
+        return Failed(path_
+                    .Fail("kvlist_value", "nesting deeper than " +
+                                              std::to_string(opt_.max_nesting_depth) + " levels")
+                    );
       }
       // Pre-scan: entry count and first key decide the {"$kvlist":...} escape.
       size_t entries = 0;
@@ -307,31 +363,30 @@ Status ProtoDecoder::Value(std::string_view msg, int depth, std::string* out, Va
       while (kr.Next(&e)) {
         if (e.number != 1) continue;
         if (e.type != WireType::kLen) {
-          Status st = WrongType("values", e);
+          (void)WrongType("values", e);
           path_.Push("kvlist_value");
-          return st;
+          return false;
         }
         if (index > 0) out->push_back(',');
-        Status st = KeyValueEntry(e.data, depth + 1, out, nullptr);
-        if (!st.ok()) {
+        if (!KeyValueEntry(e.data, depth + 1, out, nullptr)) {
           path_.Push("values", index);
           path_.Push("kvlist_value");
-          return st;
+          return false;
         }
         ++index;
       }
       if (!kr.ok()) {
-        Status st = ReaderError(kr);
+        (void)ReaderError(kr);
         path_.Push("kvlist_value");
-        return st;
+        return false;
       }
       out->push_back('}');
       if (wrap) out->push_back('}');
       info->kind = ValueInfo::kKvlist;
-      return Status::OK();
+      return true;
     }
   }
-  return Status::OK();
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -470,6 +525,7 @@ Status ProtoDecoder::Span(std::string_view msg) {
   SpanData s;
   events_.clear();
   links_.clear();
+  kvs_.clear();
   std::string_view ignored;
   WireReader r(msg);
   WireField f;
@@ -483,7 +539,10 @@ Status ProtoDecoder::Span(std::string_view msg) {
       case 6: OTLP_RETURN_NOT_OK(I32(f, "kind", &s.kind)); break;
       case 7: OTLP_RETURN_NOT_OK(Fixed64(f, "start_time_unix_nano", &s.start)); break;
       case 8: OTLP_RETURN_NOT_OK(Fixed64(f, "end_time_unix_nano", &s.end)); break;
-      case 9: OTLP_RETURN_NOT_OK(Len(f, "attributes", &ignored)); break;
+      case 9:
+        OTLP_RETURN_NOT_OK(Len(f, "attributes", &ignored));
+        kvs_.push_back(f.data);
+        break;
       case 10: OTLP_RETURN_NOT_OK(U32(f, "dropped_attributes_count", &s.dropped_attributes)); break;
       case 11: {
         Event e;
@@ -569,7 +628,7 @@ Status ProtoDecoder::Span(std::string_view msg) {
   }
 
   caps_.Reset();
-  OTLP_RETURN_NOT_OK(Attrs(msg, 9, &attrs_, &caps_));
+  OTLP_RETURN_NOT_OK(AttrList(kvs_, &attrs_, &caps_));
   if (!ok) {
     // Still render the parts we will not store, so that a malformed request is a 400 whether
     // or not one of its spans is also invalid.
@@ -611,6 +670,7 @@ Status ProtoDecoder::Log(std::string_view msg) {
   LogData d;
   std::string_view body, ignored;
   bool has_body = false;
+  kvs_.clear();
   WireReader r(msg);
   WireField f;
   while (r.Next(&f)) {
@@ -623,7 +683,10 @@ Status ProtoDecoder::Log(std::string_view msg) {
         OTLP_RETURN_NOT_OK(Len(f, "body", &body));
         has_body = true;
         break;
-      case 6: OTLP_RETURN_NOT_OK(Len(f, "attributes", &ignored)); break;
+      case 6:
+        OTLP_RETURN_NOT_OK(Len(f, "attributes", &ignored));
+        kvs_.push_back(f.data);
+        break;
       case 7: OTLP_RETURN_NOT_OK(U32(f, "dropped_attributes_count", &d.dropped_attributes)); break;
       case 8: OTLP_RETURN_NOT_OK(Fixed32(f, "flags", &d.flags)); break;
       case 9: OTLP_RETURN_NOT_OK(Id(f, "trace_id", &d.trace_id)); break;
@@ -639,9 +702,12 @@ Status ProtoDecoder::Log(std::string_view msg) {
                   internal::CheckId(d.span_id, 8, true, "span_id", &reason_);
   ValueInfo info;
   body_.clear();
-  if (has_body) OTLP_RETURN_AT(path_, Value(body, 0, &body_, &info), "body");
+  if (has_body && !Value(body, 0, &body_, &info)) {
+    path_.Push("body");
+    return Status::Invalid("");
+  }
   caps_.Reset();
-  OTLP_RETURN_NOT_OK(Attrs(msg, 6, &attrs_, &caps_));
+  OTLP_RETURN_NOT_OK(AttrList(kvs_, &attrs_, &caps_));
   if (!ok) {
     emit_.Reject(reason_);
     return Status::OK();
@@ -706,7 +772,10 @@ Status ProtoDecoder::Metric(std::string_view msg) {
     while (mr.Next(&f)) {
       if (f.number != 12) continue;
       if (index > 0) metadata_.push_back(',');
-      OTLP_RETURN_AT(path_, KeyValueEntry(f.data, 0, &metadata_, nullptr), "metadata", index);
+      if (!KeyValueEntry(f.data, 0, &metadata_, nullptr)) {
+        path_.Push("metadata", index);
+        return Status::Invalid("");
+      }
       ++index;
     }
     metadata_.push_back('}');

@@ -6,6 +6,11 @@
 // - 64-bit integers: JSON numbers (integral) or decimal strings.
 // - Doubles: numbers, decimal strings, or "NaN" / "Infinity" / "-Infinity".
 // - Enums: numbers (int32) or their names, via a caller's name table.
+// - Parsing (ParseJson): the whole text is checked to be UTF-8 first (one fast pass), then parsed
+//   in place by RapidJSON's iterative parser (constant stack), with numbers converted by
+//   std::from_chars (correctly rounded; no undefined behaviour on hostile exponents, unlike
+//   RapidJSON 1.1.0's own full-precision strtod). Strings made of \u escapes are not re-checked
+//   here: callers validate every string they use (lone surrogates).
 //
 // Not a public API.
 #pragma once
@@ -17,7 +22,14 @@
 #include <cstdint>
 #include <string_view>
 
+#include "otlake/common/status.h"
+
 namespace otlake::otlp::internal {
+
+/// Parses `text` into *doc. Integers that fit are int64/uint64 values, everything else a double
+/// ("-0" is the double -0.0). `buffer` receives a copy of the text that the document's strings
+/// point into: it must outlive *doc. Errors: Status::Invalid("invalid JSON at offset N: ...").
+Status ParseJson(std::string_view text, std::string* buffer, rapidjson::Document* doc);
 
 /// True if `key` is `camel` or its snake_case form (traceId / trace_id).
 inline bool KeyIs(std::string_view key, std::string_view camel) {

@@ -1,7 +1,6 @@
 #include "otlake/otlp/json_to_proto.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include <string>
 
@@ -466,12 +465,8 @@ Result<std::string> OtlpJsonToProtobuf(Signal signal, std::string_view json) {
   }
   if (blank) return std::string();
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
-            rapidjson::kParseFullPrecisionFlag>(json.data(), json.size());
-  if (doc.HasParseError()) {
-    return Status::Invalid("invalid JSON at offset ", doc.GetErrorOffset(), ": ",
-                           rapidjson::GetParseError_En(doc.GetParseError()));
-  }
+  std::string buffer;
+  OTLAKE_RETURN_NOT_OK(internal::ParseJson(json, &buffer, &doc));
   if (!doc.IsObject()) return Status::Invalid("expected a JSON object at the top level");
   const Msg& root = signal == Signal::kTraces ? kTracesReq
                     : signal == Signal::kLogs ? kLogsReq

@@ -1,12 +1,16 @@
 #include "otlake/otlp/typed_json.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include <cmath>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "otlake/otlp/encoding.h"
+#include "otlake/otlp/json_fields.h"
 #include "otlake/otlp/utf8.h"
 
 namespace otlake::otlp {
@@ -44,19 +48,54 @@ void AppendEscape(std::string* out, unsigned char c) {
 
 }  // namespace
 
+namespace {
+
+// The first byte at or after `p` that needs escaping or UTF-8 checking (control, '"', '\\',
+// >= 0x80), or `end`.
+inline const unsigned char* SkipPlain(const unsigned char* p, const unsigned char* end) {
+#if defined(__SSE2__)
+  // 16 bytes at a time: a signed compare below 0x20 catches control bytes and non-ASCII.
+  const __m128i space = _mm_set1_epi8(0x20);
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  while (end - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i hit = _mm_or_si128(
+        _mm_cmplt_epi8(v, space),
+        _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+    const int mask = _mm_movemask_epi8(hit);
+    if (mask != 0) return p + __builtin_ctz(static_cast<unsigned>(mask));
+    p += 16;
+  }
+#endif
+  while (end - p >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    if (NeedsAttention(w)) break;
+    p += 8;
+  }
+  while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') ++p;
+  return p;
+}
+
+}  // namespace
+
 bool AppendJsonString(std::string* out, std::string_view s) {
   auto* p = reinterpret_cast<const unsigned char*>(s.data());
   auto* end = p + s.size();
-  auto* run = p;  // start of the bytes not yet copied
+  p = SkipPlain(p, end);
+  if (p == end) {  // the common case: nothing to escape, nothing to check
+    const size_t n = out->size();
+    out->resize(n + s.size() + 2);
+    char* d = out->data() + n;
+    d[0] = '"';
+    std::memcpy(d + 1, s.data(), s.size());
+    d[s.size() + 1] = '"';
+    return true;
+  }
+  auto* run = reinterpret_cast<const unsigned char*>(s.data());  // bytes not yet copied
   out->push_back('"');
   while (p < end) {
-    while (end - p >= 8) {
-      uint64_t w;
-      std::memcpy(&w, p, 8);
-      if (NeedsAttention(w)) break;
-      p += 8;
-    }
-    if (p >= end) break;
     const unsigned char c = *p;
     if (c >= 0x80) {
       const int n = Utf8SequenceLength(p, end);
@@ -69,6 +108,7 @@ bool AppendJsonString(std::string* out, std::string_view s) {
     } else {
       ++p;
     }
+    p = SkipPlain(p, end);
   }
   out->append(reinterpret_cast<const char*>(run), end - run);
   out->push_back('"');
@@ -171,9 +211,6 @@ void EncodeTypedJsonAttributes(const std::vector<KeyValue>& attrs, std::string* 
 namespace {
 
 using JValue = rapidjson::Value;
-constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
-                                 rapidjson::kParseValidateEncodingFlag |
-                                 rapidjson::kParseFullPrecisionFlag;
 
 std::string_view Str(const JValue& v) { return {v.GetString(), v.GetStringLength()}; }
 
@@ -271,20 +308,18 @@ Status DecodeValue(const JValue& v, int depth, int max_depth, AnyValue* out) {
   return Status::Invalid("typed JSON: unexpected value");
 }
 
-Status ParseDoc(std::string_view json, rapidjson::Document* doc) {
-  doc->Parse<kParseFlags>(json.data(), json.size());
-  if (doc->HasParseError()) {
-    return Status::Invalid("typed JSON: ", rapidjson::GetParseError_En(doc->GetParseError()),
-                           " at offset ", doc->GetErrorOffset());
-  }
-  return Status::OK();
+Status ParseDoc(std::string_view json, std::string* buffer, rapidjson::Document* doc) {
+  Status st = internal::ParseJson(json, buffer, doc);
+  if (!st.ok()) return Status::Invalid("typed JSON: ", st.message());
+  return st;
 }
 
 }  // namespace
 
 Result<AnyValue> DecodeTypedJson(std::string_view json, int max_depth) {
   rapidjson::Document doc;
-  OTLAKE_RETURN_NOT_OK(ParseDoc(json, &doc));
+  std::string buffer;
+  OTLAKE_RETURN_NOT_OK(ParseDoc(json, &buffer, &doc));
   AnyValue v;
   OTLAKE_RETURN_NOT_OK(DecodeValue(doc, 0, max_depth, &v));
   return v;
@@ -292,7 +327,8 @@ Result<AnyValue> DecodeTypedJson(std::string_view json, int max_depth) {
 
 Result<std::vector<KeyValue>> DecodeTypedJsonAttributes(std::string_view json, int max_depth) {
   rapidjson::Document doc;
-  OTLAKE_RETURN_NOT_OK(ParseDoc(json, &doc));
+  std::string buffer;
+  OTLAKE_RETURN_NOT_OK(ParseDoc(json, &buffer, &doc));
   if (!doc.IsObject()) return Status::Invalid("typed JSON: attributes must be an object");
   std::vector<KeyValue> out;
   OTLAKE_RETURN_NOT_OK(DecodeObjectEntries(doc, 0, max_depth, &out));

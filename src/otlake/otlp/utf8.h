@@ -37,24 +37,28 @@ inline int Utf8SequenceLength(const unsigned char* p, const unsigned char* end) 
   return 0;
 }
 
-/// Returns true if `s` is well-formed UTF-8.
-inline bool IsValidUtf8(std::string_view s) {
-  auto* p = reinterpret_cast<const unsigned char*>(s.data());
+/// Returns the length of the longest well-formed UTF-8 prefix of `s` (s.size() if all of it).
+inline size_t Utf8ValidPrefix(std::string_view s) {
+  auto* begin = reinterpret_cast<const unsigned char*>(s.data());
+  auto* p = begin;
   auto* end = p + s.size();
   while (p < end) {
-    while (end - p >= 8) {
-      uint64_t w;
-      std::memcpy(&w, p, 8);
-      if (w & 0x8080808080808080ULL) break;
-      p += 8;
+    while (end - p >= 16) {
+      uint64_t w[2];
+      std::memcpy(w, p, 16);
+      if ((w[0] | w[1]) & 0x8080808080808080ULL) break;
+      p += 16;
     }
     while (p < end && *p < 0x80) ++p;
-    if (p == end) return true;
+    if (p == end) break;
     const int n = Utf8SequenceLength(p, end);
-    if (n == 0) return false;
+    if (n == 0) return static_cast<size_t>(p - begin);
     p += n;
   }
-  return true;
+  return s.size();
 }
+
+/// Returns true if `s` is well-formed UTF-8.
+inline bool IsValidUtf8(std::string_view s) { return Utf8ValidPrefix(s) == s.size(); }
 
 }  // namespace otlake::otlp

@@ -77,59 +77,64 @@ class WireReader {
       : p_(reinterpret_cast<const uint8_t*>(data.data())), end_(p_ + data.size()) {}
 
   /// Reads the next field into *f. False at the end of the message or on an error (see ok()).
-  bool Next(WireField* f) {
+  /// Always inlined: each call site then gets its own branch history (at a KeyValue the wire
+  /// type is always length-delimited), which measured ~2x faster than one shared copy.
+  [[gnu::always_inline]] inline bool Next(WireField* f) {
     for (;;) {
       if (p_ >= end_ || error_ != nullptr) return false;
       uint64_t tag;
-      if (int r = ReadVarint(&p_, end_, &tag); r != 0) {
+      if (*p_ < 0x80) {
+        tag = *p_++;
+      } else if (int r = ReadVarint(&p_, end_, &tag); r != 0) {
         return Fail(r == 1 ? "truncated tag" : "malformed tag varint");
+      } else if (tag > 0xFFFFFFFFu) {
+        return Fail("tag above 32 bits");
       }
-      if (tag > 0xFFFFFFFFu) return Fail("tag above 32 bits");
       const uint32_t number = static_cast<uint32_t>(tag >> 3);
       const uint32_t wt = static_cast<uint32_t>(tag & 7);
       if (number == 0) return Fail("field number 0");
       f->number = number;
-      switch (wt) {
-        case 0: {
-          f->type = WireType::kVarint;
-          if (int r = ReadVarint(&p_, end_, &f->value); r != 0) {
-            return Fail(r == 1 ? "truncated varint" : "varint longer than 10 bytes");
-          }
-          return true;
+      if (wt == 2) {
+        f->type = WireType::kLen;
+        uint64_t len;
+        if (p_ < end_ && *p_ < 0x80) {
+          len = *p_++;
+        } else if (int r = ReadVarint(&p_, end_, &len); r != 0) {
+          return Fail(r == 1 ? "truncated length" : "malformed length varint");
         }
-        case 1: {
-          f->type = WireType::kFixed64;
-          if (end_ - p_ < 8) return Fail("truncated fixed64");
-          std::memcpy(&f->value, p_, 8);  // little-endian hosts only (x86-64, arm64)
-          p_ += 8;
-          return true;
-        }
-        case 2: {
-          f->type = WireType::kLen;
-          uint64_t len;
-          if (int r = ReadVarint(&p_, end_, &len); r != 0) {
-            return Fail(r == 1 ? "truncated length" : "malformed length varint");
-          }
-          if (len > static_cast<uint64_t>(end_ - p_)) return Fail("length past end of message");
-          f->data = std::string_view(reinterpret_cast<const char*>(p_), len);
-          p_ += len;
-          return true;
-        }
-        case 5: {
-          f->type = WireType::kFixed32;
-          if (end_ - p_ < 4) return Fail("truncated fixed32");
-          uint32_t v;
-          std::memcpy(&v, p_, 4);
-          f->value = v;
-          p_ += 4;
-          return true;
-        }
-        case 3:
-          if (!SkipGroup(number)) return false;
-          continue;
-        case 4: return Fail("end-group without start-group");
-        default: return Fail("invalid wire type");
+        if (len > static_cast<uint64_t>(end_ - p_)) return Fail("length past end of message");
+        f->data = std::string_view(reinterpret_cast<const char*>(p_), len);
+        p_ += len;
+        return true;
       }
+      if (wt == 0) {
+        f->type = WireType::kVarint;
+        if (int r = ReadVarint(&p_, end_, &f->value); r != 0) {
+          return Fail(r == 1 ? "truncated varint" : "varint longer than 10 bytes");
+        }
+        return true;
+      }
+      if (wt == 1) {
+        f->type = WireType::kFixed64;
+        if (end_ - p_ < 8) return Fail("truncated fixed64");
+        std::memcpy(&f->value, p_, 8);  // little-endian hosts only (x86-64, arm64)
+        p_ += 8;
+        return true;
+      }
+      if (wt == 5) {
+        f->type = WireType::kFixed32;
+        if (end_ - p_ < 4) return Fail("truncated fixed32");
+        uint32_t v;
+        std::memcpy(&v, p_, 4);
+        f->value = v;
+        p_ += 4;
+        return true;
+      }
+      if (wt == 3) {
+        if (!SkipGroup(number)) return false;
+        continue;
+      }
+      return Fail(wt == 4 ? "end-group without start-group" : "invalid wire type");
     }
   }
 
