@@ -50,7 +50,9 @@ struct JsonOut {
     otlp::AppendTypedDouble(&out, v);
     return out + "}";
   }
-  static std::string Bool(bool v) { return std::string(R"({"boolValue":)") + (v ? "true" : "false") + "}"; }
+  static std::string Bool(bool v) {
+    return std::string(R"({"boolValue":)") + (v ? "true" : "false") + "}";
+  }
 };
 
 std::string Hex(std::mt19937_64& rng, int bytes) {
@@ -170,7 +172,9 @@ int main(int argc, char** argv) {
     proto.push_back(*p);
   }
   std::printf("512 spans x 20 attributes per request, 8 services\n");
-  if (only.empty() || only == "protobuf") Run("protobuf", otlp::Signal::kTraces, proto, false, seconds);
+  if (only.empty() || only == "protobuf") {
+    Run("protobuf", otlp::Signal::kTraces, proto, false, seconds);
+  }
   if (only.empty() || only == "json") Run("json", otlp::Signal::kTraces, json, true, seconds);
   return 0;
 }

@@ -36,7 +36,9 @@ inline void CheckRoundTrip(std::string_view column, std::string_view json, bool 
     if (!back.ok()) Die(std::string(column) + " does not parse: " + back.status().ToString());
     otlp::EncodeTypedJson(*back, &again);
   }
-  if (again != json) Die(std::string(column) + " round trip: " + std::string(json) + " -> " + again);
+  if (again != json) {
+    Die(std::string(column) + " round trip: " + std::string(json) + " -> " + again);
+  }
 }
 
 inline void CheckResult(const Status& st, const otlp::DecodeResult& r) {

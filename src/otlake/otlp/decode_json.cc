@@ -741,8 +741,9 @@ Status JsonDecoder::Metric(const JValue& obj) {
       data_name = tn;
     }
   }
-  if (m.type == MetricType::kNone) return Status::OK();
+  // Metadata first: a malformed request is a 400 even if the metric holds no data.
   OTLP_RETURN_NOT_OK(Attrs(metadata, "metadata", &metadata_, nullptr));
+  if (m.type == MetricType::kNone) return Status::OK();  // no data: nothing to store
   const JValue* points = nullptr;
   for (auto it = data->MemberBegin(); it != data->MemberEnd(); ++it) {
     const std::string_view k = SV(it->name);

@@ -312,27 +312,5 @@ TEST(DecodeMetrics, ExampleFileKeepsEveryField) {
   testing::ExpectSameRows(r, Proto(*proto));
 }
 
-TEST(DecodeMetrics, TraceExampleFile) {
-  const std::string body = testing::ReadFile(testing::ExamplesDir() + "/trace.json");
-  ASSERT_FALSE(body.empty());
-  DecodeResult r;
-  ASSERT_TRUE(DecodeJson(Signal::kTraces, body, Opts(), &r).ok());
-  ASSERT_EQ(Rows(r, TableId::kSpans), 1);
-  EXPECT_EQ(Cell(r, TableId::kSpans, "trace_id"), "5b8efff798038103d269b633813fc60c");
-  EXPECT_EQ(Cell(r, TableId::kSpans, "span_id"), "eee19b7ec3c1b174");
-  EXPECT_EQ(Cell(r, TableId::kSpans, "parent_span_id"), "eee19b7ec3c1b173");
-  EXPECT_EQ(Cell(r, TableId::kSpans, "name"), "I'm a server span");
-  EXPECT_EQ(Cell(r, TableId::kSpans, "kind"), "SERVER");
-  EXPECT_EQ(Cell(r, TableId::kSpans, "duration_ms"), "1000");
-  EXPECT_EQ(Cell(r, TableId::kSpans, "span_attrs_json"), R"({"my.span.attr":"some value"})");
-  EXPECT_EQ(Cell(r, TableId::kSpans, "service_name"), "my.service");
-  EXPECT_EQ(Cell(r, TableId::kSpans, "event_date"), "2018-12-13");
-  auto proto = OtlpJsonToProtobuf(Signal::kTraces, body);
-  ASSERT_TRUE(proto.ok());
-  DecodeResult p;
-  ASSERT_TRUE(DecodeProtobuf(Signal::kTraces, *proto, Opts(), &p).ok());
-  testing::ExpectSameRows(r, p);
-}
-
 }  // namespace
 }  // namespace otlake::otlp

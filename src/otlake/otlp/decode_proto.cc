@@ -763,8 +763,7 @@ Status ProtoDecoder::Metric(std::string_view msg) {
     }
   }
   if (!r.ok()) return ReaderError(r);
-  if (m.type == MetricType::kNone) return Status::OK();  // no data: nothing to store
-  {
+  {  // metadata first: a malformed request is a 400 even if the metric holds no data
     WireReader mr(msg);
     int64_t index = 0;
     metadata_.clear();
@@ -780,6 +779,7 @@ Status ProtoDecoder::Metric(std::string_view msg) {
     }
     metadata_.push_back('}');
   }
+  if (m.type == MetricType::kNone) return Status::OK();  // no data: nothing to store
   // Data container: temporality and monotonicity first (they may follow the points), then points.
   WireReader dr(data);
   while (dr.Next(&f)) {

@@ -79,7 +79,8 @@ void ResourceCtx::Finish(const Captures& c) {
     if (!c.slot[i].found) {
       identity_store[i] = (i == kPromoUserRoles) ? "[]" : "";
     } else {
-      identity_store[i].assign(i == kPromoUserRoles ? c.Json(i, attrs_json) : c.Text(i, attrs_json));
+      identity_store[i].assign(i == kPromoUserRoles ? c.Json(i, attrs_json)
+                                                    : c.Text(i, attrs_json));
     }
     identity.v[i] = identity_store[i];
   }
@@ -90,7 +91,7 @@ void ResourceCtx::Finish(const Captures& c) {
 void RawId::Set(std::string_view b) {
   len = static_cast<int64_t>(b.size());
   bad_encoding = false;
-  if (b.size() <= sizeof(bytes)) std::memcpy(bytes, b.data(), b.size());
+  if (!b.empty() && b.size() <= sizeof(bytes)) std::memcpy(bytes, b.data(), b.size());
 }
 
 namespace {

@@ -89,7 +89,7 @@ bool AppendJsonString(std::string* out, std::string_view s) {
     out->resize(n + s.size() + 2);
     char* d = out->data() + n;
     d[0] = '"';
-    std::memcpy(d + 1, s.data(), s.size());
+    if (!s.empty()) std::memcpy(d + 1, s.data(), s.size());
     d[s.size() + 1] = '"';
     return true;
   }
@@ -247,7 +247,9 @@ Status DecodeValue(const JValue& v, int depth, int max_depth, AnyValue* out) {
       }
       return Status::OK();
     case rapidjson::kArrayType: {
-      if (depth + 1 > max_depth) return Status::Invalid("typed JSON: nesting deeper than ", max_depth);
+      if (depth + 1 > max_depth) {
+        return Status::Invalid("typed JSON: nesting deeper than ", max_depth);
+      }
       AnyValue a;
       a.type = AnyValue::Type::kArray;
       a.array.resize(v.Size());
@@ -297,7 +299,9 @@ Status DecodeValue(const JValue& v, int depth, int max_depth, AnyValue* out) {
         }
         return Status::Invalid("typed JSON: unknown escape ", key);
       }
-      if (depth + 1 > max_depth) return Status::Invalid("typed JSON: nesting deeper than ", max_depth);
+      if (depth + 1 > max_depth) {
+        return Status::Invalid("typed JSON: nesting deeper than ", max_depth);
+      }
       AnyValue a;
       a.type = AnyValue::Type::kKvlist;
       OTLAKE_RETURN_NOT_OK(DecodeObjectEntries(v, depth + 1, max_depth, &a.kvlist));
