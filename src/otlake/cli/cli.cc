@@ -89,6 +89,17 @@ std::vector<OptionSpec> StatusSpecs() {
 }
 
 
+// Parses a command's flags and resolves its instance; false (with the exit code in *rc) on error.
+bool ParseWithInstance(const std::vector<OptionSpec>& specs, const char* cmd, int argc, char** argv,
+                       Args* a, Instance* inst, int* rc) {
+  std::string err;
+  if (!a->Parse(specs, argc, argv, 2, &err)) {
+    *rc = Usage(err, cmd);
+    return false;
+  }
+  return ResolveInstance(*a, inst, cmd, rc);
+}
+
 // ---------------------------------------------------------------------------------------------
 // init
 
@@ -111,11 +122,9 @@ Status CreateLayout(const Instance& inst) {
 
 int CmdInit(int argc, char** argv) {
   Args a;
-  std::string err;
-  if (!a.Parse(InitSpecs(), argc, argv, 2, &err)) return Usage(err, "init");
   Instance inst;
   int rc;
-  if (!ResolveInstance(a, &inst, "init", &rc)) return rc;
+  if (!ParseWithInstance(InitSpecs(), "init", argc, argv, &a, &inst, &rc)) return rc;
   if (PathExists(inst.root)) {
     std::cerr << "Instance '" << inst.id << "' already exists at " << inst.root << "\n";
     return 1;
@@ -334,13 +343,10 @@ int StartBackground(int argc, char** argv, const Instance& inst) {
 }
 
 int CmdStart(int argc, char** argv) {
-  auto specs = StartSpecs();
   Args a;
-  std::string err;
-  if (!a.Parse(specs, argc, argv, 2, &err)) return Usage(err, "start");
   Instance inst;
   int rc;
-  if (!ResolveInstance(a, &inst, "start", &rc)) return rc;
+  if (!ParseWithInstance(StartSpecs(), "start", argc, argv, &a, &inst, &rc)) return rc;
   if (!PathExists(inst.root)) {
     std::cerr << "No otlake instance at " << inst.root << ". Run 'otlake init -I " << inst.id
               << " -D " << a.Get("dir") << "' first.\n";
@@ -354,13 +360,10 @@ int CmdStart(int argc, char** argv) {
 // stop
 
 int CmdStop(int argc, char** argv) {
-  auto specs = StopSpecs();
   Args a;
-  std::string err;
-  if (!a.Parse(specs, argc, argv, 2, &err)) return Usage(err, "stop");
   Instance inst;
   int rc;
-  if (!ResolveInstance(a, &inst, "stop", &rc)) return rc;
+  if (!ParseWithInstance(StopSpecs(), "stop", argc, argv, &a, &inst, &rc)) return rc;
   int64_t timeout_s;
   if (!ParseInt(a.Get("timeout"), 0, 86400, &timeout_s)) return Usage("--timeout must be seconds", "stop");
   if (!PathExists(inst.pid_file())) {

@@ -89,6 +89,57 @@ struct SignalStats {
   std::map<std::string, int64_t> reasons;  // guarded by mu
 };
 
+// A compact JSON object writer over RapidJSON: one call per field.
+class JsonOut {
+ public:
+  JsonOut() : w_(sb_) {}
+  /// Opens the top-level object (no key) or a nested object under `key`.
+  JsonOut& Begin() {
+    w_.StartObject();
+    return *this;
+  }
+  JsonOut& Begin(std::string_view key) {
+    Key(key);
+    w_.StartObject();
+    return *this;
+  }
+  JsonOut& End() {
+    w_.EndObject();
+    return *this;
+  }
+  JsonOut& Int(std::string_view key, int64_t v) {
+    Key(key);
+    w_.Int64(v);
+    return *this;
+  }
+  JsonOut& Double(std::string_view key, double v) {
+    Key(key);
+    w_.Double(v);
+    return *this;
+  }
+  JsonOut& Bool(std::string_view key, bool v) {
+    Key(key);
+    w_.Bool(v);
+    return *this;
+  }
+  JsonOut& Str(std::string_view key, std::string_view v) {
+    Key(key);
+    w_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    return *this;
+  }
+  JsonOut& Null(std::string_view key) {
+    Key(key);
+    w_.Null();
+    return *this;
+  }
+  std::string Take() { return std::string(sb_.GetString(), sb_.GetSize()); }
+
+ private:
+  void Key(std::string_view k) { w_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
+  rapidjson::StringBuffer sb_;
+  rapidjson::Writer<rapidjson::StringBuffer> w_;
+};
+
 }  // namespace
 
 class Receiver::Impl {
@@ -132,109 +183,59 @@ class Receiver::Impl {
   }
 
   std::string HealthJson() const {
-    rapidjson::StringBuffer sb;
-    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
     std::string reason;
     const bool ok = pipeline_->Ok(&reason);
     const int64_t now = NowUnixMillis();
-    w.StartObject();
-    w.Key("ok");
-    w.Bool(ok);
-    w.Key("status");
-    w.String(ok ? "ok" : "failing");
-    w.Key("reason");
-    w.String(reason);
-    w.Key("instance_id");
-    w.String(options_.instance_id);
-    w.Key("version");
-    w.String(OTLAKE_VERSION);
-    w.Key("started");
-    w.Bool(true);
-    w.Key("started_utc");
-    w.String(UtcIso8601(started_ms_));
-    w.Key("uptime_s");
-    w.Double((now - started_ms_) / 1000.0);
-    w.Key("current_day_utc");
-    w.String(pipeline_->CurrentDay());
-    w.Key("buffered_bytes");
-    w.Int64(pipeline_->BufferedBytes());
-    w.Key("http");
-    w.StartObject();
+    JsonOut j;
+    j.Begin();
+    j.Bool("ok", ok).Str("status", ok ? "ok" : "failing").Str("reason", reason);
+    j.Str("instance_id", options_.instance_id).Str("version", OTLAKE_VERSION).Bool("started", true);
+    j.Str("started_utc", UtcIso8601(started_ms_)).Double("uptime_s", (now - started_ms_) / 1000.0);
+    j.Str("current_day_utc", pipeline_->CurrentDay()).Int("buffered_bytes", pipeline_->BufferedBytes());
+    j.Begin("http");
     {
       std::lock_guard lk(status_mu_);
-      for (const auto& [code, n] : status_counts_) {
-        const std::string k = std::to_string(code);
-        w.Key(k.c_str(), static_cast<rapidjson::SizeType>(k.size()));
-        w.Int64(n);
-      }
+      for (const auto& [code, n] : status_counts_) j.Int(std::to_string(code), n);
     }
-    w.EndObject();
-    w.Key("signals");
-    w.StartObject();
+    j.End();
+    j.Begin("signals");
     for (int s = 0; s < 3; ++s) {
       SignalStats& st = signals_[s];
-      const std::string_view sn = otlp::SignalName(static_cast<otlp::Signal>(s));
-      w.Key(sn.data(), static_cast<rapidjson::SizeType>(sn.size()));
-      w.StartObject();
-      w.Key("requests");
-      w.Int64(st.requests);
-      w.Key("accepted");
-      w.Int64(st.accepted);
-      w.Key("rejected");
-      w.Int64(st.rejected);
-      w.Key("rejected_by_reason");
-      w.StartObject();
+      j.Begin(otlp::SignalName(static_cast<otlp::Signal>(s)));
+      j.Int("requests", st.requests).Int("accepted", st.accepted).Int("rejected", st.rejected);
+      j.Begin("rejected_by_reason");
       {
         std::lock_guard lk(st.mu);
-        for (const auto& [r, n] : st.reasons) {
-          w.Key(r.c_str(), static_cast<rapidjson::SizeType>(r.size()));
-          w.Int64(n);
-        }
+        for (const auto& [r, n] : st.reasons) j.Int(r, n);
       }
-      w.EndObject();
-      w.EndObject();
+      j.End();
+      j.End();
     }
-    w.EndObject();
-    w.Key("tables");
-    w.StartObject();
+    j.End();
+    j.Begin("tables");
     for (table::TableId t : table::kAllTables) {
-      buffer::TableHealth h = pipeline_->Health(t);
-      const std::string_view tn = table::TableName(t);
-      w.Key(tn.data(), static_cast<rapidjson::SizeType>(tn.size()));
-      w.StartObject();
-      w.Key("accepted");
-      w.Int64(h.accepted_rows);
-      w.Key("buffered");
-      w.Int64(h.buffered_rows);
-      w.Key("buffered_bytes");
-      w.Int64(h.buffered_bytes);
-      w.Key("oldest_buffered_age_s");
+      const buffer::TableHealth h = pipeline_->Health(t);
+      j.Begin(table::TableName(t));
+      j.Int("accepted", h.accepted_rows).Int("buffered", h.buffered_rows);
+      j.Int("buffered_bytes", h.buffered_bytes);
       if (h.oldest_buffered_unix_ms > 0) {
-        w.Double((now - h.oldest_buffered_unix_ms) / 1000.0);
+        j.Double("oldest_buffered_age_s", (now - h.oldest_buffered_unix_ms) / 1000.0);
       } else {
-        w.Null();
+        j.Null("oldest_buffered_age_s");
       }
-      w.Key("persisted");
-      w.Int64(h.persisted_rows);
-      w.Key("flushes");
-      w.Int64(h.flushes);
-      w.Key("files");
-      w.Int64(h.files);
-      w.Key("write_failures");
-      w.Int64(h.write_failures);
-      w.Key("last_commit_utc");
+      j.Int("persisted", h.persisted_rows).Int("flushes", h.flushes).Int("files", h.files);
+      j.Int("write_failures", h.write_failures);
       if (h.last_commit_unix_ms > 0) {
-        w.String(UtcIso8601(h.last_commit_unix_ms));
+        j.Str("last_commit_utc", UtcIso8601(h.last_commit_unix_ms));
       } else {
-        w.Null();
+        j.Null("last_commit_utc");
       }
-      w.Key("last_commit_version");
-      w.Int64(h.last_commit_version);
-      w.EndObject();
+      j.Int("last_commit_version", h.last_commit_version);
+      j.End();
     }
-    w.EndObject();
-    w.EndObject();
-    return std::string(sb.GetString(), sb.GetSize());
+    j.End();
+    j.End();
+    return j.Take();
   }
 
  private:
