@@ -2,7 +2,7 @@
 # and the pinned virtualenv, tools/install-deps.sh), so on a fresh Debian 12 machine:
 #   make run    build build/release/otlake and start it in the foreground on ./otlake_data, :4318
 #   make test   build and run every test (unit, fuzz corpora, fuzz smoke, integration)
-.PHONY: all release debug fuzz test unit integration fuzz-smoke run deps clean
+.PHONY: all release debug fuzz test unit integration fuzz-smoke bench run deps clean
 
 JOBS ?= $(shell nproc)
 PYTEST_ARGS ?=
@@ -37,6 +37,11 @@ integration: release
 
 test: release
 	tools/run-tests.sh
+
+# Benchmarks (not tests): decode throughput, then end-to-end ingest against the real binary.
+bench: release
+	build/release/decode_bench
+	.venv/bin/python bench/ingest_bench.py
 
 run: release
 	@[ -d otlake_data/default ] || build/release/otlake init

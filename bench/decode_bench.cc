@@ -1,12 +1,6 @@
 // decode_bench: OTLP decode throughput, in spans per CPU-second, for a realistic traces request
 // (512 spans x 20 attributes, 8 services with typical resource attributes) in protobuf and in
-// OTLP/JSON. Not part of ctest. Build (after building otlake_otlp in build/release):
-//
-//   PA=$(.venv/bin/python -c "import pyarrow as pa; print(pa.get_library_dirs()[0])")
-//   g++ -std=c++20 -O2 -DNDEBUG -Isrc -I$(.venv/bin/python -c "import pyarrow as pa; print(pa.get_include())") \
-//     bench/decode_bench.cc build/release/src/otlake/libotlake_otlp.a \
-//     build/release/src/otlake/libotlake_table.a -L$PA -l:$(cd $PA && ls libarrow.so.* | head -1) \
-//     -Wl,-rpath,$PA -o build/release/decode_bench
+// OTLP/JSON. Not part of ctest: `make bench` (or `ninja -C build/release decode_bench`), then
 //   build/release/decode_bench [seconds per form, default 3] [protobuf|json]
 #include <time.h>
 
