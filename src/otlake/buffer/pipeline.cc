@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -27,6 +28,8 @@ struct OpenBatch {
   int64_t rows = 0;
   int64_t bytes = 0;
   int64_t oldest_ms = 0;
+  int64_t min_lsn = 0;  // WAL positions of the rows held (0 = no WAL)
+  int64_t max_lsn = 0;
 };
 
 // Key of an open batch: (days since epoch, table).
@@ -85,15 +88,18 @@ class Pipeline::Impl {
     return Status::OK();
   }
 
-  Status Append(table::TableBatches* batches, int64_t arrival_ms) {
+  Status CheckCapacity(int64_t bytes) {
+    std::lock_guard lk(mu_);
+    return CheckCapacityLocked(bytes);
+  }
+
+  Status Append(table::TableBatches* batches, int64_t arrival_ms, int64_t lsn) {
     const int64_t day = UnixMsToDays(arrival_ms);
     const int64_t bytes = batches->ByteSize();
     std::unique_lock lk(mu_);
     if (stopping_) return Status::IOError("otlake is shutting down");
-    if (buffered_bytes_ > 0 && buffered_bytes_ + bytes > options_.max_buffered_bytes) {
-      return Status::CapacityError("write buffers are full (", buffered_bytes_, " bytes buffered, limit ",
-                                   options_.max_buffered_bytes, "); retry later");
-    }
+    if (lsn == 0) OTLAKE_RETURN_NOT_OK(CheckCapacityLocked(bytes));
+    if (lsn > 0) last_lsn_ = lsn;
     bool wake = false;
     for (TableId t : table::kAllTables) {
       std::unique_ptr<RowBatch> b = batches->Release(t);
@@ -101,7 +107,11 @@ class Pipeline::Impl {
       const int64_t rows = b->num_rows();
       const int64_t size = b->ByteSize();
       OpenBatch& ob = open_[Key(day, static_cast<int>(t))];
-      if (ob.parts.empty()) ob.oldest_ms = arrival_ms;
+      if (ob.parts.empty()) {
+        ob.oldest_ms = arrival_ms;
+        ob.min_lsn = lsn;
+      }
+      ob.max_lsn = lsn;
       ob.parts.push_back(std::move(b));
       ob.rows += rows;
       ob.bytes += size;
@@ -115,6 +125,16 @@ class Pipeline::Impl {
     lk.unlock();
     if (wake) cv_.notify_all();
     return Status::OK();
+  }
+
+  int64_t CommittedThroughLsn() const {
+    std::lock_guard lk(mu_);
+    return CommittedThroughLocked();
+  }
+
+  int64_t OverloadRejections() const {
+    std::lock_guard lk(mu_);
+    return overload_rejections_;
   }
 
   Status FlushAll() {
@@ -179,6 +199,30 @@ class Pipeline::Impl {
     OpenBatch batch;
   };
 
+  Status CheckCapacityLocked(int64_t bytes) {
+    const int64_t low = options_.low_buffered_bytes > 0 ? options_.low_buffered_bytes
+                                                        : options_.max_buffered_bytes / 10 * 8;
+    if (overloaded_ && buffered_bytes_ < low) overloaded_ = false;
+    if (!overloaded_ && buffered_bytes_ > 0 && buffered_bytes_ + bytes > options_.max_buffered_bytes) {
+      overloaded_ = true;
+    }
+    if (!overloaded_) return Status::OK();
+    ++overload_rejections_;
+    return Status::CapacityError("write buffers are full (", buffered_bytes_, " bytes buffered, limit ",
+                                 options_.max_buffered_bytes, "); retry later");
+  }
+
+  // Every record up to the returned LSN has all its rows committed: one below the smallest LSN
+  // still buffered or being written, else the last LSN appended.
+  int64_t CommittedThroughLocked() const {
+    int64_t min_lsn = INT64_MAX;
+    for (const auto& [k, ob] : open_) {
+      if (ob.rows > 0 && ob.min_lsn > 0) min_lsn = std::min(min_lsn, ob.min_lsn);
+    }
+    if (writing_min_lsn_ > 0) min_lsn = std::min(min_lsn, writing_min_lsn_);
+    return min_lsn == INT64_MAX ? last_lsn_ : min_lsn - 1;
+  }
+
   // Picks the open batches that are due. Called with mu_ held.
   std::vector<Work> TakeDue(int64_t now_ms, bool all) {
     const int64_t today = UnixMsToDays(now_ms);
@@ -189,6 +233,9 @@ class Pipeline::Impl {
                        ob.bytes >= options_.flush_bytes ||
                        now_ms - ob.oldest_ms >= options_.flush_age_ms;
       if (due && ob.rows > 0) {
+        if (ob.min_lsn > 0 && (writing_min_lsn_ == 0 || ob.min_lsn < writing_min_lsn_)) {
+          writing_min_lsn_ = ob.min_lsn;
+        }
         work.push_back(Work{it->first, std::move(ob)});
         it = open_.erase(it);
       } else {
@@ -218,6 +265,8 @@ class Pipeline::Impl {
           result = st;
           // Give back this and every remaining batch, ahead of newer rows.
           lk.lock();
+          health_[work[i].key.second].write_failures += 1;
+          health_[work[i].key.second].last_error = st.ToString();
           for (size_t j = i; j < work.size(); ++j) GiveBack(std::move(work[j]));
           lk.unlock();
           break;
@@ -226,6 +275,13 @@ class Pipeline::Impl {
       CloseOldWriters(UnixMsToDays(options_.now_ms()));
 
       lk.lock();
+      writing_min_lsn_ = 0;  // written, or given back to open_ (which tracks its LSNs again)
+      if (!work.empty() && result.ok() && options_.committed_through) {
+        const int64_t through = CommittedThroughLocked();
+        lk.unlock();
+        options_.committed_through(through);
+        lk.lock();
+      }
       if (!work.empty()) {
         if (result.ok()) {
           if (!failing_reason_.empty()) OTLAKE_LOG(INFO) << "writes recovered";
@@ -264,7 +320,10 @@ class Pipeline::Impl {
     for (auto& p : ob.parts) w.batch.parts.push_back(std::move(p));
     w.batch.rows += ob.rows;
     w.batch.bytes += ob.bytes;
-    if (ob.rows > 0) w.batch.oldest_ms = std::min(w.batch.oldest_ms, ob.oldest_ms);
+    if (ob.rows > 0) {
+      w.batch.oldest_ms = std::min(w.batch.oldest_ms, ob.oldest_ms);
+      w.batch.max_lsn = std::max(w.batch.max_lsn, ob.max_lsn);  // newer rows follow the old ones
+    }
     ob = std::move(w.batch);
   }
 
@@ -284,7 +343,13 @@ class Pipeline::Impl {
     std::vector<const RowBatch*> parts;
     parts.reserve(w.batch.parts.size());
     for (const auto& p : w.batch.parts) parts.push_back(p.get());
-    OTLAKE_ASSIGN_OR_RAISE(lake::CommitResult commit, it->second->Append(parts));
+    std::optional<std::pair<std::string, int64_t>> txn;
+    if (w.batch.max_lsn > 0) {
+      // Never commit rows whose WAL record could still be lost.
+      if (options_.make_durable) OTLAKE_RETURN_NOT_OK(options_.make_durable(w.batch.max_lsn));
+      txn.emplace(options_.txn_app_id, w.batch.max_lsn);
+    }
+    OTLAKE_ASSIGN_OR_RAISE(lake::CommitResult commit, it->second->Append(parts, txn));
 
     const int64_t now = options_.now_ms();
     std::array<TableSummary, table::kNumTables>& summary = LoadSummary(w.key.first);
@@ -368,6 +433,10 @@ class Pipeline::Impl {
   std::map<Key, OpenBatch> open_;                         // guarded by mu_
   std::array<TableHealth, table::kNumTables> health_{};  // guarded by mu_
   int64_t buffered_bytes_ = 0;                            // guarded by mu_
+  bool overloaded_ = false;                               // guarded by mu_
+  int64_t overload_rejections_ = 0;                       // guarded by mu_
+  int64_t last_lsn_ = 0;                                  // guarded by mu_
+  int64_t writing_min_lsn_ = 0;  // smallest LSN the flusher is writing; guarded by mu_
   bool stopping_ = false;
   bool stopped_ = false;
   bool flusher_exited_ = false;
@@ -391,7 +460,12 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Start(PipelineOptions options) {
 
 Pipeline::Pipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Pipeline::~Pipeline() = default;
-Status Pipeline::Append(table::TableBatches* b, int64_t arrival_ms) { return impl_->Append(b, arrival_ms); }
+Status Pipeline::CheckCapacity(int64_t bytes) { return impl_->CheckCapacity(bytes); }
+Status Pipeline::Append(table::TableBatches* b, int64_t arrival_ms, int64_t lsn) {
+  return impl_->Append(b, arrival_ms, lsn);
+}
+int64_t Pipeline::CommittedThroughLsn() const { return impl_->CommittedThroughLsn(); }
+int64_t Pipeline::OverloadRejections() const { return impl_->OverloadRejections(); }
 Status Pipeline::FlushAll() { return impl_->FlushAll(); }
 Status Pipeline::Stop() { return impl_->Stop(); }
 TableHealth Pipeline::Health(TableId t) const { return impl_->Health(t); }

@@ -7,8 +7,13 @@
 // `flush_bytes` bytes or `flush_age_ms` age, and flushes a past day's batches as soon as the UTC
 // day rolls over (a timer, no traffic needed). Stop() flushes and commits everything.
 //
-// The next step puts a write-ahead log in front of Append (its seam: Append receives accepted,
-// validated rows and nothing before it holds state).
+// With a write-ahead log (wal/), every appended request carries its WAL position (LSN). Rows of
+// one (day, table) are appended in LSN order, so a flush commits a prefix; the Delta commit records
+// the highest LSN it covers as a `txn` action {appId: txn_app_id, version: LSN}, which is how
+// recovery knows, table by table, which WAL records are already in the lake. Before committing,
+// the flusher calls make_durable(max LSN) so no commit ever holds rows whose WAL record could
+// still vanish. committed_through(X) reports that every record with LSN <= X is fully committed
+// (its segments may go).
 //
 // Failures: a failed write keeps the rows in memory and retries with backoff; health() reports
 // ok=false with the error until a write succeeds again. Memory is bounded: Append fails with
@@ -37,8 +42,17 @@ struct PipelineOptions {
   int64_t max_buffered_bytes = 1ll << 30;
   int zstd_level = 1;  // measured: as small as 3 and faster (docs/delta.md)
   int checkpoint_interval = 10;
+  /// Below this many buffered bytes an overloaded pipeline accepts again (hysteresis); 0 means
+  /// 80% of max_buffered_bytes.
+  int64_t low_buffered_bytes = 0;
   /// Clock in Unix ms (injectable for tests of rollover).
   std::function<int64_t()> now_ms;
+  /// Makes WAL records up to `lsn` durable before rows from them are committed. Unset: no WAL.
+  std::function<Status(int64_t lsn)> make_durable;
+  /// Called by the flusher after commits: every record with LSN <= the argument is committed.
+  std::function<void(int64_t lsn)> committed_through;
+  /// Delta txn appId recording the WAL position of each commit.
+  std::string txn_app_id = "otlake-wal";
 };
 
 /// Counters for one table, as /healthz reports them.
@@ -61,9 +75,20 @@ class Pipeline {
   static Result<std::unique_ptr<Pipeline>> Start(PipelineOptions options);
   ~Pipeline();
 
+  /// Admission control: CapacityError (-> 429) when `bytes` more would pass max_buffered_bytes,
+  /// and until the buffers drain below low_buffered_bytes again. Counts each refusal.
+  Status CheckCapacity(int64_t bytes);
+
   /// Takes the rows of `batches` (left empty) and files them under the UTC day of
-  /// `arrival_unix_ms`. CapacityError when over the memory bound (nothing taken then).
-  Status Append(table::TableBatches* batches, int64_t arrival_unix_ms);
+  /// `arrival_unix_ms`. Without a WAL (lsn == 0) it checks capacity first (CapacityError, nothing
+  /// taken). With a WAL the caller checked capacity before logging, and lsn must grow with each
+  /// call; then Append fails only when stopping.
+  Status Append(table::TableBatches* batches, int64_t arrival_unix_ms, int64_t lsn = 0);
+
+  /// The highest LSN X such that every appended record with LSN <= X is committed.
+  int64_t CommittedThroughLsn() const;
+  /// Requests refused by CheckCapacity so far.
+  int64_t OverloadRejections() const;
 
   /// Flushes every open batch now and waits for the commits (used by tests and stop).
   Status FlushAll();
