@@ -1,0 +1,133 @@
+// The Env conformance suite, run over every implementation, plus FaultInjectionEnv's own rules.
+#include "otlake/wal/env.h"
+
+#include <errno.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "otlake/wal/fault_injection_env.h"
+#include "otlake/wal/mem_env.h"
+#include "otlake/wal/test_util.h"
+
+namespace otlake::wal {
+namespace {
+
+using testing::TempDir;
+
+enum class Kind { kPosix, kMem, kFaultOverPosix };
+
+class EnvConformance : public ::testing::TestWithParam<Kind> {
+ protected:
+  void SetUp() override {
+    switch (GetParam()) {
+      case Kind::kPosix:
+        env_ = Env::Default();
+        break;
+      case Kind::kMem:
+        mem_ = NewMemEnv();
+        env_ = mem_.get();
+        break;
+      case Kind::kFaultOverPosix:
+        fault_ = std::make_unique<FaultInjectionEnv>(Env::Default());
+        env_ = fault_.get();
+        break;
+    }
+    dir_ = tmp_.path() + "/d";
+  }
+  TempDir tmp_;
+  std::unique_ptr<Env> mem_;
+  std::unique_ptr<FaultInjectionEnv> fault_;
+  Env* env_ = nullptr;
+  std::string dir_;
+};
+
+TEST_P(EnvConformance, WriteAppendReadListTruncateDelete) {
+  WAL_ASSERT_OK(env_->CreateDir(dir_));
+  WAL_ASSERT_OK(env_->SyncDir(dir_));
+  const std::string a = JoinPath(dir_, "a"), b = JoinPath(dir_, "b");
+  {
+    WAL_ASSIGN_OR_FAIL(auto f, env_->NewWritableFile(a));
+    WAL_ASSERT_OK(f->Append("hello "));
+    WAL_ASSERT_OK(f->Append("world"));
+    WAL_ASSERT_OK(f->Sync());
+    WAL_ASSERT_OK(f->Close());
+  }
+  {
+    WAL_ASSIGN_OR_FAIL(auto f, env_->NewAppendableFile(a));
+    WAL_ASSERT_OK(f->Append("!"));
+    WAL_ASSERT_OK(f->Close());
+  }
+  WAL_ASSIGN_OR_FAIL(std::string content, env_->ReadFile(a));
+  EXPECT_EQ(content, "hello world!");
+  WAL_ASSIGN_OR_FAIL(int64_t size, env_->FileSize(a));
+  EXPECT_EQ(size, 12);
+  {
+    WAL_ASSIGN_OR_FAIL(auto f, env_->NewWritableFile(b));  // empty file
+  }
+  WAL_ASSIGN_OR_FAIL(auto names, env_->ListDir(dir_));
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "b"}));
+  WAL_ASSERT_OK(env_->Truncate(a, 5));
+  WAL_ASSIGN_OR_FAIL(content, env_->ReadFile(a));
+  EXPECT_EQ(content, "hello");
+  {
+    WAL_ASSIGN_OR_FAIL(auto f, env_->NewWritableFile(a));  // truncates
+  }
+  WAL_ASSIGN_OR_FAIL(size, env_->FileSize(a));
+  EXPECT_EQ(size, 0);
+  WAL_ASSERT_OK(env_->DeleteFile(a));
+  EXPECT_FALSE(env_->ReadFile(a).ok());
+  EXPECT_FALSE(env_->FileSize(a).ok());
+  EXPECT_FALSE(env_->DeleteFile(a).ok());
+  EXPECT_FALSE(env_->ListDir(dir_ + "/missing").ok());
+  EXPECT_FALSE(env_->NewWritableFile(dir_ + "/missing/x").ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(AllEnvs, EnvConformance,
+                         ::testing::Values(Kind::kPosix, Kind::kMem, Kind::kFaultOverPosix));
+
+TEST(FaultInjectionEnv, DropUnsyncedDataKeepsTheSyncedPrefixAndForgetsUnsyncedFiles) {
+  auto mem = NewMemEnv();
+  FaultInjectionEnv env(mem.get());
+  WAL_ASSERT_OK(env.CreateDir("d"));
+  WAL_ASSIGN_OR_FAIL(auto f, env.NewWritableFile("d/a"));
+  WAL_ASSERT_OK(env.SyncDir("d"));
+  WAL_ASSERT_OK(f->Append("durable"));
+  WAL_ASSERT_OK(f->Sync());
+  WAL_ASSERT_OK(f->Append(" lost"));
+  WAL_ASSIGN_OR_FAIL(auto g, env.NewWritableFile("d/new"));  // directory never synced after this
+  WAL_ASSERT_OK(g->Append("x"));
+  WAL_ASSERT_OK(g->Sync());
+  WAL_ASSERT_OK(env.DropUnsyncedData());
+  WAL_ASSIGN_OR_FAIL(std::string content, mem->ReadFile("d/a"));
+  EXPECT_EQ(content, "durable");
+  EXPECT_FALSE(mem->ReadFile("d/new").ok());
+  EXPECT_EQ(env.syncs(), 2);
+}
+
+TEST(FaultInjectionEnv, FailingAppendWritesAShortPrefixAndFailingSyncLosesData) {
+  auto mem = NewMemEnv();
+  FaultInjectionEnv env(mem.get());
+  WAL_ASSERT_OK(env.CreateDir("d"));
+  WAL_ASSIGN_OR_FAIL(auto f, env.NewWritableFile("d/a"));
+  WAL_ASSERT_OK(env.SyncDir("d"));
+  env.SetFailAppend(ENOSPC, 1);
+  Status st = f->Append("abcdef");
+  EXPECT_TRUE(st.IsIOError()) << st.ToString();
+  EXPECT_NE(st.message().find("No space left"), std::string::npos) << st.ToString();
+  WAL_ASSIGN_OR_FAIL(std::string content, mem->ReadFile("d/a"));
+  EXPECT_EQ(content, "abc");
+  WAL_ASSERT_OK(f->Append("g"));  // the fault was for one call only
+  env.SetFailSync(ENOSPC);        // every sync from now on
+  EXPECT_TRUE(f->Sync().IsIOError());
+  EXPECT_TRUE(f->Sync().IsIOError());
+  WAL_ASSERT_OK(env.DropUnsyncedData());
+  WAL_ASSIGN_OR_FAIL(content, mem->ReadFile("d/a"));
+  EXPECT_EQ(content, "");
+  env.Reset();
+  WAL_ASSERT_OK(f->Sync());
+}
+
+}  // namespace
+}  // namespace otlake::wal

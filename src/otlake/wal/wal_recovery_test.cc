@@ -1,0 +1,219 @@
+// Crash and corruption: power cuts (FaultInjectionEnv::DropUnsyncedData), torn tails at every
+// byte offset, flipped bytes in the middle of the log.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "otlake/wal/fault_injection_env.h"
+#include "otlake/wal/log_format.h"
+#include "otlake/wal/mem_env.h"
+#include "otlake/wal/test_util.h"
+#include "otlake/wal/wal_writer.h"
+
+namespace otlake::wal {
+namespace {
+
+using testing::Payload;
+using testing::Problems;
+using testing::RecoverAll;
+using testing::Recovered;
+
+size_t SizeOf(int64_t lsn) { return static_cast<size_t>((lsn * 7919) % 9000); }
+
+// Checks the invariant every recovery must keep: records are exactly 1..n for some n, intact.
+void ExpectIntactPrefix(const Recovered& r, int64_t at_least) {
+  ASSERT_GE(static_cast<int64_t>(r.records.size()), at_least) << Problems(r.stats);
+  for (size_t i = 0; i < r.records.size(); ++i) {
+    const int64_t lsn = static_cast<int64_t>(i + 1);
+    ASSERT_EQ(r.records[i].first, lsn);
+    ASSERT_TRUE(r.records[i].second == Payload(lsn, SizeOf(lsn))) << "garbled record " << lsn;
+  }
+}
+
+TEST(WalCrash, PowerCutKeepsEverySyncedRecordAndNeverGarbles) {
+  for (uint32_t seed = 1; seed <= 30; ++seed) {
+    SCOPED_TRACE(seed);
+    std::mt19937 rng(seed);
+    auto mem = NewMemEnv();
+    FaultInjectionEnv env(mem.get());
+    WalOptions o;
+    o.dir = "wal";
+    o.env = &env;
+    o.segment_bytes = 40000 + static_cast<int64_t>(rng() % 40000);
+    o.compress = seed % 2 == 0;
+    WAL_ASSIGN_OR_FAIL(auto w, WalWriter::Open(o, 1));
+    const int64_t n = 50 + rng() % 150, k = 1 + rng() % (n - 1);  // k < n: something unsynced
+    for (int64_t lsn = 1; lsn <= n; ++lsn) {
+      ASSERT_TRUE(w->Append(Payload(lsn, SizeOf(lsn))).ok());
+      if (lsn == k) WAL_ASSERT_OK(w->SyncUpTo(k));
+    }
+    // Unsynced bytes reach the files: the sync of the rest fails after its write.
+    env.SetFailSync(EIO, 1);
+    EXPECT_TRUE(w->SyncUpTo(n).IsIOError());
+    EXPECT_EQ(w->durable_lsn(), k);
+    WAL_ASSERT_OK(env.DropUnsyncedData());  // the power cut
+    w.reset();
+    WAL_ASSIGN_OR_FAIL(Recovered r, RecoverAll("wal", &env, /*repair=*/true));
+    ExpectIntactPrefix(r, k);
+    EXPECT_EQ(r.stats.corrupt_records, 0) << Problems(r.stats);
+    // The writer continues after whatever survived, and a second recovery agrees.
+    WAL_ASSIGN_OR_FAIL(auto w2, WalWriter::Open(o, r.stats.next_lsn));
+    const int64_t lsn = r.stats.next_lsn;
+    ASSERT_EQ(*w2->Append(Payload(lsn, SizeOf(lsn))), lsn);
+    WAL_ASSERT_OK(w2->Close());
+    WAL_ASSIGN_OR_FAIL(Recovered again, RecoverAll("wal", &env, true));
+    ExpectIntactPrefix(again, lsn);
+    EXPECT_EQ(again.stats.truncated_tail_bytes, 0) << Problems(again.stats);
+    EXPECT_TRUE(again.stats.problems.empty()) << Problems(again.stats);
+  }
+}
+
+// Writes records of a few shapes and returns the segment file's bytes and each record's end.
+std::string WriteSegment(std::vector<int64_t>* ends, std::vector<size_t> sizes) {
+  auto mem = NewMemEnv();
+  WalOptions o;
+  o.dir = "wal";
+  o.env = mem.get();
+  auto w = *WalWriter::Open(o, 1);
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const int64_t lsn = static_cast<int64_t>(i + 1);
+    (void)*w->Append(Payload(lsn, sizes[i]));
+    (void)w->SyncUpTo(lsn);
+    ends->push_back(*mem->FileSize("wal/" + SegmentFileName(1)));
+  }
+  (void)w->Close();
+  return *mem->ReadFile("wal/" + SegmentFileName(1));
+}
+
+TEST(WalCrash, TruncationAtEveryByteOfTheLastRecordsYieldsAPrefixAndCutsTheTail) {
+  // Record 1 ends 3 bytes before a block boundary (a trailer follows it), record 3 spans two
+  // boundaries, then small ones (an empty payload too).
+  const std::vector<size_t> sizes = {kBlockSize - 3 - kHeaderSize - kRecordHeaderSize, 1000,
+                                     40000, 3, 0, 700};
+  std::vector<int64_t> ends;
+  const std::string file = WriteSegment(&ends, sizes);
+  std::vector<std::string> expected;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    expected.push_back(Payload(static_cast<int64_t>(i + 1), sizes[i]));
+  }
+  int64_t cuts = 0;
+  for (int64_t cut = ends[0] - 40; cut <= static_cast<int64_t>(file.size()); ++cut) {
+    auto mem = NewMemEnv();
+    WAL_ASSERT_OK(mem->CreateDir("wal"));
+    const std::string path = "wal/" + SegmentFileName(1);
+    {
+      auto f = *mem->NewWritableFile(path);
+      WAL_ASSERT_OK(f->Append(std::string_view(file).substr(0, static_cast<size_t>(cut))));
+    }
+    WAL_ASSIGN_OR_FAIL(Recovered r, RecoverAll("wal", mem.get(), /*repair=*/true));
+    size_t complete = 0;
+    while (complete < ends.size() && ends[complete] <= cut) ++complete;
+    ASSERT_EQ(r.records.size(), complete) << "cut " << cut << "\n" << Problems(r.stats);
+    for (size_t i = 0; i < complete; ++i) {
+      ASSERT_TRUE(r.records[i].second == expected[i]) << "garbled record " << i + 1;
+    }
+    // The valid prefix ends after the last complete record and the block trailer behind it.
+    const int64_t good = complete == 0 ? 0 : ends[complete - 1];
+    int64_t good_end = good;
+    if (good > 0 && kBlockSize - good % kBlockSize < kHeaderSize) {
+      good_end = std::min(cut, good + (kBlockSize - good % kBlockSize));
+    }
+    ASSERT_EQ(r.stats.truncated_tail_bytes, cut - good_end) << "cut " << cut;
+    ASSERT_EQ(*mem->FileSize(path), good_end) << "cut " << cut;
+    ASSERT_EQ(r.stats.corrupt_records, 0) << "cut " << cut << "\n" << Problems(r.stats);
+    ASSERT_EQ(r.stats.corrupt_bytes, 0) << "cut " << cut;
+    ASSERT_EQ(r.stats.next_lsn, static_cast<int64_t>(complete) + 1);
+    ++cuts;
+  }
+  EXPECT_GT(cuts, 40000);
+}
+
+TEST(WalCorruption, FlippedBytesInAMiddleSegmentAreCountedAndSkipped) {
+  for (uint32_t seed = 1; seed <= 20; ++seed) {
+    SCOPED_TRACE(seed);
+    std::mt19937 rng(seed);
+    auto mem = NewMemEnv();
+    WalOptions o;
+    o.dir = "wal";
+    o.env = mem.get();
+    o.segment_bytes = 100000;
+    const int64_t n = 120;
+    {
+      WAL_ASSIGN_OR_FAIL(auto w, WalWriter::Open(o, 1));
+      for (int64_t lsn = 1; lsn <= n; ++lsn) ASSERT_TRUE(w->Append(Payload(lsn, SizeOf(lsn))).ok());
+      WAL_ASSERT_OK(w->Close());
+    }
+    WAL_ASSIGN_OR_FAIL(auto names, mem->ListDir("wal"));
+    std::sort(names.begin(), names.end());
+    ASSERT_GE(names.size(), 4u);
+    const std::string victim = "wal/" + names[names.size() / 2];
+    WAL_ASSIGN_OR_FAIL(std::string bytes, mem->ReadFile(victim));
+    const int flips = 1 + static_cast<int>(rng() % 6);
+    for (int i = 0; i < flips; ++i) bytes[rng() % bytes.size()] ^= static_cast<char>(1 + rng() % 255);
+    {
+      auto f = *mem->NewWritableFile(victim);
+      WAL_ASSERT_OK(f->Append(bytes));
+    }
+    WAL_ASSIGN_OR_FAIL(Recovered r, RecoverAll("wal", mem.get(), /*repair=*/true));
+    // Every returned record is intact and in order; only records of the victim are missing.
+    const int64_t victim_first = *ParseSegmentFileName(names[names.size() / 2]);
+    const int64_t victim_next = *ParseSegmentFileName(names[names.size() / 2 + 1]);
+    int64_t prev = 0, missing = 0;
+    for (const auto& [lsn, payload] : r.records) {
+      ASSERT_GT(lsn, prev);
+      for (int64_t gap = prev + 1; gap < lsn; ++gap) {
+        ASSERT_TRUE(gap >= victim_first && gap < victim_next) << "lost LSN " << gap;
+        ++missing;
+      }
+      ASSERT_TRUE(payload == Payload(lsn, SizeOf(lsn))) << "garbled record " << lsn;
+      prev = lsn;
+    }
+    ASSERT_EQ(prev, n);  // everything after the damage is still there
+    EXPECT_EQ(r.stats.corrupt_records, missing) << Problems(r.stats);
+    EXPECT_GT(missing, 0);
+    EXPECT_GT(r.stats.corrupt_bytes, 0);
+    EXPECT_EQ(r.stats.truncated_tail_bytes, 0);
+    EXPECT_FALSE(r.stats.problems.empty());
+    EXPECT_NE(Problems(r.stats).find("CORRUPTION in " + names[names.size() / 2]),
+              std::string::npos)
+        << Problems(r.stats);
+    EXPECT_EQ(r.stats.next_lsn, n + 1);
+  }
+}
+
+TEST(WalCorruption, GarbageSegmentsAndDuplicateLsnsNeverCrashAndAreReported) {
+  auto mem = NewMemEnv();
+  WalOptions o;
+  o.dir = "wal";
+  o.env = mem.get();
+  {
+    WAL_ASSIGN_OR_FAIL(auto w, WalWriter::Open(o, 1));
+    for (int64_t lsn = 1; lsn <= 10; ++lsn) ASSERT_TRUE(w->Append(Payload(lsn, 100)).ok());
+    WAL_ASSERT_OK(w->Close());
+  }
+  // A copy of the same segment under a later name: LSNs 1..10 again (duplicates).
+  WAL_ASSIGN_OR_FAIL(std::string seg, mem->ReadFile("wal/" + SegmentFileName(1)));
+  { WAL_ASSERT_OK((*mem->NewWritableFile("wal/" + SegmentFileName(5)))->Append(seg)); }
+  // A zero-filled segment and a random one after it; the random one is the last: its junk is a
+  // torn tail.
+  { WAL_ASSERT_OK((*mem->NewWritableFile("wal/" + SegmentFileName(11)))->Append(std::string(70000, '\0'))); }
+  std::string junk(5000, '\0');
+  std::mt19937 rng(7);
+  for (char& c : junk) c = static_cast<char>(rng());
+  { WAL_ASSERT_OK((*mem->NewWritableFile("wal/" + SegmentFileName(12)))->Append(junk)); }
+  { WAL_ASSERT_OK((*mem->NewWritableFile("wal/wal-junk.log"))->Append("x")); }
+  WAL_ASSIGN_OR_FAIL(Recovered r, RecoverAll("wal", mem.get(), true));
+  ASSERT_EQ(r.records.size(), 10u);
+  EXPECT_EQ(r.stats.corrupt_records, 10);  // the duplicates
+  EXPECT_EQ(r.stats.corrupt_bytes, 70000);
+  EXPECT_EQ(r.stats.truncated_tail_bytes, 5000);
+  EXPECT_EQ(*mem->FileSize("wal/" + SegmentFileName(12)), 0);
+  EXPECT_EQ(r.stats.next_lsn, 12);
+  const std::string problems = Problems(r.stats);
+  EXPECT_NE(problems.find("duplicate"), std::string::npos) << problems;
+  EXPECT_NE(problems.find("wal-junk.log"), std::string::npos) << problems;
+  EXPECT_NE(problems.find("zero-filled"), std::string::npos) << problems;
+}
+
+}  // namespace
+}  // namespace otlake::wal

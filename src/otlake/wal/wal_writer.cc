@@ -1,0 +1,301 @@
+#include "otlake/wal/wal_writer.h"
+
+#include <algorithm>
+#include <map>
+
+#include "otlake/wal/compression.h"
+#include "otlake/wal/log_format.h"
+
+namespace otlake::wal {
+
+namespace {
+// Records at least this big are tried with zstd when compression is on.
+constexpr size_t kMinCompressBytes = 256;
+}  // namespace
+
+WalWriter::WalWriter(WalOptions opts, int64_t next_lsn)
+    : opts_(std::move(opts)),
+      env_(opts_.env != nullptr ? opts_.env : Env::Default()),
+      next_lsn_(next_lsn),
+      backoff_ms_(opts_.retry_backoff_ms),
+      durable_lsn_(next_lsn - 1) {}
+
+WalWriter::~WalWriter() {
+  // No flush: an unclosed writer behaves like a crash (see the header).
+  if (file_) (void)file_->Close();
+}
+
+Result<std::unique_ptr<WalWriter>> WalWriter::Open(WalOptions opts, int64_t next_lsn) {
+  if (opts.dir.empty()) return Status::Invalid("WAL directory not set");
+  if (next_lsn < 1) return Status::Invalid("WAL next_lsn must be >= 1, got ", next_lsn);
+  if (opts.segment_bytes < kBlockSize) opts.segment_bytes = kBlockSize;
+  if (opts.retry_backoff_ms < 1) opts.retry_backoff_ms = 1;
+  if (opts.max_retry_backoff_ms < opts.retry_backoff_ms) {
+    opts.max_retry_backoff_ms = opts.retry_backoff_ms;
+  }
+  std::unique_ptr<WalWriter> w(new WalWriter(std::move(opts), next_lsn));
+  Env* env = w->env_;
+  const std::string& dir = w->opts_.dir;
+  OTLAKE_RETURN_NOT_OK(env->CreateDir(dir));
+  OTLAKE_RETURN_NOT_OK(env->SyncDir(DirName(dir)));  // the WAL directory itself is durable
+  OTLAKE_ASSIGN_OR_RAISE(auto names, env->ListDir(dir));
+  for (const std::string& name : names) {
+    auto first = ParseSegmentFileName(name);
+    if (first && *first > next_lsn) {
+      return Status::Invalid("WAL segment ", name, " starts after next_lsn ", next_lsn,
+                             ": recover the WAL first and open at RecoveryStats::next_lsn");
+    }
+  }
+  OTLAKE_RETURN_NOT_OK(w->OpenSegment(next_lsn));
+  std::lock_guard<std::mutex> lock(w->mu_);
+  w->stats_.segments_created += w->io_segments_;
+  w->io_segments_ = 0;
+  return w;
+}
+
+Result<int64_t> WalWriter::Append(std::string_view payload) {
+  if (payload.size() > static_cast<size_t>(kMaxPayloadBytes)) {
+    return Status::CapacityError("WAL record of ", payload.size(), " bytes exceeds the limit of ",
+                                 kMaxPayloadBytes);
+  }
+  // Build the record outside the lock; only its LSN is filled in under it.
+  std::string rec(kRecordHeaderSize, '\0');
+  bool compressed = false;
+  if (opts_.compress && payload.size() >= kMinCompressBytes) {
+    rec.reserve(kRecordHeaderSize + payload.size());
+    if (ZstdCompressAppend(payload, opts_.zstd_level, &rec).ok() &&
+        rec.size() - kRecordHeaderSize <= payload.size() - payload.size() / 8) {
+      compressed = true;
+    } else {
+      rec.resize(kRecordHeaderSize);
+    }
+  }
+  if (!compressed) rec.append(payload.data(), payload.size());
+  rec[8] = static_cast<char>(compressed ? kFlagZstd : 0);
+
+  std::unique_lock<std::mutex> lock(mu_);
+  if (closed_ || closing_) return Status::Invalid("WAL writer is closed");
+  while (!failed_.ok()) {  // retry (after the backoff) before accepting anything new
+    OTLAKE_RETURN_NOT_OK(CheckFailedLocked());
+    if (leader_active_) {
+      cv_.wait(lock);
+      continue;
+    }
+    OTLAKE_RETURN_NOT_OK(LeadLocked(lock));
+  }
+  const int64_t lsn = next_lsn_++;
+  PutFixed64(rec.data(), static_cast<uint64_t>(lsn));
+  pending_bytes_ += static_cast<int64_t>(rec.size());
+  pending_.push_back(Pending{lsn, std::move(rec)});
+  ++stats_.records;
+  if (pending_bytes_ > opts_.max_pending_bytes) {
+    lock.unlock();
+    // Backpressure: wait for this batch to reach the disk. A failure is reported by the caller's
+    // own SyncUpTo; the record keeps its LSN and will be retried.
+    (void)SyncUpTo(lsn);
+  }
+  return lsn;
+}
+
+Status WalWriter::SyncUpTo(int64_t lsn) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (lsn > next_lsn_ - 1) {
+    return Status::Invalid("SyncUpTo(", lsn, ") beyond the last LSN ", next_lsn_ - 1);
+  }
+  for (;;) {
+    if (durable_lsn_.load(std::memory_order_relaxed) >= lsn) return Status::OK();
+    if (leader_active_) {
+      cv_.wait(lock);
+      continue;
+    }
+    if (closed_) return Status::Invalid("WAL writer is closed");
+    OTLAKE_RETURN_NOT_OK(CheckFailedLocked());
+    OTLAKE_RETURN_NOT_OK(LeadLocked(lock));
+  }
+}
+
+Status WalWriter::CheckFailedLocked() const {
+  if (failed_.ok() || std::chrono::steady_clock::now() >= retry_at_) return Status::OK();
+  return Status::IOError("WAL is failed (retrying after a backoff): ", failed_.message());
+}
+
+Status WalWriter::LeadLocked(std::unique_lock<std::mutex>& lock) {
+  leader_active_ = true;
+  std::deque<Pending> batch;
+  batch.swap(pending_);
+  pending_bytes_ = 0;
+  const bool reopen = needs_reopen_;
+  const int64_t target = next_lsn_ - 1;
+  lock.unlock();
+
+  Status st = WriteBatch(batch, reopen);
+
+  lock.lock();
+  leader_active_ = false;
+  stats_.bytes_written += io_bytes_;
+  stats_.syncs += io_syncs_;
+  stats_.segments_created += io_segments_;
+  io_bytes_ = io_syncs_ = io_segments_ = 0;
+  if (st.ok()) {
+    durable_lsn_.store(target, std::memory_order_release);
+    failed_ = Status::OK();
+    needs_reopen_ = false;
+    backoff_ms_ = opts_.retry_backoff_ms;
+  } else {
+    // Keep every record that is not durable, in LSN order, in front of newer ones.
+    const int64_t durable = durable_lsn_.load(std::memory_order_relaxed);
+    for (auto it = batch.rbegin(); it != batch.rend(); ++it) {
+      if (it->lsn <= durable) break;
+      pending_bytes_ += static_cast<int64_t>(it->bytes.size());
+      pending_.push_front(std::move(*it));
+    }
+    failed_ = st;
+    needs_reopen_ = true;
+    retry_at_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(backoff_ms_);
+    backoff_ms_ = std::min(backoff_ms_ * 2, opts_.max_retry_backoff_ms);
+  }
+  cv_.notify_all();
+  return st;
+}
+
+void WalWriter::PublishDurable(int64_t lsn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (lsn > durable_lsn_.load(std::memory_order_relaxed)) {
+    durable_lsn_.store(lsn, std::memory_order_release);
+    cv_.notify_all();
+  }
+}
+
+Status WalWriter::OpenSegment(int64_t first_lsn) {
+  const std::string path = JoinPath(opts_.dir, SegmentFileName(first_lsn));
+  OTLAKE_ASSIGN_OR_RAISE(auto file, env_->NewWritableFile(path));
+  // The new name must survive a power cut before any record in it is acknowledged.
+  OTLAKE_RETURN_NOT_OK(env_->SyncDir(opts_.dir));
+  file_ = std::move(file);
+  file_path_ = path;
+  segment_size_ = synced_size_ = 0;
+  segment_last_lsn_ = first_lsn - 1;
+  framer_.Reset();
+  ++io_segments_;
+  std::lock_guard<std::mutex> lock(mu_);
+  active_first_lsn_ = first_lsn;
+  return Status::OK();
+}
+
+Status WalWriter::FlushScratch(bool sync) {
+  if (!scratch_.empty()) {
+    Status st = file_->Append(scratch_);
+    // Count what we tried: after an error the file holds an unknown prefix of it.
+    segment_size_ += static_cast<int64_t>(scratch_.size());
+    io_bytes_ += static_cast<int64_t>(scratch_.size());
+    scratch_.clear();
+    OTLAKE_RETURN_NOT_OK(st);
+  }
+  if (sync && synced_size_ != segment_size_) {
+    OTLAKE_RETURN_NOT_OK(file_->Sync());
+    synced_size_ = segment_size_;
+    ++io_syncs_;
+  }
+  return Status::OK();
+}
+
+Status WalWriter::WriteBatch(std::deque<Pending>& batch, bool reopen) {
+  scratch_.clear();
+  if (reopen || !file_) {
+    const int64_t durable = durable_lsn_.load(std::memory_order_acquire);
+    if (file_) {
+      (void)file_->Close();
+      file_.reset();
+      // Cut the failed segment back to what is known durable, so its unknown tail neither looks
+      // like corruption nor duplicates the LSNs rewritten below. Best effort: recovery skips
+      // duplicates anyway. A segment with nothing durable is simply replaced (same name) or left
+      // empty.
+      (void)env_->Truncate(file_path_, synced_size_);
+    }
+    OTLAKE_RETURN_NOT_OK(OpenSegment(durable + 1));
+  }
+  for (const Pending& rec : batch) {
+    const bool full = segment_size_ + static_cast<int64_t>(scratch_.size()) >= opts_.segment_bytes;
+    const bool has_records = segment_size_ + static_cast<int64_t>(scratch_.size()) > 0;
+    if (full && has_records) {
+      // Rotate: the old segment is durable before the new one can acknowledge anything.
+      OTLAKE_RETURN_NOT_OK(FlushScratch(/*sync=*/true));
+      PublishDurable(segment_last_lsn_);
+      (void)file_->Close();
+      OTLAKE_RETURN_NOT_OK(OpenSegment(rec.lsn));
+    }
+    framer_.AddRecord(rec.bytes, &scratch_);
+    segment_last_lsn_ = rec.lsn;
+    if (scratch_.size() >= (4u << 20)) OTLAKE_RETURN_NOT_OK(FlushScratch(/*sync=*/false));
+  }
+  return FlushScratch(/*sync=*/true);
+}
+
+int64_t WalWriter::last_lsn() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return next_lsn_ - 1;
+}
+
+bool WalWriter::failed(std::string* reason) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (failed_.ok()) return false;
+  if (reason != nullptr) *reason = failed_.ToString();
+  return true;
+}
+
+WalWriter::Stats WalWriter::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+Status WalWriter::DeleteSegmentsUpTo(int64_t lsn) {
+  std::lock_guard<std::mutex> delete_lock(delete_mu_);
+  int64_t active;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    active = active_first_lsn_;
+  }
+  OTLAKE_ASSIGN_OR_RAISE(auto names, env_->ListDir(opts_.dir));
+  std::map<int64_t, std::string> segments;
+  for (const std::string& name : names) {
+    if (auto first = ParseSegmentFileName(name)) segments.emplace(*first, name);
+  }
+  int64_t deleted = 0;
+  for (auto it = segments.begin(); it != segments.end(); ++it) {
+    auto next = std::next(it);
+    if (next == segments.end() || it->first >= active) break;
+    if (next->first - 1 > lsn) break;  // this segment may hold records > lsn
+    OTLAKE_RETURN_NOT_OK(env_->DeleteFile(JoinPath(opts_.dir, it->second)));
+    ++deleted;
+  }
+  if (deleted > 0) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.segments_deleted += deleted;
+    }
+    OTLAKE_RETURN_NOT_OK(env_->SyncDir(opts_.dir));
+  }
+  return Status::OK();
+}
+
+Status WalWriter::Close() {
+  int64_t last;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_ || closing_) return Status::Invalid("WAL writer is closed");
+    closing_ = true;  // no new records from here on
+    last = next_lsn_ - 1;
+  }
+  Status st = SyncUpTo(last);
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return !leader_active_; });
+  closed_ = true;
+  if (file_) {
+    Status close_st = file_->Close();
+    file_.reset();
+    if (st.ok()) st = close_st;
+  }
+  return st;
+}
+
+}  // namespace otlake::wal
