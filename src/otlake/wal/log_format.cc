@@ -18,7 +18,7 @@ std::optional<int64_t> ParseSegmentFileName(std::string_view name) {
   for (char c : name.substr(kPrefix.size(), 20)) {
     if (c < '0' || c > '9') return std::nullopt;
     const uint64_t digit = static_cast<uint64_t>(c - '0');
-    if (v > (static_cast<uint64_t>(INT64_MAX) - digit) / 10) return std::nullopt;
+    if (v > (static_cast<uint64_t>(kMaxLsn) - digit) / 10) return std::nullopt;
     v = v * 10 + digit;
   }
   if (v == 0) return std::nullopt;  // LSNs are 1-based

@@ -21,6 +21,8 @@ inline constexpr int kHeaderSize = 4 + 2 + 1;
 inline constexpr int kRecordHeaderSize = 8 + 1;  // LSN + flags
 inline constexpr uint8_t kFlagZstd = 0x01;
 inline constexpr uint8_t kKnownFlags = kFlagZstd;
+/// LSNs are 1..kMaxLsn; larger values on disk are corruption (keeps LSN arithmetic overflow-free).
+inline constexpr int64_t kMaxLsn = int64_t{1} << 62;
 /// The largest payload Append accepts (the receiver's decompressed-body limit).
 inline constexpr int64_t kMaxPayloadBytes = 256ll << 20;
 

@@ -219,7 +219,7 @@ class Recovery {
     }
     const uint64_t raw_lsn = GetFixed64(rec.data());
     const uint8_t flags = static_cast<uint8_t>(rec[8]);
-    if (raw_lsn == 0 || raw_lsn > static_cast<uint64_t>(INT64_MAX)) {
+    if (raw_lsn == 0 || raw_lsn > static_cast<uint64_t>(kMaxLsn)) {
       ++stats_.corrupt_records;
       Problem(current_ + ": record with invalid LSN " + std::to_string(raw_lsn) + ", skipped");
       return Status::OK();

@@ -27,7 +27,9 @@ WalWriter::~WalWriter() {
 
 Result<std::unique_ptr<WalWriter>> WalWriter::Open(WalOptions opts, int64_t next_lsn) {
   if (opts.dir.empty()) return Status::Invalid("WAL directory not set");
-  if (next_lsn < 1) return Status::Invalid("WAL next_lsn must be >= 1, got ", next_lsn);
+  if (next_lsn < 1 || next_lsn > kMaxLsn) {
+    return Status::Invalid("WAL next_lsn must be in 1..2^62, got ", next_lsn);
+  }
   if (opts.segment_bytes < kBlockSize) opts.segment_bytes = kBlockSize;
   if (opts.retry_backoff_ms < 1) opts.retry_backoff_ms = 1;
   if (opts.max_retry_backoff_ms < opts.retry_backoff_ms) {
