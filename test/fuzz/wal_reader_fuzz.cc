@@ -2,10 +2,15 @@
 // Env — once as the LAST segment (damage is a torn tail: repaired) and once as a middle segment
 // followed by a valid one (damage is corruption: reported and skipped).
 //
+// Inputs starting with 0xF5 are *framed*: the rest is a list of (type: 1 byte, length: 2 bytes
+// LE, fragment) which the harness lays out in blocks with correct CRCs, so the fuzzer also
+// reaches what lies behind the checksum (fragment order, record header, LSN rules, zstd).
+//
 // Invariants (a violation aborts): recovery never fails on bad bytes; LSNs come out strictly
 // increasing; no payload exceeds the limit; repair is idempotent (a second recovery of the
 // repaired file returns the same records and finds no torn tail); and the records read from the
 // segment do not depend on whether it is the last one.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "otlake/wal/crc32c.h"
+#include "otlake/wal/log_format.h"
 #include "otlake/wal/mem_env.h"
 #include "otlake/wal/wal_reader.h"
 #include "otlake/wal/wal_writer.h"
@@ -54,10 +61,39 @@ void Write(Env* env, const std::string& path, std::string_view bytes) {
   if (!f.ok() || !(*f)->Append(bytes).ok()) Die("MemEnv write failed");
 }
 
+// Turns a framed input into segment bytes with valid checksums (see the top comment).
+std::string Frame(std::string_view in) {
+  std::string out;
+  while (in.size() >= 3) {
+    const uint8_t type = static_cast<uint8_t>(in[0]);
+    size_t len = static_cast<uint8_t>(in[1]) | (static_cast<size_t>(static_cast<uint8_t>(in[2])) << 8);
+    in.remove_prefix(3);
+    len = std::min(len, in.size());
+    const size_t left = kBlockSize - out.size() % kBlockSize;
+    if (left < static_cast<size_t>(kHeaderSize)) out.append(left, '\0');
+    len = std::min(len, kBlockSize - out.size() % kBlockSize - kHeaderSize);
+    const char type_byte = static_cast<char>(type);
+    const uint32_t crc = MaskCrc(Crc32cExtend(Crc32cExtend(0, &type_byte, 1), in.data(), len));
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(crc >> (8 * i)));
+    out.push_back(static_cast<char>(len & 0xFF));
+    out.push_back(static_cast<char>(len >> 8));
+    out.push_back(type_byte);
+    out.append(in.data(), len);
+    in.remove_prefix(len);
+  }
+  return out;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  std::string framed;
+  if (size > 0 && data[0] == 0xF5) {
+    framed = Frame(bytes.substr(1));
+    bytes = framed;
+    size = framed.size();
+  }
   const std::string first = "wal/" + SegmentFileName(1);
 
   // 1. The input is the last (only) segment.
