@@ -66,7 +66,8 @@ std::string Frame(std::string_view in) {
   std::string out;
   while (in.size() >= 3) {
     const uint8_t type = static_cast<uint8_t>(in[0]);
-    size_t len = static_cast<uint8_t>(in[1]) | (static_cast<size_t>(static_cast<uint8_t>(in[2])) << 8);
+    size_t len = static_cast<size_t>(static_cast<uint8_t>(in[1])) |
+                 (static_cast<size_t>(static_cast<uint8_t>(in[2])) << 8);
     in.remove_prefix(3);
     len = std::min(len, in.size());
     const size_t left = kBlockSize - out.size() % kBlockSize;
@@ -106,7 +107,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Die("more bytes skipped than the file has");
   }
   auto repaired_size = env->FileSize(first);
-  if (!repaired_size.ok() || *repaired_size != static_cast<int64_t>(size) - s1.truncated_tail_bytes) {
+  if (!repaired_size.ok() ||
+      *repaired_size != static_cast<int64_t>(size) - s1.truncated_tail_bytes) {
     Die("repair did not cut exactly the torn tail");
   }
   Records again;

@@ -36,7 +36,8 @@ class SegmentScanner {
       }
       const char* h = data_.data() + pos_;
       const uint32_t masked = GetFixed32(h);
-      const int64_t len = static_cast<uint8_t>(h[4]) | (static_cast<int64_t>(static_cast<uint8_t>(h[5])) << 8);
+      const int64_t len = static_cast<int64_t>(static_cast<uint8_t>(h[4])) |
+                          (static_cast<int64_t>(static_cast<uint8_t>(h[5])) << 8);
       const uint8_t type = static_cast<uint8_t>(h[6]);
       if (masked == 0 && len == 0 && type == 0) {
         Note("zero-filled block");
@@ -268,8 +269,8 @@ class Recovery {
 
   void Corrupt(int64_t offset, int64_t bytes, const std::string& reasons) {
     stats_.corrupt_bytes += bytes;
-    Problem("CORRUPTION in " + current_ + ": " + std::to_string(bytes) + " bytes skipped at offset " +
-            std::to_string(offset) + " (" + reasons + ")");
+    Problem("CORRUPTION in " + current_ + ": " + std::to_string(bytes) +
+            " bytes skipped at offset " + std::to_string(offset) + " (" + reasons + ")");
   }
 
   void Problem(std::string line) {

@@ -140,7 +140,9 @@ TEST(WalCorruption, FlippedBytesInAMiddleSegmentAreCountedAndSkipped) {
     const int64_t n = 120;
     {
       WAL_ASSIGN_OR_FAIL(auto w, WalWriter::Open(o, 1));
-      for (int64_t lsn = 1; lsn <= n; ++lsn) ASSERT_TRUE(w->Append(Payload(lsn, SizeOf(lsn))).ok());
+      for (int64_t lsn = 1; lsn <= n; ++lsn) {
+        ASSERT_TRUE(w->Append(Payload(lsn, SizeOf(lsn))).ok());
+      }
       WAL_ASSERT_OK(w->Close());
     }
     WAL_ASSIGN_OR_FAIL(auto names, mem->ListDir("wal"));
@@ -149,7 +151,9 @@ TEST(WalCorruption, FlippedBytesInAMiddleSegmentAreCountedAndSkipped) {
     const std::string victim = "wal/" + names[names.size() / 2];
     WAL_ASSIGN_OR_FAIL(std::string bytes, mem->ReadFile(victim));
     const int flips = 1 + static_cast<int>(rng() % 6);
-    for (int i = 0; i < flips; ++i) bytes[rng() % bytes.size()] ^= static_cast<char>(1 + rng() % 255);
+    for (int i = 0; i < flips; ++i) {
+      bytes[rng() % bytes.size()] ^= static_cast<char>(1 + rng() % 255);
+    }
     {
       auto f = *mem->NewWritableFile(victim);
       WAL_ASSERT_OK(f->Append(bytes));
@@ -196,7 +200,10 @@ TEST(WalCorruption, GarbageSegmentsAndDuplicateLsnsNeverCrashAndAreReported) {
   { WAL_ASSERT_OK((*mem->NewWritableFile("wal/" + SegmentFileName(5)))->Append(seg)); }
   // A zero-filled segment and a random one after it; the random one is the last: its junk is a
   // torn tail.
-  { WAL_ASSERT_OK((*mem->NewWritableFile("wal/" + SegmentFileName(11)))->Append(std::string(70000, '\0'))); }
+  {
+    auto f = *mem->NewWritableFile("wal/" + SegmentFileName(11));
+    WAL_ASSERT_OK(f->Append(std::string(70000, '\0')));
+  }
   std::string junk(5000, '\0');
   std::mt19937 rng(7);
   for (char& c : junk) c = static_cast<char>(rng());
