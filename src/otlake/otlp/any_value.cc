@@ -6,47 +6,37 @@
 
 namespace otlake::otlp {
 
-AnyValue AnyValue::String(std::string v) {
+namespace {
+// An AnyValue of type `t` holding `v` in `member`.
+template <typename T>
+AnyValue Make(AnyValue::Type t, T AnyValue::*member, T v) {
   AnyValue a;
-  a.type = Type::kString;
-  a.string_value = std::move(v);
+  a.type = t;
+  a.*member = std::move(v);
   return a;
+}
+}  // namespace
+
+AnyValue AnyValue::String(std::string v) {
+  return Make(Type::kString, &AnyValue::string_value, std::move(v));
 }
 AnyValue AnyValue::Bool(bool v) {
-  AnyValue a;
-  a.type = Type::kBool;
-  a.bool_value = v;
-  return a;
+  return Make(Type::kBool, &AnyValue::bool_value, v);
 }
 AnyValue AnyValue::Int(int64_t v) {
-  AnyValue a;
-  a.type = Type::kInt;
-  a.int_value = v;
-  return a;
+  return Make(Type::kInt, &AnyValue::int_value, v);
 }
 AnyValue AnyValue::Double(double v) {
-  AnyValue a;
-  a.type = Type::kDouble;
-  a.double_value = v;
-  return a;
+  return Make(Type::kDouble, &AnyValue::double_value, v);
 }
 AnyValue AnyValue::Bytes(std::string v) {
-  AnyValue a;
-  a.type = Type::kBytes;
-  a.string_value = std::move(v);
-  return a;
+  return Make(Type::kBytes, &AnyValue::string_value, std::move(v));
 }
 AnyValue AnyValue::Array(std::vector<AnyValue> v) {
-  AnyValue a;
-  a.type = Type::kArray;
-  a.array = std::move(v);
-  return a;
+  return Make(Type::kArray, &AnyValue::array, std::move(v));
 }
 AnyValue AnyValue::Kvlist(std::vector<KeyValue> v) {
-  AnyValue a;
-  a.type = Type::kKvlist;
-  a.kvlist = std::move(v);
-  return a;
+  return Make(Type::kKvlist, &AnyValue::kvlist, std::move(v));
 }
 
 bool AnyValue::operator==(const AnyValue& o) const {

@@ -70,22 +70,27 @@ class Checkpoint {
   std::map<std::string, int64_t> reasons_;
 };
 
-}  // namespace
-
-Status DecodeProtobuf(Signal signal, std::string_view body, const DecodeOptions& options,
-                      DecodeResult* out) {
+// Runs one decoder; on failure restores *out as it was, so a rejected request leaves nothing.
+Status DecodeOrRestore(Status (*impl)(Signal, std::string_view, const DecodeOptions&,
+                                      DecodeResult*),
+                       Signal signal, std::string_view body, const DecodeOptions& options,
+                       DecodeResult* out) {
   Checkpoint cp(out);
-  Status st = internal::DecodeProtobufImpl(signal, body, options, out);
+  Status st = impl(signal, body, options, out);
   if (!st.ok()) cp.Restore();
   return st;
 }
 
+}  // namespace
+
+Status DecodeProtobuf(Signal signal, std::string_view body, const DecodeOptions& options,
+                      DecodeResult* out) {
+  return DecodeOrRestore(internal::DecodeProtobufImpl, signal, body, options, out);
+}
+
 Status DecodeJson(Signal signal, std::string_view body, const DecodeOptions& options,
                   DecodeResult* out) {
-  Checkpoint cp(out);
-  Status st = internal::DecodeJsonImpl(signal, body, options, out);
-  if (!st.ok()) cp.Restore();
-  return st;
+  return DecodeOrRestore(internal::DecodeJsonImpl, signal, body, options, out);
 }
 
 }  // namespace otlake::otlp

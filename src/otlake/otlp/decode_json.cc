@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "otlake/otlp/decode.h"
@@ -168,6 +169,26 @@ class JsonDecoder {
   Status SummaryPoint(const JValue& obj, const MetricData& m);
   Status Buckets(const JValue* obj, std::string* out);
   Status Exemplars(const JValue* arr, std::string* out, bool* ok, std::string* reason);
+  // The members a data point keeps for after its loop (nullptr if absent).
+  struct PointRefs {
+    const JValue* attrs = nullptr;
+    const JValue* exemplars = nullptr;
+  };
+  // Reads member `k` of a point of type `t` if it is one of the fields the point kinds share
+  // (attributes, startTimeUnixNano, timeUnixNano, flags; exemplars but for summary; count and sum
+  // of the histogram kinds and summary; min and max of the histograms); *used says if it was.
+  template <typename P>
+  Status PointField(std::string_view k, const JValue& v, MetricType t, P* p, PointRefs* refs,
+                    bool* used);
+  // Walks the members of data point `obj` of type `t`: the shared fields via PointField, every
+  // other non-null member via own_field(key, value) (the kind's own fields; it ignores unknowns).
+  template <typename P, typename Fn>
+  Status PointMembers(const JValue& obj, MetricType t, P* p, PointRefs* refs, Fn&& own_field);
+  // The common end of every data point, once its own fields are read: validates it, renders its
+  // exemplars and attributes, then rejects or writes it. `j` is for the histogram kinds.
+  template <typename P>
+  Status FinishPoint(const PointRefs& refs, const MetricData& m, const P& p,
+                     const RowEmitter::HistJson& j = {});
 
   // Iterates the objects of array `arr` (may be null), calling fn(element) with path name[i].
   template <typename Fn>
@@ -560,11 +581,7 @@ Status JsonDecoder::Span(const JValue& obj) {
     }
   }
 
-  bool ok = internal::CheckId(s.trace_id, 16, false, "trace_id", &reason_) &&
-            internal::CheckId(s.span_id, 8, false, "span_id", &reason_) &&
-            internal::CheckId(s.parent_span_id, 8, true, "parent_span_id", &reason_) &&
-            internal::CheckTime(s.start, "start_time_unix_nano", &reason_) &&
-            internal::CheckTime(s.end, "end_time_unix_nano", &reason_);
+  bool ok = internal::CheckSpan(s, &reason_);
 
   events_.clear();
   OTLP_RETURN_NOT_OK(ForEachObject(events, "events", [&](const JValue& e) -> Status {
@@ -581,7 +598,7 @@ Status JsonDecoder::Span(const JValue& obj) {
         OTLP_RETURN_NOT_OK(U32(it->value, "droppedAttributesCount", &ev.d.dropped_attributes));
       }
     }
-    if (ok) ok = internal::CheckTime(ev.d.time, "event time_unix_nano", &reason_);
+    if (ok) ok = internal::CheckEvent(ev.d, &reason_);
     events_.push_back(ev);
     return Status::OK();
   }));
@@ -604,10 +621,7 @@ Status JsonDecoder::Span(const JValue& obj) {
         OTLP_RETURN_NOT_OK(U32(it->value, "flags", &l.d.flags));
       }
     }
-    if (ok) {
-      ok = internal::CheckId(l.d.trace_id, 16, false, "link trace_id", &reason_) &&
-           internal::CheckId(l.d.span_id, 8, false, "link span_id", &reason_);
-    }
+    if (ok) ok = internal::CheckLink(l.d, &reason_);
     links_.push_back(l);
     return Status::OK();
   }));
@@ -681,25 +695,13 @@ Status JsonDecoder::Log(const JValue& obj) {
       OTLP_RETURN_NOT_OK(Str(v, "eventName", &d.event_name));
     }
   }
-  const bool ok = internal::CheckTime(d.time, "time_unix_nano", &reason_) &&
-                  internal::CheckTime(d.observed, "observed_time_unix_nano", &reason_) &&
-                  internal::CheckId(d.trace_id, 16, true, "trace_id", &reason_) &&
-                  internal::CheckId(d.span_id, 8, true, "span_id", &reason_);
+  const bool ok = internal::CheckLog(d, &reason_);
   ValueInfo info;
   body_.clear();
   if (body != nullptr) OTLP_RETURN_AT(path_, Value(*body, 0, &body_, &info), "body");
   caps_.Reset();
   OTLP_RETURN_NOT_OK(Attrs(attrs, "attributes", &attrs_, &caps_));
-  if (!ok) {
-    emit_.Reject(reason_);
-    return Status::OK();
-  }
-  std::string_view body_text = body_;
-  if (info.kind == ValueInfo::kString) body_text = info.str;
-  if (info.kind == ValueInfo::kEmpty) body_text = {};
-  const Identity id = internal::ResolveIdentity(caps_, attrs_, res_.identity);
-  emit_.EmitLog(res_, scope_, d, body_text, internal::BodyTypeName(info.kind), attrs_, id);
-  emit_.Accept();
+  emit_.FinishLog(ok, reason_, res_, scope_, d, info, body_, attrs_, caps_);
   return Status::OK();
 }
 
@@ -777,8 +779,7 @@ Status JsonDecoder::Metric(const JValue& obj) {
 Status JsonDecoder::Exemplars(const JValue* arr, std::string* out, bool* ok,
                               std::string* reason) {
   out->assign("[");
-  std::string why;
-  bool first = true;
+  int64_t index = 0;
   OTLP_RETURN_NOT_OK(ForEachObject(arr, "exemplars", [&](const JValue& e) -> Status {
     ExemplarData x;
     const JValue* attrs = nullptr;
@@ -805,33 +806,83 @@ Status JsonDecoder::Exemplars(const JValue* arr, std::string* out, bool* ok,
       }
     }
     OTLP_RETURN_NOT_OK(Attrs(attrs, "filteredAttributes", &ex_attrs_, nullptr));
-    if (!first) out->push_back(',');
-    first = false;
-    if (!internal::AppendExemplar(out, x, ex_attrs_, &why) && *ok) {
-      *ok = false;
-      *reason = why;
-    }
+    internal::AddExemplar(out, index++, x, ex_attrs_, ok, reason);
     return Status::OK();
   }));
   out->push_back(']');
   return Status::OK();
 }
 
-Status JsonDecoder::NumberPoint(const JValue& obj, const MetricData& m) {
-  NumberPointData p;
-  const JValue* attrs = nullptr;
-  const JValue* exemplars = nullptr;
+template <typename P>
+Status JsonDecoder::PointField(std::string_view k, const JValue& v, MetricType t, P* p,
+                               PointRefs* refs, bool* used) {
+  *used = true;
+  if (KeyIs(k, "attributes")) return Array(v, "attributes", &refs->attrs);
+  if (KeyIs(k, "startTimeUnixNano")) return U64(v, "startTimeUnixNano", &p->start);
+  if (KeyIs(k, "timeUnixNano")) return U64(v, "timeUnixNano", &p->time);
+  if (KeyIs(k, "flags")) return U32(v, "flags", &p->flags);
+  if (t != MetricType::kSummary && KeyIs(k, "exemplars")) {
+    return Array(v, "exemplars", &refs->exemplars);
+  }
+  if constexpr (std::is_same_v<P, HistPointData>) {
+    if (KeyIs(k, "count")) return U64(v, "count", &p->count);
+    if (KeyIs(k, "sum")) {
+      OTLP_RETURN_NOT_OK(Dbl(v, "sum", &p->sum));
+      p->has_sum = true;
+      return Status::OK();
+    }
+    if (t != MetricType::kSummary) {
+      if (KeyIs(k, "min")) {
+        OTLP_RETURN_NOT_OK(Dbl(v, "min", &p->min));
+        p->has_min = true;
+        return Status::OK();
+      }
+      if (KeyIs(k, "max")) {
+        OTLP_RETURN_NOT_OK(Dbl(v, "max", &p->max));
+        p->has_max = true;
+        return Status::OK();
+      }
+    }
+  }
+  *used = false;
+  return Status::OK();
+}
+
+template <typename P, typename Fn>
+Status JsonDecoder::PointMembers(const JValue& obj, MetricType t, P* p, PointRefs* refs,
+                                 Fn&& own_field) {
   for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
     const std::string_view k = SV(it->name);
     const JValue& v = it->value;
     if (v.IsNull()) continue;
-    if (KeyIs(k, "attributes")) {
-      OTLP_RETURN_NOT_OK(Array(v, "attributes", &attrs));
-    } else if (KeyIs(k, "startTimeUnixNano")) {
-      OTLP_RETURN_NOT_OK(U64(v, "startTimeUnixNano", &p.start));
-    } else if (KeyIs(k, "timeUnixNano")) {
-      OTLP_RETURN_NOT_OK(U64(v, "timeUnixNano", &p.time));
-    } else if (KeyIs(k, "asDouble")) {
+    bool used = false;
+    OTLP_RETURN_NOT_OK(PointField(k, v, t, p, refs, &used));
+    if (!used) OTLP_RETURN_NOT_OK(own_field(k, v));
+  }
+  return Status::OK();
+}
+
+template <typename P>
+Status JsonDecoder::FinishPoint(const PointRefs& refs, const MetricData& m, const P& p,
+                                const RowEmitter::HistJson& j) {
+  bool ok = internal::CheckPoint(p, &reason_);
+  OTLP_RETURN_NOT_OK(Exemplars(refs.exemplars, &exemplars_, &ok, &reason_));  // "[]" if none
+  caps_.Reset();
+  OTLP_RETURN_NOT_OK(Attrs(refs.attrs, "attributes", &attrs_, &caps_));
+  const internal::PointCtx c{res_, scope_, m, metadata_, attrs_, caps_, exemplars_};
+  if constexpr (std::is_same_v<P, HistPointData>) {
+    emit_.FinishPoint(ok, reason_, c, p, j);
+  } else {
+    emit_.FinishPoint(ok, reason_, c, p);
+  }
+  return Status::OK();
+}
+
+Status JsonDecoder::NumberPoint(const JValue& obj, const MetricData& m) {
+  NumberPointData p;
+  PointRefs refs;
+  auto own_field = [&](std::string_view k, const JValue& v) -> Status {
+    if (KeyIs(k, "asDouble")) {
       OTLP_RETURN_NOT_OK(Dbl(v, "asDouble", &p.as_double));
       p.has_double = true;
       p.has_int = false;
@@ -839,88 +890,38 @@ Status JsonDecoder::NumberPoint(const JValue& obj, const MetricData& m) {
       OTLP_RETURN_NOT_OK(I64(v, "asInt", &p.as_int));
       p.has_int = true;
       p.has_double = false;
-    } else if (KeyIs(k, "exemplars")) {
-      OTLP_RETURN_NOT_OK(Array(v, "exemplars", &exemplars));
-    } else if (KeyIs(k, "flags")) {
-      OTLP_RETURN_NOT_OK(U32(v, "flags", &p.flags));
     }
-  }
-  bool ok = internal::CheckTime(p.time, "time_unix_nano", &reason_) &&
-            internal::CheckTime(p.start, "start_time_unix_nano", &reason_);
-  OTLP_RETURN_NOT_OK(Exemplars(exemplars, &exemplars_, &ok, &reason_));
-  caps_.Reset();
-  OTLP_RETURN_NOT_OK(Attrs(attrs, "attributes", &attrs_, &caps_));
-  if (!ok) {
-    emit_.Reject(reason_);
     return Status::OK();
-  }
-  const Identity id = internal::ResolveIdentity(caps_, attrs_, res_.identity);
-  emit_.EmitNumberPoint(res_, scope_, m, metadata_, p, attrs_, exemplars_, id);
-  emit_.Accept();
-  return Status::OK();
+  };
+  OTLP_RETURN_NOT_OK(PointMembers(obj, m.type, &p, &refs, own_field));
+  return FinishPoint(refs, m, p);
 }
 
 Status JsonDecoder::HistogramPoint(const JValue& obj, const MetricData& m) {
   HistPointData p;
-  const JValue* attrs = nullptr;
-  const JValue* exemplars = nullptr;
+  PointRefs refs;
   const JValue* counts = nullptr;
   const JValue* bounds = nullptr;
-  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
-    const std::string_view k = SV(it->name);
-    const JValue& v = it->value;
-    if (v.IsNull()) continue;
-    if (KeyIs(k, "attributes")) {
-      OTLP_RETURN_NOT_OK(Array(v, "attributes", &attrs));
-    } else if (KeyIs(k, "startTimeUnixNano")) {
-      OTLP_RETURN_NOT_OK(U64(v, "startTimeUnixNano", &p.start));
-    } else if (KeyIs(k, "timeUnixNano")) {
-      OTLP_RETURN_NOT_OK(U64(v, "timeUnixNano", &p.time));
-    } else if (KeyIs(k, "count")) {
-      OTLP_RETURN_NOT_OK(U64(v, "count", &p.count));
-    } else if (KeyIs(k, "sum")) {
-      OTLP_RETURN_NOT_OK(Dbl(v, "sum", &p.sum));
-      p.has_sum = true;
-    } else if (KeyIs(k, "bucketCounts")) {
+  auto own_field = [&](std::string_view k, const JValue& v) -> Status {
+    if (KeyIs(k, "bucketCounts")) {
       OTLP_RETURN_NOT_OK(Array(v, "bucketCounts", &counts));
     } else if (KeyIs(k, "explicitBounds")) {
       OTLP_RETURN_NOT_OK(Array(v, "explicitBounds", &bounds));
-    } else if (KeyIs(k, "exemplars")) {
-      OTLP_RETURN_NOT_OK(Array(v, "exemplars", &exemplars));
-    } else if (KeyIs(k, "flags")) {
-      OTLP_RETURN_NOT_OK(U32(v, "flags", &p.flags));
-    } else if (KeyIs(k, "min")) {
-      OTLP_RETURN_NOT_OK(Dbl(v, "min", &p.min));
-      p.has_min = true;
-    } else if (KeyIs(k, "max")) {
-      OTLP_RETURN_NOT_OK(Dbl(v, "max", &p.max));
-      p.has_max = true;
     }
-  }
+    return Status::OK();
+  };
+  OTLP_RETURN_NOT_OK(PointMembers(obj, m.type, &p, &refs, own_field));
   counts_.assign("[");
   OTLP_RETURN_NOT_OK(U64Array(counts, "bucketCounts", &counts_));
   counts_.push_back(']');
   bounds_.assign("[");
   OTLP_RETURN_NOT_OK(DoubleArray(bounds, "explicitBounds", &bounds_));
   bounds_.push_back(']');
-  bool ok = internal::CheckTime(p.time, "time_unix_nano", &reason_) &&
-            internal::CheckTime(p.start, "start_time_unix_nano", &reason_) &&
-            internal::CheckTime(p.count, "count", &reason_);
-  OTLP_RETURN_NOT_OK(Exemplars(exemplars, &exemplars_, &ok, &reason_));
-  caps_.Reset();
-  OTLP_RETURN_NOT_OK(Attrs(attrs, "attributes", &attrs_, &caps_));
-  if (!ok) {
-    emit_.Reject(reason_);
-    return Status::OK();
-  }
   RowEmitter::HistJson j;
   j.has_bounds = true;
   j.bounds = bounds_;
   j.counts = counts_;
-  const Identity id = internal::ResolveIdentity(caps_, attrs_, res_.identity);
-  emit_.EmitHistPoint(res_, scope_, m, metadata_, p, j, attrs_, exemplars_, id);
-  emit_.Accept();
-  return Status::OK();
+  return FinishPoint(refs, m, p, j);
 }
 
 Status JsonDecoder::Buckets(const JValue* obj, std::string* out) {
@@ -945,26 +946,11 @@ Status JsonDecoder::Buckets(const JValue* obj, std::string* out) {
 
 Status JsonDecoder::ExpHistogramPoint(const JValue& obj, const MetricData& m) {
   HistPointData p;
-  const JValue* attrs = nullptr;
-  const JValue* exemplars = nullptr;
+  PointRefs refs;
   const JValue* positive = nullptr;
   const JValue* negative = nullptr;
-  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
-    const std::string_view k = SV(it->name);
-    const JValue& v = it->value;
-    if (v.IsNull()) continue;
-    if (KeyIs(k, "attributes")) {
-      OTLP_RETURN_NOT_OK(Array(v, "attributes", &attrs));
-    } else if (KeyIs(k, "startTimeUnixNano")) {
-      OTLP_RETURN_NOT_OK(U64(v, "startTimeUnixNano", &p.start));
-    } else if (KeyIs(k, "timeUnixNano")) {
-      OTLP_RETURN_NOT_OK(U64(v, "timeUnixNano", &p.time));
-    } else if (KeyIs(k, "count")) {
-      OTLP_RETURN_NOT_OK(U64(v, "count", &p.count));
-    } else if (KeyIs(k, "sum")) {
-      OTLP_RETURN_NOT_OK(Dbl(v, "sum", &p.sum));
-      p.has_sum = true;
-    } else if (KeyIs(k, "scale")) {
+  auto own_field = [&](std::string_view k, const JValue& v) -> Status {
+    if (KeyIs(k, "scale")) {
       OTLP_RETURN_NOT_OK(I32(v, "scale", &p.scale));
     } else if (KeyIs(k, "zeroCount")) {
       OTLP_RETURN_NOT_OK(U64(v, "zeroCount", &p.zero_count));
@@ -972,70 +958,35 @@ Status JsonDecoder::ExpHistogramPoint(const JValue& obj, const MetricData& m) {
       OTLP_RETURN_NOT_OK(Object(v, "positive", &positive));
     } else if (KeyIs(k, "negative")) {
       OTLP_RETURN_NOT_OK(Object(v, "negative", &negative));
-    } else if (KeyIs(k, "flags")) {
-      OTLP_RETURN_NOT_OK(U32(v, "flags", &p.flags));
-    } else if (KeyIs(k, "exemplars")) {
-      OTLP_RETURN_NOT_OK(Array(v, "exemplars", &exemplars));
-    } else if (KeyIs(k, "min")) {
-      OTLP_RETURN_NOT_OK(Dbl(v, "min", &p.min));
-      p.has_min = true;
-    } else if (KeyIs(k, "max")) {
-      OTLP_RETURN_NOT_OK(Dbl(v, "max", &p.max));
-      p.has_max = true;
     } else if (KeyIs(k, "zeroThreshold")) {
       OTLP_RETURN_NOT_OK(Dbl(v, "zeroThreshold", &p.zero_threshold));
     }
-  }
+    return Status::OK();
+  };
+  OTLP_RETURN_NOT_OK(PointMembers(obj, m.type, &p, &refs, own_field));
   OTLP_RETURN_AT(path_, Buckets(positive, &positive_), "positive");
   OTLP_RETURN_AT(path_, Buckets(negative, &negative_), "negative");
-  bool ok = internal::CheckTime(p.time, "time_unix_nano", &reason_) &&
-            internal::CheckTime(p.start, "start_time_unix_nano", &reason_) &&
-            internal::CheckTime(p.count, "count", &reason_) &&
-            internal::CheckTime(p.zero_count, "zero_count", &reason_);
-  OTLP_RETURN_NOT_OK(Exemplars(exemplars, &exemplars_, &ok, &reason_));
-  caps_.Reset();
-  OTLP_RETURN_NOT_OK(Attrs(attrs, "attributes", &attrs_, &caps_));
-  if (!ok) {
-    emit_.Reject(reason_);
-    return Status::OK();
-  }
   RowEmitter::HistJson j;
   j.has_exp = true;
   j.positive = positive_;
   j.negative = negative_;
-  const Identity id = internal::ResolveIdentity(caps_, attrs_, res_.identity);
-  emit_.EmitHistPoint(res_, scope_, m, metadata_, p, j, attrs_, exemplars_, id);
-  emit_.Accept();
-  return Status::OK();
+  return FinishPoint(refs, m, p, j);
 }
 
 Status JsonDecoder::SummaryPoint(const JValue& obj, const MetricData& m) {
   HistPointData p;
   p.has_sum = true;
-  const JValue* attrs = nullptr;
+  PointRefs refs;  // a summary has no exemplars: they stay "[]"
   const JValue* quantiles = nullptr;
-  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
-    const std::string_view k = SV(it->name);
-    const JValue& v = it->value;
-    if (v.IsNull()) continue;
-    if (KeyIs(k, "attributes")) {
-      OTLP_RETURN_NOT_OK(Array(v, "attributes", &attrs));
-    } else if (KeyIs(k, "startTimeUnixNano")) {
-      OTLP_RETURN_NOT_OK(U64(v, "startTimeUnixNano", &p.start));
-    } else if (KeyIs(k, "timeUnixNano")) {
-      OTLP_RETURN_NOT_OK(U64(v, "timeUnixNano", &p.time));
-    } else if (KeyIs(k, "count")) {
-      OTLP_RETURN_NOT_OK(U64(v, "count", &p.count));
-    } else if (KeyIs(k, "sum")) {
-      OTLP_RETURN_NOT_OK(Dbl(v, "sum", &p.sum));
-    } else if (KeyIs(k, "quantileValues")) {
+  auto own_field = [&](std::string_view k, const JValue& v) -> Status {
+    if (KeyIs(k, "quantileValues")) {
       OTLP_RETURN_NOT_OK(Array(v, "quantileValues", &quantiles));
-    } else if (KeyIs(k, "flags")) {
-      OTLP_RETURN_NOT_OK(U32(v, "flags", &p.flags));
     }
-  }
+    return Status::OK();
+  };
+  OTLP_RETURN_NOT_OK(PointMembers(obj, m.type, &p, &refs, own_field));
   quantiles_.assign("[");
-  bool first = true;
+  int64_t index = 0;
   OTLP_RETURN_NOT_OK(ForEachObject(quantiles, "quantileValues", [&](const JValue& e) -> Status {
     double q = 0, v = 0;
     for (auto it = e.MemberBegin(); it != e.MemberEnd(); ++it) {
@@ -1046,32 +997,14 @@ Status JsonDecoder::SummaryPoint(const JValue& obj, const MetricData& m) {
         OTLP_RETURN_NOT_OK(Dbl(it->value, "value", &v));
       }
     }
-    if (!first) quantiles_.push_back(',');
-    first = false;
-    quantiles_.append("{\"q\":");
-    AppendTypedDouble(&quantiles_, q);
-    quantiles_.append(",\"v\":");
-    AppendTypedDouble(&quantiles_, v);
-    quantiles_.push_back('}');
+    internal::AppendQuantile(&quantiles_, index++, q, v);
     return Status::OK();
   }));
   quantiles_.push_back(']');
-  const bool ok = internal::CheckTime(p.time, "time_unix_nano", &reason_) &&
-                  internal::CheckTime(p.start, "start_time_unix_nano", &reason_) &&
-                  internal::CheckTime(p.count, "count", &reason_);
-  caps_.Reset();
-  OTLP_RETURN_NOT_OK(Attrs(attrs, "attributes", &attrs_, &caps_));
-  if (!ok) {
-    emit_.Reject(reason_);
-    return Status::OK();
-  }
   RowEmitter::HistJson j;
   j.has_quantiles = true;
   j.quantiles = quantiles_;
-  const Identity id = internal::ResolveIdentity(caps_, attrs_, res_.identity);
-  emit_.EmitHistPoint(res_, scope_, m, metadata_, p, j, attrs_, "[]", id);
-  emit_.Accept();
-  return Status::OK();
+  return FinishPoint(refs, m, p, j);
 }
 
 bool IsBlank(std::string_view s) {

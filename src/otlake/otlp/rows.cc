@@ -186,6 +186,61 @@ bool AppendExemplar(std::string* out, const ExemplarData& e, std::string_view fi
   return true;
 }
 
+void AddExemplar(std::string* out, int64_t index, const ExemplarData& e,
+                 std::string_view filtered_attrs_json, bool* ok, std::string* reason) {
+  if (index > 0) out->push_back(',');
+  std::string why;
+  if (!AppendExemplar(out, e, filtered_attrs_json, &why) && *ok) {
+    *ok = false;
+    *reason = why;
+  }
+}
+
+bool CheckSpan(const SpanData& s, std::string* reason) {
+  return CheckId(s.trace_id, 16, false, "trace_id", reason) &&
+         CheckId(s.span_id, 8, false, "span_id", reason) &&
+         CheckId(s.parent_span_id, 8, true, "parent_span_id", reason) &&
+         CheckTime(s.start, "start_time_unix_nano", reason) &&
+         CheckTime(s.end, "end_time_unix_nano", reason);
+}
+
+bool CheckEvent(const EventData& e, std::string* reason) {
+  return CheckTime(e.time, "event time_unix_nano", reason);
+}
+
+bool CheckLink(const LinkData& l, std::string* reason) {
+  return CheckId(l.trace_id, 16, false, "link trace_id", reason) &&
+         CheckId(l.span_id, 8, false, "link span_id", reason);
+}
+
+bool CheckLog(const LogData& l, std::string* reason) {
+  return CheckTime(l.time, "time_unix_nano", reason) &&
+         CheckTime(l.observed, "observed_time_unix_nano", reason) &&
+         CheckId(l.trace_id, 16, true, "trace_id", reason) &&
+         CheckId(l.span_id, 8, true, "span_id", reason);
+}
+
+bool CheckPoint(const NumberPointData& p, std::string* reason) {
+  return CheckTime(p.time, "time_unix_nano", reason) &&
+         CheckTime(p.start, "start_time_unix_nano", reason);
+}
+
+bool CheckPoint(const HistPointData& p, std::string* reason) {
+  // zero_count stays 0 (which passes) for the kinds other than the exponential histogram.
+  return CheckTime(p.time, "time_unix_nano", reason) &&
+         CheckTime(p.start, "start_time_unix_nano", reason) &&
+         CheckTime(p.count, "count", reason) && CheckTime(p.zero_count, "zero_count", reason);
+}
+
+void AppendQuantile(std::string* out, int64_t index, double q, double v) {
+  if (index > 0) out->push_back(',');
+  out->append("{\"q\":");
+  AppendTypedDouble(out, q);
+  out->append(",\"v\":");
+  AppendTypedDouble(out, v);
+  out->push_back('}');
+}
+
 void AppendBucketsPrefix(std::string* out, int32_t offset) {
   out->append("{\"offset\":");
   AppendJsonInt(out, offset);
@@ -535,6 +590,44 @@ void RowEmitter::EmitHistPoint(const ResourceCtx& r, const ScopeCtx& s, const Me
   b.AppendString(c::kPointAttrsJson, attrs_json);
   b.AppendString(c::kExemplarsJson, exemplars_json);
   b.FinishRow();
+}
+
+void RowEmitter::FinishLog(bool ok, const std::string& reason, const ResourceCtx& r,
+                           const ScopeCtx& s, const LogData& log, const ValueInfo& body,
+                           std::string_view body_json, std::string_view attrs_json,
+                           const Captures& caps) {
+  if (!ok) {
+    Reject(reason);
+    return;
+  }
+  std::string_view body_text = body_json;
+  if (body.kind == ValueInfo::kString) body_text = body.str;
+  if (body.kind == ValueInfo::kEmpty) body_text = {};
+  const Identity id = ResolveIdentity(caps, attrs_json, r.identity);
+  EmitLog(r, s, log, body_text, BodyTypeName(body.kind), attrs_json, id);
+  Accept();
+}
+
+void RowEmitter::FinishPoint(bool ok, const std::string& reason, const PointCtx& c,
+                             const NumberPointData& p) {
+  if (!ok) {
+    Reject(reason);
+    return;
+  }
+  const Identity id = ResolveIdentity(c.caps, c.attrs_json, c.r.identity);
+  EmitNumberPoint(c.r, c.s, c.m, c.metadata_json, p, c.attrs_json, c.exemplars_json, id);
+  Accept();
+}
+
+void RowEmitter::FinishPoint(bool ok, const std::string& reason, const PointCtx& c,
+                             const HistPointData& p, const HistJson& j) {
+  if (!ok) {
+    Reject(reason);
+    return;
+  }
+  const Identity id = ResolveIdentity(c.caps, c.attrs_json, c.r.identity);
+  EmitHistPoint(c.r, c.s, c.m, c.metadata_json, p, j, c.attrs_json, c.exemplars_json, id);
+  Accept();
 }
 
 }  // namespace otlake::otlp::internal

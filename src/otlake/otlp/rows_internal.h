@@ -164,6 +164,13 @@ struct LogData {
   uint32_t dropped_attributes = 0;
 };
 
+/// Record validation shared by both decoders: IDs of the right length, times that fit int64.
+/// False, with *reason set, rejects the record (an event's or link's rejects its span).
+bool CheckSpan(const SpanData& s, std::string* reason);
+bool CheckEvent(const EventData& e, std::string* reason);
+bool CheckLink(const LinkData& l, std::string* reason);
+bool CheckLog(const LogData& l, std::string* reason);
+
 enum class MetricType : uint8_t { kNone, kGauge, kSum, kHistogram, kExpHistogram, kSummary };
 
 struct MetricData {
@@ -204,6 +211,33 @@ struct ExemplarData {
 bool AppendExemplar(std::string* out, const ExemplarData& e, std::string_view filtered_attrs_json,
                     std::string* reason);
 
+/// Adds exemplar `index` of a point to `out` (a ',' before all but the first). An invalid one
+/// rejects the point: *ok becomes false and, if it was still true, *reason says why (the point's
+/// first reason wins).
+void AddExemplar(std::string* out, int64_t index, const ExemplarData& e,
+                 std::string_view filtered_attrs_json, bool* ok, std::string* reason);
+
+/// Validates a parsed data point: its times (and, for the histogram kinds, count and zero_count)
+/// must fit int64. False, with *reason set, rejects the point.
+bool CheckPoint(const NumberPointData& p, std::string* reason);
+bool CheckPoint(const HistPointData& p, std::string* reason);
+
+/// What the row of one data point needs besides the point: where it sits, and its rendered
+/// attributes (with their captures) and exemplars. Views into the decoder, valid for the call.
+struct PointCtx {
+  const ResourceCtx& r;
+  const ScopeCtx& s;
+  const MetricData& m;
+  std::string_view metadata_json;
+  std::string_view attrs_json;
+  const Captures& caps;
+  std::string_view exemplars_json;
+};
+
+/// Appends quantile `index` of a summary point, {"q":Q,"v":V} (a ',' before all but the first), to
+/// a quantiles_json array being built.
+void AppendQuantile(std::string* out, int64_t index, double q, double v);
+
 /// Appends {"offset":N,"counts":[ ... so far; callers append counts and "]}".
 void AppendBucketsPrefix(std::string* out, int32_t offset);
 
@@ -228,6 +262,12 @@ class RowEmitter {
   /// `body` is the string value or the typed JSON, per `body_type`.
   void EmitLog(const ResourceCtx& r, const ScopeCtx& s, const LogData& log, std::string_view body,
                std::string_view body_type, std::string_view attrs_json, const Identity& id);
+  /// The end of every log record, in both decoders: if `ok` writes it (body rendered into
+  /// `body_json` as `body`; identity from `caps` over attrs_json, then the resource's) and counts
+  /// it accepted, else counts it rejected with `reason`.
+  void FinishLog(bool ok, const std::string& reason, const ResourceCtx& r, const ScopeCtx& s,
+                 const LogData& log, const ValueInfo& body, std::string_view body_json,
+                 std::string_view attrs_json, const Captures& caps);
   void EmitNumberPoint(const ResourceCtx& r, const ScopeCtx& s, const MetricData& m,
                        std::string_view metadata_json, const NumberPointData& p,
                        std::string_view attrs_json, std::string_view exemplars_json,
@@ -242,6 +282,13 @@ class RowEmitter {
                      std::string_view metadata_json, const HistPointData& p, const HistJson& j,
                      std::string_view attrs_json, std::string_view exemplars_json,
                      const Identity& id);
+
+  /// The end of every data point, in both decoders: if `ok` writes the point (identity from its
+  /// captured attributes, then the resource's) and counts it accepted, else counts it rejected
+  /// with `reason`.
+  void FinishPoint(bool ok, const std::string& reason, const PointCtx& c, const NumberPointData& p);
+  void FinishPoint(bool ok, const std::string& reason, const PointCtx& c, const HistPointData& p,
+                   const HistJson& j);
 
  private:
   table::RowBatch& Batch(table::TableId t) {
