@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "otlake/buffer/pipeline.h"
+#include "otlake/ingest/ingestor.h"
 #include "otlake/cli/args.h"
 #include "otlake/common/file_util.h"
 #include "otlake/common/log.h"
@@ -162,7 +163,7 @@ std::vector<OptionSpec> StartSpecs() {
           {"H", "host", "HOST", "0.0.0.0", "Address to listen on"},
           {"P", "port", "PORT", "4318", "Port to listen on (0 picks a free port)"},
           {"F", "foreground", "", "", "Run in the foreground (logs to the terminal)"},
-          {"", "threads", "N", "0", "HTTP threads (0 = one per CPU)"},
+          {"", "threads", "N", "0", "HTTP threads (0 = 4 per CPU: handlers wait for the WAL's fsync)"},
           {"", "max-body-bytes", "BYTES", "67108864", "Largest request body accepted (413 above)"},
           {"", "max-decompressed-bytes", "BYTES", "268435456", "Largest decompressed body (413 above)"},
           {"", "flush-age-ms", "MS", "5000", "Commit buffered rows at least this often"},
@@ -171,6 +172,8 @@ std::vector<OptionSpec> StartSpecs() {
           {"", "max-buffered-bytes", "BYTES", "1073741824", "Answer 429 above this much buffered data"},
           {"", "zstd-level", "N", "1", "Parquet zstd level (seal-time compaction may use more)"},
           {"", "checkpoint-interval", "N", "10", "Delta checkpoint every N commits"},
+          {"", "wal-segment-bytes", "BYTES", "67108864", "Start a new WAL segment at this size"},
+          {"", "wal-compress", "", "", "zstd-compress WAL records (off: measured slower, docs/wal.md)"},
           {"", "log-level", "LEVEL", "info", "debug, info, warn or error"}};
 }
 
@@ -190,7 +193,8 @@ int RunServer(const Args& a, const Instance& inst) {
                    {"max-body-bytes", 1, 1ll << 34, 0}, {"max-decompressed-bytes", 1, 1ll << 36, 0},
                    {"flush-age-ms", 10, 86400000, 0}, {"flush-rows", 1, 1ll << 31, 0},
                    {"flush-bytes", 1024, 1ll << 36, 0}, {"max-buffered-bytes", 1 << 20, 1ll << 40, 0},
-                   {"zstd-level", 1, 22, 0},           {"checkpoint-interval", 1, 100000, 0}};
+                   {"zstd-level", 1, 22, 0},           {"checkpoint-interval", 1, 100000, 0},
+                   {"wal-segment-bytes", 1 << 20, 1ll << 34, 0}};
   for (IntOpt& o : opts) {
     if (!ParseInt(a.Get(o.name), o.lo, o.hi, &o.value)) {
       return Usage("--" + std::string(o.name) + " must be an integer in [" + std::to_string(o.lo) +
@@ -230,7 +234,11 @@ int RunServer(const Args& a, const Instance& inst) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  buffer::PipelineOptions po;
+  ingest::IngestOptions io;
+  io.wal_dir = inst.root + "/wal";
+  io.wal_segment_bytes = get("wal-segment-bytes");
+  io.wal_compress = a.Flag("wal-compress");
+  buffer::PipelineOptions& po = io.pipeline;
   po.days_dir = inst.days_dir();
   po.flush_age_ms = get("flush-age-ms");
   po.flush_rows = get("flush-rows");
@@ -238,27 +246,29 @@ int RunServer(const Args& a, const Instance& inst) {
   po.max_buffered_bytes = get("max-buffered-bytes");
   po.zstd_level = static_cast<int>(get("zstd-level"));
   po.checkpoint_interval = static_cast<int>(get("checkpoint-interval"));
-  auto pipeline = buffer::Pipeline::Start(po);
-  if (!pipeline.ok()) {
-    std::cerr << "otlake start: " << pipeline.status().message() << "\n";
+  // Recovery (WAL replay into the tables) happens here, before the port opens.
+  auto ingestor = ingest::Ingestor::Open(std::move(io));
+  if (!ingestor.ok()) {
+    std::cerr << "otlake start: " << ingestor.status().message() << "\n";
     return 1;
   }
   receiver::ReceiverOptions ro;
   ro.instance_id = inst.id;
   ro.max_decompressed_bytes = get("max-decompressed-bytes");
-  receiver::Receiver receiver(ro, pipeline->get());
+  receiver::Receiver receiver(ro, ingestor->get());
 
   server::HttpServerOptions so;
   so.host = a.Get("host");
   so.port = static_cast<int>(get("port"));
   so.threads = static_cast<int>(get("threads"));
+  if (so.threads == 0) so.threads = 4 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   so.max_body_bytes = get("max-body-bytes");
   so.max_drain_bytes = std::max<int64_t>(so.max_body_bytes * 4, 256ll << 20);
   auto server = server::HttpServer::Start(
       so, [&receiver](server::HttpRequest& req, server::HttpResponse* res) { receiver.Handle(req, res); });
   if (!server.ok()) {
     std::cerr << "otlake start: " << server.status().message() << "\n";
-    (void)(*pipeline)->Stop();
+    (void)(*ingestor)->Stop();
     return 1;
   }
   const int port = (*server)->port();
@@ -275,7 +285,7 @@ int RunServer(const Args& a, const Instance& inst) {
   sigwait(&sigs, &sig);
   OTLAKE_LOG(INFO) << "received signal " << sig << ": stopping (flushing buffered rows)";
   (*server)->Stop(10000);
-  st = (*pipeline)->Stop();
+  st = (*ingestor)->Stop();
   ::unlink(inst.server_json().c_str());
   if (LivePid(inst) == ::getpid()) ::unlink(inst.pid_file().c_str());
   if (!st.ok()) {

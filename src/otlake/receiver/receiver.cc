@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "otlake/buffer/pipeline.h"
+#include "otlake/ingest/ingestor.h"
 #include "otlake/common/log.h"
 #include "otlake/common/time_util.h"
 #include "otlake/otlp/decode.h"
@@ -144,8 +145,11 @@ class JsonOut {
 
 class Receiver::Impl {
  public:
-  Impl(ReceiverOptions options, buffer::Pipeline* pipeline)
-      : options_(std::move(options)), pipeline_(pipeline), started_ms_(NowUnixMillis()) {}
+  Impl(ReceiverOptions options, ingest::Ingestor* ingestor)
+      : options_(std::move(options)),
+        ingestor_(ingestor),
+        pipeline_(ingestor->pipeline()),
+        started_ms_(NowUnixMillis()) {}
 
   void Handle(HttpRequest& req, HttpResponse* res) {
     res->headers.emplace_back("Access-Control-Allow-Origin", "*");
@@ -184,7 +188,7 @@ class Receiver::Impl {
 
   std::string HealthJson() const {
     std::string reason;
-    const bool ok = pipeline_->Ok(&reason);
+    const bool ok = ingestor_->Ok(&reason);
     const int64_t now = NowUnixMillis();
     JsonOut j;
     j.Begin();
@@ -192,6 +196,20 @@ class Receiver::Impl {
     j.Str("instance_id", options_.instance_id).Str("version", OTLAKE_VERSION).Bool("started", true);
     j.Str("started_utc", UtcIso8601(started_ms_)).Double("uptime_s", (now - started_ms_) / 1000.0);
     j.Str("current_day_utc", pipeline_->CurrentDay()).Int("buffered_bytes", pipeline_->BufferedBytes());
+    j.Int("overload_rejections", pipeline_->OverloadRejections());
+    const ingest::Ingestor::WalStats ws = ingestor_->wal_stats();
+    j.Begin("wal");
+    j.Int("last_lsn", ws.last_lsn).Int("durable_lsn", ws.durable_lsn);
+    j.Int("committed_lsn", ws.committed_lsn).Int("syncs", ws.syncs);
+    j.Int("bytes_written", ws.bytes_written).Int("segments_deleted", ws.segments_deleted);
+    j.End();
+    const ingest::RecoveryReport& rec = ingestor_->recovery();
+    j.Begin("recovery");
+    j.Int("records", rec.records).Int("replayed_records", rec.replayed_records);
+    j.Int("replayed_rows", rec.replayed_rows).Int("skipped_rows", rec.skipped_rows);
+    j.Int("corrupt_records", rec.corrupt_records).Int("truncated_tail_bytes", rec.truncated_tail_bytes);
+    j.Int("undecodable_records", rec.undecodable_records).Str("problems", rec.problems);
+    j.End();
     j.Begin("http");
     {
       std::lock_guard lk(status_mu_);
@@ -287,7 +305,7 @@ class Receiver::Impl {
     std::string().swap(req.body);
 
     std::string reason;
-    if (!pipeline_->Ok(&reason)) {
+    if (!ingestor_->Ok(&reason)) {
       return Error(res, format, 503, kUnavailable, "storage is failing, retry later: " + reason,
                    {{"Retry-After", "5"}});
     }
@@ -304,12 +322,19 @@ class Receiver::Impl {
                    std::string("invalid OTLP ") + (format == Format::kJson ? "JSON" : "protobuf") +
                        " " + std::string(otlp::SignalName(signal)) + " request: " + msg);
     }
-    st = pipeline_->Append(&decoded.batches, opts.now_unix_nano / 1000000);
+    ingest::Record record;
+    record.signal = signal;
+    record.format = format == Format::kProtobuf ? ingest::BodyFormat::kProtobuf : ingest::BodyFormat::kJson;
+    record.arrival_unix_nano = opts.now_unix_nano;
+    record.project_id = project;
+    record.body = body;
+    st = ingestor_->Ingest(record, &decoded);
     if (!st.ok()) {
       if (st.IsCapacityError()) {
         return Error(res, format, 429, kResourceExhausted, st.message(), {{"Retry-After", "1"}});
       }
-      return Error(res, format, 503, kUnavailable, st.message(), {{"Retry-After", "5"}});
+      return Error(res, format, 503, kUnavailable, "storage is failing, retry later: " + st.message(),
+                   {{"Retry-After", "5"}});
     }
     stats.accepted += decoded.accepted;
     if (decoded.rejected > 0) {
@@ -370,15 +395,16 @@ class Receiver::Impl {
   }
 
   ReceiverOptions options_;
-  buffer::Pipeline* pipeline_;  // not owned; outlives this
+  ingest::Ingestor* ingestor_;  // not owned; outlives this
+  buffer::Pipeline* pipeline_;  // the ingestor's
   int64_t started_ms_;
   mutable std::array<SignalStats, 3> signals_;
   mutable std::mutex status_mu_;
   std::map<int, int64_t> status_counts_;  // guarded by status_mu_
 };
 
-Receiver::Receiver(ReceiverOptions options, buffer::Pipeline* pipeline)
-    : impl_(std::make_unique<Impl>(std::move(options), pipeline)) {}
+Receiver::Receiver(ReceiverOptions options, ingest::Ingestor* ingestor)
+    : impl_(std::make_unique<Impl>(std::move(options), ingestor)) {}
 Receiver::~Receiver() = default;
 void Receiver::Handle(HttpRequest& request, HttpResponse* response) { impl_->Handle(request, response); }
 std::string Receiver::HealthJson() const { return impl_->HealthJson(); }

@@ -2,7 +2,8 @@
 // and /healthz -- and the one place that maps a Status to an HTTP status code.
 //
 // Per request: content type -> response format; body limit; Content-Encoding (capped
-// decompression); project id; decode (otlp::Decode*); pipeline Append; the answer the OTLP/HTTP
+// decompression); project id; decode (otlp::Decode*); Ingestor (WAL + open batches; returns once
+// the record is fdatasync'd); the answer the OTLP/HTTP
 // spec prescribes (200 + partialSuccess, 400 + google.rpc.Status, 413, 415, 429/503 +
 // Retry-After), in the request's own content type. Thread-safe; called on HTTP threads.
 #pragma once
@@ -12,8 +13,8 @@
 
 #include "otlake/server/http_server.h"
 
-namespace otlake::buffer {
-class Pipeline;
+namespace otlake::ingest {
+class Ingestor;
 }
 
 namespace otlake::receiver {
@@ -26,8 +27,8 @@ struct ReceiverOptions {
 
 class Receiver {
  public:
-  /// `pipeline` must outlive the receiver.
-  Receiver(ReceiverOptions options, buffer::Pipeline* pipeline);
+  /// `ingestor` must outlive the receiver.
+  Receiver(ReceiverOptions options, ingest::Ingestor* ingestor);
   ~Receiver();
 
   /// The HttpHandler for the server.

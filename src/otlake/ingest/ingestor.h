@@ -1,0 +1,96 @@
+// Ingestor: the ack point. It puts each accepted request into the write-ahead log, hands its rows
+// to the pipeline, and returns only when the log record is fdatasync'd (group commit across
+// concurrent requests). On start it replays every WAL record not yet contained in a committed
+// Delta version -- exactly once per table, using the `txn` version each commit carries -- and
+// deletes WAL segments once every table has committed past them.
+//
+// Order: a sequencer lock makes "assign LSN, buffer rows" atomic, so rows reach every open batch
+// in LSN order and a flush always commits a prefix of the log (see buffer/pipeline.h).
+//
+// Threads: Ingest() runs on HTTP threads and blocks on the WAL's group commit; recovery runs in
+// Open() before the server accepts traffic.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "otlake/buffer/pipeline.h"
+#include "otlake/common/status.h"
+#include "otlake/ingest/record.h"
+#include "otlake/otlp/decode.h"
+
+namespace otlake::wal {
+class WalWriter;
+}
+
+namespace otlake::ingest {
+
+struct IngestOptions {
+  std::string wal_dir;
+  int64_t wal_segment_bytes = 64ll << 20;
+  bool wal_compress = false;
+  int max_nesting_depth = 64;
+  buffer::PipelineOptions pipeline;  ///< make_durable/committed_through are set by the Ingestor
+};
+
+/// What start-up recovery found and did.
+struct RecoveryReport {
+  int64_t records = 0;           ///< valid WAL records read
+  int64_t replayed_records = 0;  ///< records with rows for some table not yet committed
+  int64_t replayed_rows = 0;     ///< rows handed to the pipeline again
+  int64_t skipped_rows = 0;      ///< rows whose table had already committed the record
+  int64_t corrupt_records = 0;
+  int64_t truncated_tail_bytes = 0;
+  int64_t undecodable_records = 0;  ///< payloads that failed to parse or decode (reported)
+  int64_t next_lsn = 1;
+  std::string problems;  ///< human-readable, empty if none
+};
+
+class Ingestor {
+ public:
+  /// Recovers the WAL into the tables (committing everything replayed), then opens the log for
+  /// appending and starts the pipeline.
+  static Result<std::unique_ptr<Ingestor>> Open(IngestOptions options);
+  ~Ingestor();
+
+  /// Logs and buffers one decoded request. Returns after its WAL record is durable.
+  /// CapacityError (-> 429) when over the memory bound (nothing logged); IOError (-> 503) when the
+  /// log cannot be written or synced.
+  Status Ingest(const Record& record, otlp::DecodeResult* decoded);
+
+  /// Stops the pipeline (flush + commit everything), closes the log and deletes the segments
+  /// every table has committed past. Idempotent.
+  Status Stop();
+
+  buffer::Pipeline* pipeline() { return pipeline_.get(); }
+  const RecoveryReport& recovery() const { return recovery_; }
+  /// False (with the reason) while the WAL or the table writes are failing.
+  bool Ok(std::string* reason) const;
+
+  struct WalStats {
+    int64_t last_lsn = 0, durable_lsn = 0, committed_lsn = 0, syncs = 0, bytes_written = 0,
+            segments_deleted = 0;
+  };
+  WalStats wal_stats() const;
+
+ private:
+  explicit Ingestor(IngestOptions options);
+  Status Recover();
+  Status MakeDurable(int64_t lsn);
+  void CommittedThrough(int64_t lsn);
+
+  IngestOptions options_;
+  std::unique_ptr<buffer::Pipeline> pipeline_;
+  std::unique_ptr<wal::WalWriter> wal_;
+  std::atomic<wal::WalWriter*> wal_ptr_{nullptr};  // set once the log is open
+  std::atomic<int64_t> recovered_last_lsn_{0};     // records <= this are durable already
+  std::mutex seq_mu_;                              // orders LSN assignment with Append
+  RecoveryReport recovery_;
+  bool stopped_ = false;
+};
+
+}  // namespace otlake::ingest

@@ -1,0 +1,49 @@
+#include "otlake/ingest/record.h"
+
+#include <gtest/gtest.h>
+
+namespace otlake::ingest {
+namespace {
+
+TEST(Record, RoundTripsEveryField) {
+  Record in;
+  in.signal = otlp::Signal::kMetrics;
+  in.format = BodyFormat::kJson;
+  in.arrival_unix_nano = 1795391999123456789;
+  const std::string project(200, 'p');  // a multi-byte length varint
+  in.project_id = project;
+  in.body = std::string_view("{\"resourceMetrics\":[]}\0tail", 27);
+  std::string payload;
+  EncodeRecord(in, &payload);
+  Record out;
+  ASSERT_TRUE(DecodeRecord(payload, &out).ok());
+  EXPECT_EQ(out.signal, in.signal);
+  EXPECT_EQ(out.format, in.format);
+  EXPECT_EQ(out.arrival_unix_nano, in.arrival_unix_nano);
+  EXPECT_EQ(out.project_id, in.project_id);
+  EXPECT_EQ(out.body, in.body);
+}
+
+TEST(Record, RejectsDamagedPayloads) {
+  Record in;
+  in.project_id = "default";
+  in.body = "x";
+  std::string payload;
+  EncodeRecord(in, &payload);
+  Record out;
+  for (size_t cut = 0; cut < 12; ++cut) {
+    EXPECT_FALSE(DecodeRecord(payload.substr(0, cut), &out).ok()) << cut;
+  }
+  std::string bad = payload;
+  bad[0] = 9;  // unknown version
+  EXPECT_TRUE(DecodeRecord(bad, &out).IsInvalid());
+  bad = payload;
+  bad[1] = 3;  // unknown signal
+  EXPECT_TRUE(DecodeRecord(bad, &out).IsInvalid());
+  bad = payload;
+  bad[11] = 100;  // project id longer than the payload
+  EXPECT_TRUE(DecodeRecord(bad, &out).IsInvalid());
+}
+
+}  // namespace
+}  // namespace otlake::ingest
