@@ -14,6 +14,7 @@
 #include "otlake/common/log.h"
 #include "otlake/common/time_util.h"
 #include "otlake/otlp/decode.h"
+#include "otlake/otlp/proto_writer.h"
 #include "otlake/server/decompress.h"
 
 namespace otlake::receiver {
@@ -40,20 +41,6 @@ constexpr int kResourceExhausted = 8;
 constexpr int kUnimplemented = 12;
 constexpr int kInternal = 13;
 constexpr int kUnavailable = 14;
-
-void PutVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-void PutLengthDelimited(std::string* out, int field, std::string_view bytes) {
-  PutVarint(out, (static_cast<uint64_t>(field) << 3) | 2);
-  PutVarint(out, bytes.size());
-  out->append(bytes);
-}
 
 std::string JsonEscape(std::string_view s) {
   rapidjson::StringBuffer sb;
@@ -347,11 +334,13 @@ class Receiver::Impl {
     if (format == Format::kProtobuf) {
       res->content_type = "application/x-protobuf";
       if (decoded.rejected > 0) {
-        std::string partial;
-        PutVarint(&partial, (1 << 3) | 0);
-        PutVarint(&partial, static_cast<uint64_t>(decoded.rejected));
-        PutLengthDelimited(&partial, 2, message);
-        PutLengthDelimited(&res->body, 1, partial);
+        // Export*ServiceResponse { partial_success = 1 { rejected = 1; error_message = 2 } }
+        otlp::ProtoWriter partial;
+        partial.Int64(1, decoded.rejected);
+        partial.String(2, message);
+        otlp::ProtoWriter response;
+        response.Bytes(1, partial.data());
+        res->body = response.data();
       }
     } else {
       res->content_type = "application/json";
@@ -373,10 +362,10 @@ class Receiver::Impl {
     for (const auto& [k, v] : headers) res->headers.emplace_back(k, v);
     if (format == Format::kProtobuf) {
       res->content_type = "application/x-protobuf";
-      res->body.clear();
-      PutVarint(&res->body, (1 << 3) | 0);
-      PutVarint(&res->body, static_cast<uint64_t>(grpc_code));
-      PutLengthDelimited(&res->body, 2, message);
+      otlp::ProtoWriter status;  // google.rpc.Status { code = 1; message = 2 }
+      status.Varint(1, static_cast<uint64_t>(grpc_code));
+      status.String(2, message);
+      res->body = status.data();
     } else {
       res->content_type = "application/json";
       res->body = "{\"code\":" + std::to_string(grpc_code) + ",\"message\":" + JsonEscape(message) + "}";
