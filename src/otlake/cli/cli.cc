@@ -21,9 +21,11 @@
 #include "otlake/buffer/pipeline.h"
 #include "otlake/ingest/ingestor.h"
 #include "otlake/cli/args.h"
+#include "otlake/cli/view.h"
 #include "otlake/common/file_util.h"
 #include "otlake/common/log.h"
 #include "otlake/common/time_util.h"
+#include "otlake/query/query.h"
 #include "otlake/receiver/receiver.h"
 #include "otlake/server/http_server.h"
 
@@ -255,7 +257,10 @@ int RunServer(const Args& a, const Instance& inst) {
   receiver::ReceiverOptions ro;
   ro.instance_id = inst.id;
   ro.max_decompressed_bytes = get("max-decompressed-bytes");
-  receiver::Receiver receiver(ro, ingestor->get());
+  query::EngineOptions eo;
+  eo.instance_dir = inst.root;
+  query::QueryEngine engine(eo);
+  receiver::Receiver receiver(ro, ingestor->get(), &engine);
 
   server::HttpServerOptions so;
   so.host = a.Get("host");
@@ -574,6 +579,25 @@ int CmdStatus(int argc, char** argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// view, trace (view.cc)
+
+int CmdView(int argc, char** argv) {
+  Args a;
+  Instance inst;
+  int rc;
+  if (!ParseWithInstance(ViewSpecs(), "view", argc, argv, &a, &inst, &rc)) return rc;
+  return RunView(a, inst.root);
+}
+
+int CmdTrace(int argc, char** argv) {
+  Args a;
+  Instance inst;
+  int rc;
+  if (!ParseWithInstance(TraceSpecs(), "trace", argc, argv, &a, &inst, &rc)) return rc;
+  return RunTrace(a, inst.root);
+}
+
+// ---------------------------------------------------------------------------------------------
 
 struct Command {
   const char* name;
@@ -601,6 +625,16 @@ const Command kCommands[] = {
      "Show the server's health (/healthz) as tables. Exit 0 ok, 3 unreachable or bad answer,\n"
      "4 the server reports a problem (e.g. writes failing).",
      CmdStatus, StatusSpecs},
+    {"view", "otlake view [-I ID] [-D DIR] -t TABLE [-n N] [-s COLS] [--date-from D] [--date-to D] [FILTER...]",
+     "Print the latest rows of a table, read from the lake (the server may be stopped).\n"
+     "FILTERs are the read API's parameters: service_name=checkout, attr.http.route=/cart,\n"
+     "duration_ms>=100, name_like=GET%, severity_ge=17, time_ms_from=... (docs/http-api.md).\n"
+     "Without dates: the last 24 hours of event time. Exit 1 no instance, 2 usage, 4 read error.",
+     CmdView, ViewSpecs},
+    {"trace", "otlake trace [-I ID] [-D DIR] TRACE_ID [--json]",
+     "Print one trace as an indented span tree with start offsets, durations and status,\n"
+     "searching every day (no date range needed). Exit 1 if not found.",
+     CmdTrace, TraceSpecs},
 };
 
 void PrintMainHelp() {

@@ -2,6 +2,7 @@
 
 #include <arrow/api.h>
 #include <arrow/io/file.h>
+#include <arrow/io/memory.h>
 #include <parquet/arrow/reader.h>
 #include <parquet/arrow/writer.h>
 #include <parquet/properties.h>
@@ -297,8 +298,10 @@ Result<int64_t> WriteCheckpoint(const TableState& state, const std::string& path
   return rows;
 }
 
-Result<TableState> ReadCheckpoint(const std::string& path, int64_t version) {
-  OTLAKE_ASSIGN_OR_RAISE(auto file, arrow::io::ReadableFile::Open(path));
+namespace {
+
+Result<TableState> ReadCheckpointFrom(std::shared_ptr<arrow::io::RandomAccessFile> file,
+                                      const std::string& path, int64_t version) {
   OTLAKE_ASSIGN_OR_RAISE(auto reader,
                          parquet::arrow::OpenFile(file, arrow::default_memory_pool()));
   OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> table, reader->ReadTable());
@@ -311,6 +314,19 @@ Result<TableState> ReadCheckpoint(const std::string& path, int64_t version) {
   }
   s.version = version;
   return s;
+}
+
+}  // namespace
+
+Result<TableState> ReadCheckpoint(const std::string& path, int64_t version) {
+  OTLAKE_ASSIGN_OR_RAISE(auto file, arrow::io::ReadableFile::Open(path));
+  return ReadCheckpointFrom(std::move(file), path, version);
+}
+
+Result<TableState> ReadCheckpointBytes(std::string bytes, const std::string& name,
+                                       int64_t version) {
+  auto file = std::make_shared<arrow::io::BufferReader>(arrow::Buffer::FromString(std::move(bytes)));
+  return ReadCheckpointFrom(std::move(file), name, version);
 }
 
 }  // namespace otlake::lake

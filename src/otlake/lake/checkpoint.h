@@ -29,5 +29,8 @@ Result<int64_t> WriteCheckpoint(const TableState& state, const std::string& path
 
 /// Reads a checkpoint file into a TableState with `version` set to `version`.
 Result<TableState> ReadCheckpoint(const std::string& path, int64_t version);
+/// The same from the checkpoint's bytes (read from any filesystem); `name` is for messages.
+Result<TableState> ReadCheckpointBytes(std::string bytes, const std::string& name,
+                                       int64_t version);
 
 }  // namespace otlake::lake

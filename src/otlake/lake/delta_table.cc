@@ -8,6 +8,7 @@
 #include "otlake/lake/data_file.h"
 #include "otlake/lake/delta_log.h"
 #include "otlake/lake/fs_util.h"
+#include "otlake/lake/snapshot.h"
 #include "otlake/lake/stats.h"
 
 namespace otlake::lake {
@@ -38,46 +39,13 @@ Status PublishCommit(const std::string& log_dir, int64_t version,
 // Rebuilds the table state from the newest checkpoint and the commits after it.
 // Returns a state with version -1 when the log holds no commit at all.
 Result<TableState> LoadState(const std::string& log_dir) {
-  OTLAKE_ASSIGN_OR_RAISE(std::vector<std::string> names, ListDir(log_dir));
-  std::vector<int64_t> commits;
-  int64_t newest_checkpoint = -1;
-  for (const std::string& n : names) {
-    int64_t v;
-    if (ParseCommitFileName(n, &v)) commits.push_back(v);
-    if (ParseCheckpointFileName(n, &v)) newest_checkpoint = std::max(newest_checkpoint, v);
-  }
-  std::sort(commits.begin(), commits.end());
-
-  // _last_checkpoint names the checkpoint readers start from. A newer checkpoint file can exist
-  // if we crashed between publishing it and updating _last_checkpoint; it is complete (published
-  // by rename after fsync), so the newest listed one wins.
-  bool missing = false;
-  auto hint = ReadWholeFile(Join(log_dir, kLastCheckpoint), &missing);
-  if (hint.ok()) {
-    auto v = ParseLastCheckpoint(*hint);
-    if (v.ok() && *v > newest_checkpoint) {
-      return Status::Invalid("_last_checkpoint in '", log_dir, "' names version ", *v,
-                             " but its checkpoint file is missing");
-    }
-  } else if (!missing) {
-    return hint.status();
-  }
-
-  TableState state;
-  if (newest_checkpoint >= 0) {
-    OTLAKE_ASSIGN_OR_RAISE(
-        state, ReadCheckpoint(Join(log_dir, CheckpointFileName(newest_checkpoint)),
-                              newest_checkpoint));
-  }
-  for (int64_t v : commits) {
-    if (v <= state.version) continue;
-    if (v != state.version + 1) {
-      return Status::Invalid("delta log '", log_dir, "' is missing version ", state.version + 1);
-    }
-    OTLAKE_ASSIGN_OR_RAISE(std::string body, ReadWholeFile(Join(log_dir, CommitFileName(v))));
-    OTLAKE_RETURN_NOT_OK(ApplyCommit(body, v, &state));
-  }
-  return state;
+  LogSource src;
+  src.log_dir = log_dir;
+  src.list = [&] { return ListDir(log_dir); };
+  src.read = [&](const std::string& name, bool* missing) {
+    return ReadWholeFile(Join(log_dir, name), missing);
+  };
+  return LoadTableState(src);
 }
 
 Status ValidateState(const TableState& s, table::TableId id, const std::string& dir) {

@@ -1,5 +1,7 @@
 #include "otlake/receiver/receiver.h"
 
+#include "otlake/receiver/api.h"
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -132,9 +134,10 @@ class JsonOut {
 
 class Receiver::Impl {
  public:
-  Impl(ReceiverOptions options, ingest::Ingestor* ingestor)
+  Impl(ReceiverOptions options, ingest::Ingestor* ingestor, query::QueryEngine* engine)
       : options_(std::move(options)),
         ingestor_(ingestor),
+        engine_(engine),
         pipeline_(ingestor->pipeline()),
         started_ms_(NowUnixMillis()) {}
 
@@ -161,6 +164,10 @@ class Receiver::Impl {
       }
       res->body = HealthJson();
       Count(200);
+      return;
+    } else if (req.path.rfind("/api/", 0) == 0) {
+      HandleApi(engine_, req, res);
+      Count(res->status);
       return;
     } else {
       return Error(res, Format::kJson, 404, kNotFound, "no route for " + req.path);
@@ -385,6 +392,7 @@ class Receiver::Impl {
 
   ReceiverOptions options_;
   ingest::Ingestor* ingestor_;  // not owned; outlives this
+  query::QueryEngine* engine_;  // not owned; may be null
   buffer::Pipeline* pipeline_;  // the ingestor's
   int64_t started_ms_;
   mutable std::array<SignalStats, 3> signals_;
@@ -392,8 +400,8 @@ class Receiver::Impl {
   std::map<int, int64_t> status_counts_;  // guarded by status_mu_
 };
 
-Receiver::Receiver(ReceiverOptions options, ingest::Ingestor* ingestor)
-    : impl_(std::make_unique<Impl>(std::move(options), ingestor)) {}
+Receiver::Receiver(ReceiverOptions options, ingest::Ingestor* ingestor, query::QueryEngine* engine)
+    : impl_(std::make_unique<Impl>(std::move(options), ingestor, engine)) {}
 Receiver::~Receiver() = default;
 void Receiver::Handle(HttpRequest& request, HttpResponse* response) { impl_->Handle(request, response); }
 std::string Receiver::HealthJson() const { return impl_->HealthJson(); }

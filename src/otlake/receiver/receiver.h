@@ -1,5 +1,5 @@
-// Receiver: the HTTP routes of the ingest side -- OTLP/HTTP (/v1/traces, /v1/logs, /v1/metrics)
-// and /healthz -- and the one place that maps a Status to an HTTP status code.
+// Receiver: the HTTP routes -- OTLP/HTTP (/v1/traces, /v1/logs, /v1/metrics), /healthz, and the
+// read API /api/* (api.h) -- and the one place that maps a Status to an HTTP status code.
 //
 // Per request: content type -> response format; body limit; Content-Encoding (capped
 // decompression); project id; decode (otlp::Decode*); Ingestor (WAL + open batches; returns once
@@ -16,6 +16,9 @@
 namespace otlake::ingest {
 class Ingestor;
 }
+namespace otlake::query {
+class QueryEngine;
+}
 
 namespace otlake::receiver {
 
@@ -27,8 +30,9 @@ struct ReceiverOptions {
 
 class Receiver {
  public:
-  /// `ingestor` must outlive the receiver.
-  Receiver(ReceiverOptions options, ingest::Ingestor* ingestor);
+  /// `ingestor` (and `engine`, which serves /api/*; null disables the read API) must outlive
+  /// the receiver.
+  Receiver(ReceiverOptions options, ingest::Ingestor* ingestor, query::QueryEngine* engine = nullptr);
   ~Receiver();
 
   /// The HttpHandler for the server.

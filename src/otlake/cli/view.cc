@@ -1,0 +1,242 @@
+#include "otlake/cli/view.h"
+
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <map>
+
+#include "otlake/common/file_util.h"
+#include "otlake/common/time_util.h"
+#include "otlake/query/query.h"
+
+namespace otlake::cli {
+namespace {
+
+using query::ResultSet;
+using table::TableId;
+
+int TerminalWidth() {
+  struct winsize ws {};
+  if (::isatty(STDOUT_FILENO) && ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+    return ws.ws_col;
+  }
+  return 0;
+}
+
+bool ParseTable(const std::string& s, TableId* t) {
+  if (s.size() == 1 && s[0] >= '1' && s[0] <= '6') {
+    *t = table::kAllTables[s[0] - '1'];
+    return true;
+  }
+  return table::ParseTableName(s, t);
+}
+
+// Asks for a table on a terminal (Depths' picker); false if not interactive or no answer.
+bool PickTable(TableId* t) {
+  if (!::isatty(STDIN_FILENO) || !::isatty(STDOUT_FILENO)) return false;
+  std::cout << "Tables:\n";
+  for (int i = 0; i < table::kNumTables; ++i) {
+    std::cout << "  " << i + 1 << ") " << table::TableName(table::kAllTables[i]) << "\n";
+  }
+  std::cout << "Pick a table [1-6]: " << std::flush;
+  std::string line;
+  if (!std::getline(std::cin, line)) return false;
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+  return ParseTable(line, t);
+}
+
+std::string Text(const query::Cell& c) {
+  if (const auto* s = std::get_if<std::string>(&c)) return *s;
+  if (const auto* i = std::get_if<int64_t>(&c)) return std::to_string(*i);
+  return "";
+}
+
+int Column(const ResultSet& rs, std::string_view name) {
+  for (size_t j = 0; j < rs.columns.size(); ++j) {
+    if (rs.columns[j] == name) return static_cast<int>(j);
+  }
+  return -1;
+}
+
+bool InstanceExists(const std::string& root) {
+  if (PathExists(root)) return true;
+  std::cerr << "otlake: no instance at " << root << " (run 'otlake init' first)\n";
+  return false;
+}
+
+}  // namespace
+
+std::vector<OptionSpec> ViewSpecs() {
+  return {{"I", "instance-id", "ID", "default", "Instance name (a folder under --dir)"},
+          {"D", "dir", "DIR", "./otlake_data", "Parent directory of instances"},
+          {"t", "table", "TABLE", "", "spans, span_events, span_links, logs, metrics_points, metrics_hist (or 1-6)"},
+          {"S", "storage", "WHERE", "auto", "auto, local or s3"},
+          {"n", "rows", "N", "10", "Latest N rows by event_ts"},
+          {"s", "select", "COLS", "", "Comma-separated columns to show"},
+          {"", "date-from", "YYYY-MM-DD", "", "First UTC day (arrival day folders)"},
+          {"", "date-to", "YYYY-MM-DD", "", "Last UTC day"},
+          {"", "order", "ORDER", "desc", "desc (newest first) or asc"},
+          {"", "json", "", "", "Print {\"rows\":[...],\"count\":n}"},
+          {"", "ndjson", "", "", "Print one JSON object per line"}};
+}
+
+std::vector<OptionSpec> TraceSpecs() {
+  return {{"I", "instance-id", "ID", "default", "Instance name (a folder under --dir)"},
+          {"D", "dir", "DIR", "./otlake_data", "Parent directory of instances"},
+          {"S", "storage", "WHERE", "auto", "auto, local or s3"},
+          {"", "json", "", "", "Print the spans as JSON (one object per line)"}};
+}
+
+int RunView(const Args& a, const std::string& root) {
+  if (!InstanceExists(root)) return 1;
+  TableId t;
+  const std::string& tname = a.Get("table");
+  if (tname.empty()) {
+    if (!PickTable(&t)) {
+      std::cerr << "otlake view: -t TABLE is required (spans, span_events, span_links, logs, "
+                   "metrics_points, metrics_hist)\n";
+      return 2;
+    }
+  } else if (!ParseTable(tname, &t)) {
+    std::cerr << "otlake view: unknown table '" << tname
+              << "' (spans, span_events, span_links, logs, metrics_points, metrics_hist)\n";
+    return 2;
+  }
+  // Flags and filters become the API's parameters, so both accept exactly the same things.
+  std::vector<std::pair<std::string, std::string>> params = {
+      {"max_rows", a.Get("rows")}, {"storage", a.Get("storage")}, {"order", a.Get("order")}};
+  if (a.Has("select")) params.emplace_back("select", a.Get("select"));
+  if (a.Has("date-from")) params.emplace_back("date_from", a.Get("date-from"));
+  if (a.Has("date-to")) params.emplace_back("date_to", a.Get("date-to"));
+  for (const std::string& f : a.positional()) {
+    size_t eq = f.find('=');
+    params.emplace_back(f.substr(0, eq), eq == std::string::npos ? "" : f.substr(eq + 1));
+  }
+  query::EngineOptions eo;
+  eo.instance_dir = root;
+  query::QueryEngine engine(eo);
+  auto q = query::ParseQuery(t, params, NowUnixMillis(), engine.limits());
+  if (!q.ok()) {
+    std::cerr << "otlake view: " << q.status().message() << "\n";
+    return 2;
+  }
+  auto rs = engine.Run(*q);
+  if (!rs.ok()) {
+    std::cerr << "otlake view: " << rs.status().message() << "\n";
+    return rs.status().IsInvalid() ? 2 : 4;
+  }
+  std::string out;
+  if (a.Flag("ndjson")) {
+    for (size_t r = 0; r < rs->rows.size(); ++r) {
+      query::AppendRowJson(*rs, r, &out);
+      out += '\n';
+    }
+  } else if (a.Flag("json")) {
+    out = "{\"rows\":";
+    const int64_t n = query::AppendRowsJson(*rs, 0, rs->rows.size(), INT64_MAX, &out);
+    out += ",\"count\":" + std::to_string(n) + "}\n";
+  } else if (rs->rows.empty()) {
+    std::cerr << "No rows in " << table::TableName(t)
+              << (q->day_from ? " for those days" : " in the last 24 hours") << ".\n";
+    return 0;
+  } else {
+    out = query::FormatTable(*rs, TerminalWidth());
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
+
+int RunTrace(const Args& a, const std::string& root) {
+  if (!InstanceExists(root)) return 1;
+  if (a.positional().size() != 1) {
+    std::cerr << "otlake trace: give exactly one trace id (32 hex characters)\n";
+    return 2;
+  }
+  std::string id = a.positional()[0];
+  if (!query::IsHexId(id, 32)) {
+    std::cerr << "otlake trace: '" << id << "' is not a trace id (32 hex characters)\n";
+    return 2;
+  }
+  for (char& c : id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string& s = a.Get("storage");
+  query::Storage storage = s == "local" ? query::Storage::kLocal
+                           : s == "s3"  ? query::Storage::kS3
+                                        : query::Storage::kAuto;
+  if (s != "auto" && s != "local" && s != "s3") {
+    std::cerr << "otlake trace: --storage must be auto, local or s3\n";
+    return 2;
+  }
+  query::EngineOptions eo;
+  eo.instance_dir = root;
+  query::QueryEngine engine(eo);
+  auto tr = engine.GetTrace(id, storage);
+  if (!tr.ok()) {
+    std::cerr << "otlake trace: " << tr.status().message() << "\n";
+    return tr.status().IsInvalid() ? 2 : 4;
+  }
+  const ResultSet& sp = tr->spans;
+  if (sp.rows.empty()) {
+    std::cerr << "Trace " << id << " not found.\n";
+    return 1;
+  }
+  if (a.Flag("json")) {
+    std::string out;
+    for (size_t r = 0; r < sp.rows.size(); ++r) {
+      query::AppendRowJson(sp, r, &out);
+      out += '\n';
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return 0;
+  }
+  // An indented tree: children under their parent, by start time; orphans as roots.
+  const int c_id = Column(sp, "span_id"), c_parent = Column(sp, "parent_span_id"),
+            c_name = Column(sp, "name"), c_svc = Column(sp, "service_name"),
+            c_start = Column(sp, "start_time_unix_nano"), c_end = Column(sp, "end_time_unix_nano"),
+            c_status = Column(sp, "status_code"), c_kind = Column(sp, "kind");
+  std::map<std::string, size_t> by_id;
+  for (size_t r = 0; r < sp.rows.size(); ++r) by_id[Text(sp.rows[r][c_id])] = r;
+  std::map<std::string, std::vector<size_t>> children;
+  std::vector<size_t> roots;
+  for (size_t r = 0; r < sp.rows.size(); ++r) {
+    const std::string parent = Text(sp.rows[r][c_parent]);
+    if (!parent.empty() && by_id.count(parent) && parent != Text(sp.rows[r][c_id])) {
+      children[parent].push_back(r);
+    } else {
+      roots.push_back(r);
+    }
+  }
+  auto start = [&](size_t r) {
+    const auto* v = std::get_if<int64_t>(&sp.rows[r][c_start]);
+    return v ? *v : 0;
+  };
+  auto by_start = [&](size_t x, size_t y) { return start(x) < start(y); };
+  std::sort(roots.begin(), roots.end(), by_start);
+  for (auto& [_, v] : children) std::sort(v.begin(), v.end(), by_start);
+  const int64_t t0 = roots.empty() ? 0 : start(roots.front());
+  std::cout << "trace " << id << ": " << sp.rows.size() << " spans, " << tr->events.rows.size()
+            << " events, " << tr->links.rows.size() << " links\n";
+  std::vector<bool> seen(sp.rows.size());
+  std::function<void(size_t, int)> print = [&](size_t r, int depth) {
+    if (seen[r]) return;  // a cycle in bad data must not loop forever
+    seen[r] = true;
+    const auto* end = std::get_if<int64_t>(&sp.rows[r][c_end]);
+    const double ms = end ? static_cast<double>(*end - start(r)) / 1e6 : 0;
+    char timing[64];
+    std::snprintf(timing, sizeof timing, "+%.3f ms  %.3f ms", static_cast<double>(start(r) - t0) / 1e6, ms);
+    const std::string status = Text(sp.rows[r][c_status]);
+    std::cout << std::string(2 * depth, ' ') << Text(sp.rows[r][c_name]) << "  [" << Text(sp.rows[r][c_svc])
+              << " " << Text(sp.rows[r][c_kind]) << "]  " << timing
+              << (status == "ERROR" ? "  ERROR" : "") << "  " << Text(sp.rows[r][c_id]) << "\n";
+    auto it = children.find(Text(sp.rows[r][c_id]));
+    if (it == children.end()) return;
+    for (size_t c : it->second) print(c, depth + 1);
+  };
+  for (size_t r : roots) print(r, 0);
+  return 0;
+}
+
+}  // namespace otlake::cli

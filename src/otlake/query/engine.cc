@@ -1,0 +1,748 @@
+// QueryEngine: day planning, Delta snapshots (cached), file and row-group pruning, Parquet reads
+// through arrow::fs, filters with Arrow compute, newest-first top-N. The only Arrow TU of the
+// query module (keep it so: Arrow headers are slow to compile).
+#include <arrow/api.h>
+#include <arrow/compute/api.h>
+#include <arrow/filesystem/localfs.h>
+#include <arrow/io/api.h>
+#include <parquet/arrow/reader.h>
+#include <parquet/bloom_filter.h>
+#include <parquet/bloom_filter_reader.h>
+#include <parquet/file_reader.h>
+#include <parquet/metadata.h>
+#include <parquet/statistics.h>
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <chrono>
+#include <charconv>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "otlake/common/time_util.h"
+#include "otlake/lake/delta_log.h"
+#include "otlake/lake/snapshot.h"
+#include "otlake/query/query.h"
+
+namespace otlake::query {
+namespace {
+
+namespace cp = arrow::compute;
+using table::ColType;
+using table::TableId;
+
+// A min or max bound from add.stats.
+using Bound = std::variant<std::monostate, int64_t, double, std::string>;
+
+struct FileMeta {
+  std::string path;  // absolute
+  int64_t size = 0;
+  int64_t rows = -1;  // -1: unknown
+  std::vector<Bound> min, max;  // per column
+};
+
+struct Snapshot {
+  int64_t version = -1;
+  int64_t log_mtime_ns = 0;
+  lake::TableState state;
+  std::vector<std::shared_ptr<const FileMeta>> files;
+};
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Bound JsonBound(const rapidjson::Value& v, ColType type) {
+  if (type == ColType::kString && v.IsString()) return std::string(v.GetString(), v.GetStringLength());
+  if (type == ColType::kInt64 && v.IsInt64()) return v.GetInt64();
+  if (type == ColType::kDouble && v.IsNumber()) return v.GetDouble();
+  return {};
+}
+
+std::shared_ptr<const FileMeta> ParseFileMeta(TableId t, const std::string& table_dir,
+                                              const lake::AddFile& add) {
+  auto m = std::make_shared<FileMeta>();
+  // add.path is URI-encoded relative to the table; otlake's names need no decoding.
+  m->path = table_dir + "/" + add.path;
+  m->size = add.size;
+  auto cols = table::Columns(t);
+  m->min.resize(cols.size());
+  m->max.resize(cols.size());
+  rapidjson::Document d;
+  if (add.stats.empty() || d.Parse(add.stats.data(), add.stats.size()).HasParseError() ||
+      !d.IsObject()) {
+    return m;
+  }
+  if (auto it = d.FindMember("numRecords"); it != d.MemberEnd() && it->value.IsInt64()) {
+    m->rows = it->value.GetInt64();
+  }
+  for (const char* side : {"minValues", "maxValues"}) {
+    auto it = d.FindMember(side);
+    if (it == d.MemberEnd() || !it->value.IsObject()) continue;
+    std::vector<Bound>& out = side[1] == 'i' ? m->min : m->max;
+    for (size_t c = 0; c < cols.size(); ++c) {
+      auto f = it->value.FindMember(cols[c].name);
+      if (f != it->value.MemberEnd()) out[c] = JsonBound(f->value, cols[c].type);
+    }
+  }
+  return m;
+}
+
+// -1/0/1 comparing a filter value (text) with a bound of the column's type; nullopt if the
+// bound is absent or the value does not parse.
+std::optional<int> CompareToBound(const std::string& value, const Bound& b) {
+  if (const auto* s = std::get_if<std::string>(&b)) return value.compare(*s) < 0 ? -1 : value == *s ? 0 : 1;
+  if (const auto* i = std::get_if<int64_t>(&b)) {
+    int64_t v;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (ec != std::errc() || p != value.data() + value.size()) return std::nullopt;
+    return v < *i ? -1 : v == *i ? 0 : 1;
+  }
+  if (const auto* d = std::get_if<double>(&b)) {
+    double v;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (ec != std::errc() || p != value.data() + value.size()) return std::nullopt;
+    return v < *d ? -1 : v == *d ? 0 : 1;
+  }
+  return std::nullopt;
+}
+
+// False when min/max prove no row can pass `op value`.
+bool MayMatch(Op op, const std::string& value, const Bound& min, const Bound& max) {
+  auto lo = CompareToBound(value, min);  // value vs min
+  auto hi = CompareToBound(value, max);  // value vs max
+  switch (op) {
+    case Op::kEq: return !(lo && *lo < 0) && !(hi && *hi > 0);
+    case Op::kLt: return !(lo && *lo <= 0);  // need some x < value: min < value
+    case Op::kLe: return !(lo && *lo < 0);
+    case Op::kGt: return !(hi && *hi >= 0);
+    case Op::kGe: return !(hi && *hi > 0);
+    default: return true;
+  }
+}
+
+// Row-group statistics as Bounds.
+void RowGroupBounds(const parquet::ColumnChunkMetaData& cc, Bound* min, Bound* max) {
+  std::shared_ptr<parquet::Statistics> st = cc.statistics();
+  if (!st || !st->HasMinMax()) return;
+  switch (st->physical_type()) {
+    case parquet::Type::INT64: {
+      auto* s = static_cast<parquet::Int64Statistics*>(st.get());
+      *min = s->min();
+      *max = s->max();
+      break;
+    }
+    case parquet::Type::DOUBLE: {
+      auto* s = static_cast<parquet::DoubleStatistics*>(st.get());
+      *min = s->min();
+      *max = s->max();
+      break;
+    }
+    case parquet::Type::BYTE_ARRAY: {
+      auto* s = static_cast<parquet::ByteArrayStatistics*>(st.get());
+      *min = std::string(reinterpret_cast<const char*>(s->min().ptr), s->min().len);
+      *max = std::string(reinterpret_cast<const char*>(s->max().ptr), s->max().len);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+Result<std::shared_ptr<arrow::Scalar>> ValueScalar(ColType type, const std::string& v) {
+  switch (type) {
+    case ColType::kString: return arrow::MakeScalar(v);
+    case ColType::kInt64: {
+      int64_t i = 0;
+      std::from_chars(v.data(), v.data() + v.size(), i);
+      return arrow::MakeScalar(i);
+    }
+    case ColType::kDouble: {
+      double d = 0;
+      std::from_chars(v.data(), v.data() + v.size(), d);
+      return arrow::MakeScalar(d);
+    }
+    case ColType::kBool: return arrow::MakeScalar(v == "true");
+  }
+  return Status::Invalid("bad column type");
+}
+
+const char* CompareFunction(Op op) {
+  switch (op) {
+    case Op::kEq: return "equal";
+    case Op::kNe: return "not_equal";
+    case Op::kLt: return "less";
+    case Op::kLe: return "less_equal";
+    case Op::kGt: return "greater";
+    case Op::kGe: return "greater_equal";
+    default: return nullptr;
+  }
+}
+
+// JSON text of a string as it appears as an object key: "key":
+std::string JsonKeyNeedle(const std::string& key) {
+  std::string out = "\"";
+  for (char c : key) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += "\":";
+  return out;
+}
+
+// Does attribute `f.key` of the JSON object `json` satisfy the filter?
+bool AttrMatches(std::string_view json, const AttrFilter& f) {
+  rapidjson::Document d;
+  if (d.Parse(json.data(), json.size()).HasParseError() || !d.IsObject()) return false;
+  auto it = d.FindMember(rapidjson::Value(f.key.data(), static_cast<rapidjson::SizeType>(f.key.size())));
+  if (it == d.MemberEnd()) return f.op == Op::kNe;
+  const rapidjson::Value& v = it->value;
+  if (f.op == Op::kEq || f.op == Op::kNe) {
+    bool eq = false;
+    if (v.IsString()) {
+      eq = f.value == std::string_view(v.GetString(), v.GetStringLength());
+    } else if (v.IsBool()) {
+      eq = f.value == (v.GetBool() ? "true" : "false");
+    } else if (v.IsNumber()) {
+      double x;
+      auto [p, ec] = std::from_chars(f.value.data(), f.value.data() + f.value.size(), x);
+      eq = ec == std::errc() && p == f.value.data() + f.value.size() && x == v.GetDouble();
+    }
+    return f.op == Op::kEq ? eq : !eq;
+  }
+  if (!v.IsNumber()) return false;
+  double x = 0;
+  std::from_chars(f.value.data(), f.value.data() + f.value.size(), x);
+  const double a = v.GetDouble();
+  switch (f.op) {
+    case Op::kLt: return a < x;
+    case Op::kLe: return a <= x;
+    case Op::kGt: return a > x;
+    case Op::kGe: return a >= x;
+    default: return false;
+  }
+}
+
+bool IsJsonColumn(std::string_view name) { return name.ends_with("_json"); }
+
+CellKind KindOf(const table::ColumnDef& c) {
+  if (IsJsonColumn(c.name)) return CellKind::kJson;
+  switch (c.type) {
+    case ColType::kString: return CellKind::kString;
+    case ColType::kInt64: return CellKind::kInt64;
+    case ColType::kDouble: return CellKind::kDouble;
+    case ColType::kBool: return CellKind::kBool;
+  }
+  return CellKind::kString;
+}
+
+}  // namespace
+
+class QueryEngine::Impl {
+ public:
+  explicit Impl(EngineOptions o)
+      : options_(std::move(o)),
+        days_dir_(options_.instance_dir + "/staging/days"),
+        fs_(std::make_shared<arrow::fs::LocalFileSystem>()) {
+    (void)cp::Initialize();
+  }
+
+  const QueryLimits& limits() const { return options_.limits; }
+
+  // Day folders (YYYY-MM-DD) under staging/days, newest first.
+  Result<std::vector<std::pair<int64_t, std::string>>> ListDays() {
+    std::vector<std::pair<int64_t, std::string>> days;
+    arrow::fs::FileSelector sel;
+    sel.base_dir = days_dir_;
+    sel.allow_not_found = true;
+    OTLAKE_ASSIGN_OR_RAISE(auto infos, fs_->GetFileInfo(sel));
+    for (const auto& fi : infos) {
+      int64_t d;
+      if (fi.IsDirectory() && ParseDate(fi.base_name(), &d)) days.emplace_back(d, fi.base_name());
+    }
+    std::sort(days.rbegin(), days.rend());
+    return days;
+  }
+
+  // The table's snapshot, or nullptr if the day has no such table.
+  Result<std::shared_ptr<const Snapshot>> GetSnapshot(const std::string& day, TableId t) {
+    const std::string table_dir = days_dir_ + "/" + day + "/otel/" + std::string(table::TableName(t));
+    const std::string log_dir = table_dir + "/_delta_log";
+    OTLAKE_ASSIGN_OR_RAISE(arrow::fs::FileInfo info, fs_->GetFileInfo(log_dir));
+    if (!info.IsDirectory()) return std::shared_ptr<const Snapshot>();
+    const int64_t mtime = info.mtime().time_since_epoch().count();
+    std::shared_ptr<const Snapshot> cached;
+    {
+      std::lock_guard lk(mu_);
+      auto it = cache_.find(log_dir);
+      if (it != cache_.end()) cached = it->second;
+    }
+    // A folder's mtime has coarse granularity: trust it only once it is a second old.
+    if (cached && cached->log_mtime_ns == mtime && NowNs() - mtime > 1'000'000'000) return cached;
+
+    lake::LogSource src;
+    src.log_dir = log_dir;
+    src.list = [&]() -> Result<std::vector<std::string>> {
+      arrow::fs::FileSelector sel;
+      sel.base_dir = log_dir;
+      OTLAKE_ASSIGN_OR_RAISE(auto infos, fs_->GetFileInfo(sel));
+      std::vector<std::string> names;
+      for (const auto& fi : infos) names.push_back(fi.base_name());
+      return names;
+    };
+    src.read = [&](const std::string& name, bool* missing) -> Result<std::string> {
+      const std::string path = log_dir + "/" + name;
+      auto file = fs_->OpenInputFile(path);
+      if (!file.ok()) {
+        if (missing != nullptr) {
+          auto fi = fs_->GetFileInfo(path);
+          *missing = fi.ok() && fi->type() == arrow::fs::FileType::NotFound;
+        }
+        return file.status();
+      }
+      OTLAKE_ASSIGN_OR_RAISE(int64_t size, (*file)->GetSize());
+      OTLAKE_ASSIGN_OR_RAISE(auto buf, (*file)->ReadAt(0, size));
+      return buf->ToString();
+    };
+    auto snap = std::make_shared<Snapshot>();
+    snap->log_mtime_ns = mtime;
+    OTLAKE_ASSIGN_OR_RAISE(snap->state,
+                           lake::LoadTableState(src, cached ? &cached->state : nullptr));
+    snap->version = snap->state.version;
+    std::map<std::string, std::shared_ptr<const FileMeta>> old;
+    if (cached) {
+      for (const auto& f : cached->files) old.emplace(f->path, f);
+    }
+    for (const auto& [path, add] : snap->state.adds) {
+      auto it = old.find(table_dir + "/" + path);
+      snap->files.push_back(it != old.end() ? it->second : ParseFileMeta(t, table_dir, add));
+    }
+    std::lock_guard lk(mu_);
+    cache_[log_dir] = snap;
+    return std::shared_ptr<const Snapshot>(snap);
+  }
+
+  Status CheckStorage(Storage s) {
+    if (s == Storage::kS3) {
+      return Status::Invalid("parameter 'storage': s3 is not configured on this instance "
+                             "(shipping to S3 is not enabled); use auto or local");
+    }
+    return Status::OK();
+  }
+
+  Result<ResultSet> Run(const Query& q) {
+    OTLAKE_RETURN_NOT_OK(CheckStorage(q.storage));
+    const auto start = std::chrono::steady_clock::now();
+    const auto deadline = start + std::chrono::milliseconds(options_.limits.timeout_ms);
+    const auto cols = table::Columns(q.table);
+    const int ts_col = table::kEventTs;
+
+    ResultSet rs;
+    rs.table = q.table;
+    std::vector<int> out_cols = q.select;
+    if (out_cols.empty()) {
+      for (size_t c = 0; c < cols.size(); ++c) out_cols.push_back(static_cast<int>(c));
+    }
+    for (int c : out_cols) {
+      rs.columns.emplace_back(cols[c].name);
+      rs.kinds.push_back(KindOf(cols[c]));
+    }
+
+    // Candidate files from every planned day, pruned by their add.stats.
+    struct Candidate {
+      std::shared_ptr<const FileMeta> file;
+      int64_t best_ts;  // newest (desc) or oldest (asc) event_ts it may hold
+    };
+    std::vector<Candidate> candidates;
+    OTLAKE_ASSIGN_OR_RAISE(auto days, ListDays());
+    for (const auto& [d, name] : days) {
+      if (q.day_from && (d < *q.day_from || d > *q.day_to)) continue;
+      OTLAKE_ASSIGN_OR_RAISE(auto snap, GetSnapshot(name, q.table));
+      if (!snap) continue;
+      ++rs.stats.days;
+      rs.stats.files_total += static_cast<int64_t>(snap->files.size());
+      for (const auto& f : snap->files) {
+        if (!FileMayMatch(q, *f)) continue;
+        int64_t best = q.ascending ? INT64_MIN : INT64_MAX;
+        const Bound& b = q.ascending ? f->min[ts_col] : f->max[ts_col];
+        if (const auto* v = std::get_if<int64_t>(&b)) best = *v;
+        candidates.push_back({f, best});
+      }
+    }
+    std::stable_sort(candidates.begin(), candidates.end(), [&](const Candidate& a, const Candidate& b) {
+      return q.ascending ? a.best_ts < b.best_ts : a.best_ts > b.best_ts;
+    });
+
+    // Scan newest first, keeping at most max_rows rows.
+    std::vector<int> read_cols = out_cols;  // + filter columns + event_ts, as table order
+    auto need = [&](int c) {
+      if (std::find(read_cols.begin(), read_cols.end(), c) == read_cols.end()) read_cols.push_back(c);
+    };
+    need(ts_col);
+    std::shared_ptr<arrow::Table> held;  // sorted, <= max_rows rows, columns = read_cols order
+    std::optional<int64_t> threshold;   // event_ts of the last held row once full
+    for (const Candidate& cand : candidates) {
+      if (threshold && (q.ascending ? cand.best_ts > *threshold : cand.best_ts < *threshold)) break;
+      OTLAKE_ASSIGN_OR_RAISE(
+          auto part, ScanFile(q, *cand.file, read_cols, threshold, deadline, &rs.stats));
+      for (auto& t : part) {
+        if (held) {
+          OTLAKE_ASSIGN_OR_RAISE(held, arrow::ConcatenateTables({held, t}));
+        } else {
+          held = t;
+        }
+      }
+      if (!part.empty()) {
+        OTLAKE_ASSIGN_OR_RAISE(held, SortAndCut(held, read_cols, ts_col, q));
+        if (held->num_rows() >= q.max_rows) {
+          auto ts = std::static_pointer_cast<arrow::Int64Array>(
+              held->column(IndexOf(read_cols, ts_col))->chunk(0));
+          threshold = ts->Value(held->num_rows() - 1);
+        }
+      }
+    }
+    if (held) OTLAKE_RETURN_NOT_OK(ToCells(*held, read_cols, out_cols, &rs));
+    rs.stats.elapsed_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::steady_clock::now() - start)
+                              .count();
+    return rs;
+  }
+
+  Result<Trace> GetTrace(const std::string& trace_id, Storage storage) {
+    Trace tr;
+    for (TableId t : {TableId::kSpans, TableId::kSpanEvents, TableId::kSpanLinks}) {
+      Query q;
+      q.table = t;
+      q.storage = storage;
+      q.ascending = true;
+      q.max_rows = options_.limits.max_trace_spans;
+      q.filters.push_back({table::spans::kTraceId, Op::kEq, trace_id});
+      static_assert(int{table::spans::kTraceId} == int{table::span_events::kTraceId} &&
+                    int{table::spans::kTraceId} == int{table::span_links::kTraceId});
+      OTLAKE_ASSIGN_OR_RAISE(ResultSet rs, Run(q));
+      (t == TableId::kSpans ? tr.spans : t == TableId::kSpanEvents ? tr.events : tr.links) = std::move(rs);
+    }
+    return tr;
+  }
+
+  Result<std::vector<DayInfo>> Days() {
+    std::vector<DayInfo> out;
+    OTLAKE_ASSIGN_OR_RAISE(auto days, ListDays());
+    for (const auto& [d, name] : days) {
+      DayInfo di;
+      di.day = name;
+      for (TableId t : table::kAllTables) {
+        OTLAKE_ASSIGN_OR_RAISE(auto snap, GetSnapshot(name, t));
+        if (!snap) continue;
+        TableInfo ti;
+        ti.table = t;
+        ti.version = snap->version;
+        for (const auto& f : snap->files) {
+          ti.files += 1;
+          ti.bytes += f->size;
+          ti.rows += std::max<int64_t>(f->rows, 0);
+          if (const auto* v = std::get_if<int64_t>(&f->min[table::kEventTs])) {
+            ti.min_event_ts = ti.min_event_ts ? std::min(*ti.min_event_ts, *v) : *v;
+          }
+          if (const auto* v = std::get_if<int64_t>(&f->max[table::kEventTs])) {
+            ti.max_event_ts = ti.max_event_ts ? std::max(*ti.max_event_ts, *v) : *v;
+          }
+        }
+        di.tables.push_back(ti);
+      }
+      out.push_back(std::move(di));
+    }
+    return out;
+  }
+
+  Result<std::vector<ServiceCount>> Services(std::optional<int64_t> from, std::optional<int64_t> to) {
+    std::vector<ServiceCount> out;
+    OTLAKE_ASSIGN_OR_RAISE(auto days, ListDays());
+    for (const auto& [d, name] : days) {
+      if ((from && d < *from) || (to && d > *to)) continue;
+      std::map<std::string, ServiceCount> per;
+      for (TableId t : {TableId::kSpans, TableId::kLogs}) {
+        OTLAKE_ASSIGN_OR_RAISE(auto snap, GetSnapshot(name, t));
+        if (!snap) continue;
+        for (const auto& f : snap->files) {
+          OTLAKE_ASSIGN_OR_RAISE(auto reader, OpenParquet(f->path));
+          OTLAKE_ASSIGN_OR_RAISE(auto col, reader->ReadTable({table::kServiceName}));
+          OTLAKE_ASSIGN_OR_RAISE(auto counts, cp::ValueCounts(col->column(0)));
+          auto values = std::static_pointer_cast<arrow::StringArray>(counts->field(0));
+          auto n = std::static_pointer_cast<arrow::Int64Array>(counts->field(1));
+          for (int64_t i = 0; i < counts->length(); ++i) {
+            std::string svc = values->IsNull(i) ? "" : values->GetString(i);
+            ServiceCount& sc = per[svc];
+            sc.day = name;
+            sc.service = svc;
+            (t == TableId::kSpans ? sc.spans : sc.logs) += n->Value(i);
+          }
+        }
+      }
+      for (auto& [_, sc] : per) out.push_back(std::move(sc));
+    }
+    return out;
+  }
+
+ private:
+  static int IndexOf(const std::vector<int>& v, int c) {
+    return static_cast<int>(std::find(v.begin(), v.end(), c) - v.begin());
+  }
+
+  bool FileMayMatch(const Query& q, const FileMeta& f) {
+    const int ts = table::kEventTs;
+    if (q.time_ms_from && !MayMatch(Op::kGe, std::to_string(*q.time_ms_from), f.min[ts], f.max[ts])) return false;
+    if (q.time_ms_to && !MayMatch(Op::kLe, std::to_string(*q.time_ms_to), f.min[ts], f.max[ts])) return false;
+    for (const ColumnFilter& cf : q.filters) {
+      if (!MayMatch(cf.op, cf.value, f.min[cf.column], f.max[cf.column])) return false;
+    }
+    return true;
+  }
+
+  Result<std::unique_ptr<parquet::arrow::FileReader>> OpenParquet(const std::string& path) {
+    OTLAKE_ASSIGN_OR_RAISE(auto file, fs_->OpenInputFile(path));
+    return parquet::arrow::OpenFile(file, arrow::default_memory_pool());
+  }
+
+  // Reads the rows of one file that pass the query (and beat `threshold`), one table per row
+  // group with a match, columns in `read_cols` order.
+  Result<std::vector<std::shared_ptr<arrow::Table>>> ScanFile(
+      const Query& q, const FileMeta& f, const std::vector<int>& read_cols,
+      const std::optional<int64_t>& threshold, std::chrono::steady_clock::time_point deadline,
+      ScanStats* stats) {
+    std::vector<std::shared_ptr<arrow::Table>> out;
+    const auto cols = table::Columns(q.table);
+    const int ts_col = table::kEventTs;
+    OTLAKE_ASSIGN_OR_RAISE(auto reader, OpenParquet(f.path));
+    ++stats->files_read;
+    parquet::ParquetFileReader* pq = reader->parquet_reader();
+    std::shared_ptr<parquet::FileMetaData> md = pq->metadata();
+    if (md->num_columns() != static_cast<int>(cols.size())) {
+      return Status::IOError("data file '", f.path, "' has ", md->num_columns(),
+                             " columns; the ", table::TableName(q.table), " table has ", cols.size());
+    }
+    // Columns the filters need, read first.
+    std::vector<int> filter_cols = {ts_col};
+    auto need = [&](int c) {
+      if (std::find(filter_cols.begin(), filter_cols.end(), c) == filter_cols.end()) filter_cols.push_back(c);
+    };
+    for (const auto& cf : q.filters) need(cf.column);
+    for (const auto& af : q.attr_filters) need(af.column);
+    std::vector<int> rest;
+    for (int c : read_cols) {
+      if (std::find(filter_cols.begin(), filter_cols.end(), c) == filter_cols.end()) rest.push_back(c);
+    }
+
+    stats->row_groups_total += md->num_row_groups();
+    for (int rg = 0; rg < md->num_row_groups(); ++rg) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        return Status::Cancelled("query exceeded its time limit of ", options_.limits.timeout_ms,
+                                 " ms; narrow the time range or add filters");
+      }
+      auto rgmd = md->RowGroup(rg);
+      if (!RowGroupMayMatch(q, *rgmd, threshold, pq, rg)) continue;
+      ++stats->row_groups_read;
+      for (int c : filter_cols) stats->bytes_read += rgmd->ColumnChunk(c)->total_compressed_size();
+      OTLAKE_ASSIGN_OR_RAISE(auto ft, reader->ReadRowGroup(rg, filter_cols));
+      OTLAKE_ASSIGN_OR_RAISE(ft, ft->CombineChunks());
+      stats->rows_scanned += ft->num_rows();
+      OTLAKE_ASSIGN_OR_RAISE(arrow::Datum mask, Mask(q, *ft, filter_cols, threshold));
+      auto bm = mask.make_array();
+      auto bools = std::static_pointer_cast<arrow::BooleanArray>(bm);
+      if (bools->true_count() == 0) continue;
+      std::shared_ptr<arrow::Table> rest_t;
+      if (!rest.empty()) {
+        for (int c : rest) stats->bytes_read += rgmd->ColumnChunk(c)->total_compressed_size();
+        OTLAKE_ASSIGN_OR_RAISE(rest_t, reader->ReadRowGroup(rg, rest));
+      }
+      // Assemble in read_cols order, then filter.
+      std::vector<std::shared_ptr<arrow::ChunkedArray>> arrays;
+      std::vector<std::shared_ptr<arrow::Field>> fields;
+      for (int c : read_cols) {
+        auto it = std::find(filter_cols.begin(), filter_cols.end(), c);
+        if (it != filter_cols.end()) {
+          const int i = static_cast<int>(it - filter_cols.begin());
+          arrays.push_back(ft->column(i));
+          fields.push_back(ft->schema()->field(i));
+        } else {
+          const int i = IndexOf(rest, c);
+          arrays.push_back(rest_t->column(i));
+          fields.push_back(rest_t->schema()->field(i));
+        }
+      }
+      auto t = arrow::Table::Make(arrow::schema(fields), arrays, ft->num_rows());
+      OTLAKE_ASSIGN_OR_RAISE(arrow::Datum filtered, cp::Filter(t, mask));
+      out.push_back(filtered.table());
+    }
+    return out;
+  }
+
+  bool RowGroupMayMatch(const Query& q, const parquet::RowGroupMetaData& rg,
+                        const std::optional<int64_t>& threshold, parquet::ParquetFileReader* pq,
+                        int rg_index) {
+    auto bounds = [&](int c, Bound* lo, Bound* hi) { RowGroupBounds(*rg.ColumnChunk(c), lo, hi); };
+    Bound lo, hi;
+    bounds(table::kEventTs, &lo, &hi);
+    if (q.time_ms_from && !MayMatch(Op::kGe, std::to_string(*q.time_ms_from), lo, hi)) return false;
+    if (q.time_ms_to && !MayMatch(Op::kLe, std::to_string(*q.time_ms_to), lo, hi)) return false;
+    if (threshold && !MayMatch(q.ascending ? Op::kLe : Op::kGe, std::to_string(*threshold), lo, hi)) return false;
+    for (const ColumnFilter& cf : q.filters) {
+      Bound a, b;
+      bounds(cf.column, &a, &b);
+      if (!MayMatch(cf.op, cf.value, a, b)) return false;
+      if (cf.op == Op::kEq && table::Columns(q.table)[cf.column].type == ColType::kString) {
+        // Bloom filters exist on the ID columns; absent ones prove nothing.
+        std::unique_ptr<parquet::BloomFilter> bf;
+        try {
+          bf = pq->GetBloomFilterReader().RowGroup(rg_index)->GetColumnBloomFilter(cf.column);
+        } catch (const std::exception&) {
+          bf.reset();
+        }
+        if (bf) {
+          parquet::ByteArray ba(static_cast<uint32_t>(cf.value.size()),
+                                reinterpret_cast<const uint8_t*>(cf.value.data()));
+          if (!bf->FindHash(bf->Hash(&ba))) return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  // The boolean mask of rows of `t` (columns = `cols`) passing every filter.
+  Result<arrow::Datum> Mask(const Query& q, const arrow::Table& t, const std::vector<int>& cols,
+                            const std::optional<int64_t>& threshold) {
+    const auto defs = table::Columns(q.table);
+    std::vector<arrow::Datum> parts;
+    auto col = [&](int c) { return arrow::Datum(t.column(IndexOf(cols, c))->chunk(0)); };
+    const int ts = table::kEventTs;
+    if (q.time_ms_from) {
+      OTLAKE_ASSIGN_OR_RAISE(auto m, cp::CallFunction("greater_equal", {col(ts), arrow::MakeScalar(*q.time_ms_from)}));
+      parts.push_back(m);
+    }
+    if (q.time_ms_to) {
+      OTLAKE_ASSIGN_OR_RAISE(auto m, cp::CallFunction("less_equal", {col(ts), arrow::MakeScalar(*q.time_ms_to)}));
+      parts.push_back(m);
+    }
+    if (threshold) {
+      OTLAKE_ASSIGN_OR_RAISE(auto m, cp::CallFunction(q.ascending ? "less_equal" : "greater_equal",
+                                                      {col(ts), arrow::MakeScalar(*threshold)}));
+      parts.push_back(m);
+    }
+    for (const ColumnFilter& cf : q.filters) {
+      if (cf.op == Op::kLike || cf.op == Op::kContains) {
+        cp::MatchSubstringOptions opts(cf.value);
+        OTLAKE_ASSIGN_OR_RAISE(auto m, cp::CallFunction(cf.op == Op::kLike ? "match_like" : "match_substring",
+                                                        {col(cf.column)}, &opts));
+        parts.push_back(m);
+        continue;
+      }
+      OTLAKE_ASSIGN_OR_RAISE(auto scalar, ValueScalar(defs[cf.column].type, cf.value));
+      OTLAKE_ASSIGN_OR_RAISE(auto m, cp::CallFunction(CompareFunction(cf.op), {col(cf.column), scalar}));
+      parts.push_back(m);
+    }
+    for (const AttrFilter& af : q.attr_filters) {
+      // Cheap substring pre-filter on the key, then an exact check of the candidate rows.
+      auto json = std::static_pointer_cast<arrow::StringArray>(col(af.column).make_array());
+      cp::MatchSubstringOptions opts(JsonKeyNeedle(af.key));
+      OTLAKE_ASSIGN_OR_RAISE(auto pre, cp::CallFunction("match_substring", {json}, &opts));
+      auto pre_b = std::static_pointer_cast<arrow::BooleanArray>(pre.make_array());
+      arrow::BooleanBuilder b;
+      OTLAKE_RETURN_NOT_OK(b.Reserve(json->length()));
+      for (int64_t i = 0; i < json->length(); ++i) {
+        bool has_key = pre_b->IsValid(i) && pre_b->Value(i);
+        bool ok = has_key ? AttrMatches(json->GetView(i), af)
+                          : (af.op == Op::kNe && json->IsValid(i));
+        b.UnsafeAppend(ok);
+      }
+      OTLAKE_ASSIGN_OR_RAISE(auto m, b.Finish());
+      parts.push_back(arrow::Datum(m));
+    }
+    if (parts.empty()) {
+      arrow::BooleanBuilder b;
+      OTLAKE_RETURN_NOT_OK(b.AppendValues(t.num_rows(), true));
+      OTLAKE_ASSIGN_OR_RAISE(auto m, b.Finish());
+      return arrow::Datum(m);
+    }
+    arrow::Datum acc = parts[0];
+    for (size_t i = 1; i < parts.size(); ++i) {
+      OTLAKE_ASSIGN_OR_RAISE(acc, cp::CallFunction("and_kleene", {acc, parts[i]}));
+    }
+    // Nulls (e.g. a null column compared) do not pass.
+    OTLAKE_ASSIGN_OR_RAISE(acc, cp::CallFunction("coalesce", {acc, arrow::MakeScalar(false)}));
+    return acc;
+  }
+
+  Result<std::shared_ptr<arrow::Table>> SortAndCut(const std::shared_ptr<arrow::Table>& t,
+                                                   const std::vector<int>& read_cols, int ts_col,
+                                                   const Query& q) {
+    const std::string ts_name = t->schema()->field(IndexOf(read_cols, ts_col))->name();
+    cp::SortOptions so({cp::SortKey(ts_name, q.ascending ? cp::SortOrder::Ascending
+                                                         : cp::SortOrder::Descending)});
+    OTLAKE_ASSIGN_OR_RAISE(auto idx, cp::SortIndices(arrow::Datum(t), so));
+    if (idx->length() > q.max_rows) idx = idx->Slice(0, q.max_rows);
+    OTLAKE_ASSIGN_OR_RAISE(arrow::Datum taken, cp::Take(t, idx));
+    return taken.table()->CombineChunks();
+  }
+
+  Status ToCells(const arrow::Table& t, const std::vector<int>& read_cols,
+                 const std::vector<int>& out_cols, ResultSet* rs) {
+    const int64_t n = t.num_rows();
+    rs->rows.assign(n, std::vector<Cell>(out_cols.size()));
+    for (size_t j = 0; j < out_cols.size(); ++j) {
+      auto chunked = t.column(IndexOf(read_cols, out_cols[j]));
+      int64_t row = 0;
+      for (const auto& arr : chunked->chunks()) {
+        for (int64_t i = 0; i < arr->length(); ++i, ++row) {
+          Cell& cell = rs->rows[row][j];
+          if (arr->IsNull(i)) continue;
+          switch (arr->type_id()) {
+            case arrow::Type::STRING:
+              cell = std::string(static_cast<const arrow::StringArray&>(*arr).GetView(i));
+              break;
+            case arrow::Type::LARGE_STRING:
+              cell = std::string(static_cast<const arrow::LargeStringArray&>(*arr).GetView(i));
+              break;
+            case arrow::Type::INT64:
+              cell = static_cast<const arrow::Int64Array&>(*arr).Value(i);
+              break;
+            case arrow::Type::DOUBLE:
+              cell = static_cast<const arrow::DoubleArray&>(*arr).Value(i);
+              break;
+            case arrow::Type::BOOL:
+              cell = static_cast<const arrow::BooleanArray&>(*arr).Value(i);
+              break;
+            default:
+              return Status::IOError("column '", rs->columns[j], "' has unexpected type ",
+                                     arr->type()->ToString());
+          }
+        }
+      }
+    }
+    return Status::OK();
+  }
+
+  EngineOptions options_;
+  std::string days_dir_;
+  std::shared_ptr<arrow::fs::FileSystem> fs_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const Snapshot>> cache_;  // by log dir
+};
+
+QueryEngine::QueryEngine(EngineOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+QueryEngine::~QueryEngine() = default;
+Result<ResultSet> QueryEngine::Run(const Query& q) { return impl_->Run(q); }
+Result<Trace> QueryEngine::GetTrace(const std::string& trace_id, Storage storage) {
+  return impl_->GetTrace(trace_id, storage);
+}
+Result<std::vector<DayInfo>> QueryEngine::Days() { return impl_->Days(); }
+Result<std::vector<ServiceCount>> QueryEngine::Services(std::optional<int64_t> from,
+                                                        std::optional<int64_t> to) {
+  return impl_->Services(from, to);
+}
+const QueryLimits& QueryEngine::limits() const { return impl_->limits(); }
+
+}  // namespace otlake::query

@@ -1,0 +1,183 @@
+// Query: reads rows back from the lake -- the six Delta tables of every UTC day under
+// <instance>/staging/days/<YYYY-MM-DD>/otel/<table>/ -- for the HTTP read API (/api/*), `otlake
+// view` and `otlake trace`. docs/http-api.md and docs/querying.md are the user-facing contract.
+//
+// How a query runs:
+//  1. Plan days: with date_from/date_to, those (arrival) day folders; otherwise every day, with an
+//     event-time window (the last 24 hours unless time_ms_from/time_ms_to say otherwise).
+//  2. Per day and table, a snapshot of the Delta log (cached, refreshed when the log changes) lists
+//     the live files with their add.stats; files whose event_ts or column min/max exclude the
+//     filters are skipped without being opened.
+//  3. Files are read newest first (oldest first for order=asc). Per row group: Parquet statistics
+//     and the trace_id bloom filter skip groups; the filter columns are read first, and the other
+//     columns only for row groups with a match. Once max_rows rows are held, files and row groups
+//     that cannot hold a newer row are skipped.
+//  4. Rows are ordered by event_ts (desc by default) and cut to max_rows.
+// Every query has a deadline and row/byte caps (QueryLimits); going past them is an error
+// (Status::Invalid for caps the caller can fix, IOError-free) rather than an unbounded answer.
+// Thread-safe: one QueryEngine serves concurrent queries. This header is Arrow-free.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "otlake/common/status.h"
+#include "otlake/table/schema.h"
+
+namespace otlake::query {
+
+enum class Storage { kAuto, kLocal, kS3 };
+
+/// A comparison in a filter. kLike: SQL LIKE ('%' any run, '_' one character, '\' escapes);
+/// kContains: literal substring (Depths' *_like without wildcards).
+enum class Op { kEq, kNe, kLt, kLe, kGt, kGe, kLike, kContains };
+
+/// A filter on a table column.
+struct ColumnFilter {
+  int column = -1;  ///< index into table::Columns(table)
+  Op op = Op::kEq;
+  std::string value;  ///< as given; parsed per the column's type
+};
+
+/// A filter on one key of an attribute JSON column (`attr.<key>`, `resource.<key>`,
+/// `scope.<key>`). Keys are flat OTLP keys ("http.route"), not paths.
+struct AttrFilter {
+  int column = -1;  ///< the *_attrs_json column
+  std::string key;
+  Op op = Op::kEq;
+  std::string value;
+};
+
+struct Query {
+  table::TableId table = table::TableId::kSpans;
+  std::optional<int64_t> day_from, day_to;           ///< days since epoch, inclusive
+  std::optional<int64_t> time_ms_from, time_ms_to;   ///< inclusive bounds on event_ts
+  std::vector<ColumnFilter> filters;
+  std::vector<AttrFilter> attr_filters;
+  std::vector<int> select;  ///< output columns; empty = all
+  int64_t max_rows = 100;
+  bool ascending = false;
+  Storage storage = Storage::kAuto;
+};
+
+/// Caps that keep one query from hurting the server.
+struct QueryLimits {
+  int64_t max_rows = 10000;                 ///< largest max_rows a caller may ask for
+  int64_t max_result_bytes = 64ll << 20;    ///< rendered answer size
+  int64_t timeout_ms = 30000;               ///< wall-clock budget of one query
+  int64_t max_trace_spans = 100000;         ///< spans returned by a trace lookup
+};
+
+/// Builds a Query for `table` from URL query parameters (already percent-decoded, in order).
+/// Status::Invalid names the offending parameter. `now_ms` anchors the default 24-hour window.
+Result<Query> ParseQuery(table::TableId table,
+                         const std::vector<std::pair<std::string, std::string>>& params,
+                         int64_t now_ms, const QueryLimits& limits);
+
+/// One cell of a result. Strings of *_json columns hold JSON text (kind kJson).
+using Cell = std::variant<std::monostate, int64_t, double, bool, std::string>;
+
+enum class CellKind : uint8_t { kString, kInt64, kDouble, kBool, kJson };
+
+/// What a scan touched (for the API's "scan" object and the benchmarks).
+struct ScanStats {
+  int64_t days = 0;
+  int64_t files_total = 0;     ///< live files in the planned days' tables
+  int64_t files_read = 0;      ///< files opened
+  int64_t row_groups_total = 0;
+  int64_t row_groups_read = 0;
+  int64_t rows_scanned = 0;    ///< rows whose filter columns were evaluated
+  int64_t bytes_read = 0;      ///< compressed bytes of the column chunks read
+  int64_t elapsed_us = 0;
+};
+
+struct ResultSet {
+  table::TableId table = table::TableId::kSpans;
+  std::vector<std::string> columns;
+  std::vector<CellKind> kinds;
+  std::vector<std::vector<Cell>> rows;
+  ScanStats stats;
+};
+
+/// One day of the lake as the catalog sees it.
+struct TableInfo {
+  table::TableId table = table::TableId::kSpans;
+  int64_t version = -1;
+  int64_t rows = 0;
+  int64_t files = 0;
+  int64_t bytes = 0;
+  std::optional<int64_t> min_event_ts, max_event_ts;
+};
+struct DayInfo {
+  std::string day;  ///< YYYY-MM-DD
+  std::string storage = "local";
+  std::vector<TableInfo> tables;
+};
+
+/// A whole trace: its spans (with events and links) from every day that holds any.
+struct Trace {
+  ResultSet spans, events, links;
+};
+
+/// Per-day service counts for /api/services.
+struct ServiceCount {
+  std::string day, service;
+  int64_t spans = 0, logs = 0;
+};
+
+struct EngineOptions {
+  std::string instance_dir;  ///< <dir>/<instance_id>
+  QueryLimits limits;
+};
+
+class QueryEngine {
+ public:
+  explicit QueryEngine(EngineOptions options);
+  ~QueryEngine();
+  QueryEngine(const QueryEngine&) = delete;
+  QueryEngine& operator=(const QueryEngine&) = delete;
+
+  /// Runs `q`. Status::Invalid for a storage this instance has not got (s3 before shipping
+  /// exists), Status::Cancelled when the deadline passes, IOError when a file cannot be read.
+  Result<ResultSet> Run(const Query& q);
+
+  /// Every span, event and link of `trace_id` (32 lowercase hex) across all days.
+  Result<Trace> GetTrace(const std::string& trace_id, Storage storage = Storage::kAuto);
+
+  /// Days with their tables (newest first).
+  Result<std::vector<DayInfo>> Days();
+
+  /// Span and log counts per service and day, for days in [day_from, day_to] (all if unset).
+  Result<std::vector<ServiceCount>> Services(std::optional<int64_t> day_from,
+                                             std::optional<int64_t> day_to);
+
+  const QueryLimits& limits() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Renders rows as a JSON array of objects (attribute columns as JSON values, not strings).
+/// Stops before `max_bytes` and returns the number of rows written.
+int64_t AppendRowsJson(const ResultSet& rs, size_t first, size_t count, int64_t max_bytes,
+                       std::string* out);
+
+/// Renders one row as a JSON object.
+void AppendRowJson(const ResultSet& rs, size_t row, std::string* out);
+
+/// An aligned text table for terminals: at most `width` columns of characters per line (0 = no
+/// limit); long cells are cut with "…".
+std::string FormatTable(const ResultSet& rs, int width);
+
+/// True if `s` is a valid 32-character lowercase (or uppercase) hex trace id.
+bool IsHexId(std::string_view s, size_t length);
+
+}  // namespace otlake::query
