@@ -334,8 +334,17 @@ class QueryEngine::Impl {
     return Status::OK();
   }
 
-  Result<ResultSet> Run(const Query& q) {
-    OTLAKE_RETURN_NOT_OK(CheckStorage(q.storage));
+  Result<ResultSet> Run(const Query& page) {
+    OTLAKE_RETURN_NOT_OK(CheckStorage(page.storage));
+    // A cursor narrows the time bound to the last row seen and asks for the tied rows already
+    // returned on top, which are dropped after sorting.
+    Query q = page;
+    if (q.after_ts) {
+      auto& bound = q.ascending ? q.time_ms_from : q.time_ms_to;
+      bound = bound ? (q.ascending ? std::max(*bound, *q.after_ts) : std::min(*bound, *q.after_ts))
+                    : *q.after_ts;
+      q.max_rows += q.after_skip;
+    }
     const auto start = std::chrono::steady_clock::now();
     const auto deadline = start + std::chrono::milliseconds(options_.limits.timeout_ms);
     const auto cols = table::Columns(q.table);
@@ -405,7 +414,26 @@ class QueryEngine::Impl {
         }
       }
     }
-    if (held) OTLAKE_RETURN_NOT_OK(ToCells(*held, read_cols, out_cols, &rs));
+    if (held) {
+      auto ts = std::static_pointer_cast<arrow::Int64Array>(
+          held->column(IndexOf(read_cols, ts_col))->chunk(0));
+      int64_t skip = 0;  // rows tied with the cursor that earlier pages returned
+      while (page.after_ts && skip < page.after_skip && skip < held->num_rows() &&
+             ts->Value(skip) == *page.after_ts) {
+        ++skip;
+      }
+      held = held->Slice(skip);
+      const int64_t n = held->num_rows();
+      if (n > 0 && n >= page.max_rows) {
+        const int64_t last = ts->Value(skip + n - 1);
+        int64_t tied = 0;
+        for (int64_t i = skip + n - 1; i >= skip && ts->Value(i) == last; --i) ++tied;
+        if (page.after_ts && last == *page.after_ts) tied += page.after_skip;
+        rs.next_cursor = std::to_string(last) + "_" + std::to_string(tied);
+      }
+      OTLAKE_ASSIGN_OR_RAISE(held, held->CombineChunks());
+      OTLAKE_RETURN_NOT_OK(ToCells(*held, read_cols, out_cols, &rs));
+    }
     rs.stats.elapsed_us = std::chrono::duration_cast<std::chrono::microseconds>(
                               std::chrono::steady_clock::now() - start)
                               .count();

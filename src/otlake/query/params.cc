@@ -198,6 +198,17 @@ Result<Query> ParseQuery(TableId t, const std::vector<std::pair<std::string, std
         return Status::Invalid("parameter '", key, "' must be an integer from 1 to ",
                                limits.max_rows, ", got '", value, "'");
       }
+    } else if (key == "cursor") {
+      OTLAKE_RETURN_NOT_OK(plain());
+      // "<event_ts>_<skip>" as written by the engine.
+      size_t us = value.find('_');
+      int64_t ts, skip;
+      if (us == std::string::npos || !ParseInt(std::string_view(value).substr(0, us), &ts) ||
+          !ParseInt(std::string_view(value).substr(us + 1), &skip) || skip < 0 || skip > 1000000000) {
+        return Status::Invalid("parameter 'cursor' is not a cursor from a previous answer: '", value, "'");
+      }
+      q.after_ts = ts;
+      q.after_skip = skip;
     } else if (key == "storage") {
       OTLAKE_RETURN_NOT_OK(plain());
       if (value == "auto") q.storage = Storage::kAuto;

@@ -64,6 +64,10 @@ struct Query {
   int64_t max_rows = 100;
   bool ascending = false;
   Storage storage = Storage::kAuto;
+  /// Paging (from a previous answer's next_cursor): continue after the row at event_ts
+  /// `after_ts`, skipping `after_skip` rows that share that event_ts.
+  std::optional<int64_t> after_ts;
+  int64_t after_skip = 0;
 };
 
 /// Caps that keep one query from hurting the server.
@@ -103,6 +107,8 @@ struct ResultSet {
   std::vector<CellKind> kinds;
   std::vector<std::vector<Cell>> rows;
   ScanStats stats;
+  /// Set when the answer holds max_rows rows (more may follow): pass as `cursor`.
+  std::string next_cursor;
 };
 
 /// One day of the lake as the catalog sees it.

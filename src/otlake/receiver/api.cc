@@ -125,7 +125,10 @@ void HandleTable(QueryEngine* engine, TableId t, std::vector<std::pair<std::stri
   out = "{\"rows\":";
   const int64_t n = query::AppendRowsJson(*rs, 0, rs->rows.size(), cap, &out);
   out += ",\"count\":" + std::to_string(n);
-  out += std::string(",\"truncated\":") + (n < static_cast<int64_t>(rs->rows.size()) ? "true" : "false") + ",";
+  const bool truncated = n < static_cast<int64_t>(rs->rows.size());
+  out += std::string(",\"truncated\":") + (truncated ? "true" : "false");
+  // A truncated answer cannot be continued by cursor (the cursor points past the cut rows).
+  out += ",\"next_cursor\":" + (rs->next_cursor.empty() || truncated ? std::string("null") : Quote(rs->next_cursor)) + ",";
   AppendScan(rs->stats, &out);
   out += "}";
 }
