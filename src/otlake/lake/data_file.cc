@@ -93,8 +93,14 @@ Result<DataFileInfo> WriteDataFile(const std::vector<const table::RowBatch*>& ba
   }
   view.reset();
 
+  return WriteSortedTable(sorted, options, path);
+}
+
+Result<DataFileInfo> WriteSortedTable(const std::shared_ptr<arrow::Table>& sorted,
+                                      const DataFileOptions& options, const std::string& path) {
+  if (options.max_row_group_rows <= 0) return Status::Invalid("max_row_group_rows must be > 0");
   DataFileInfo info;
-  Status st = WriteAndSync(*sorted, options, key, path, &info.bytes);
+  Status st = WriteAndSync(*sorted, options, options.sort_key, path, &info.bytes);
   if (!st.ok()) {
     (void)RemoveIfExists(path);
     return st;

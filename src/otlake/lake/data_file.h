@@ -14,6 +14,10 @@
 #include "otlake/common/status.h"
 #include "otlake/table/row_batch.h"
 
+namespace arrow {
+class Table;
+}
+
 namespace otlake::lake {
 
 /// How to write one file. Defaults() gives the table's layout (layout.h); the fields exist
@@ -43,5 +47,10 @@ struct DataFileInfo {
 /// `options.sort_key`.
 Result<DataFileInfo> WriteDataFile(const std::vector<const table::RowBatch*>& batches,
                                    const DataFileOptions& options, const std::string& path);
+
+/// Writes `table` (rows already in `options.sort_key` order; compaction's merged output) as one
+/// Parquet file with the same properties as WriteDataFile.
+Result<DataFileInfo> WriteSortedTable(const std::shared_ptr<arrow::Table>& table,
+                                      const DataFileOptions& options, const std::string& path);
 
 }  // namespace otlake::lake

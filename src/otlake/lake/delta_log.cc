@@ -217,6 +217,23 @@ std::string EncodeAdd(const AddFile& a) {
   return Take(buf);
 }
 
+std::string EncodeRemove(const RemoveFile& r) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  Key(w, "remove");
+  w.StartObject();
+  Key(w, "path");
+  Str(w, r.path);
+  Key(w, "deletionTimestamp");
+  w.Int64(r.deletion_timestamp);
+  Key(w, "dataChange");
+  w.Bool(r.data_change);
+  w.EndObject();
+  w.EndObject();
+  return Take(buf);
+}
+
 std::string EncodeTxn(const Txn& t) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);

@@ -92,6 +92,7 @@ bool ParseCheckpointFileName(std::string_view name, int64_t* version);
 std::string EncodeProtocol(const Protocol& p);
 std::string EncodeMetadata(const Metadata& m);
 std::string EncodeAdd(const AddFile& a);
+std::string EncodeRemove(const RemoveFile& r);
 std::string EncodeTxn(const Txn& t);
 /// commitInfo: `operation` e.g. "WRITE"; `parameters` are string-valued as Spark writes them.
 std::string EncodeCommitInfo(int64_t timestamp_ms, std::string_view operation,

@@ -7,6 +7,7 @@
 #include "otlake/lake/checkpoint.h"
 #include "otlake/lake/data_file.h"
 #include "otlake/lake/delta_log.h"
+#include "otlake/lake/delta_table_internal.h"
 #include "otlake/lake/fs_util.h"
 #include "otlake/lake/snapshot.h"
 #include "otlake/lake/stats.h"
@@ -17,24 +18,6 @@ namespace {
 constexpr const char* kLastCheckpoint = "_last_checkpoint";
 
 std::string Join(const std::string& dir, const std::string& name) { return dir + "/" + name; }
-
-// Writes `lines` as commit `version` atomically; AlreadyExists if the version is taken.
-Status PublishCommit(const std::string& log_dir, int64_t version,
-                     const std::vector<std::string>& lines) {
-  std::string body;
-  for (const std::string& l : lines) {
-    body += l;
-    body += '\n';
-  }
-  const std::string tmp = Join(log_dir, ".tmp-" + NewUuid() + ".json");
-  OTLAKE_RETURN_NOT_OK(WriteFileDurable(tmp, body));
-  Status st = PublishNoReplace(tmp, Join(log_dir, CommitFileName(version)));
-  if (st.IsAlreadyExists()) {
-    return Status::AlreadyExists("delta version ", version, " in '", log_dir,
-                                 "' was committed by another writer; reopen the table");
-  }
-  return st;
-}
 
 // Rebuilds the table state from the newest checkpoint and the commits after it.
 // Returns a state with version -1 when the log holds no commit at all.
@@ -67,13 +50,31 @@ Status ValidateState(const TableState& s, table::TableId id, const std::string& 
   return Status::OK();
 }
 
+}  // namespace
+
+// Writes `lines` as commit `version` atomically; AlreadyExists if the version is taken.
+Status PublishCommit(const std::string& log_dir, int64_t version,
+                     const std::vector<std::string>& lines) {
+  std::string body;
+  for (const std::string& l : lines) {
+    body += l;
+    body += '\n';
+  }
+  const std::string tmp = Join(log_dir, ".tmp-" + NewUuid() + ".json");
+  OTLAKE_RETURN_NOT_OK(WriteFileDurable(tmp, body));
+  Status st = PublishNoReplace(tmp, Join(log_dir, CommitFileName(version)));
+  if (st.IsAlreadyExists()) {
+    return Status::AlreadyExists("delta version ", version, " in '", log_dir,
+                                 "' was committed by another writer; reopen the table");
+  }
+  return st;
+}
+
 std::string DataFileName(int64_t seq) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "part-%05" PRId64 "-", seq);
   return std::string(buf) + NewUuid() + ".zstd.parquet";
 }
-
-}  // namespace
 
 DeltaTableWriter::DeltaTableWriter(std::string table_dir, table::TableId id, WriterOptions opts,
                                    std::unique_ptr<TableState> state)

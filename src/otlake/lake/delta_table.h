@@ -53,6 +53,29 @@ struct CommitResult {
   int64_t max_event_ts;
 };
 
+/// Compaction during the day (compact.cc): merges many small files into fewer large ones.
+struct CompactOptions {
+  /// Files with fewer rows than this are candidates (compacted files grow up to it).
+  int64_t target_file_rows = 1'000'000;
+  /// Run only when at least this many candidates exist.
+  int min_files = 8;
+  /// Upper bound on rows merged by one run (bounds memory: ~1 KB per span row in Arrow).
+  int64_t max_input_rows = 1'000'000;
+  /// zstd level of the merged files.
+  int zstd_level = 3;
+  /// Removed files are deleted from disk only after this long, so readers holding an older
+  /// snapshot can finish (Delta's vacuum retention).
+  int64_t retention_ms = 10 * 60 * 1000;
+};
+
+struct CompactResult {
+  int64_t version = -1;   ///< commit of the rewrite (-1: nothing to do)
+  int64_t files_in = 0, files_out = 0;
+  int64_t rows = 0;
+  int64_t bytes_in = 0, bytes_out = 0;
+  int64_t files_deleted = 0;  ///< files removed earlier and now past retention
+};
+
 class DeltaTableWriter {
  public:
   /// Opens the Delta table at `table_dir` for table `id`, creating the directory and version 0
@@ -76,6 +99,15 @@ class DeltaTableWriter {
   /// unchanged, and the txn is not recorded.
   Result<CommitResult> Append(const std::vector<const table::RowBatch*>& batches,
                               std::optional<std::pair<std::string, int64_t>> txn = std::nullopt);
+
+  /// Compacts: when at least `min_files` files hold fewer than `target_file_rows` rows, the
+  /// smallest of them (up to `max_input_rows` rows) are read, merged in the table's sort order,
+  /// written as one file and swapped in by one commit (`remove` + `add`, dataChange=false,
+  /// operation OPTIMIZE; the new add's stats are the merge of the inputs'). Readers see either
+  /// the old files or the new one; the old files stay on disk for `retention_ms` (then the
+  /// next Compact deletes them). Same threading rule as Append: call it from the writer's
+  /// thread, between appends.
+  Result<CompactResult> Compact(const CompactOptions& options);
 
   /// The latest committed version.
   int64_t version() const;

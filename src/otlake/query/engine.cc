@@ -24,6 +24,7 @@
 #include "otlake/common/time_util.h"
 #include "otlake/lake/delta_log.h"
 #include "otlake/lake/snapshot.h"
+#include "otlake/otlp/typed_json.h"
 #include "otlake/query/query.h"
 
 namespace otlake::query {
@@ -183,14 +184,18 @@ const char* CompareFunction(Op op) {
   }
 }
 
-// JSON text of a string as it appears as an object key: "key":
-std::string JsonKeyNeedle(const std::string& key) {
-  std::string out = "\"";
-  for (char c : key) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  out += "\":";
+// Text every row passing `f` must contain, as otlake's typed-JSON writer spells it: the key
+// (`"key":`), and for string equality the whole member (`"key":"value"`). Nested kvlists can
+// contain the same text, so candidates are still checked exactly.
+std::string AttrNeedle(const AttrFilter& f) {
+  std::string out;
+  otlp::AppendJsonString(&out, f.key);
+  out += ':';
+  if (f.op != Op::kEq) return out;
+  double d;
+  auto [p, ec] = std::from_chars(f.value.data(), f.value.data() + f.value.size(), d);
+  const bool numeric = ec == std::errc() && p == f.value.data() + f.value.size();
+  if (!numeric && f.value != "true" && f.value != "false") otlp::AppendJsonString(&out, f.value);
   return out;
 }
 
@@ -675,7 +680,7 @@ class QueryEngine::Impl {
     for (const AttrFilter& af : q.attr_filters) {
       // Cheap substring pre-filter on the key, then an exact check of the candidate rows.
       auto json = std::static_pointer_cast<arrow::StringArray>(col(af.column).make_array());
-      cp::MatchSubstringOptions opts(JsonKeyNeedle(af.key));
+      cp::MatchSubstringOptions opts(AttrNeedle(af));
       OTLAKE_ASSIGN_OR_RAISE(auto pre, cp::CallFunction("match_substring", {json}, &opts));
       auto pre_b = std::static_pointer_cast<arrow::BooleanArray>(pre.make_array());
       arrow::BooleanBuilder b;

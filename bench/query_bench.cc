@@ -1,0 +1,367 @@
+// query_bench: read-side numbers on a generated day, through the same QueryEngine the HTTP API
+// and `otlake view` use. Not part of ctest (numbers in bench/README.md).
+//
+//   build/release/query_bench [--spans N] [--dir DIR] [--reuse] [--flush-rows R] [--lookups K]
+//
+// Generation: OTLP protobuf requests (8 ResourceSpans of 64 spans, 20 attributes per span, 1,000
+// services, traces of 8 spans spread over 8 services) decoded by the real decoder and appended
+// to the day's spans table by the real Delta writer, `flush-rows` rows per commit (a day as the
+// ingest path writes it, before any compaction). Event times cover the 24 hours of the day in
+// arrival order. `--reuse` keeps an existing generated day.
+// Queries (wall-clock latency; rows scanned and compressed bytes read from the engine's stats):
+//  - trace by id with no date range (K random traces): p50/p99;
+//  - one service over a one-hour window, newest 100 rows;
+//  - an attribute filter that matches few rows, over the whole day (scans every row group).
+#include <sys/stat.h>
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "otlake/common/time_util.h"
+#include "otlake/lake/delta_table.h"
+#include "otlake/otlp/decode.h"
+#include "otlake/otlp/proto_writer.h"
+#include "otlake/query/query.h"
+
+namespace {
+
+using namespace otlake;
+
+constexpr int64_t kDayStartMs = 1795651200000;  // 2026-11-26T00:00:00Z
+constexpr const char* kDay = "2026-11-26";
+
+double CpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+double WallMs() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// KeyValue{key=1, value=AnyValue{string=1 | bool=2 | int=3 | double=4}} in `field`.
+void KvString(otlp::ProtoWriter* w, uint32_t field, std::string_view k, std::string_view v) {
+  w->BeginMessage(field);
+  w->String(1, k);
+  w->BeginMessage(2);
+  w->String(1, v);
+  w->EndMessage();
+  w->EndMessage();
+}
+void KvInt(otlp::ProtoWriter* w, uint32_t field, std::string_view k, int64_t v) {
+  w->BeginMessage(field);
+  w->String(1, k);
+  w->BeginMessage(2);
+  w->Int64(3, v);
+  w->EndMessage();
+  w->EndMessage();
+}
+void KvDouble(otlp::ProtoWriter* w, uint32_t field, std::string_view k, double v) {
+  w->BeginMessage(field);
+  w->String(1, k);
+  w->BeginMessage(2);
+  w->Double(4, v);
+  w->EndMessage();
+  w->EndMessage();
+}
+void KvBool(otlp::ProtoWriter* w, uint32_t field, std::string_view k, bool v) {
+  w->BeginMessage(field);
+  w->String(1, k);
+  w->BeginMessage(2);
+  w->Bool(2, v);
+  w->EndMessage();
+  w->EndMessage();
+}
+
+std::string RandomBytes(std::mt19937_64& rng, int n) {
+  std::string s(n, '\0');
+  for (char& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+std::string Hex(std::string_view raw) {
+  static const char* d = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : raw) {
+    out += d[c >> 4];
+    out += d[c & 15];
+  }
+  return out;
+}
+
+const char* const kRoutes[] = {"/api/cart", "/api/cart/{id}", "/api/checkout", "/api/products/{id}",
+                               "/api/orders", "/api/users/{id}", "/healthz", "/api/search"};
+const char* const kChildNames[] = {"SELECT orders", "redis GET", "grpc.Call", "render", "kafka publish",
+                                   "SELECT users", "http GET", "cache lookup"};
+
+// One request: 8 ResourceSpans (random services) x 64 spans; 64 traces of 8 spans, span k of each
+// trace in resource k. `t_ms` is the arrival time; spans start within the preceding 5 s.
+std::string MakeRequest(std::mt19937_64& rng, int64_t t_ms, std::vector<std::string>* sample_ids,
+                        bool sample) {
+  struct TraceIds { std::string trace, root; };
+  std::vector<TraceIds> traces(64);
+  for (auto& t : traces) {
+    t.trace = RandomBytes(rng, 16);
+    t.root = RandomBytes(rng, 8);
+  }
+  if (sample) sample_ids->push_back(Hex(traces[rng() % 64].trace));
+  otlp::ProtoWriter w;
+  for (int r = 0; r < 8; ++r) {
+    const int svc = static_cast<int>(rng() % 1000);
+    char svc_name[32];
+    std::snprintf(svc_name, sizeof svc_name, "svc-%04d", svc);
+    w.BeginMessage(1);  // ResourceSpans
+    w.BeginMessage(1);  // Resource
+    KvString(&w, 1, "service.name", svc_name);
+    KvString(&w, 1, "service.version", "1." + std::to_string(svc % 7) + ".0");
+    KvString(&w, 1, "deployment.environment.name", "prod");
+    KvString(&w, 1, "host.name", "node-" + std::to_string(rng() % 200));
+    KvString(&w, 1, "k8s.pod.name", std::string(svc_name) + "-" + Hex(RandomBytes(rng, 3)));
+    KvString(&w, 1, "telemetry.sdk.language", svc % 3 ? "go" : "java");
+    w.EndMessage();
+    w.BeginMessage(2);  // ScopeSpans
+    w.BeginMessage(1);
+    w.String(1, std::string(svc_name) + ".instrumentation");
+    w.String(2, "0.45.0");
+    w.EndMessage();
+    for (int i = 0; i < 64; ++i) {
+      const TraceIds& t = traces[i];
+      const bool root = r == 0;
+      const char* route = kRoutes[(i + svc) % 8];
+      const int64_t start = (t_ms - 5000) * 1'000'000 + static_cast<int64_t>(rng() % 5'000'000'000ULL) + r * 1000;
+      const int64_t dur = static_cast<int64_t>(std::exp(13 + 1.5 * std::normal_distribution<double>()(rng)));
+      w.BeginMessage(2);  // Span
+      w.Bytes(1, t.trace);
+      w.Bytes(2, root ? t.root : RandomBytes(rng, 8));
+      if (!root) w.Bytes(4, t.root);
+      w.String(5, root ? std::string("GET ") + route : kChildNames[rng() % 8]);
+      w.Varint(6, root ? 2 : 3);
+      w.Fixed64(7, static_cast<uint64_t>(start));
+      w.Fixed64(8, static_cast<uint64_t>(start + std::max<int64_t>(dur, 1000)));
+      KvString(&w, 9, "http.request.method", "GET");
+      KvString(&w, 9, "http.route", route);
+      KvInt(&w, 9, "http.response.status_code", rng() % 50 ? 200 : 500);
+      KvString(&w, 9, "url.path", std::string(route) + "?id=" + std::to_string(rng() % 100000));
+      KvString(&w, 9, "server.address", std::string(svc_name) + ".svc.cluster.local");
+      KvInt(&w, 9, "server.port", 8080);
+      KvString(&w, 9, "network.protocol.version", "1.1");
+      KvString(&w, 9, "user_agent.original", "Mozilla/5.0 (X11; Linux x86_64)");
+      KvString(&w, 9, "client.address", "10." + std::to_string(rng() % 256) + "." + std::to_string(rng() % 256) + ".7");
+      KvString(&w, 9, "app.user.id", "user-" + std::to_string(rng() % 50000));
+      KvInt(&w, 9, "app.cart.items", static_cast<int64_t>(rng() % 13));
+      KvDouble(&w, 9, "app.cart.total", static_cast<double>(rng() % 50000) / 100.0);
+      KvBool(&w, 9, "app.feature.enabled", rng() % 2);
+      KvString(&w, 9, "db.system", "postgresql");
+      KvString(&w, 9, "db.name", "shop");
+      KvString(&w, 9, "thread.name", "worker-" + std::to_string(rng() % 32));
+      KvString(&w, 9, "code.function", "handleRequest");
+      KvString(&w, 9, "code.namespace", std::string("com.shop.") + svc_name);
+      KvString(&w, 9, "messaging.system", "kafka");
+      KvString(&w, 9, "app.request.id", Hex(RandomBytes(rng, 8)));
+      if (rng() % 50 == 0) {
+        w.BeginMessage(15);
+        w.Varint(3, 2);
+        w.EndMessage();
+      }
+      w.EndMessage();
+    }
+    w.EndMessage();
+    w.EndMessage();
+  }
+  return w.Release();
+}
+
+struct Lat {
+  std::vector<double> ms;
+  int64_t rows_scanned = 0, bytes_read = 0, row_groups = 0, files = 0;
+  double P(double q) {
+    std::sort(ms.begin(), ms.end());
+    return ms.empty() ? 0 : ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))];
+  }
+  void Add(double t, const query::ScanStats& s) {
+    ms.push_back(t);
+    rows_scanned += s.rows_scanned;
+    bytes_read += s.bytes_read;
+    row_groups += s.row_groups_read;
+    files += s.files_read;
+  }
+  void Print(const char* what) {
+    const double n = std::max<size_t>(ms.size(), 1);
+    std::printf("%-44s p50 %8.1f ms  p99 %8.1f ms  (n=%zu; per query: %.0f files, %.1f row groups, %.0f rows scanned, %.1f MB read)\n",
+                what, P(0.5), P(0.99), ms.size(), files / n, row_groups / n, rows_scanned / n, bytes_read / n / 1e6);
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t spans = 10'000'000, flush_rows = 262144;
+  int lookups = 200;
+  std::string dir = "/tmp/otlake-query-bench";
+  bool reuse = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
+    if (a == "--spans") spans = std::atoll(next().c_str());
+    else if (a == "--dir") dir = next();
+    else if (a == "--reuse") reuse = true;
+    else if (a == "--flush-rows") flush_rows = std::atoll(next().c_str());
+    else if (a == "--lookups") lookups = std::atoi(next().c_str());
+    else {
+      std::fprintf(stderr, "usage: query_bench [--spans N] [--dir DIR] [--reuse] [--flush-rows R] [--lookups K]\n");
+      return 2;
+    }
+  }
+  const std::string instance = dir + "/default";
+  const std::string table_dir = instance + "/staging/days/" + kDay + "/otel/spans";
+  const std::string ids_file = dir + "/trace_ids.txt";
+  std::vector<std::string> sample_ids;
+  struct stat st;
+  if (reuse && ::stat(ids_file.c_str(), &st) == 0) {
+    FILE* f = std::fopen(ids_file.c_str(), "r");
+    char line[64];
+    while (std::fgets(line, sizeof line, f)) sample_ids.emplace_back(line, 32);
+    std::fclose(f);
+    std::printf("reusing the generated day in %s (%zu sampled trace ids)\n", dir.c_str(), sample_ids.size());
+  } else {
+    std::string cmd = "rm -rf '" + dir + "' && mkdir -p '" + table_dir + "'";
+    if (std::system(cmd.c_str()) != 0) return 1;
+    auto writer = lake::DeltaTableWriter::Open(table_dir, table::TableId::kSpans, lake::WriterOptions{});
+    if (!writer.ok()) {
+      std::fprintf(stderr, "%s\n", writer.status().ToString().c_str());
+      return 1;
+    }
+    std::mt19937_64 rng(42);
+    const int64_t requests = spans / 512;
+    const int64_t every = std::max<int64_t>(requests / (lookups * 4), 1);
+    std::vector<std::unique_ptr<table::RowBatch>> pending;
+    int64_t pending_rows = 0, bytes = 0, files = 0;
+    const double c0 = CpuSeconds(), w0 = WallMs();
+    double decode_cpu = 0, write_cpu = 0;
+    auto flush = [&] {
+      std::vector<const table::RowBatch*> ptrs;
+      for (auto& b : pending) ptrs.push_back(b.get());
+      const double t = CpuSeconds();
+      auto r = (*writer)->Append(ptrs);
+      write_cpu += CpuSeconds() - t;
+      if (!r.ok()) {
+        std::fprintf(stderr, "append: %s\n", r.status().ToString().c_str());
+        std::exit(1);
+      }
+      bytes += r->file_bytes;
+      ++files;
+      pending.clear();
+      pending_rows = 0;
+    };
+    for (int64_t q = 0; q < requests; ++q) {
+      const int64_t t_ms = kDayStartMs + 5000 + q * (86'400'000 - 10'000) / requests;
+      std::string body = MakeRequest(rng, t_ms, &sample_ids, q % every == 0);
+      otlp::DecodeOptions o;
+      o.now_unix_nano = t_ms * 1'000'000;
+      otlp::DecodeResult res;
+      const double t = CpuSeconds();
+      Status s = otlp::DecodeProtobuf(otlp::Signal::kTraces, body, o, &res);
+      decode_cpu += CpuSeconds() - t;
+      if (!s.ok()) {
+        std::fprintf(stderr, "decode: %s\n", s.ToString().c_str());
+        return 1;
+      }
+      auto b = res.batches.Release(table::TableId::kSpans);
+      pending_rows += b->num_rows();
+      pending.push_back(std::move(b));
+      if (pending_rows >= flush_rows) flush();
+      if (q % 2000 == 0) {
+        std::fprintf(stderr, "\rgenerating: %lld/%lld spans", static_cast<long long>(q * 512),
+                     static_cast<long long>(requests * 512));
+      }
+    }
+    if (pending_rows) flush();
+    std::fprintf(stderr, "\n");
+    std::printf("generated %lld spans in %lld files, %.1f B/span, in %.0f s wall (%.0f s CPU: decode %.0f s, Parquet+Delta %.0f s)\n",
+                static_cast<long long>(requests * 512), static_cast<long long>(files),
+                static_cast<double>(bytes) / static_cast<double>(requests * 512), (WallMs() - w0) / 1000,
+                CpuSeconds() - c0, decode_cpu, write_cpu);
+    std::shuffle(sample_ids.begin(), sample_ids.end(), rng);
+    if (static_cast<int>(sample_ids.size()) > lookups) sample_ids.resize(lookups);
+    FILE* f = std::fopen(ids_file.c_str(), "w");
+    for (const auto& id : sample_ids) std::fprintf(f, "%s\n", id.c_str());
+    std::fclose(f);
+  }
+
+  query::EngineOptions eo;
+  eo.instance_dir = instance;
+  eo.limits.timeout_ms = 600'000;
+  query::QueryEngine engine(eo);
+  auto run = [&](const std::vector<std::pair<std::string, std::string>>& params, Lat* lat, int64_t* rows) {
+    auto q = query::ParseQuery(table::TableId::kSpans, params, kDayStartMs + 86'400'000, engine.limits());
+    if (!q.ok()) {
+      std::fprintf(stderr, "%s\n", q.status().ToString().c_str());
+      std::exit(1);
+    }
+    const double t = WallMs();
+    auto rs = engine.Run(*q);
+    if (!rs.ok()) {
+      std::fprintf(stderr, "%s\n", rs.status().ToString().c_str());
+      std::exit(1);
+    }
+    lat->Add(WallMs() - t, rs->stats);
+    if (rows) *rows = static_cast<int64_t>(rs->rows.size());
+  };
+
+  {  // warm the snapshot cache once, as a running server has it
+    Lat warm;
+    const double t = WallMs();
+    run({{"date_from", kDay}, {"max_rows", "1"}}, &warm, nullptr);
+    std::printf("first query (loads the Delta snapshot): %.1f ms\n", WallMs() - t);
+  }
+  Lat trace;
+  int64_t found = 0;
+  for (const std::string& id : sample_ids) {
+    const double t = WallMs();
+    auto tr = engine.GetTrace(id);
+    if (!tr.ok()) {
+      std::fprintf(stderr, "%s\n", tr.status().ToString().c_str());
+      return 1;
+    }
+    query::ScanStats s = tr->spans.stats;
+    for (const auto* r : {&tr->events, &tr->links}) {
+      s.rows_scanned += r->stats.rows_scanned;
+      s.bytes_read += r->stats.bytes_read;
+      s.row_groups_read += r->stats.row_groups_read;
+      s.files_read += r->stats.files_read;
+    }
+    trace.Add(WallMs() - t, s);
+    found += tr->spans.rows.size() == 8;
+  }
+  trace.Print("trace by id, no date range");
+  std::printf("  (%lld of %zu traces complete with 8 spans)\n", static_cast<long long>(found), sample_ids.size());
+
+  Lat svc;
+  int64_t rows = 0;
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 20; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "svc-%04d", static_cast<int>(rng() % 1000));
+    const int64_t from = kDayStartMs + static_cast<int64_t>(rng() % 23) * 3'600'000;
+    run({{"service_name", name}, {"time_ms_from", std::to_string(from)}, {"time_ms_to", std::to_string(from + 3'599'999)}},
+        &svc, &rows);
+  }
+  svc.Print("service + one-hour window, newest 100");
+
+  Lat attr;
+  for (int i = 0; i < 3; ++i) {
+    run({{"date_from", kDay}, {"attr.app.user.id", "user-" + std::to_string(4242 + i)}, {"max_rows", "1000"}}, &attr, &rows);
+  }
+  attr.Print("attribute filter over the whole day");
+  std::printf("  (last: %lld rows matched)\n", static_cast<long long>(rows));
+  return 0;
+}

@@ -1,0 +1,206 @@
+// DeltaTableWriter::Compact: merge small files into one sorted file, swapped in by one commit.
+#include <arrow/api.h>
+#include <arrow/io/file.h>
+#include <parquet/arrow/reader.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "otlake/lake/arrow_convert.h"
+#include "otlake/lake/data_file.h"
+#include "otlake/lake/delta_log.h"
+#include "otlake/lake/delta_table.h"
+#include "otlake/lake/delta_table_internal.h"
+#include "otlake/lake/fs_util.h"
+
+namespace otlake::lake {
+namespace {
+
+int64_t NumRecords(const AddFile& a) {
+  rapidjson::Document d;
+  if (a.stats.empty() || d.Parse(a.stats.data(), a.stats.size()).HasParseError() || !d.IsObject()) return -1;
+  auto it = d.FindMember("numRecords");
+  return it != d.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : -1;
+}
+
+// -1/0/1 for two JSON bounds of the same column (numbers or strings).
+int CompareBound(const rapidjson::Value& a, const rapidjson::Value& b) {
+  if (a.IsString() && b.IsString()) {
+    std::string_view x(a.GetString(), a.GetStringLength()), y(b.GetString(), b.GetStringLength());
+    return x < y ? -1 : x == y ? 0 : 1;
+  }
+  if (a.IsInt64() && b.IsInt64()) return a.GetInt64() < b.GetInt64() ? -1 : a.GetInt64() == b.GetInt64() ? 0 : 1;
+  const double x = a.GetDouble(), y = b.GetDouble();
+  return x < y ? -1 : x == y ? 0 : 1;
+}
+
+// The stats of the union of files: numRecords and nullCount add up; a column's min (max) is the
+// least (greatest) of the inputs' when every input that has non-null values states one.
+Result<std::string> MergeStats(const std::vector<const AddFile*>& files, table::TableId id) {
+  int64_t records = 0;
+  std::vector<int64_t> nulls(table::Columns(id).size(), 0);
+  std::vector<bool> null_known(nulls.size(), true);
+  rapidjson::Document out(rapidjson::kObjectType);
+  auto& alloc = out.GetAllocator();
+  rapidjson::Value mins(rapidjson::kObjectType), maxs(rapidjson::kObjectType);
+  std::vector<bool> min_lost(nulls.size()), max_lost(nulls.size());
+  std::vector<rapidjson::Document> docs(files.size());
+  const auto cols = table::Columns(id);
+  for (size_t f = 0; f < files.size(); ++f) {
+    rapidjson::Document& d = docs[f];
+    if (d.Parse(files[f]->stats.data(), files[f]->stats.size()).HasParseError() || !d.IsObject() ||
+        !d.HasMember("numRecords")) {
+      return Status::Invalid("file '", files[f]->path, "' has no usable stats; cannot compact it");
+    }
+    const int64_t n = d["numRecords"].GetInt64();
+    records += n;
+    const rapidjson::Value* nc = d.HasMember("nullCount") ? &d["nullCount"] : nullptr;
+    for (size_t c = 0; c < cols.size(); ++c) {
+      int64_t file_nulls = -1;
+      if (nc && nc->IsObject() && nc->HasMember(cols[c].name) && (*nc)[cols[c].name].IsInt64()) {
+        file_nulls = (*nc)[cols[c].name].GetInt64();
+        nulls[c] += file_nulls;
+      } else {
+        null_known[c] = false;
+      }
+      const bool has_values = file_nulls < 0 || file_nulls < n;
+      for (int side = 0; side < 2; ++side) {
+        const char* key = side == 0 ? "minValues" : "maxValues";
+        rapidjson::Value& acc = side == 0 ? mins : maxs;
+        std::vector<bool>& lost = side == 0 ? min_lost : max_lost;
+        const rapidjson::Value* m = d.HasMember(key) && d[key].IsObject() && d[key].HasMember(cols[c].name)
+                                        ? &d[key][cols[c].name]
+                                        : nullptr;
+        if (!m) {
+          if (has_values) lost[c] = true;
+          continue;
+        }
+        auto it = acc.FindMember(cols[c].name);
+        if (it == acc.MemberEnd()) {
+          acc.AddMember(rapidjson::Value(cols[c].name, alloc), rapidjson::Value(*m, alloc), alloc);
+        } else if ((side == 0) == (CompareBound(*m, it->value) < 0)) {
+          it->value.CopyFrom(*m, alloc);
+        }
+      }
+    }
+  }
+  for (size_t c = 0; c < cols.size(); ++c) {
+    if (min_lost[c]) mins.RemoveMember(cols[c].name);
+    if (max_lost[c]) maxs.RemoveMember(cols[c].name);
+  }
+  rapidjson::Value nc(rapidjson::kObjectType);
+  for (size_t c = 0; c < cols.size(); ++c) {
+    if (null_known[c]) nc.AddMember(rapidjson::Value(cols[c].name, alloc), rapidjson::Value(nulls[c]), alloc);
+  }
+  out.AddMember("numRecords", records, alloc);
+  out.AddMember("minValues", mins, alloc);
+  out.AddMember("maxValues", maxs, alloc);
+  out.AddMember("nullCount", nc, alloc);
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  out.Accept(w);
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
+}  // namespace
+
+Result<CompactResult> DeltaTableWriter::Compact(const CompactOptions& o) {
+  CompactResult res;
+  const int64_t now = Now();
+  // 1. Delete files removed long enough ago that no reader can still need them.
+  for (const auto& [path, rm] : state_->removes) {
+    if (rm.deletion_timestamp > now - o.retention_ms) continue;
+    const std::string full = table_dir_ + "/" + path;
+    if (::access(full.c_str(), F_OK) == 0) {
+      OTLAKE_RETURN_NOT_OK(RemoveIfExists(full));
+      ++res.files_deleted;
+    }
+  }
+
+  // 2. Pick the smallest files below the target, up to max_input_rows.
+  std::vector<std::pair<int64_t, const AddFile*>> small;
+  for (const auto& [path, add] : state_->adds) {
+    const int64_t n = NumRecords(add);
+    if (n >= 0 && n < o.target_file_rows) small.emplace_back(n, &add);
+  }
+  if (static_cast<int>(small.size()) < o.min_files) return res;
+  std::sort(small.begin(), small.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<const AddFile*> inputs;
+  for (const auto& [n, add] : small) {
+    if (!inputs.empty() && res.rows + n > o.max_input_rows) break;
+    inputs.push_back(add);
+    res.rows += n;
+    res.bytes_in += add->size;
+  }
+  if (static_cast<int>(inputs.size()) < std::min(o.min_files, 2)) return res;
+
+  // 3. Read, merge in sort order, write one file.
+  OTLAKE_RETURN_NOT_OK(EnsureArrowComputeInitialized());
+  std::vector<std::shared_ptr<arrow::Table>> tables;
+  for (const AddFile* a : inputs) {
+    OTLAKE_ASSIGN_OR_RAISE(auto file, arrow::io::ReadableFile::Open(table_dir_ + "/" + a->path));
+    OTLAKE_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(file, arrow::default_memory_pool()));
+    OTLAKE_ASSIGN_OR_RAISE(auto t, reader->ReadTable());
+    // Files are read back with Parquet's field metadata; the writer wants otlake's schema.
+    OTLAKE_ASSIGN_OR_RAISE(t, t->ReplaceSchemaMetadata(nullptr)->CombineChunks());
+    tables.push_back(std::move(t));
+  }
+  OTLAKE_ASSIGN_OR_RAISE(auto merged, arrow::ConcatenateTables(tables));
+  tables.clear();
+  const DataFileOptions dopts = DataFileOptions::Defaults(id_, o.zstd_level, opts_.max_row_group_rows);
+  OTLAKE_ASSIGN_OR_RAISE(merged, SortTable(merged, dopts.sort_key));
+  OTLAKE_ASSIGN_OR_RAISE(std::string stats, MergeStats(inputs, id_));
+
+  const int64_t version = state_->version + 1;
+  const std::string name = DataFileName(version);
+  const std::string tmp = table_dir_ + "/.tmp-" + name;
+  OTLAKE_ASSIGN_OR_RAISE(DataFileInfo info, WriteSortedTable(merged, dopts, tmp));
+  merged.reset();
+  OTLAKE_RETURN_NOT_OK(RenameDurable(tmp, table_dir_ + "/" + name));
+
+  // 4. One commit swaps the inputs for the merged file.
+  std::vector<std::string> lines;
+  lines.push_back(EncodeCommitInfo(now, "OPTIMIZE",
+                                   {{"predicate", "[]"}, {"zOrderBy", "[]"}, {"auto", "true"}},
+                                   /*is_blind_append=*/false));
+  std::vector<RemoveFile> removes;
+  for (const AddFile* a : inputs) {
+    RemoveFile r;
+    r.path = a->path;
+    r.deletion_timestamp = now;
+    r.data_change = false;
+    lines.push_back(EncodeRemove(r));
+    removes.push_back(std::move(r));
+  }
+  AddFile add;
+  add.path = name;
+  add.size = info.bytes;
+  add.modification_time = now;
+  add.data_change = false;
+  add.stats = std::move(stats);
+  lines.push_back(EncodeAdd(add));
+  Status st = PublishCommit(log_dir_, version, lines);
+  if (!st.ok()) {
+    (void)RemoveIfExists(table_dir_ + "/" + name);
+    return st;
+  }
+  for (RemoveFile& r : removes) ApplyRemove(std::move(r), state_.get());
+  ApplyAdd(std::move(add), state_.get());
+  state_->version = version;
+  if (opts_.checkpoint_interval > 0 &&
+      (version % opts_.checkpoint_interval == 0 || checkpoint_pending_)) {
+    checkpoint_status_ = Checkpoint();
+    checkpoint_pending_ = !checkpoint_status_.ok();
+  }
+  res.version = version;
+  res.files_in = static_cast<int64_t>(inputs.size());
+  res.files_out = 1;
+  res.bytes_out = info.bytes;
+  return res;
+}
+
+}  // namespace otlake::lake

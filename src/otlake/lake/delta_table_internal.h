@@ -1,0 +1,20 @@
+// Pieces of DeltaTableWriter shared by delta_table.cc (appends) and compact.cc (rewrites).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "otlake/common/status.h"
+
+namespace otlake::lake {
+
+/// Writes `lines` as commit `version` of the log in `log_dir` atomically (temp file, fsync,
+/// link(2)); Status::AlreadyExists if the version is taken.
+Status PublishCommit(const std::string& log_dir, int64_t version,
+                     const std::vector<std::string>& lines);
+
+/// A new data file name: part-<seq>-<uuid>.zstd.parquet.
+std::string DataFileName(int64_t seq);
+
+}  // namespace otlake::lake
