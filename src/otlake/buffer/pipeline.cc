@@ -273,6 +273,7 @@ class Pipeline::Impl {
         }
       }
       CloseOldWriters(UnixMsToDays(options_.now_ms()));
+      if (result.ok() && !stopping_) MaybeCompact();
 
       lk.lock();
       writing_min_lsn_ = 0;  // written, or given back to open_ (which tracks its LSNs again)
@@ -409,6 +410,42 @@ class Pipeline::Impl {
     }
   }
 
+  // Compacts the tables this process writes, at most every compact_interval_ms. A failure is
+  // logged and retried next time: compaction never holds up ingest or its acknowledgements.
+  void MaybeCompact() {
+    if (options_.compact_min_files <= 0) return;
+    const int64_t now = options_.now_ms();
+    if (now < next_compact_ms_) return;
+    next_compact_ms_ = now + options_.compact_interval_ms;
+    lake::CompactOptions co;
+    co.min_files = options_.compact_min_files;
+    co.target_file_rows = options_.compact_target_rows;
+    co.max_input_rows = options_.compact_target_rows;
+    for (auto& [key, writer] : writers_) {
+      auto r = writer->Compact(co);
+      if (!r.ok()) {
+        OTLAKE_LOG(WARN) << "compaction of " << writer->table_dir() << " failed (will retry): "
+                         << r.status().ToString();
+        continue;
+      }
+      if (r->version < 0) continue;
+      OTLAKE_LOG(INFO) << "compacted " << writer->table_dir() << ": " << r->files_in << " files ("
+                       << r->rows << " rows, " << r->bytes_in << " B) -> 1 file (" << r->bytes_out
+                       << " B), version " << r->version;
+      std::array<TableSummary, table::kNumTables>& summary = LoadSummary(key.first);
+      TableSummary& ts = summary[key.second];
+      ts.files -= r->files_in - r->files_out;
+      ts.bytes += r->bytes_out - r->bytes_in;
+      ts.version = r->version;
+      const std::string day = DaysToDate(key.first);
+      Status st = WriteFileAtomic(options_.days_dir + "/" + day + "/day.json", SummaryJson(day, summary, now));
+      if (!st.ok()) OTLAKE_LOG(WARN) << "day summary not updated: " << st.ToString();
+      std::lock_guard lk(mu_);
+      health_[key.second].compactions += 1;
+      health_[key.second].compacted_files += r->files_in;
+    }
+  }
+
   // Releases writers and summaries of past days once nothing of theirs is buffered.
   void CloseOldWriters(int64_t today) {
     std::lock_guard lk(mu_);
@@ -449,6 +486,7 @@ class Pipeline::Impl {
   // Owned by the flusher thread (CloseOldWriters takes mu_ only to read open_).
   std::map<Key, std::unique_ptr<lake::DeltaTableWriter>> writers_;
   std::map<int64_t, std::array<TableSummary, table::kNumTables>> summaries_;
+  int64_t next_compact_ms_ = 0;  // flusher thread only
   std::thread flusher_;
 };
 

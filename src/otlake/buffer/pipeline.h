@@ -53,6 +53,12 @@ struct PipelineOptions {
   std::function<void(int64_t lsn)> committed_through;
   /// Delta txn appId recording the WAL position of each commit.
   std::string txn_app_id = "otlake-wal";
+  /// Compaction of the tables being written (lake::DeltaTableWriter::Compact), checked every
+  /// `compact_interval_ms` on the flusher thread between flushes: merges once a table has
+  /// `compact_min_files` files below `compact_target_rows` rows. 0 min files disables it.
+  int compact_min_files = 8;
+  int64_t compact_interval_ms = 30'000;
+  int64_t compact_target_rows = 1'000'000;
 };
 
 /// Counters for one table, as /healthz reports them.
@@ -64,6 +70,8 @@ struct TableHealth {
   int64_t flushes = 0;
   int64_t files = 0;
   int64_t write_failures = 0;
+  int64_t compactions = 0;        ///< OPTIMIZE commits by this process
+  int64_t compacted_files = 0;    ///< small files they replaced
   int64_t last_commit_unix_ms = 0;
   int64_t last_commit_version = -1;
   int64_t oldest_buffered_unix_ms = 0;  ///< 0 if nothing buffered

@@ -174,6 +174,8 @@ std::vector<OptionSpec> StartSpecs() {
           {"", "max-buffered-bytes", "BYTES", "1073741824", "Answer 429 above this much buffered data"},
           {"", "zstd-level", "N", "1", "Parquet zstd level (seal-time compaction may use more)"},
           {"", "checkpoint-interval", "N", "10", "Delta checkpoint every N commits"},
+          {"", "compact-min-files", "N", "8", "Compact a table of today once it has N small files (0: never)"},
+          {"", "compact-interval-ms", "MS", "30000", "How often to look for tables to compact"},
           {"", "wal-segment-bytes", "BYTES", "67108864", "Start a new WAL segment at this size"},
           {"", "wal-compress", "", "", "zstd-compress WAL records (off: measured slower, docs/wal.md)"},
           {"", "log-level", "LEVEL", "info", "debug, info, warn or error"}};
@@ -196,6 +198,7 @@ int RunServer(const Args& a, const Instance& inst) {
                    {"flush-age-ms", 10, 86400000, 0}, {"flush-rows", 1, 1ll << 31, 0},
                    {"flush-bytes", 1024, 1ll << 36, 0}, {"max-buffered-bytes", 1 << 20, 1ll << 40, 0},
                    {"zstd-level", 1, 22, 0},           {"checkpoint-interval", 1, 100000, 0},
+                   {"compact-min-files", 0, 1000000, 0}, {"compact-interval-ms", 10, 86400000, 0},
                    {"wal-segment-bytes", 1 << 20, 1ll << 34, 0}};
   for (IntOpt& o : opts) {
     if (!ParseInt(a.Get(o.name), o.lo, o.hi, &o.value)) {
@@ -248,6 +251,8 @@ int RunServer(const Args& a, const Instance& inst) {
   po.max_buffered_bytes = get("max-buffered-bytes");
   po.zstd_level = static_cast<int>(get("zstd-level"));
   po.checkpoint_interval = static_cast<int>(get("checkpoint-interval"));
+  po.compact_min_files = static_cast<int>(get("compact-min-files"));
+  po.compact_interval_ms = get("compact-interval-ms");
   // Recovery (WAL replay into the tables) happens here, before the port opens.
   auto ingestor = ingest::Ingestor::Open(std::move(io));
   if (!ingestor.ok()) {
