@@ -6,7 +6,8 @@
 // Generation: OTLP protobuf requests (8 ResourceSpans of 64 spans, 20 attributes per span, 1,000
 // services, traces of 8 spans spread over 8 services) decoded by the real decoder and appended
 // to the day's spans table by the real Delta writer, `flush-rows` rows per commit (a day as the
-// ingest path writes it, before any compaction). Event times cover the 24 hours of the day in
+// ingest path writes it), measured as written and again after compaction (DeltaTableWriter::
+// Compact run until nothing is left to merge, as the server does during the day). Event times cover the 24 hours of the day in
 // arrival order. `--reuse` keeps an existing generated day.
 // Queries (wall-clock latency; rows scanned and compressed bytes read from the engine's stats):
 //  - trace by id with no date range (K random traces): p50/p99;
@@ -181,14 +182,15 @@ std::string MakeRequest(std::mt19937_64& rng, int64_t t_ms, std::vector<std::str
 }
 
 struct Lat {
-  std::vector<double> ms;
+  std::vector<double> ms, cpu;
   int64_t rows_scanned = 0, bytes_read = 0, row_groups = 0, files = 0;
   double P(double q) {
     std::sort(ms.begin(), ms.end());
     return ms.empty() ? 0 : ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))];
   }
-  void Add(double t, const query::ScanStats& s) {
+  void Add(double t, const query::ScanStats& s, double cpu_ms = 0) {
     ms.push_back(t);
+    cpu.push_back(cpu_ms);
     rows_scanned += s.rows_scanned;
     bytes_read += s.bytes_read;
     row_groups += s.row_groups_read;
@@ -196,16 +198,19 @@ struct Lat {
   }
   void Print(const char* what) {
     const double n = std::max<size_t>(ms.size(), 1);
-    std::printf("%-44s p50 %8.1f ms  p99 %8.1f ms  (n=%zu; per query: %.0f files, %.1f row groups, %.0f rows scanned, %.1f MB read)\n",
-                what, P(0.5), P(0.99), ms.size(), files / n, row_groups / n, rows_scanned / n, bytes_read / n / 1e6);
+    std::sort(cpu.begin(), cpu.end());
+    const double cpu50 = cpu.empty() ? 0 : cpu[cpu.size() / 2];
+    std::printf("%-40s p50 %7.1f ms  p99 %7.1f ms  cpu p50 %7.1f ms  (n=%zu; per query: %.0f files, %.1f row groups, %.0f rows scanned, %.1f MB read)\n",
+                what, P(0.5), P(0.99), cpu50, ms.size(), files / n, row_groups / n, rows_scanned / n, bytes_read / n / 1e6);
   }
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t spans = 10'000'000, flush_rows = 262144;
+  int64_t spans = 10'000'000, flush_rows = 65536;
   int lookups = 200;
+  int64_t row_group_rows = lake::WriterOptions{}.max_row_group_rows;
   std::string dir = "/tmp/otlake-query-bench";
   bool reuse = false;
   for (int i = 1; i < argc; ++i) {
@@ -216,8 +221,9 @@ int main(int argc, char** argv) {
     else if (a == "--reuse") reuse = true;
     else if (a == "--flush-rows") flush_rows = std::atoll(next().c_str());
     else if (a == "--lookups") lookups = std::atoi(next().c_str());
+    else if (a == "--row-group-rows") row_group_rows = std::atoll(next().c_str());
     else {
-      std::fprintf(stderr, "usage: query_bench [--spans N] [--dir DIR] [--reuse] [--flush-rows R] [--lookups K]\n");
+      std::fprintf(stderr, "usage: query_bench [--spans N] [--dir DIR] [--reuse] [--flush-rows R] [--lookups K] [--row-group-rows G]\n");
       return 2;
     }
   }
@@ -235,7 +241,9 @@ int main(int argc, char** argv) {
   } else {
     std::string cmd = "rm -rf '" + dir + "' && mkdir -p '" + table_dir + "'";
     if (std::system(cmd.c_str()) != 0) return 1;
-    auto writer = lake::DeltaTableWriter::Open(table_dir, table::TableId::kSpans, lake::WriterOptions{});
+    lake::WriterOptions wo;
+    wo.max_row_group_rows = row_group_rows;
+    auto writer = lake::DeltaTableWriter::Open(table_dir, table::TableId::kSpans, wo);
     if (!writer.ok()) {
       std::fprintf(stderr, "%s\n", writer.status().ToString().c_str());
       return 1;
@@ -297,71 +305,108 @@ int main(int argc, char** argv) {
     std::fclose(f);
   }
 
-  query::EngineOptions eo;
-  eo.instance_dir = instance;
-  eo.limits.timeout_ms = 600'000;
-  query::QueryEngine engine(eo);
-  auto run = [&](const std::vector<std::pair<std::string, std::string>>& params, Lat* lat, int64_t* rows) {
-    auto q = query::ParseQuery(table::TableId::kSpans, params, kDayStartMs + 86'400'000, engine.limits());
-    if (!q.ok()) {
-      std::fprintf(stderr, "%s\n", q.status().ToString().c_str());
-      std::exit(1);
+  auto measure = [&](const char* state) {
+    std::printf("--- %s ---\n", state);
+    query::EngineOptions eo;
+    eo.instance_dir = instance;
+    eo.limits.timeout_ms = 600'000;
+    query::QueryEngine engine(eo);
+    auto run = [&](const std::vector<std::pair<std::string, std::string>>& params, Lat* lat, int64_t* rows) {
+      auto q = query::ParseQuery(table::TableId::kSpans, params, kDayStartMs + 86'400'000, engine.limits());
+      if (!q.ok()) {
+        std::fprintf(stderr, "%s\n", q.status().ToString().c_str());
+        std::exit(1);
+      }
+      const double t = WallMs(), c = CpuSeconds();
+      auto rs = engine.Run(*q);
+      if (!rs.ok()) {
+        std::fprintf(stderr, "%s\n", rs.status().ToString().c_str());
+        std::exit(1);
+      }
+      lat->Add(WallMs() - t, rs->stats, (CpuSeconds() - c) * 1000);
+      if (rows) *rows = static_cast<int64_t>(rs->rows.size());
+    };
+
+    {  // warm the snapshot cache once, as a running server has it
+      Lat warm;
+      const double t = WallMs();
+      run({{"date_from", kDay}, {"max_rows", "1"}}, &warm, nullptr);
+      std::printf("first query (loads the Delta snapshot): %.1f ms\n", WallMs() - t);
     }
-    const double t = WallMs();
-    auto rs = engine.Run(*q);
-    if (!rs.ok()) {
-      std::fprintf(stderr, "%s\n", rs.status().ToString().c_str());
-      std::exit(1);
+    Lat trace;
+    int64_t found = 0;
+    for (const std::string& id : sample_ids) {
+      const double t = WallMs(), c = CpuSeconds();
+      auto tr = engine.GetTrace(id);
+      if (!tr.ok()) {
+        std::fprintf(stderr, "%s\n", tr.status().ToString().c_str());
+        std::exit(1);
+      }
+      query::ScanStats s = tr->spans.stats;
+      for (const auto* r : {&tr->events, &tr->links}) {
+        s.rows_scanned += r->stats.rows_scanned;
+        s.bytes_read += r->stats.bytes_read;
+        s.row_groups_read += r->stats.row_groups_read;
+        s.files_read += r->stats.files_read;
+      }
+      trace.Add(WallMs() - t, s, (CpuSeconds() - c) * 1000);
+      found += tr->spans.rows.size() == 8;
     }
-    lat->Add(WallMs() - t, rs->stats);
-    if (rows) *rows = static_cast<int64_t>(rs->rows.size());
+    trace.Print("trace by id, no date range");
+    std::printf("  (%lld of %zu traces complete with 8 spans)\n", static_cast<long long>(found), sample_ids.size());
+
+    Lat svc;
+    int64_t rows = 0;
+    std::mt19937_64 rng(7);
+    for (int i = 0; i < 20; ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "svc-%04d", static_cast<int>(rng() % 1000));
+      const int64_t from = kDayStartMs + static_cast<int64_t>(rng() % 23) * 3'600'000;
+      run({{"service_name", name}, {"time_ms_from", std::to_string(from)}, {"time_ms_to", std::to_string(from + 3'599'999)}},
+          &svc, &rows);
+    }
+    svc.Print("service + one-hour window, newest 100");
+
+    Lat attr;
+    for (int i = 0; i < 3; ++i) {
+      run({{"date_from", kDay}, {"attr.app.user.id", "user-" + std::to_string(4242 + i)}, {"max_rows", "1000"}}, &attr, &rows);
+    }
+    attr.Print("attribute filter over the whole day");
+    std::printf("  (last: %lld rows matched)\n", static_cast<long long>(rows));
+
   };
+  measure("as ingested (one file per flush)");
 
-  {  // warm the snapshot cache once, as a running server has it
-    Lat warm;
-    const double t = WallMs();
-    run({{"date_from", kDay}, {"max_rows", "1"}}, &warm, nullptr);
-    std::printf("first query (loads the Delta snapshot): %.1f ms\n", WallMs() - t);
-  }
-  Lat trace;
-  int64_t found = 0;
-  for (const std::string& id : sample_ids) {
-    const double t = WallMs();
-    auto tr = engine.GetTrace(id);
-    if (!tr.ok()) {
-      std::fprintf(stderr, "%s\n", tr.status().ToString().c_str());
-      return 1;
+  {  // Compaction as the server runs it during the day (DeltaTableWriter::Compact), to the end.
+    lake::WriterOptions wo;
+    wo.max_row_group_rows = row_group_rows;
+    auto writer = lake::DeltaTableWriter::Open(table_dir, table::TableId::kSpans, wo);
+    if (!writer.ok()) return 1;
+    lake::CompactOptions co;
+    co.min_files = 2;
+    const int64_t files0 = (*writer)->num_files();
+    const double c0 = CpuSeconds(), w0 = WallMs();
+    int64_t runs = 0, rows = 0, bytes_in = 0, bytes_out = 0;
+    for (;;) {
+      auto r = (*writer)->Compact(co);
+      if (!r.ok()) {
+        std::fprintf(stderr, "compact: %s\n", r.status().ToString().c_str());
+        return 1;
+      }
+      if (r->version < 0) break;
+      ++runs;
+      rows += r->rows;
+      bytes_in += r->bytes_in;
+      bytes_out += r->bytes_out;
     }
-    query::ScanStats s = tr->spans.stats;
-    for (const auto* r : {&tr->events, &tr->links}) {
-      s.rows_scanned += r->stats.rows_scanned;
-      s.bytes_read += r->stats.bytes_read;
-      s.row_groups_read += r->stats.row_groups_read;
-      s.files_read += r->stats.files_read;
+    if (runs > 0) {
+      std::printf("compaction: %lld runs, %lld -> %lld files, %lld rows in %.1f s wall / %.1f s CPU (%.0f rows/CPU-s); %.1f -> %.1f B/span\n",
+                  static_cast<long long>(runs), static_cast<long long>(files0),
+                  static_cast<long long>((*writer)->num_files()), static_cast<long long>(rows),
+                  (WallMs() - w0) / 1000, CpuSeconds() - c0, rows / std::max(CpuSeconds() - c0, 1e-9),
+                  static_cast<double>(bytes_in) / rows, static_cast<double>(bytes_out) / rows);
     }
-    trace.Add(WallMs() - t, s);
-    found += tr->spans.rows.size() == 8;
   }
-  trace.Print("trace by id, no date range");
-  std::printf("  (%lld of %zu traces complete with 8 spans)\n", static_cast<long long>(found), sample_ids.size());
-
-  Lat svc;
-  int64_t rows = 0;
-  std::mt19937_64 rng(7);
-  for (int i = 0; i < 20; ++i) {
-    char name[32];
-    std::snprintf(name, sizeof name, "svc-%04d", static_cast<int>(rng() % 1000));
-    const int64_t from = kDayStartMs + static_cast<int64_t>(rng() % 23) * 3'600'000;
-    run({{"service_name", name}, {"time_ms_from", std::to_string(from)}, {"time_ms_to", std::to_string(from + 3'599'999)}},
-        &svc, &rows);
-  }
-  svc.Print("service + one-hour window, newest 100");
-
-  Lat attr;
-  for (int i = 0; i < 3; ++i) {
-    run({{"date_from", kDay}, {"attr.app.user.id", "user-" + std::to_string(4242 + i)}, {"max_rows", "1000"}}, &attr, &rows);
-  }
-  attr.Print("attribute filter over the whole day");
-  std::printf("  (last: %lld rows matched)\n", static_cast<long long>(rows));
+  measure("after compaction");
   return 0;
 }

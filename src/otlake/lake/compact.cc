@@ -121,14 +121,22 @@ Result<CompactResult> DeltaTableWriter::Compact(const CompactOptions& o) {
     }
   }
 
-  // 2. Pick the smallest files below the target, up to max_input_rows.
+  // 2. Pick the oldest files below the target, in commit order, up to max_input_rows. Files of
+  //    consecutive flushes hold consecutive arrival (≈ event) times, so a merged file still
+  //    covers one stretch of the day and time-bounded queries keep pruning whole files.
   std::vector<std::pair<int64_t, const AddFile*>> small;
   for (const auto& [path, add] : state_->adds) {
     const int64_t n = NumRecords(add);
-    if (n >= 0 && n < o.target_file_rows) small.emplace_back(n, &add);
+    // Files of half the target or more are done: a merged file is not merged again (bounded
+    // write amplification), and the oldest-first walk below cannot stall behind one.
+    if (n >= 0 && n < o.target_file_rows / 2) small.emplace_back(n, &add);
   }
   if (static_cast<int>(small.size()) < o.min_files) return res;
-  std::sort(small.begin(), small.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::sort(small.begin(), small.end(), [](const auto& a, const auto& b) {
+    return a.second->modification_time != b.second->modification_time
+               ? a.second->modification_time < b.second->modification_time
+               : a.second->path < b.second->path;  // part-<version>-…: commit order
+  });
   std::vector<const AddFile*> inputs;
   for (const auto& [n, add] : small) {
     if (!inputs.empty() && res.rows + n > o.max_input_rows) break;

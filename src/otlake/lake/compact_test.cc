@@ -5,6 +5,7 @@
 #include <parquet/arrow/reader.h>
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "otlake/lake/arrow_convert.h"
@@ -123,6 +124,42 @@ TEST(Compact, MergesSmallFilesIntoOneSortedFileWithTheSameRows) {
   EXPECT_EQ(w2->num_files(), 1);
   EXPECT_EQ(w2->version(), 13);
   EXPECT_EQ(w2->TxnVersion("wal"), 12);
+}
+
+TEST(Compact, MergedFilesAreNotMergedAgainAndTheOldestGoFirst) {
+  OTLAKE_ASSERT_OK(EnsureArrowComputeInitialized());
+  testing::TempDir tmp;
+  const std::string dir = tmp / "spans";
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto w, DeltaTableWriter::Open(dir, TableId::kSpans, WriterOptions{}));
+  auto append = [&](int n, int seed) {
+    for (int i = 0; i < n; ++i) {
+      auto b = testing::MakeBatch(TableId::kSpans, 300, testing::Seeded(seed + i));
+      ASSERT_TRUE(w->Append({b.get()}).ok());
+    }
+  };
+  append(8, 1);
+  const auto first_eight = LiveFiles(dir);
+  append(3, 100);  // newer small files, left alone by a run bounded to the 8 oldest
+  CompactOptions co;
+  co.min_files = 8;
+  co.target_file_rows = 4000;  // candidates: < 2000 rows
+  co.max_input_rows = 2400;
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto r, w->Compact(co));
+  EXPECT_EQ(r.files_in, 8);
+  auto live = LiveFiles(dir);
+  EXPECT_EQ(live.size(), 4u);
+  for (const auto& f : first_eight) EXPECT_EQ(std::count(live.begin(), live.end(), f), 0) << f;
+  std::string merged;
+  for (const auto& f : live) {
+    if (ReadFile(dir + "/" + f)->num_rows() == 2400) merged = f;
+  }
+  ASSERT_FALSE(merged.empty());
+  append(5, 200);  // 8 small files again: they merge, the 2400-row file stays as it is
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto r2, w->Compact(co));
+  EXPECT_EQ(r2.files_in, 8);
+  live = LiveFiles(dir);
+  EXPECT_EQ(live.size(), 2u);
+  EXPECT_EQ(std::count(live.begin(), live.end(), merged), 1);
 }
 
 TEST(Compact, OldFilesStayForTheRetentionThenGo) {

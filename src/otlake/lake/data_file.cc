@@ -8,6 +8,7 @@
 #include <parquet/arrow/writer.h>
 #include <parquet/properties.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -70,7 +71,7 @@ DataFileOptions DataFileOptions::Defaults(table::TableId id, int zstd_level,
                                           int64_t max_row_group_rows) {
   DataFileOptions o;
   o.zstd_level = zstd_level;
-  o.max_row_group_rows = max_row_group_rows;
+  o.max_row_group_rows = std::min(max_row_group_rows, MaxRowGroupRows(id));
   o.sort_key = SortKey(id);
   o.max_rows_per_page = MaxRowsPerPage(id);
   o.bloom_filter_columns = BloomFilterColumns(id);

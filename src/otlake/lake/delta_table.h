@@ -55,7 +55,7 @@ struct CommitResult {
 
 /// Compaction during the day (compact.cc): merges many small files into fewer large ones.
 struct CompactOptions {
-  /// Files with fewer rows than this are candidates (compacted files grow up to it).
+  /// Files with fewer than half this many rows are candidates; merged files grow up to it.
   int64_t target_file_rows = 1'000'000;
   /// Run only when at least this many candidates exist.
   int min_files = 8;
@@ -100,8 +100,8 @@ class DeltaTableWriter {
   Result<CommitResult> Append(const std::vector<const table::RowBatch*>& batches,
                               std::optional<std::pair<std::string, int64_t>> txn = std::nullopt);
 
-  /// Compacts: when at least `min_files` files hold fewer than `target_file_rows` rows, the
-  /// smallest of them (up to `max_input_rows` rows) are read, merged in the table's sort order,
+  /// Compacts: when at least `min_files` files hold fewer than `target_file_rows`/2 rows, the
+  /// oldest of them in commit order (up to `max_input_rows` rows) are read, merged in the table's sort order,
   /// written as one file and swapped in by one commit (`remove` + `add`, dataChange=false,
   /// operation OPTIMIZE; the new add's stats are the merge of the inputs'). Readers see either
   /// the old files or the new one; the old files stay on disk for `retention_ms` (then the

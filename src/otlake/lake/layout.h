@@ -27,4 +27,7 @@ std::vector<std::string> SortKey(table::TableId id);
 /// trace can skip files and row groups whose random trace ids span the whole min/max range.
 std::vector<std::string> BloomFilterColumns(table::TableId id);
 
+/// Upper bound on rows per Parquet row group for table `id` (the writer option can only lower it).
+int64_t MaxRowGroupRows(table::TableId id);
+
 }  // namespace otlake::lake
