@@ -1,6 +1,7 @@
 """Read API and CLI over a real server: whole traces with nested events and links, /api/days and
 /api/services against independent readers, many small files, queries during ingest, and
 `otlake view` / `otlake trace` with the server stopped."""
+import base64
 import json
 import os
 import random
@@ -225,3 +226,56 @@ def test_paging_cursor_walks_every_row_once_even_with_ties_and_new_arrivals(serv
         original = [n for n in seen if n.startswith("s")]
         assert sorted(original) == sorted(f"s{i}" for i in range(25)) and len(original) == 25, (order, seen)
     assert requests.get(f"{server.url}/api/spans?cursor=garbage", timeout=30).status_code == 400
+
+
+def test_trace_as_otlp_json_round_trips_through_the_official_protobuf_parser(server):
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+    import otlp_model
+
+    tid = f"{random.getrandbits(128):032x}"
+    body = trace_body(tid, 4)
+    span = body["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    span["traceState"] = "k=v"
+    span["status"] = {"code": 2, "message": "boom"}
+    span["droppedAttributesCount"] = 3
+    span["attributes"] += [
+        {"key": "d", "value": {"doubleValue": 2.0}}, {"key": "b", "value": {"boolValue": True}},
+        {"key": "bytes", "value": {"bytesValue": "AP8="}},
+        {"key": "arr", "value": {"arrayValue": {"values": [{"intValue": "1"}, {"stringValue": "x"}]}}},
+        {"key": "kv", "value": {"kvlistValue": {"values": [{"key": "$bytes", "value": {"stringValue": "not bytes"}}]}}},
+        {"key": "nan", "value": {"doubleValue": "NaN"}}]
+    # A second resource and scope in the same trace.
+    other = json.loads(json.dumps(body["resourceSpans"][0]))
+    other["resource"]["attributes"][0]["value"]["stringValue"] = "other"
+    other["resource"]["droppedAttributesCount"] = 1
+    other["schemaUrl"] = "https://opentelemetry.io/schemas/1.24.0"
+    other["scopeSpans"][0]["scope"] = {"name": "lib2", "version": "2.0", "attributes": [{"key": "s", "value": {"intValue": "5"}}]}
+    for s in other["scopeSpans"][0]["spans"]:
+        s["spanId"] = f"{random.getrandbits(64):016x}"
+        s.pop("events", None)
+    body["resourceSpans"].append(other)
+    post(server, body)
+    server.wait_persisted()
+    r = requests.get(f"{server.url}/api/traces/{tid}?format=otlp", timeout=30)
+    assert r.status_code == 200, r.text
+    exported = r.json()
+    # Strict parse: an unknown or mistyped field fails here.
+    def b64_ids(node):
+        if isinstance(node, dict):
+            return {k: (base64.b64encode(bytes.fromhex(v)).decode() if k in ("traceId", "spanId", "parentSpanId") else b64_ids(v))
+                    for k, v in node.items()}
+        return [b64_ids(x) for x in node] if isinstance(node, list) else node
+
+    fixed = trace_service_pb2.ExportTraceServiceRequest()
+    json_format.ParseDict(b64_ids(exported), fixed, ignore_unknown_fields=False)
+    original = otlp_model.pb_from_otlp_json("traces", json.dumps(body))
+    got = otlp_model.canonical("traces", otlp_model.records_from_request("traces", fixed))
+    want = otlp_model.canonical("traces", otlp_model.records_from_request("traces", original))
+    assert got == want
+    assert len(exported["resourceSpans"]) == 2
+    # What otlake exports, otlake (and any OTLP/JSON receiver) takes back.
+    r = requests.post(f"{server.url}/v1/traces", data=json.dumps(exported), headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert requests.get(f"{server.url}/api/traces/{tid}?format=xml", timeout=30).status_code == 400

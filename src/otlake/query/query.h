@@ -183,6 +183,10 @@ void AppendRowJson(const ResultSet& rs, size_t row, std::string* out);
 /// limit); long cells are cut with "…".
 std::string FormatTable(const ResultSet& rs, int width);
 
+/// The trace as one OTLP/JSON ExportTraceServiceRequest (spans grouped under their resource and
+/// scope, events and links nested), loadable by OTel tools and accepted by POST /v1/traces.
+Result<std::string> TraceToOtlpJson(const Trace& trace);
+
 /// True if `s` is a valid 32-character lowercase (or uppercase) hex trace id.
 bool IsHexId(std::string_view s, size_t length);
 

@@ -140,6 +140,10 @@ void HandleTrace(QueryEngine* engine, std::string id, std::vector<std::pair<std:
   }
   for (char& c : id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   query::Storage storage = query::Storage::kAuto;
+  const std::string format = TakeParam(&params, "format", "json");
+  if (format != "json" && format != "otlp") {
+    return Fail(res, 400, "parameter 'format' must be json or otlp, got '" + format + "'");
+  }
   const std::string s = TakeParam(&params, "storage", "auto");
   if (s == "local") storage = query::Storage::kLocal;
   else if (s == "s3") storage = query::Storage::kS3;
@@ -151,6 +155,12 @@ void HandleTrace(QueryEngine* engine, std::string id, std::vector<std::pair<std:
   if (!tr.ok()) return FailStatus(res, tr.status());
   if (tr->spans.rows.empty() && tr->events.rows.empty() && tr->links.rows.empty()) {
     return Fail(res, 404, "trace " + id + " not found");
+  }
+  if (format == "otlp") {
+    auto otlp = query::TraceToOtlpJson(*tr);
+    if (!otlp.ok()) return FailStatus(res, otlp.status());
+    res->body = std::move(*otlp);
+    return;
   }
   // Events and links nest under their span (by span_id), in their index order.
   auto index_by_span = [](const ResultSet& rs) {
