@@ -3,7 +3,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <atomic>
 #include <map>
+#include <thread>
 
 #include "otlake/common/log.h"
 #include "otlake/common/time_util.h"
@@ -291,6 +293,18 @@ void HandleApi(QueryEngine* engine, HttpRequest& req, HttpResponse* res) {
   }
   std::vector<std::pair<std::string, std::string>> params;
   if (Status st = SplitQuery(req.query, &params); !st.ok()) return FailStatus(res, st);
+  // Queries share the HTTP threads with ingest: at most one per CPU runs at a time, so OTLP
+  // requests always find free threads; the others are told to come back.
+  static std::atomic<int> running{0};
+  static const int kMaxRunning = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (running.fetch_add(1) >= kMaxRunning) {
+    running.fetch_sub(1);
+    res->headers.emplace_back("Retry-After", "1");
+    return Fail(res, 503, "too many queries running (" + std::to_string(kMaxRunning) + "); retry shortly");
+  }
+  struct Release {
+    ~Release() { running.fetch_sub(1); }
+  } release;
   if (is_table) return HandleTable(engine, t, std::move(params), res);
   if (is_trace) return HandleTrace(engine, req.path.substr(12), std::move(params), res);
   if (req.path == "/api/days") return HandleDays(engine, params, res);
