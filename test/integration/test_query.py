@@ -279,3 +279,38 @@ def test_trace_as_otlp_json_round_trips_through_the_official_protobuf_parser(ser
     r = requests.post(f"{server.url}/v1/traces", data=json.dumps(exported), headers={"Content-Type": "application/json"})
     assert r.status_code == 200, r.text
     assert requests.get(f"{server.url}/api/traces/{tid}?format=xml", timeout=30).status_code == 400
+
+
+def test_empty_missing_and_broken_days_do_not_hide_the_good_ones(server):
+    tid = f"{random.getrandbits(128):032x}"
+    post(server, trace_body(tid, 2, events=False, links=False))
+    server.wait_persisted()
+    days = os.path.join(server.root, "staging", "days")
+    os.makedirs(os.path.join(days, "2026-01-01"))                       # empty day
+    os.makedirs(os.path.join(days, "2026-01-02", "otel", "spans"))      # table folder, no log
+    os.makedirs(os.path.join(days, "not-a-day", "otel", "spans"))       # ignored name
+    broken = os.path.join(days, "2026-01-03", "otel", "spans", "_delta_log")
+    os.makedirs(broken)
+    with open(os.path.join(broken, "00000000000000000000.json"), "w") as f:
+        f.write("{not json\n")
+    r = requests.get(f"{server.url}/api/spans?date_from=2026-01-01&date_to=2030-01-01&select=trace_id", timeout=30)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["count"] == 2 and {x["trace_id"] for x in body["rows"]} == {tid}
+    assert len(body["warnings"]) == 1 and body["warnings"][0].startswith("2026-01-03/spans skipped")
+    t = requests.get(f"{server.url}/api/traces/{tid}", timeout=30).json()
+    assert t["count"] == 2 and any("2026-01-03" in w for w in t["warnings"])
+    days_answer = requests.get(f"{server.url}/api/days", timeout=30)
+    assert days_answer.status_code == 200
+    by_day = {d["day"]: d for d in days_answer.json()["days"]}
+    assert "error" in by_day["2026-01-03"]["tables"]["spans"] and "not-a-day" not in by_day
+    assert by_day["2026-01-01"]["tables"] == {}
+    # A data file that vanished: the other files still answer.
+    today = requests.get(f"{server.url}/api/spans?select=trace_id", timeout=30).json()
+    post(server, trace_body(f"{random.getrandbits(128):032x}", 2, events=False, links=False))
+    server.wait_persisted()
+    parquet = sorted(f for f in os.listdir(server.table_path("spans")) if f.endswith(".parquet"))
+    os.remove(os.path.join(server.table_path("spans"), parquet[0]))
+    r = requests.get(f"{server.url}/api/spans?select=trace_id", timeout=30).json()
+    assert r["count"] == 2 and any(parquet[0] in w for w in r["warnings"]), r
+    assert today["count"] == 2

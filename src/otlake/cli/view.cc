@@ -129,6 +129,7 @@ int RunView(const Args& a, const std::string& root) {
     std::cerr << "otlake view: " << rs.status().message() << "\n";
     return rs.status().IsInvalid() ? 2 : 4;
   }
+  for (const std::string& w : rs->warnings) std::cerr << "otlake view: warning: " << w << "\n";
   std::string out;
   if (a.Flag("ndjson")) {
     for (size_t r = 0; r < rs->rows.size(); ++r) {

@@ -375,7 +375,13 @@ class QueryEngine::Impl {
     OTLAKE_ASSIGN_OR_RAISE(auto days, ListDays());
     for (const auto& [d, name] : days) {
       if (q.day_from && (d < *q.day_from || d > *q.day_to)) continue;
-      OTLAKE_ASSIGN_OR_RAISE(auto snap, GetSnapshot(name, q.table));
+      auto snap_or = GetSnapshot(name, q.table);
+      if (!snap_or.ok()) {  // one broken day must not hide every other day
+        rs.warnings.push_back(name + "/" + std::string(table::TableName(q.table)) +
+                              " skipped: " + snap_or.status().ToString());
+        continue;
+      }
+      auto snap = std::move(*snap_or);
       if (!snap) continue;
       ++rs.stats.days;
       rs.stats.files_total += static_cast<int64_t>(snap->files.size());
@@ -401,8 +407,14 @@ class QueryEngine::Impl {
     std::optional<int64_t> threshold;   // event_ts of the last held row once full
     for (const Candidate& cand : candidates) {
       if (threshold && (q.ascending ? cand.best_ts > *threshold : cand.best_ts < *threshold)) break;
-      OTLAKE_ASSIGN_OR_RAISE(
-          auto part, ScanFile(q, *cand.file, read_cols, threshold, deadline, &rs.stats));
+      auto part_or = ScanFile(q, *cand.file, read_cols, threshold, deadline, &rs.stats);
+      if (!part_or.ok()) {
+        if (part_or.status().IsCancelled()) return part_or.status();
+        rs.warnings.push_back(cand.file->path.substr(days_dir_.size() + 1) +
+                              " skipped: " + part_or.status().ToString());
+        continue;
+      }
+      auto part = std::move(*part_or);
       for (auto& t : part) {
         if (held) {
           OTLAKE_ASSIGN_OR_RAISE(held, arrow::ConcatenateTables({held, t}));
@@ -469,10 +481,16 @@ class QueryEngine::Impl {
       DayInfo di;
       di.day = name;
       for (TableId t : table::kAllTables) {
-        OTLAKE_ASSIGN_OR_RAISE(auto snap, GetSnapshot(name, t));
-        if (!snap) continue;
+        auto snap_or = GetSnapshot(name, t);
         TableInfo ti;
         ti.table = t;
+        if (!snap_or.ok()) {  // listed with its error, so a UI can show the broken table
+          ti.error = snap_or.status().ToString();
+          di.tables.push_back(ti);
+          continue;
+        }
+        auto snap = std::move(*snap_or);
+        if (!snap) continue;
         ti.version = snap->version;
         for (const auto& f : snap->files) {
           ti.files += 1;

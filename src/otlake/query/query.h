@@ -109,6 +109,8 @@ struct ResultSet {
   ScanStats stats;
   /// Set when the answer holds max_rows rows (more may follow): pass as `cursor`.
   std::string next_cursor;
+  /// Tables or files that could not be read and were skipped (the rest of the answer stands).
+  std::vector<std::string> warnings;
 };
 
 /// One day of the lake as the catalog sees it.
@@ -119,6 +121,7 @@ struct TableInfo {
   int64_t files = 0;
   int64_t bytes = 0;
   std::optional<int64_t> min_event_ts, max_event_ts;
+  std::string error;  ///< set when the table's log cannot be read
 };
 struct DayInfo {
   std::string day;  ///< YYYY-MM-DD

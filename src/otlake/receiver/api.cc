@@ -131,6 +131,12 @@ void HandleTable(QueryEngine* engine, TableId t, std::vector<std::pair<std::stri
   out += std::string(",\"truncated\":") + (truncated ? "true" : "false");
   // A truncated answer cannot be continued by cursor (the cursor points past the cut rows).
   out += ",\"next_cursor\":" + (rs->next_cursor.empty() || truncated ? std::string("null") : Quote(rs->next_cursor)) + ",";
+  if (!rs->warnings.empty()) {
+    out += "\"warnings\":[";
+    for (size_t i = 0; i < rs->warnings.size(); ++i) out += (i ? "," : "") + Quote(rs->warnings[i]);
+    out += "],";
+    OTLAKE_LOG(WARN) << "query skipped unreadable data: " << rs->warnings.front();
+  }
   AppendScan(rs->stats, &out);
   out += "}";
 }
@@ -209,6 +215,15 @@ void HandleTrace(QueryEngine* engine, std::string id, std::vector<std::pair<std:
     total.bytes_read += rs->stats.bytes_read;
     total.elapsed_us += rs->stats.elapsed_us;
   }
+  std::vector<std::string> warnings;
+  for (const auto* rs : {&tr->spans, &tr->events, &tr->links}) {
+    warnings.insert(warnings.end(), rs->warnings.begin(), rs->warnings.end());
+  }
+  if (!warnings.empty()) {
+    out += "\"warnings\":[";
+    for (size_t i = 0; i < warnings.size(); ++i) out += (i ? "," : "") + Quote(warnings[i]);
+    out += "],";
+  }
   AppendScan(total, &out);
   out += "}";
 }
@@ -231,6 +246,7 @@ void HandleDays(QueryEngine* engine, const std::vector<std::pair<std::string, st
       tables += "\"" + std::string(table::TableName(t.table)) + "\":{\"rows\":" + std::to_string(t.rows) +
                 ",\"files\":" + std::to_string(t.files) + ",\"bytes\":" + std::to_string(t.bytes) +
                 ",\"version\":" + std::to_string(t.version);
+      if (!t.error.empty()) tables += ",\"error\":" + Quote(t.error);
       if (t.min_event_ts) {
         tables += ",\"min_event_ts\":" + std::to_string(*t.min_event_ts) +
                   ",\"max_event_ts\":" + std::to_string(*t.max_event_ts);
