@@ -554,9 +554,56 @@ class QueryEngine::Impl {
     return true;
   }
 
+  // Data files never change once committed, so their footers (and, below, bloom filters) are
+  // parsed once and kept: a trace lookup then costs one row group read per matching file, not
+  // a footer walk over every file of every day. Both caches are bounded and simply start over
+  // when full.
   Result<std::unique_ptr<parquet::arrow::FileReader>> OpenParquet(const std::string& path) {
     OTLAKE_ASSIGN_OR_RAISE(auto file, fs_->OpenInputFile(path));
-    return parquet::arrow::OpenFile(file, arrow::default_memory_pool());
+    std::shared_ptr<parquet::FileMetaData> md;
+    {
+      std::lock_guard lk(meta_mu_);
+      auto it = footers_.find(path);
+      if (it != footers_.end()) md = it->second;
+    }
+    std::unique_ptr<parquet::ParquetFileReader> pq;
+    try {
+      pq = parquet::ParquetFileReader::Open(file, parquet::default_reader_properties(), md);
+    } catch (const std::exception& e) {
+      return Status::IOError("cannot read Parquet file '", path, "': ", e.what());
+    }
+    if (!md) {
+      std::lock_guard lk(meta_mu_);
+      if (footers_.size() >= kMaxFooters) footers_.clear();
+      footers_.emplace(path, pq->metadata());
+    }
+    return parquet::arrow::FileReader::Make(arrow::default_memory_pool(), std::move(pq));
+  }
+
+  // The bloom filter of column `col` in row group `rg` (nullptr: none written).
+  std::shared_ptr<parquet::BloomFilter> Bloom(const std::string& path, parquet::ParquetFileReader* pq,
+                                              int rg, int col) {
+    const std::string key = path + "#" + std::to_string(rg) + "#" + std::to_string(col);
+    {
+      std::lock_guard lk(meta_mu_);
+      auto it = blooms_.find(key);
+      if (it != blooms_.end()) return it->second;
+    }
+    std::shared_ptr<parquet::BloomFilter> bf;
+    try {
+      bf = pq->GetBloomFilterReader().RowGroup(rg)->GetColumnBloomFilter(col);
+    } catch (const std::exception&) {
+      return nullptr;  // unreadable: proves nothing, the row group is read
+    }
+    std::lock_guard lk(meta_mu_);
+    const int64_t size = bf ? bf->GetBitsetSize() : 0;
+    if (bloom_bytes_ + size > kMaxBloomBytes) {
+      blooms_.clear();
+      bloom_bytes_ = 0;
+    }
+    blooms_.emplace(key, bf);
+    bloom_bytes_ += size;
+    return bf;
   }
 
   // Reads the rows of one file that pass the query (and beat `threshold`), one table per row
@@ -595,7 +642,7 @@ class QueryEngine::Impl {
                                  " ms; narrow the time range or add filters");
       }
       auto rgmd = md->RowGroup(rg);
-      if (!RowGroupMayMatch(q, *rgmd, threshold, pq, rg)) continue;
+      if (!RowGroupMayMatch(q, *rgmd, threshold, pq, f.path, rg)) continue;
       ++stats->row_groups_read;
       for (int c : filter_cols) stats->bytes_read += rgmd->ColumnChunk(c)->total_compressed_size();
       OTLAKE_ASSIGN_OR_RAISE(auto ft, reader->ReadRowGroup(rg, filter_cols));
@@ -634,7 +681,7 @@ class QueryEngine::Impl {
 
   bool RowGroupMayMatch(const Query& q, const parquet::RowGroupMetaData& rg,
                         const std::optional<int64_t>& threshold, parquet::ParquetFileReader* pq,
-                        int rg_index) {
+                        const std::string& path, int rg_index) {
     auto bounds = [&](int c, Bound* lo, Bound* hi) { RowGroupBounds(*rg.ColumnChunk(c), lo, hi); };
     Bound lo, hi;
     bounds(table::kEventTs, &lo, &hi);
@@ -647,12 +694,7 @@ class QueryEngine::Impl {
       if (!MayMatch(cf.op, cf.value, a, b)) return false;
       if (cf.op == Op::kEq && table::Columns(q.table)[cf.column].type == ColType::kString) {
         // Bloom filters exist on the ID columns; absent ones prove nothing.
-        std::unique_ptr<parquet::BloomFilter> bf;
-        try {
-          bf = pq->GetBloomFilterReader().RowGroup(rg_index)->GetColumnBloomFilter(cf.column);
-        } catch (const std::exception&) {
-          bf.reset();
-        }
+        std::shared_ptr<parquet::BloomFilter> bf = Bloom(path, pq, rg_index, cf.column);
         if (bf) {
           parquet::ByteArray ba(static_cast<uint32_t>(cf.value.size()),
                                 reinterpret_cast<const uint8_t*>(cf.value.data()));
@@ -781,6 +823,12 @@ class QueryEngine::Impl {
   std::shared_ptr<arrow::fs::FileSystem> fs_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<const Snapshot>> cache_;  // by log dir
+  static constexpr size_t kMaxFooters = 4096;
+  static constexpr int64_t kMaxBloomBytes = 256ll << 20;
+  std::mutex meta_mu_;
+  std::map<std::string, std::shared_ptr<parquet::FileMetaData>> footers_;  // by file path
+  std::map<std::string, std::shared_ptr<parquet::BloomFilter>> blooms_;   // by path#rg#col
+  int64_t bloom_bytes_ = 0;
 };
 
 QueryEngine::QueryEngine(EngineOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
