@@ -457,7 +457,8 @@ class QueryEngine::Impl {
     return rs;
   }
 
-  Result<Trace> GetTrace(const std::string& trace_id, Storage storage) {
+  Result<Trace> GetTrace(const std::string& trace_id, Storage storage,
+                         const std::function<bool()>& cancelled) {
     Trace tr;
     for (TableId t : {TableId::kSpans, TableId::kSpanEvents, TableId::kSpanLinks}) {
       Query q;
@@ -466,6 +467,7 @@ class QueryEngine::Impl {
       q.ascending = true;
       q.max_rows = options_.limits.max_trace_spans;
       q.filters.push_back({table::spans::kTraceId, Op::kEq, trace_id});
+      q.cancelled = cancelled;
       static_assert(int{table::spans::kTraceId} == int{table::span_events::kTraceId} &&
                     int{table::spans::kTraceId} == int{table::span_links::kTraceId});
       OTLAKE_ASSIGN_OR_RAISE(ResultSet rs, Run(q));
@@ -637,6 +639,9 @@ class QueryEngine::Impl {
 
     stats->row_groups_total += md->num_row_groups();
     for (int rg = 0; rg < md->num_row_groups(); ++rg) {
+      if (q.cancelled && q.cancelled()) {
+        return Status::Cancelled("query cancelled: the client closed the connection");
+      }
       if (std::chrono::steady_clock::now() > deadline) {
         return Status::Cancelled("query exceeded its time limit of ", options_.limits.timeout_ms,
                                  " ms; narrow the time range or add filters");
@@ -834,8 +839,9 @@ class QueryEngine::Impl {
 QueryEngine::QueryEngine(EngineOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 QueryEngine::~QueryEngine() = default;
 Result<ResultSet> QueryEngine::Run(const Query& q) { return impl_->Run(q); }
-Result<Trace> QueryEngine::GetTrace(const std::string& trace_id, Storage storage) {
-  return impl_->GetTrace(trace_id, storage);
+Result<Trace> QueryEngine::GetTrace(const std::string& trace_id, Storage storage,
+                                    std::function<bool()> cancelled) {
+  return impl_->GetTrace(trace_id, storage, cancelled);
 }
 Result<std::vector<DayInfo>> QueryEngine::Days() { return impl_->Days(); }
 Result<std::vector<ServiceCount>> QueryEngine::Services(std::optional<int64_t> from,

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -68,6 +69,8 @@ struct Query {
   /// `after_ts`, skipping `after_skip` rows that share that event_ts.
   std::optional<int64_t> after_ts;
   int64_t after_skip = 0;
+  /// Checked between row groups: true stops the query with Status::Cancelled (the client left).
+  std::function<bool()> cancelled;
 };
 
 /// Caps that keep one query from hurting the server.
@@ -157,7 +160,8 @@ class QueryEngine {
   Result<ResultSet> Run(const Query& q);
 
   /// Every span, event and link of `trace_id` (32 lowercase hex) across all days.
-  Result<Trace> GetTrace(const std::string& trace_id, Storage storage = Storage::kAuto);
+  Result<Trace> GetTrace(const std::string& trace_id, Storage storage = Storage::kAuto,
+                         std::function<bool()> cancelled = nullptr);
 
   /// Days with their tables (newest first).
   Result<std::vector<DayInfo>> Days();

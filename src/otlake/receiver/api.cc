@@ -104,13 +104,14 @@ bool TableForPath(std::string_view path, TableId* t) {
 }
 
 void HandleTable(QueryEngine* engine, TableId t, std::vector<std::pair<std::string, std::string>> params,
-                 HttpResponse* res) {
+                 const std::function<bool()>& client_gone, HttpResponse* res) {
   const std::string format = TakeParam(&params, "format", "json");
   if (format != "json" && format != "ndjson") {
     return Fail(res, 400, "parameter 'format' must be json or ndjson, got '" + format + "'");
   }
   auto q = query::ParseQuery(t, params, NowUnixMillis(), engine->limits());
   if (!q.ok()) return FailStatus(res, q.status());
+  q->cancelled = client_gone;
   auto rs = engine->Run(*q);
   if (!rs.ok()) return FailStatus(res, rs.status());
   const int64_t cap = engine->limits().max_result_bytes;
@@ -142,7 +143,7 @@ void HandleTable(QueryEngine* engine, TableId t, std::vector<std::pair<std::stri
 }
 
 void HandleTrace(QueryEngine* engine, std::string id, std::vector<std::pair<std::string, std::string>> params,
-                 HttpResponse* res) {
+                 const std::function<bool()>& client_gone, HttpResponse* res) {
   if (!query::IsHexId(id, 32)) {
     return Fail(res, 400, "trace id must be 32 hex characters, got '" + id.substr(0, 64) + "'");
   }
@@ -159,7 +160,7 @@ void HandleTrace(QueryEngine* engine, std::string id, std::vector<std::pair<std:
   if (!params.empty()) {
     return Fail(res, 400, "unknown parameter '" + params.front().first + "' for /api/traces");
   }
-  auto tr = engine->GetTrace(id, storage);
+  auto tr = engine->GetTrace(id, storage, client_gone);
   if (!tr.ok()) return FailStatus(res, tr.status());
   if (tr->spans.rows.empty() && tr->events.rows.empty() && tr->links.rows.empty()) {
     return Fail(res, 404, "trace " + id + " not found");
@@ -321,8 +322,8 @@ void HandleApi(QueryEngine* engine, HttpRequest& req, HttpResponse* res) {
   struct Release {
     ~Release() { running.fetch_sub(1); }
   } release;
-  if (is_table) return HandleTable(engine, t, std::move(params), res);
-  if (is_trace) return HandleTrace(engine, req.path.substr(12), std::move(params), res);
+  if (is_table) return HandleTable(engine, t, std::move(params), req.client_gone, res);
+  if (is_trace) return HandleTrace(engine, req.path.substr(12), std::move(params), req.client_gone, res);
   if (req.path == "/api/days") return HandleDays(engine, params, res);
   HandleServices(engine, std::move(params), res);
 }

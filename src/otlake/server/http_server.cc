@@ -1,5 +1,9 @@
 #include "otlake/server/http_server.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
@@ -187,6 +191,14 @@ class HttpServer::Impl {
       ActiveGuard guard(&active_);
       HttpRequest req;
       req.peer = peer;
+      // A handler that runs long (a query) asks this between steps: has the client hung up?
+      // Peeks without consuming, so a pipelined next request is not lost.
+      const int fd = stream.socket().native_handle();
+      req.client_gone = [fd] {
+        char c;
+        const ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+      };
       const auto& h = parser.get();
       req.method = std::string(h.method_string());
       req.target = std::string(h.target());

@@ -31,6 +31,8 @@ struct HttpRequest {
   std::string body;
   bool body_too_large = false;  ///< body exceeded max_body_bytes and was discarded
   std::string peer;             ///< "ip:port" of the client
+  /// True once the client has closed its side (for long handlers to stop early); may be unset.
+  std::function<bool()> client_gone;
 
   /// First header with that (lowercase) name, or "".
   std::string_view Header(std::string_view lower_name) const;
