@@ -81,3 +81,43 @@ TEST(QueryEngine, SnapshotFollowsNewCommitsAndSkipsFilesByStats) {
 
 }  // namespace
 }  // namespace otlake::query
+
+namespace otlake::query {
+namespace {
+
+TEST(QueryEngine, ADayOfThousandsOfSmallFiles) {
+  lake::testing::TempDir tmp;
+  const int64_t base = 1'795'651'200'000;
+  const std::string dir = tmp.path() + "/staging/days/2026-11-26/otel/spans";
+  std::filesystem::create_directories(dir);
+  auto w = lake::DeltaTableWriter::Open(dir, TableId::kSpans, lake::WriterOptions{}).ValueOrDie();
+  constexpr int kFiles = 1500;
+  std::string wanted_trace;
+  for (int i = 0; i < kFiles; ++i) {
+    lake::testing::GenOptions g = lake::testing::Seeded(i + 1);
+    g.base_ms = base + i * 1000;
+    g.window_ms = 1000;
+    auto b = lake::testing::MakeBatch(TableId::kSpans, 3, g);
+    if (i == 777) wanted_trace = std::string(b->column(table::spans::kTraceId).StringAt(0));
+    ASSERT_TRUE(w->Append({b.get()}).ok());
+  }
+  QueryEngine engine(EngineOptions{tmp.path(), {}});
+  Query q;
+  q.table = TableId::kSpans;
+  q.max_rows = 5;
+  q.select = {table::kEventTs};
+  auto rs = engine.Run(q);
+  ASSERT_TRUE(rs.ok()) << rs.status();
+  EXPECT_EQ(rs->rows.size(), 5u);
+  EXPECT_EQ(rs->stats.files_total, kFiles);
+  EXPECT_LE(rs->stats.files_read, 3);  // newest first: the rest cannot hold newer rows
+  EXPECT_GE(std::get<int64_t>(rs->rows[0][0]), base + (kFiles - 1) * 1000);
+  auto tr = engine.GetTrace(wanted_trace);
+  ASSERT_TRUE(tr.ok()) << tr.status();
+  EXPECT_GE(tr->spans.rows.size(), 1u);
+  // Bloom filters and trace_id bounds leave only a few of the 1500 files to read.
+  EXPECT_LE(tr->spans.stats.row_groups_read, 30) << tr->spans.stats.row_groups_read;
+}
+
+}  // namespace
+}  // namespace otlake::query
