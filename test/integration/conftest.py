@@ -111,8 +111,12 @@ def _duckdb_con():
 
 
 def read_deltalake(path):
-    from deltalake import DeltaTable
-    return DeltaTable(path).to_pyarrow_table().to_pylist()
+    # delta-rs's own (DataFusion) scan: independent of Arrow C++'s Parquet reader, and unlike
+    # to_pyarrow_table() it never calls back into Python from Arrow's I/O threads, which can abort
+    # the interpreter at exit ("terminate called without an active exception", delta-rs #2184).
+    import pyarrow as pa
+    from deltalake import DeltaTable, QueryBuilder
+    return pa.table(QueryBuilder().register("t", DeltaTable(path)).execute("SELECT * FROM t").read_all()).to_pylist()
 
 
 def read_polars(path):
