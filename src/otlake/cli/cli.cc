@@ -267,7 +267,7 @@ int RunServer(const Args& a, const Instance& inst) {
   for (const auto& w : s3.warnings) OTLAKE_LOG(WARN) << w;
   std::shared_ptr<arrow::fs::FileSystem> s3_fs;
   if (s3.enabled()) {
-    auto fs = ship::MakeS3FileSystem(*s3.config);
+    auto fs = ship::MakeS3FileSystem(*s3.config, S3FsOptionsFromArgs(a));
     if (!fs.ok()) {
       std::cerr << "otlake start: cannot use S3: " << fs.status().message() << "\n";
       return 1;
@@ -817,7 +817,9 @@ int Main(int argc, char** argv) {
         return 0;
       }
     }
-    return c.run(argc, argv);
+    const int rc = c.run(argc, argv);
+    ship::ShutdownS3();  // every S3 filesystem was local to the command and is gone
+    return rc;
   }
   std::cerr << "otlake: unknown command '" << cmd << "'\n";
   PrintMainHelp();

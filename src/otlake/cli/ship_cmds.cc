@@ -200,7 +200,18 @@ std::vector<OptionSpec> S3Specs() {
           {"", "s3-prefix", "PREFIX", "", "Overrides S3_PREFIX"},
           {"", "s3-endpoint", "URL", "", "Overrides AWS_ENDPOINT_URL / S3_URL (http:// allowed)"},
           {"", "s3-region", "REGION", "", "Overrides AWS_REGION / S3_REGION"},
-          {"", "s3-access-key-id", "KEY_ID", "", "Overrides AWS_ACCESS_KEY_ID (secrets: environment or configs/otlake.env only)"}};
+          {"", "s3-access-key-id", "KEY_ID", "", "Overrides AWS_ACCESS_KEY_ID (secrets: environment or configs/otlake.env only)"},
+          {"", "s3-timeout-s", "SECONDS", "10", "S3 connect timeout, and how long a request may stall"}};
+}
+
+ship::S3FsOptions S3FsOptionsFromArgs(const Args& a) {
+  ship::S3FsOptions o;
+  const double t = std::atof(a.Get("s3-timeout-s").c_str());
+  if (t > 0) {
+    o.connect_timeout_s = t;
+    o.request_timeout_s = t;
+  }
+  return o;
 }
 
 ship::S3Settings S3SettingsFromArgs(const Args& a, const std::string& root) {
@@ -218,7 +229,7 @@ bool ConfigureEngineS3(const Args& a, const std::string& instance_id, const std:
     eo->s3_problem = s.problem;
     return true;
   }
-  auto fs = ship::MakeS3FileSystem(*s.config);
+  auto fs = ship::MakeS3FileSystem(*s.config, S3FsOptionsFromArgs(a));
   if (!fs.ok()) {
     std::cerr << "otlake: cannot use S3: " << fs.status().message() << "\n";
     return false;
@@ -311,7 +322,7 @@ int RunShip(const Args& a, const std::string& instance_id, const std::string& ro
     std::cerr << "otlake ship: --parallelism must be 1-64\n";
     return 2;
   }
-  auto fs = ship::MakeS3FileSystem(*s.config);
+  auto fs = ship::MakeS3FileSystem(*s.config, S3FsOptionsFromArgs(a));
   if (!fs.ok()) {
     std::cerr << "otlake ship: cannot use S3: " << fs.status().message() << "\n";
     return 1;

@@ -9,6 +9,7 @@
 #include "otlake/cli/args.h"
 #include "otlake/lake/delta_table.h"
 #include "otlake/ship/s3_config.h"
+#include "otlake/ship/s3_fs.h"
 
 namespace otlake::query {
 struct EngineOptions;
@@ -19,6 +20,9 @@ namespace otlake::cli {
 /// --s3-bucket, --s3-prefix, --s3-endpoint, --s3-region, --s3-access-key-id (secrets only from
 /// the environment or configs/otlake.env: a flag would show in `ps`).
 std::vector<OptionSpec> S3Specs();
+
+/// Timeouts from --s3-timeout-s.
+ship::S3FsOptions S3FsOptionsFromArgs(const Args& a);
 
 /// The S3 settings for an instance: config file, environment, then the S3 flags given in `a`.
 ship::S3Settings S3SettingsFromArgs(const Args& a, const std::string& instance_root);

@@ -16,13 +16,17 @@ Status InitOnce() {
     ::setenv("AWS_EC2_METADATA_DISABLED", "true", /*overwrite=*/0);
     arrow::fs::S3GlobalOptions g = arrow::fs::S3GlobalOptions::Defaults();
     status = arrow::fs::InitializeS3(g);
-    // Without FinalizeS3 the AWS SDK crashes at exit.
-    if (status.ok()) std::atexit([] { (void)arrow::fs::EnsureS3Finalized(); });
   });
   return status;
 }
 
 }  // namespace
+
+void ShutdownS3() {
+  // From an atexit handler this races the AWS SDK's own teardown (a robust-mutex abort was
+  // seen), so main calls it once every S3 object is gone.
+  if (arrow::fs::IsS3Initialized() && !arrow::fs::IsS3Finalized()) (void)arrow::fs::FinalizeS3();
+}
 
 Result<std::shared_ptr<arrow::fs::FileSystem>> MakeS3FileSystem(const S3Config& c,
                                                                 const S3FsOptions& o) {

@@ -1,6 +1,6 @@
 // The S3 filesystem for shipped days: arrow::fs::S3FileSystem made from an S3Config, with the
 // toolchain's pitfalls handled once here (toolchain.md): S3 is initialised once per process and
-// finalised at exit, EC2 instance-metadata probing is disabled (credentials are always explicit),
+// finalised by ShutdownS3() before exit, EC2 instance-metadata probing is disabled (credentials are always explicit),
 // the AWS SDK's own retries are bounded, http:// endpoints and path-style addressing work.
 // Only s3_fs.cc includes Arrow's S3 header.
 #pragma once
@@ -31,6 +31,10 @@ struct S3FsOptions {
 /// a configuration Arrow rejects; an unreachable endpoint or wrong credentials show up on first use.
 Result<std::shared_ptr<arrow::fs::FileSystem>> MakeS3FileSystem(const S3Config& config,
                                                                 const S3FsOptions& options = {});
+
+/// Finalises the AWS SDK if it was initialised (toolchain.md pitfall 2). Call once before the
+/// process exits, after every S3 filesystem is destroyed; main() does.
+void ShutdownS3();
 
 /// Checks that the bucket exists and the credentials may list it; the error says which.
 Status CheckS3Access(arrow::fs::FileSystem* fs, const S3Config& config);
