@@ -158,7 +158,8 @@ S3Settings ResolveS3Settings(const std::function<std::optional<std::string>(cons
         source = std::string("file ") + n;
       }
     }
-    if (value && !(v.empty_ok && value->empty())) s.any_set = true;
+    // The region alone is not "some S3 configuration" (AWS tools set it for their own reasons).
+    if (value && !v.empty_ok) s.any_set = true;
     if (value) s.sources.push_back(source);
     if (!value && v.required) missing.push_back(Names(v));
     const std::string val = value.value_or("");

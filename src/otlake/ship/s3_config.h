@@ -10,7 +10,8 @@
 //
 // Precedence: flags over environment over file; within one source the first name of a row wins.
 // A variable that is present but empty counts as unset (except the region, which may be empty).
-// With none of the required variables set the instance is local-only (not an error); with some
+// With none of the required variables set the instance is local-only (not an error; a region
+// alone does not count); with some
 // but not all, shipping is disabled and `problem` names exactly the missing variables.
 //
 // Secrets (the secret key, the session token) never leave this struct in text form:
