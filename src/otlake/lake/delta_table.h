@@ -85,13 +85,21 @@ struct SealOptions {
   int64_t target_file_rows = 1'000'000;
   /// zstd level of sealed files (paid once per day, read many times).
   int zstd_level = 9;
-  /// Sort key of sealed files; empty = the table's ingest sort key (layout.h).
+  /// Sort key of sealed files; empty = SealLayoutFor(table).
   std::vector<std::string> sort_key;
   /// Rows per row group at most; 0 = the table's (layout.h).
   int64_t max_row_group_rows = 0;
   /// Rows per data page at most; 0 = the table's (layout.h).
   int64_t max_rows_per_page = 0;
 };
+
+/// The layout sealed files get per table (seal.cc; measurements in bench/README.md): a sort key
+/// (empty: the ingest sort key of layout.h) and columns written without a dictionary.
+struct SealLayout {
+  std::vector<std::string> sort_key;
+  std::vector<std::string> plain_columns;
+};
+SealLayout SealLayoutFor(table::TableId id);
 
 struct SealResult {
   int64_t version = -1;          ///< the table's version after sealing (its checkpoint)

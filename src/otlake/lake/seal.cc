@@ -46,6 +46,21 @@ Result<int64_t> FooterRows(const std::string& path) {
 
 }  // namespace
 
+SealLayout SealLayoutFor(table::TableId id) {
+  SealLayout l;
+  if (id == table::TableId::kSpans) {
+    // Measured on query_bench's day (1M spans, zstd-9): sorted by start time 80.9 B/span, by
+    // trace_id 97.2: a request's spans (one resource, one scope, one trace's siblings) stay
+    // together, so resource and scope columns collapse and trace/parent ids dictionary-encode
+    // within a row group; start times compress as near-sorted numbers. Trace lookups still read
+    // the one or two row groups whose bloom filter admits the id (a trace's spans start within
+    // seconds of each other). Plain encoding for the nearly unique columns: 72.1 B/span.
+    l.sort_key = {"start_time_unix_nano", "trace_id", "span_id"};
+    l.plain_columns = {"span_id", "start_time_unix_nano", "end_time_unix_nano", "duration_ms"};
+  }
+  return l;
+}
+
 Result<SealResult> DeltaTableWriter::Seal(const SealOptions& o,
                                           const std::function<void(int64_t, int64_t)>& progress) {
   if (o.target_file_rows <= 0) return Status::Invalid("seal target_file_rows must be > 0");
@@ -58,6 +73,9 @@ Result<SealResult> DeltaTableWriter::Seal(const SealOptions& o,
 
   DataFileOptions dopts = DataFileOptions::Defaults(
       id_, o.zstd_level, o.max_row_group_rows > 0 ? o.max_row_group_rows : MaxRowGroupRows(id_));
+  const SealLayout layout = SealLayoutFor(id_);
+  if (!layout.sort_key.empty()) dopts.sort_key = layout.sort_key;
+  dopts.plain_columns = layout.plain_columns;
   if (!o.sort_key.empty()) dopts.sort_key = o.sort_key;
   if (o.max_rows_per_page > 0) dopts.max_rows_per_page = o.max_rows_per_page;
 
