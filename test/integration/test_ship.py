@@ -488,3 +488,31 @@ def test_live_rollover_is_sealed_and_shipped_after_grace(tmp_path, moto):
         assert phase_of(srv.root, new_day) == "none"
     finally:
         srv.stop()
+
+
+def test_sigterm_in_the_middle_of_an_upload_is_recorded_and_resumed(tmp_path, moto):
+    bucket = moto.create_bucket("sigterm")
+    root, day = make_past_day(tmp_path, n_traces=3000, requests_n=2)
+    proxy = FaultProxy(moto.port, slow_bytes_per_s=300_000)
+    try:
+        srv = Server(tmp_path, env=moto.env(bucket, endpoint=proxy.endpoint), extra_args=FAST).start()
+        deadline = time.time() + 60
+        while time.time() < deadline and not any(m == "PUT" and "part-" in p for m, p, _ in proxy.log):
+            time.sleep(0.05)
+        t0 = time.time()
+        assert srv.stop(timeout=60) == 0, srv.read_log()
+        assert time.time() - t0 < 30  # the upload stops between chunks, it is not waited for
+        last = records(root, day)[-1]
+        assert last["phase"] == "uploaded" and not last["ok"] and last["reason"] == "interrupted", last
+        assert phase_of(root, day) == "sealed"
+        proxy.slow_bytes_per_s = None
+        srv = Server(tmp_path, env=moto.env(bucket, endpoint=proxy.endpoint), extra_args=FAST).start()
+        try:
+            recs = wait_phase(root, day, "cleaned", timeout=120, srv=srv)
+        finally:
+            srv.stop()
+    finally:
+        proxy.stop()
+    assert [(r["phase"], r["ok"]) for r in recs] == [("sealed", True), ("uploaded", False), ("uploaded", True),
+                                                      ("verified", True), ("cleaned", True)], recs
+    assert recs[2]["attempt"] == 2
