@@ -124,6 +124,8 @@ int main(int argc, char** argv) {
     while (std::fgets(line, sizeof line, f)) ids.emplace_back(line, 32);
     std::fclose(f);
     std::printf("reusing %s: %lld spans\n", dir.c_str(), static_cast<long long>(g.spans));
+    // The S3 server is new: ship again (sealing a sealed day rewrites nothing).
+    std::filesystem::remove(root + "/index/days.jsonl");
   } else {
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(table_dir);

@@ -719,10 +719,16 @@ class QueryEngine::Impl {
   }
 
   // The bloom filter of column `col` in row group `rg` (nullptr: none written).
-  std::shared_ptr<parquet::BloomFilter> Bloom(const std::string& path, parquet::ParquetFileReader* pq,
+  std::shared_ptr<parquet::BloomFilter> Bloom(const FileMeta& f, parquet::ParquetFileReader* pq,
                                               int rg, int col) {
+    const std::string& path = f.path;
     const std::string key = path + "#" + std::to_string(rg) + "#" + std::to_string(col);
     {
+      std::lock_guard lk(meta_mu_);
+      auto it = blooms_.find(key);
+      if (it != blooms_.end()) return it->second;
+    }
+    if (f.remote && PrefetchBlooms(f, *pq->metadata(), col)) {
       std::lock_guard lk(meta_mu_);
       auto it = blooms_.find(key);
       if (it != blooms_.end()) return it->second;
@@ -742,6 +748,51 @@ class QueryEngine::Impl {
     blooms_.emplace(key, bf);
     bloom_bytes_ += size;
     return bf;
+  }
+
+  // On S3 every read is a request: the bloom filters of one column of every row group of a
+  // file (written next to each other, before the footer) come in one ranged read instead of
+  // one or two requests per row group. False if the file's metadata does not allow it.
+  bool PrefetchBlooms(const FileMeta& f, const parquet::FileMetaData& md, int col) {
+    int64_t lo = INT64_MAX, hi = 0;
+    for (int rg = 0; rg < md.num_row_groups(); ++rg) {
+      auto cc = md.RowGroup(rg)->ColumnChunk(col);
+      const auto off = cc->bloom_filter_offset();
+      const auto len = cc->bloom_filter_length();
+      if (!off || !len || *len <= 0) return false;
+      lo = std::min(lo, *off);
+      hi = std::max(hi, *off + *len);
+    }
+    if (md.num_row_groups() == 0 || hi - lo > (64ll << 20)) return false;
+    arrow::fs::FileInfo info(f.path, arrow::fs::FileType::File);
+    info.set_size(f.size);
+    auto file = options_.s3->OpenInputFile(info);
+    if (!file.ok()) return false;
+    auto buf = (*file)->ReadAt(lo, hi - lo);
+    if (!buf.ok() || (*buf)->size() != hi - lo) return false;
+    std::vector<std::pair<std::string, std::shared_ptr<parquet::BloomFilter>>> parsed;
+    int64_t bytes = 0;
+    for (int rg = 0; rg < md.num_row_groups(); ++rg) {
+      auto cc = md.RowGroup(rg)->ColumnChunk(col);
+      const int64_t off = *cc->bloom_filter_offset(), len = *cc->bloom_filter_length();
+      arrow::io::BufferReader reader(arrow::SliceBuffer(*buf, off - lo, len));
+      try {
+        auto bf = std::make_shared<parquet::BlockSplitBloomFilter>(parquet::BlockSplitBloomFilter::Deserialize(
+            parquet::default_reader_properties(), &reader, len));
+        bytes += bf->GetBitsetSize();
+        parsed.emplace_back(f.path + "#" + std::to_string(rg) + "#" + std::to_string(col), std::move(bf));
+      } catch (const std::exception&) {
+        return false;
+      }
+    }
+    std::lock_guard lk(meta_mu_);
+    if (bloom_bytes_ + bytes > kMaxBloomBytes) {
+      blooms_.clear();
+      bloom_bytes_ = 0;
+    }
+    for (auto& [k, bf] : parsed) blooms_[k] = std::move(bf);
+    bloom_bytes_ += bytes;
+    return true;
   }
 
   // Reads the rows of one file that pass the query (and beat `threshold`), one table per row
@@ -772,6 +823,12 @@ class QueryEngine::Impl {
     for (int c : read_cols) {
       if (std::find(filter_cols.begin(), filter_cols.end(), c) == filter_cols.end()) rest.push_back(c);
     }
+    // On S3 a second pass over a row group is a second round trip: read every column at once
+    // (one coalesced range) once statistics and bloom filters admit the row group.
+    if (f.remote) {
+      for (int c : rest) filter_cols.push_back(c);
+      rest.clear();
+    }
 
     stats->row_groups_total += md->num_row_groups();
     for (int rg = 0; rg < md->num_row_groups(); ++rg) {
@@ -783,7 +840,7 @@ class QueryEngine::Impl {
                                  " ms; narrow the time range or add filters");
       }
       auto rgmd = md->RowGroup(rg);
-      if (!RowGroupMayMatch(q, *rgmd, threshold, pq, f.path, rg)) continue;
+      if (!RowGroupMayMatch(q, *rgmd, threshold, pq, f, rg)) continue;
       ++stats->row_groups_read;
       for (int c : filter_cols) stats->bytes_read += rgmd->ColumnChunk(c)->total_compressed_size();
       OTLAKE_ASSIGN_OR_RAISE(auto ft, reader->ReadRowGroup(rg, filter_cols));
@@ -822,7 +879,7 @@ class QueryEngine::Impl {
 
   bool RowGroupMayMatch(const Query& q, const parquet::RowGroupMetaData& rg,
                         const std::optional<int64_t>& threshold, parquet::ParquetFileReader* pq,
-                        const std::string& path, int rg_index) {
+                        const FileMeta& file, int rg_index) {
     auto bounds = [&](int c, Bound* lo, Bound* hi) { RowGroupBounds(*rg.ColumnChunk(c), lo, hi); };
     Bound lo, hi;
     bounds(table::kEventTs, &lo, &hi);
@@ -835,7 +892,7 @@ class QueryEngine::Impl {
       if (!MayMatch(cf.op, cf.value, a, b)) return false;
       if (cf.op == Op::kEq && table::Columns(q.table)[cf.column].type == ColType::kString) {
         // Bloom filters exist on the ID columns; absent ones prove nothing.
-        std::shared_ptr<parquet::BloomFilter> bf = Bloom(path, pq, rg_index, cf.column);
+        std::shared_ptr<parquet::BloomFilter> bf = Bloom(file, pq, rg_index, cf.column);
         if (bf) {
           parquet::ByteArray ba(static_cast<uint32_t>(cf.value.size()),
                                 reinterpret_cast<const uint8_t*>(cf.value.data()));
