@@ -516,3 +516,20 @@ def test_sigterm_in_the_middle_of_an_upload_is_recorded_and_resumed(tmp_path, mo
     assert [(r["phase"], r["ok"]) for r in recs] == [("sealed", True), ("uploaded", False), ("uploaded", True),
                                                       ("verified", True), ("cleaned", True)], recs
     assert recs[2]["attempt"] == 2
+
+
+def test_seal_ship_days_help_and_days_listing(tmp_path):
+    for cmd in ("seal", "ship", "days"):
+        h = run(cmd, "--help")
+        assert h.returncode == 0 and f"Usage: otlake {cmd}" in h.stdout, h.stderr
+    assert "--s3-bucket" in run("ship", "--help").stdout and "-S, --storage" in run("view", "--help").stdout
+    assert run("days", "-D", str(tmp_path)).returncode == 1  # no instance
+    root, day = make_past_day(tmp_path, n_traces=4, requests_n=1)
+    out = run("days", "-D", str(tmp_path), "--json")
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [(r["day"], r["local"], r["phase"]) for r in rows] == [(day, True, "none")], out.stdout
+    assert rows[0]["rows"] == 24 + 4 + 4 + 40 + 25 + 25  # spans, events, links, logs, points, hist
+    assert run("seal", "-D", str(tmp_path), "--day", day).returncode == 0
+    table = run("days", "-D", str(tmp_path)).stdout
+    assert table.splitlines()[0].split() == ["DAY", "LOCAL", "PHASE", "ROWS", "FILES", "BYTES", "UPDATED", "PROBLEM"]
+    assert day in table and "sealed" in table and " 122 " in table, table
