@@ -467,17 +467,20 @@ def test_live_rollover_is_sealed_and_shipped_after_grace(tmp_path, moto):
     once the grace has passed, rows after it stay in the new day."""
     bucket = moto.create_bucket("rollover")
     now_ms = int(time.time() * 1000)
-    to_midnight = DAY_MS - now_ms % DAY_MS
-    offset = to_midnight - 4000  # the server's midnight is 4 s from now
+    lead_ms = 10_000  # the server's midnight is 10 s from now
+    offset = DAY_MS - now_ms % DAY_MS - lead_ms
+    midnight_real = (now_ms + lead_ms) / 1000
     env = moto.env(bucket)
     env["OTLAKE_CLOCK_OFFSET_MS"] = str(offset)
     srv = Server(tmp_path, env=env, extra_args=["--ship-grace-s", "3", "--ship-interval-s", "1",
                                                 "--flush-age-ms", "200"]).start()
     try:
         rng = random.Random(5)
-        post(srv.url, traces_body(rng, 10), "traces")
+        assert time.time() < midnight_real - 1, "the server took too long to start"
         old_day = srv.health()["current_day_utc"]
-        time.sleep(4.5)
+        post(srv.url, traces_body(rng, 10), "traces")
+        assert srv.health()["current_day_utc"] == old_day
+        time.sleep(max(0.0, midnight_real + 0.5 - time.time()))
         post(srv.url, traces_body(rng, 3), "traces")
         new_day = srv.health()["current_day_utc"]
         assert new_day > old_day

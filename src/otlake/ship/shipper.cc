@@ -257,6 +257,19 @@ Result<DayStatus> Shipper::Run(const std::string& day, Phase last, const Progres
   // A local table that changed after sealing (it cannot, unless someone wrote into a past day)
   // must be sealed again before anything leaves the box.
   const std::string day_dir = LocalDayDir(day);
+  if (st.done >= Phase::kSealed && st.done < Phase::kVerified && PathExists(day_dir)) {
+    // A table the seal did not list (created later, or a record without tables) as well.
+    std::set<std::string> sealed_names;
+    for (const TableEntry& t : st.sealed.tables) sealed_names.insert(t.name);
+    for (TableId id : LocalTables(day_dir)) {
+      if (!sealed_names.count(IndexTableName(std::string(table::TableName(id))))) {
+        OTLAKE_LOG(WARN) << "day " << day << ": table " << table::TableName(id)
+                         << " is not in the sealed record; sealing the day again";
+        st.done = Phase::kNone;
+        break;
+      }
+    }
+  }
   if (st.done >= Phase::kSealed && st.done < Phase::kCleaned && PathExists(day_dir)) {
     for (const TableEntry& t : st.sealed.tables) {
       TableId id;
