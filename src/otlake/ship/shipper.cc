@@ -143,37 +143,44 @@ Result<std::map<std::string, int64_t>> ListRemote(arrow::fs::FileSystem* fs, con
   return out;
 }
 
-// Reads a remote Delta log with the loader the query engine uses.
-Result<lake::TableState> RemoteState(arrow::fs::FileSystem* fs, const std::string& table_dir) {
+// Reads a remote Delta log with the loader the query engine uses. Every request is retried on
+// its own (`retry`), so a flaky store costs retries, not the whole verification.
+Result<lake::TableState> RemoteState(arrow::fs::FileSystem* fs, const std::string& table_dir,
+                                     const std::function<Status(const std::function<Status()>&)>& retry) {
   const std::string log_dir = table_dir + "/_delta_log";
   lake::LogSource src;
   src.log_dir = "s3://" + log_dir;
   src.list = [&]() -> Result<std::vector<std::string>> {
-    arrow::fs::FileSelector sel;
-    sel.base_dir = log_dir;
-    sel.allow_not_found = true;
-    OTLAKE_ASSIGN_OR_RAISE(auto infos, fs->GetFileInfo(sel));
     std::vector<std::string> names;
-    for (const auto& fi : infos) names.push_back(fi.base_name());
+    OTLAKE_RETURN_NOT_OK(retry([&]() -> Status {
+      arrow::fs::FileSelector sel;
+      sel.base_dir = log_dir;
+      sel.allow_not_found = true;
+      OTLAKE_ASSIGN_OR_RAISE(auto infos, fs->GetFileInfo(sel));
+      names.clear();
+      for (const auto& fi : infos) names.push_back(fi.base_name());
+      return Status::OK();
+    }));
     return names;
   };
   src.read = [&](const std::string& name, bool* missing) -> Result<std::string> {
     const std::string path = log_dir + "/" + name;
-    auto file = fs->OpenInputFile(path);
-    if (file.ok()) {
-      auto size = (*file)->GetSize();
-      if (size.ok()) {
-        auto buf = (*file)->ReadAt(0, *size);
-        if (buf.ok()) return (*buf)->ToString();
-        return buf.status();
+    std::string out;
+    bool absent = false;
+    OTLAKE_RETURN_NOT_OK(retry([&]() -> Status {
+      OTLAKE_ASSIGN_OR_RAISE(auto info, fs->GetFileInfo(path));
+      if (info.type() == arrow::fs::FileType::NotFound) {
+        absent = true;
+        return Status::OK();
       }
-      return size.status();
-    }
-    if (missing != nullptr) {
-      auto fi = fs->GetFileInfo(path);
-      *missing = fi.ok() && fi->type() == arrow::fs::FileType::NotFound;
-    }
-    return file.status();
+      OTLAKE_ASSIGN_OR_RAISE(auto file, fs->OpenInputFile(info));
+      OTLAKE_ASSIGN_OR_RAISE(auto buf, file->ReadAt(0, info.size()));
+      out = buf->ToString();
+      return Status::OK();
+    }));
+    if (missing != nullptr) *missing = absent;
+    if (absent) return Status::IOError("s3://", path, " does not exist");
+    return out;
   };
   return lake::LoadTableState(src);
 }
@@ -636,14 +643,23 @@ Status Shipper::Verify(const std::string& day, DayStatus* st, const ProgressFn& 
     std::string problem;
     lake::TableState remote;
     std::map<std::string, int64_t> listing;
-    Status s = WithRetries(options_.file_attempts, options_.retry_base_ms, options_.stop, [&] {
-      auto rs = RemoteState(fs, remote_dir);
-      if (!rs.ok()) return rs.status();
-      remote = std::move(*rs);
-      auto l = ListRemote(fs, remote_dir);
-      if (l.ok()) listing = std::move(*l);
-      return l.status();
-    });
+    auto retry = [&](const std::function<Status()>& fn) {
+      return WithRetries(options_.file_attempts, options_.retry_base_ms, options_.stop, fn);
+    };
+    Status s;
+    {
+      auto rs = RemoteState(fs, remote_dir, retry);
+      if (rs.ok()) {
+        remote = std::move(*rs);
+        s = retry([&] {
+          auto l = ListRemote(fs, remote_dir);
+          if (l.ok()) listing = std::move(*l);
+          return l.status();
+        });
+      } else {
+        s = rs.status();
+      }
+    }
     if (!s.ok() && !s.IsInvalid()) {
       if (transient.ok()) transient = s;
       problem = "cannot read the table from S3: " + ShortError(s);
