@@ -26,11 +26,12 @@ def otlake_bin():
 class Server:
     """A running `otlake start -F` on 127.0.0.1:<free port> with its own instance directory."""
 
-    def __init__(self, base_dir, instance="default", extra_args=()):
+    def __init__(self, base_dir, instance="default", extra_args=(), env=None):
         self.base_dir = str(base_dir)
         self.instance = instance
         self.root = os.path.join(self.base_dir, instance)
         self.extra_args = list(extra_args)
+        self.env = env  # extra environment variables (S3 configuration, clock offset)
         self.proc = None
         self.port = None
         self.log_path = os.path.join(self.base_dir, f"{instance}-server.log")
@@ -40,10 +41,14 @@ class Server:
             subprocess.run([otlake_bin(), "init", "-I", self.instance, "-D", self.base_dir], check=True,
                            capture_output=True)
         self.log = open(self.log_path, "ab")
+        env = None
+        if self.env is not None:
+            env = {k: v for k, v in os.environ.items() if not _is_s3_var(k)}
+            env.update(self.env)
         self.proc = subprocess.Popen(
             [otlake_bin(), "start", "-F", "-I", self.instance, "-D", self.base_dir, "-H", "127.0.0.1",
              "-P", "0", "--flush-age-ms", "300"] + self.extra_args,
-            stdout=subprocess.PIPE, stderr=self.log)
+            stdout=subprocess.PIPE, stderr=self.log, env=env)
         line = self.proc.stdout.readline().decode()
         assert "listening on http://" in line, f"server did not start: {line!r}; log: {self.read_log()}"
         self.port = int(line.strip().rsplit(":", 1)[1])
@@ -85,6 +90,28 @@ class Server:
     def table_path(self, table, day=None):
         day = day or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
         return os.path.join(self.root, "staging", "days", day, "otel", table)
+
+
+S3_VARS = ("S3_BUCKET", "AWS_ACCESS_KEY_ID", "S3_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "S3_SECRET_KEY",
+           "S3_SECRET_ACCESS_KEY", "AWS_REGION", "S3_REGION", "AWS_ENDPOINT_URL", "S3_URL", "S3_PREFIX",
+           "AWS_SESSION_TOKEN")
+
+
+def _is_s3_var(k):
+    return k in S3_VARS
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: long-running test; run with OTLAKE_SLOW=1 (or -m slow)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("OTLAKE_SLOW") or config.getoption("-m"):
+        return
+    skip = pytest.mark.skip(reason="slow test: set OTLAKE_SLOW=1 to run it")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture

@@ -184,6 +184,16 @@ class Pipeline::Impl {
     return false;
   }
 
+  int64_t PendingRows(int64_t day) const {
+    std::lock_guard lk(mu_);
+    int64_t rows = 0;
+    for (const auto& [k, ob] : open_) {
+      if (k.first == day) rows += ob.rows;
+    }
+    auto it = writing_rows_.find(day);
+    return rows + (it == writing_rows_.end() ? 0 : it->second);
+  }
+
   std::string CurrentDay() const { return UtcDate(options_.now_ms()); }
 
   int64_t BufferedBytes() const {
@@ -236,6 +246,7 @@ class Pipeline::Impl {
         if (ob.min_lsn > 0 && (writing_min_lsn_ == 0 || ob.min_lsn < writing_min_lsn_)) {
           writing_min_lsn_ = ob.min_lsn;
         }
+        writing_rows_[it->first.first] += ob.rows;
         work.push_back(Work{it->first, std::move(ob)});
         it = open_.erase(it);
       } else {
@@ -277,6 +288,7 @@ class Pipeline::Impl {
 
       lk.lock();
       writing_min_lsn_ = 0;  // written, or given back to open_ (which tracks its LSNs again)
+      writing_rows_.clear();
       if (!work.empty() && result.ok() && options_.committed_through) {
         const int64_t through = CommittedThroughLocked();
         lk.unlock();
@@ -474,6 +486,7 @@ class Pipeline::Impl {
   int64_t overload_rejections_ = 0;                       // guarded by mu_
   int64_t last_lsn_ = 0;                                  // guarded by mu_
   int64_t writing_min_lsn_ = 0;  // smallest LSN the flusher is writing; guarded by mu_
+  std::map<int64_t, int64_t> writing_rows_;  // rows the flusher is writing, by day; guarded by mu_
   bool stopping_ = false;
   bool stopped_ = false;
   bool flusher_exited_ = false;
@@ -508,6 +521,7 @@ Status Pipeline::FlushAll() { return impl_->FlushAll(); }
 Status Pipeline::Stop() { return impl_->Stop(); }
 TableHealth Pipeline::Health(TableId t) const { return impl_->Health(t); }
 bool Pipeline::Ok(std::string* reason) const { return impl_->Ok(reason); }
+int64_t Pipeline::PendingRows(int64_t day) const { return impl_->PendingRows(day); }
 std::string Pipeline::CurrentDay() const { return impl_->CurrentDay(); }
 int64_t Pipeline::BufferedBytes() const { return impl_->BufferedBytes(); }
 

@@ -108,6 +108,9 @@ class Pipeline {
   TableHealth Health(table::TableId table) const;
   /// True while writes succeed; false (with `reason`) after a failed write until one succeeds.
   bool Ok(std::string* reason) const;
+  /// Rows of the UTC day `day` (days since epoch) that are buffered or being written: 0 means
+  /// everything that arrived that day is committed (the shipper seals a day only then).
+  int64_t PendingRows(int64_t day) const;
   /// The UTC day currently receiving rows, "YYYY-MM-DD".
   std::string CurrentDay() const;
   int64_t BufferedBytes() const;

@@ -21,6 +21,7 @@
 #include "otlake/buffer/pipeline.h"
 #include "otlake/ingest/ingestor.h"
 #include "otlake/cli/args.h"
+#include "otlake/cli/ship_cmds.h"
 #include "otlake/cli/view.h"
 #include "otlake/common/file_util.h"
 #include "otlake/common/log.h"
@@ -28,6 +29,9 @@
 #include "otlake/query/query.h"
 #include "otlake/receiver/receiver.h"
 #include "otlake/server/http_server.h"
+#include "otlake/ship/days_index.h"
+#include "otlake/ship/s3_fs.h"
+#include "otlake/ship/scheduler.h"
 
 namespace otlake::cli {
 namespace {
@@ -178,7 +182,19 @@ std::vector<OptionSpec> StartSpecs() {
           {"", "compact-interval-ms", "MS", "30000", "How often to look for tables to compact"},
           {"", "wal-segment-bytes", "BYTES", "67108864", "Start a new WAL segment at this size"},
           {"", "wal-compress", "", "", "zstd-compress WAL records (off: measured slower, docs/wal.md)"},
-          {"", "log-level", "LEVEL", "info", "debug, info, warn or error"}};
+          {"", "log-level", "LEVEL", "info", "debug, info, warn or error"},
+          {"", "ship-grace-s", "SECONDS", "600", "Seal and ship a day this long after its UTC midnight"},
+          {"", "ship-interval-s", "SECONDS", "30", "How often to look for days to seal and ship"},
+          {"", "ship-retry-s", "SECONDS", "60", "First retry of a failed day after this long (doubles, up to 1 h)"},
+          {"", "ship-parallelism", "N", "4", "Files uploaded at once"},
+          {"", "keep-local", "", "", "Keep local copies of days verified on S3 (do not clean)"}};
+}
+
+std::vector<OptionSpec> StartAllSpecs() {
+  std::vector<OptionSpec> v = StartSpecs();
+  for (auto& s : SealTuningSpecs()) v.push_back(s);
+  for (auto& s : S3Specs()) v.push_back(s);
+  return v;
 }
 
 bool ParseInt(const std::string& s, int64_t lo, int64_t hi, int64_t* out) {
@@ -199,7 +215,9 @@ int RunServer(const Args& a, const Instance& inst) {
                    {"flush-bytes", 1024, 1ll << 36, 0}, {"max-buffered-bytes", 1 << 20, 1ll << 40, 0},
                    {"zstd-level", 1, 22, 0},           {"checkpoint-interval", 1, 100000, 0},
                    {"compact-min-files", 0, 1000000, 0}, {"compact-interval-ms", 10, 86400000, 0},
-                   {"wal-segment-bytes", 1 << 20, 1ll << 34, 0}};
+                   {"wal-segment-bytes", 1 << 20, 1ll << 34, 0}, {"ship-grace-s", 0, 7 * 86400, 0},
+                   {"ship-interval-s", 1, 86400, 0}, {"ship-retry-s", 1, 86400, 0},
+                   {"ship-parallelism", 1, 64, 0}};
   for (IntOpt& o : opts) {
     if (!ParseInt(a.Get(o.name), o.lo, o.hi, &o.value)) {
       return Usage("--" + std::string(o.name) + " must be an integer in [" + std::to_string(o.lo) +
@@ -239,8 +257,37 @@ int RunServer(const Args& a, const Instance& inst) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  lake::SealOptions seal_options;
+  {
+    std::string err;
+    if (!SealOptionsFromArgs(a, &seal_options, &err)) return Usage(err, "start");
+  }
+  // S3: file, environment, flags. A partial configuration disables shipping and says why.
+  ship::S3Settings s3 = S3SettingsFromArgs(a, inst.root);
+  for (const auto& w : s3.warnings) OTLAKE_LOG(WARN) << w;
+  std::shared_ptr<arrow::fs::FileSystem> s3_fs;
+  if (s3.enabled()) {
+    auto fs = ship::MakeS3FileSystem(*s3.config, S3FsOptionsFromArgs(a));
+    if (!fs.ok()) {
+      std::cerr << "otlake start: cannot use S3: " << fs.status().message() << "\n";
+      return 1;
+    }
+    s3_fs = *fs;
+  }
+  // Days already shipped: recovery must not bring them back from the WAL.
+  std::map<std::string, ship::DayStatus> shipped;
+  if (auto loaded = ship::DaysIndex(inst.root + "/index").Load(); loaded.ok()) shipped = std::move(*loaded);
+
   ingest::IngestOptions io;
   io.wal_dir = inst.root + "/wal";
+  io.shipped_lsn = [shipped](int64_t day, table::TableId t) -> int64_t {
+    auto it = shipped.find(DaysToDate(day));
+    if (it == shipped.end() || it->second.done < ship::Phase::kSealed) return -1;
+    for (const auto& e : it->second.sealed.tables) {
+      if (e.name == ship::IndexTableName(std::string(table::TableName(t)))) return e.wal_lsn;
+    }
+    return -1;
+  };
   io.wal_segment_bytes = get("wal-segment-bytes");
   io.wal_compress = a.Flag("wal-compress");
   buffer::PipelineOptions& po = io.pipeline;
@@ -259,11 +306,42 @@ int RunServer(const Args& a, const Instance& inst) {
     std::cerr << "otlake start: " << ingestor.status().message() << "\n";
     return 1;
   }
+  // Seal and ship past days in the background.
+  ship::SchedulerOptions sch;
+  sch.shipper.instance_id = inst.id;
+  sch.shipper.instance_root = inst.root;
+  sch.shipper.s3 = s3_fs;
+  if (s3.enabled()) {
+    sch.shipper.s3_days_root = s3.config->DaysRoot(inst.id);
+    sch.shipper.s3_days_uri = s3.config->DaysUri(inst.id);
+  }
+  sch.shipper.seal = seal_options;
+  sch.shipper.upload_parallelism = static_cast<int>(get("ship-parallelism"));
+  sch.shipper.clean = !a.Flag("keep-local");
+  sch.grace_ms = get("ship-grace-s") * 1000;
+  sch.check_interval_ms = get("ship-interval-s") * 1000;
+  sch.retry_base_ms = get("ship-retry-s") * 1000;
+  sch.s3_problem = s3.problem;
+  sch.s3_description = s3.Describe(inst.id);
+  buffer::Pipeline* pipeline = (*ingestor)->pipeline();
+  sch.day_busy = [pipeline](int64_t day) { return pipeline->PendingRows(day) > 0; };
+  auto scheduler = ship::Scheduler::Start(std::move(sch));
+  if (!scheduler.ok()) {
+    std::cerr << "otlake start: " << scheduler.status().message() << "\n";
+    (void)(*ingestor)->Stop();
+    return 1;
+  }
+
   receiver::ReceiverOptions ro;
   ro.instance_id = inst.id;
   ro.max_decompressed_bytes = get("max-decompressed-bytes");
+  ship::Scheduler* sched = scheduler->get();
+  ro.shipping_json = [sched] { return sched->StatusJson(); };
   query::EngineOptions eo;
   eo.instance_dir = inst.root;
+  eo.s3 = s3_fs;
+  if (s3.enabled()) eo.s3_days_root = s3.config->DaysRoot(inst.id);
+  eo.s3_problem = s3.problem;
   query::QueryEngine engine(eo);
   receiver::Receiver receiver(ro, ingestor->get(), &engine);
 
@@ -278,6 +356,7 @@ int RunServer(const Args& a, const Instance& inst) {
       so, [&receiver](server::HttpRequest& req, server::HttpResponse* res) { receiver.Handle(req, res); });
   if (!server.ok()) {
     std::cerr << "otlake start: " << server.status().message() << "\n";
+    (*scheduler)->Stop();
     (void)(*ingestor)->Stop();
     return 1;
   }
@@ -295,6 +374,7 @@ int RunServer(const Args& a, const Instance& inst) {
   sigwait(&sigs, &sig);
   OTLAKE_LOG(INFO) << "received signal " << sig << ": stopping (flushing buffered rows)";
   (*server)->Stop(10000);
+  (*scheduler)->Stop();  // an upload in flight stops between chunks; the next start resumes it
   st = (*ingestor)->Stop();
   ::unlink(inst.server_json().c_str());
   if (LivePid(inst) == ::getpid()) ::unlink(inst.pid_file().c_str());
@@ -366,7 +446,7 @@ int CmdStart(int argc, char** argv) {
   Args a;
   Instance inst;
   int rc;
-  if (!ParseWithInstance(StartSpecs(), "start", argc, argv, &a, &inst, &rc)) return rc;
+  if (!ParseWithInstance(StartAllSpecs(), "start", argc, argv, &a, &inst, &rc)) return rc;
   if (!PathExists(inst.root)) {
     std::cerr << "No otlake instance at " << inst.root << ". Run 'otlake init -I " << inst.id
               << " -D " << a.Get("dir") << "' first.\n";
@@ -550,6 +630,27 @@ int CmdStatus(int argc, char** argv) {
   std::cout << "otlake " << JsonText(d["version"]) << "  instance " << JsonText(d["instance_id"])
             << "  day " << JsonText(d["current_day_utc"]) << "  started " << JsonText(d["started_utc"])
             << "  " << (ok ? "OK" : "NOT OK: " + JsonText(d["reason"])) << "\n\n";
+  if (d.HasMember("shipping") && d["shipping"].IsObject()) {
+    const auto& sh = d["shipping"];
+    auto f = [&](const char* k) { return sh.HasMember(k) ? JsonText(sh[k]) : std::string("-"); };
+    std::string line = "shipping: ";
+    if (f("mode") == "s3") line += "to " + f("target");
+    else if (f("mode") == "disabled") line += "DISABLED: " + f("problem");
+    else line += "local-only (S3 not configured; past days are sealed and kept)";
+    if (sh.HasMember("running") && sh["running"].IsObject()) {
+      const auto& r = sh["running"];
+      line += "; now " + JsonText(r["phase"]) + " " + JsonText(r["day"]);
+    }
+    std::cout << line << "\n";
+    if (sh.HasMember("failing") && sh["failing"].IsArray()) {
+      for (const auto& x : sh["failing"].GetArray()) {
+        std::cout << "  day " << JsonText(x["day"]) << ": " << JsonText(x["phase"]) << " failed "
+                  << JsonText(x["failures"]) << "x (" << JsonText(x["error"]) << "); next try "
+                  << JsonText(x["next_retry_utc"]) << "\n";
+      }
+    }
+    std::cout << "\n";
+  }
   std::vector<std::vector<std::string>> rows;
   if (d.HasMember("tables") && d["tables"].IsObject()) {
     for (auto& m : d["tables"].GetObject()) {
@@ -594,6 +695,30 @@ int CmdView(int argc, char** argv) {
   return RunView(a, inst.root);
 }
 
+int CmdSeal(int argc, char** argv) {
+  Args a;
+  Instance inst;
+  int rc;
+  if (!ParseWithInstance(SealSpecs(), "seal", argc, argv, &a, &inst, &rc)) return rc;
+  return RunSeal(a, inst.id, inst.root);
+}
+
+int CmdShip(int argc, char** argv) {
+  Args a;
+  Instance inst;
+  int rc;
+  if (!ParseWithInstance(ShipSpecs(), "ship", argc, argv, &a, &inst, &rc)) return rc;
+  return RunShip(a, inst.id, inst.root);
+}
+
+int CmdDays(int argc, char** argv) {
+  Args a;
+  Instance inst;
+  int rc;
+  if (!ParseWithInstance(DaysSpecs(), "days", argc, argv, &a, &inst, &rc)) return rc;
+  return RunDays(a, inst.id, inst.root);
+}
+
 int CmdTrace(int argc, char** argv) {
   Args a;
   Instance inst;
@@ -621,7 +746,7 @@ const Command kCommands[] = {
      "Start the server: OTLP/HTTP on /v1/traces, /v1/logs, /v1/metrics and /healthz.\n"
      "Runs in the background (pid in configs/server.pid, logs in server.log) unless -F.\n"
      "SIGTERM or 'otlake stop' flushes and commits every buffered row before exiting.",
-     CmdStart, StartSpecs},
+     CmdStart, StartAllSpecs},
     {"stop", "otlake stop [-I ID] [-D DIR] [--force] [-T SECONDS]",
      "Stop the running server gracefully: it stops accepting, flushes and commits everything,\n"
      "then exits. --force kills it at once.",
@@ -640,6 +765,18 @@ const Command kCommands[] = {
      "Print one trace as an indented span tree with start offsets, durations and status,\n"
      "searching every day (no date range needed). Exit 1 if not found.",
      CmdTrace, TraceSpecs},
+    {"days", "otlake days [-I ID] [-D DIR] [--json]",
+     "List the days of the instance with their shipping phase (sealed, uploaded, verified,\n"
+     "cleaned), rows, files, bytes and the last problem, read from index/days.jsonl.",
+     CmdDays, DaysSpecs},
+    {"seal", "otlake seal --day YYYY-MM-DD [-I ID] [-D DIR]",
+     "Seal a past day now: compact each table into large sorted zstd files, checkpoint it, and\n"
+     "remove files no longer referenced. Exit 0 sealed, 1 failed (see 'otlake days'), 2 usage.",
+     CmdSeal, SealSpecs},
+    {"ship", "otlake ship --day YYYY-MM-DD [-I ID] [-D DIR] [--keep-local] [--s3-* ...]",
+     "Seal (if needed), upload to S3, verify table by table, then remove the local copy.\n"
+     "Resumes where an earlier attempt stopped. Exit 0 done, 1 failed (recorded), 2 usage.",
+     CmdShip, ShipSpecs},
 };
 
 void PrintMainHelp() {
@@ -680,7 +817,9 @@ int Main(int argc, char** argv) {
         return 0;
       }
     }
-    return c.run(argc, argv);
+    const int rc = c.run(argc, argv);
+    ship::ShutdownS3();  // every S3 filesystem was local to the command and is gone
+    return rc;
   }
   std::cerr << "otlake: unknown command '" << cmd << "'\n";
   PrintMainHelp();

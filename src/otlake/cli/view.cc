@@ -1,4 +1,5 @@
 #include "otlake/cli/view.h"
+#include "otlake/cli/ship_cmds.h"
 
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -62,6 +63,14 @@ int Column(const ResultSet& rs, std::string_view name) {
   return -1;
 }
 
+// The instance id is the last component of its root folder.
+std::string InstanceIdOf(const std::string& root) {
+  std::string r = root;
+  while (r.size() > 1 && r.back() == '/') r.pop_back();
+  const size_t p = r.rfind('/');
+  return p == std::string::npos ? r : r.substr(p + 1);
+}
+
 bool InstanceExists(const std::string& root) {
   if (PathExists(root)) return true;
   std::cerr << "otlake: no instance at " << root << " (run 'otlake init' first)\n";
@@ -71,7 +80,7 @@ bool InstanceExists(const std::string& root) {
 }  // namespace
 
 std::vector<OptionSpec> ViewSpecs() {
-  return {{"I", "instance-id", "ID", "default", "Instance name (a folder under --dir)"},
+  std::vector<OptionSpec> v = {{"I", "instance-id", "ID", "default", "Instance name (a folder under --dir)"},
           {"D", "dir", "DIR", "./otlake_data", "Parent directory of instances"},
           {"t", "table", "TABLE", "", "spans, span_events, span_links, logs, metrics_points, metrics_hist (or 1-6)"},
           {"S", "storage", "WHERE", "auto", "auto, local or s3"},
@@ -82,13 +91,17 @@ std::vector<OptionSpec> ViewSpecs() {
           {"", "order", "ORDER", "desc", "desc (newest first) or asc"},
           {"", "json", "", "", "Print {\"rows\":[...],\"count\":n}"},
           {"", "ndjson", "", "", "Print one JSON object per line"}};
+  for (auto& s : S3Specs()) v.push_back(s);
+  return v;
 }
 
 std::vector<OptionSpec> TraceSpecs() {
-  return {{"I", "instance-id", "ID", "default", "Instance name (a folder under --dir)"},
+  std::vector<OptionSpec> v = {{"I", "instance-id", "ID", "default", "Instance name (a folder under --dir)"},
           {"D", "dir", "DIR", "./otlake_data", "Parent directory of instances"},
           {"S", "storage", "WHERE", "auto", "auto, local or s3"},
           {"", "json", "", "", "Print the spans as JSON (one object per line)"}};
+  for (auto& s : S3Specs()) v.push_back(s);
+  return v;
 }
 
 int RunView(const Args& a, const std::string& root) {
@@ -118,6 +131,7 @@ int RunView(const Args& a, const std::string& root) {
   }
   query::EngineOptions eo;
   eo.instance_dir = root;
+  if (!ConfigureEngineS3(a, InstanceIdOf(root), root, &eo)) return 1;
   query::QueryEngine engine(eo);
   auto q = query::ParseQuery(t, params, NowUnixMillis(), engine.limits());
   if (!q.ok()) {
@@ -173,12 +187,14 @@ int RunTrace(const Args& a, const std::string& root) {
   }
   query::EngineOptions eo;
   eo.instance_dir = root;
+  if (!ConfigureEngineS3(a, InstanceIdOf(root), root, &eo)) return 1;
   query::QueryEngine engine(eo);
   auto tr = engine.GetTrace(id, storage);
   if (!tr.ok()) {
     std::cerr << "otlake trace: " << tr.status().message() << "\n";
     return tr.status().IsInvalid() ? 2 : 4;
   }
+  for (const std::string& w : tr->spans.warnings) std::cerr << "otlake trace: warning: " << w << "\n";
   const ResultSet& sp = tr->spans;
   if (sp.rows.empty()) {
     std::cerr << "Trace " << id << " not found.\n";

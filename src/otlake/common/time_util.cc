@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 
 namespace otlake {
 namespace {
@@ -72,10 +73,19 @@ std::string UtcIso8601(int64_t unix_ms) {
   return buf;
 }
 
+int64_t ClockOffsetMs() {
+  static const int64_t offset = [] {
+    const char* v = std::getenv("OTLAKE_CLOCK_OFFSET_MS");
+    return v != nullptr ? std::strtoll(v, nullptr, 10) : 0;
+  }();
+  return offset;
+}
+
 int64_t NowUnixNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
-      .count();
+             .count() +
+         ClockOffsetMs() * 1000000;
 }
 
 }  // namespace otlake

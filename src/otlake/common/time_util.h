@@ -23,8 +23,12 @@ bool ParseDate(std::string_view date, int64_t* days);
 /// "YYYY-MM-DDTHH:MM:SS.mmmZ" of a Unix time in ms.
 std::string UtcIso8601(int64_t unix_ms);
 
-/// Wall clock, Unix time.
+/// Wall clock, Unix time, shifted by OTLAKE_CLOCK_OFFSET_MS (read once; 0 when unset). The offset
+/// exists for tests that need "yesterday" or a UTC rollover a few seconds away with the real
+/// binary; every arrival time, day choice and schedule goes through this clock.
 int64_t NowUnixNanos();
+/// The offset applied by NowUnixNanos, in ms.
+int64_t ClockOffsetMs();
 inline int64_t NowUnixMillis() { return NowUnixNanos() / 1000000; }
 
 }  // namespace otlake

@@ -54,6 +54,8 @@ Status Ingestor::Recover() {
     if (PathExists(dir + "/_delta_log")) {
       OTLAKE_ASSIGN_OR_RAISE(auto reader, lake::DeltaTableWriter::Open(dir, t, {}));
       v = std::max<int64_t>(0, reader->TxnVersion(app_id));
+    } else if (options_.shipped_lsn) {
+      v = std::max<int64_t>(0, options_.shipped_lsn(day, t));
     }
     committed[key] = v;
     return v;

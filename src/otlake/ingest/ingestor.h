@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,6 +36,10 @@ struct IngestOptions {
   bool wal_compress = false;
   int max_nesting_depth = 64;
   buffer::PipelineOptions pipeline;  ///< make_durable/committed_through are set by the Ingestor
+  /// For a day whose table folder is gone (shipped and cleaned, ship/): the WAL position that
+  /// table had committed when it was sealed, or -1 if unknown. Recovery skips records up to it
+  /// instead of bringing a shipped day back. Unset: no day has left.
+  std::function<int64_t(int64_t day, table::TableId table)> shipped_lsn;
 };
 
 /// What start-up recovery found and did.

@@ -146,6 +146,18 @@ Result<CompactResult> DeltaTableWriter::Compact(const CompactOptions& o) {
   }
   if (static_cast<int>(inputs.size()) < std::min(o.min_files, 2)) return res;
 
+  const DataFileOptions dopts = DataFileOptions::Defaults(id_, o.zstd_level, opts_.max_row_group_rows);
+  OTLAKE_ASSIGN_OR_RAISE(RewriteResult rw, Rewrite(inputs, dopts, /*sealed=*/false));
+  res.version = rw.version;
+  res.files_in = static_cast<int64_t>(inputs.size());
+  res.files_out = 1;
+  res.bytes_out = rw.bytes;
+  return res;
+}
+
+Result<DeltaTableWriter::RewriteResult> DeltaTableWriter::Rewrite(
+    const std::vector<const AddFile*>& inputs, const DataFileOptions& dopts, bool sealed) {
+  const int64_t now = Now();
   // 3. Read, merge in sort order, write one file.
   OTLAKE_RETURN_NOT_OK(EnsureArrowComputeInitialized());
   std::vector<std::shared_ptr<arrow::Table>> tables;
@@ -159,12 +171,11 @@ Result<CompactResult> DeltaTableWriter::Compact(const CompactOptions& o) {
   }
   OTLAKE_ASSIGN_OR_RAISE(auto merged, arrow::ConcatenateTables(tables));
   tables.clear();
-  const DataFileOptions dopts = DataFileOptions::Defaults(id_, o.zstd_level, opts_.max_row_group_rows);
   OTLAKE_ASSIGN_OR_RAISE(merged, SortTable(merged, dopts.sort_key));
   OTLAKE_ASSIGN_OR_RAISE(std::string stats, MergeStats(inputs, id_));
 
   const int64_t version = state_->version + 1;
-  const std::string name = DataFileName(version);
+  const std::string name = DataFileName(version, sealed);
   const std::string tmp = table_dir_ + "/.tmp-" + name;
   OTLAKE_ASSIGN_OR_RAISE(DataFileInfo info, WriteSortedTable(merged, dopts, tmp));
   merged.reset();
@@ -204,11 +215,7 @@ Result<CompactResult> DeltaTableWriter::Compact(const CompactOptions& o) {
     checkpoint_status_ = Checkpoint();
     checkpoint_pending_ = !checkpoint_status_.ok();
   }
-  res.version = version;
-  res.files_in = static_cast<int64_t>(inputs.size());
-  res.files_out = 1;
-  res.bytes_out = info.bytes;
-  return res;
+  return RewriteResult{version, info.bytes};
 }
 
 }  // namespace otlake::lake

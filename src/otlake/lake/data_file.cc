@@ -30,6 +30,7 @@ std::shared_ptr<parquet::WriterProperties> ParquetProperties(
       ->max_row_group_length(o.max_row_group_rows)
       ->created_by("otlake " OTLAKE_VERSION);
   if (o.max_rows_per_page > 0) b.max_rows_per_page(o.max_rows_per_page);
+  for (const std::string& c : o.plain_columns) b.disable_dictionary(c);
   // Declare the sort order in the footer so engines can rely on it.
   std::vector<parquet::SortingColumn> sorting;
   for (const std::string& k : key) {

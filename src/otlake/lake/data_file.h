@@ -32,6 +32,9 @@ struct DataFileOptions {
   /// Columns that get a Parquet split-block bloom filter (for equality lookups).
   std::vector<std::string> bloom_filter_columns;
   double bloom_filter_fpp = 0.01;
+  /// Columns written without a dictionary (plain + zstd): nearly unique values (span ids,
+  /// nanosecond times) where a dictionary only adds a second copy.
+  std::vector<std::string> plain_columns;
 
   /// The layout of table `id` (sort key, page size, bloom filters) with the given zstd level
   /// and row-group bound.

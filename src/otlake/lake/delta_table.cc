@@ -70,10 +70,14 @@ Status PublishCommit(const std::string& log_dir, int64_t version,
   return st;
 }
 
-std::string DataFileName(int64_t seq) {
+std::string DataFileName(int64_t seq, bool sealed) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "part-%05" PRId64 "-", seq);
-  return std::string(buf) + NewUuid() + ".zstd.parquet";
+  return std::string(buf) + NewUuid() + (sealed ? ".sealed.zstd.parquet" : ".zstd.parquet");
+}
+
+bool IsSealedFileName(const std::string& path) {
+  return path.size() > 20 && path.compare(path.size() - 20, 20, ".sealed.zstd.parquet") == 0;
 }
 
 DeltaTableWriter::DeltaTableWriter(std::string table_dir, table::TableId id, WriterOptions opts,

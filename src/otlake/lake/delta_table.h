@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +31,8 @@
 namespace otlake::lake {
 
 struct TableState;  // delta_log.h
+struct AddFile;     // delta_log.h
+struct DataFileOptions;  // data_file.h
 
 struct WriterOptions {
   /// zstd level of data files. 1 is both faster and (on our data) no larger than 3; 6 saves
@@ -76,6 +79,38 @@ struct CompactResult {
   int64_t files_deleted = 0;  ///< files removed earlier and now past retention
 };
 
+/// Sealing a past day's table (seal.cc): its final layout, written once.
+struct SealOptions {
+  /// Rows per sealed file at most (memory while rewriting: ~1 KB per span row in Arrow).
+  int64_t target_file_rows = 1'000'000;
+  /// zstd level of sealed files (paid once per day, read many times).
+  int zstd_level = 9;
+  /// Sort key of sealed files; empty = SealLayoutFor(table).
+  std::vector<std::string> sort_key;
+  /// Rows per row group at most; 0 = the table's (layout.h).
+  int64_t max_row_group_rows = 0;
+  /// Rows per data page at most; 0 = the table's (layout.h).
+  int64_t max_rows_per_page = 0;
+};
+
+/// The layout sealed files get per table (seal.cc; measurements in bench/README.md): a sort key
+/// (empty: the ingest sort key of layout.h) and columns written without a dictionary.
+struct SealLayout {
+  std::vector<std::string> sort_key;
+  std::vector<std::string> plain_columns;
+};
+SealLayout SealLayoutFor(table::TableId id);
+
+struct SealResult {
+  int64_t version = -1;          ///< the table's version after sealing (its checkpoint)
+  int64_t rows = 0;              ///< rows in the sealed table (checked against file footers)
+  int64_t files = 0, bytes = 0;  ///< live data files after sealing
+  int64_t files_before = 0, bytes_before = 0;
+  int64_t files_rewritten = 0;   ///< unsealed files merged into sealed ones by this call
+  int64_t files_deleted = 0;     ///< unreferenced data and temp files removed
+  int64_t log_files_deleted = 0; ///< commits and checkpoints older than the final checkpoint
+};
+
 class DeltaTableWriter {
  public:
   /// Opens the Delta table at `table_dir` for table `id`, creating the directory and version 0
@@ -109,6 +144,18 @@ class DeltaTableWriter {
   /// thread, between appends.
   Result<CompactResult> Compact(const CompactOptions& options);
 
+  /// Seals the table (a past day that receives no more rows): every file not yet sealed is
+  /// merged, in event-time order, into sorted files of up to `target_file_rows` rows at the seal
+  /// zstd level (one OPTIMIZE commit per output file, so an interrupted seal keeps its progress
+  /// and a rerun continues); then a checkpoint of the final version and `_last_checkpoint` are
+  /// written, and everything the final checkpoint does not need is deleted: removed data files,
+  /// temp files, older commits and checkpoints, tombstones. The row count is checked against the
+  /// Parquet footers of the live files (Status::Invalid if the log's stats disagree).
+  /// Idempotent: sealing a sealed table rewrites nothing. `progress(rows_done, rows_total)` is
+  /// called after each output file. Same threading rule as Append.
+  Result<SealResult> Seal(const SealOptions& options,
+                          const std::function<void(int64_t, int64_t)>& progress = nullptr);
+
   /// The latest committed version.
   int64_t version() const;
 
@@ -130,6 +177,14 @@ class DeltaTableWriter {
 
   int64_t Now() const;
   Status Checkpoint();
+
+  struct RewriteResult {
+    int64_t version;
+    int64_t bytes;
+  };
+  /// Reads `inputs`, merges them in `dopts.sort_key` order into one file and commits the swap.
+  Result<RewriteResult> Rewrite(const std::vector<const AddFile*>& inputs,
+                                const DataFileOptions& dopts, bool sealed);
 
   std::string table_dir_;
   std::string log_dir_;

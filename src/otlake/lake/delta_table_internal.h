@@ -14,7 +14,11 @@ namespace otlake::lake {
 Status PublishCommit(const std::string& log_dir, int64_t version,
                      const std::vector<std::string>& lines);
 
-/// A new data file name: part-<seq>-<uuid>.zstd.parquet.
-std::string DataFileName(int64_t seq);
+/// A new data file name: part-<seq>-<uuid>.zstd.parquet, or part-<seq>-<uuid>.sealed.zstd.parquet
+/// for a file written by Seal (which then leaves it alone when run again).
+std::string DataFileName(int64_t seq, bool sealed = false);
+
+/// True for a name DataFileName(…, sealed=true) made.
+bool IsSealedFileName(const std::string& path);
 
 }  // namespace otlake::lake

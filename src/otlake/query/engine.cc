@@ -20,12 +20,14 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sys/stat.h>
 
 #include "otlake/common/time_util.h"
 #include "otlake/lake/delta_log.h"
 #include "otlake/lake/snapshot.h"
 #include "otlake/otlp/typed_json.h"
 #include "otlake/query/query.h"
+#include "otlake/ship/days_index.h"
 
 namespace otlake::query {
 namespace {
@@ -38,7 +40,9 @@ using table::TableId;
 using Bound = std::variant<std::monostate, int64_t, double, std::string>;
 
 struct FileMeta {
-  std::string path;  // absolute
+  std::string path;     // absolute local path, or "<bucket>/<key>" on S3
+  std::string display;  // <day>/otel/<table>/<file>, for warnings
+  bool remote = false;  // on S3
   int64_t size = 0;
   int64_t rows = -1;  // -1: unknown
   std::vector<Bound> min, max;  // per column
@@ -47,6 +51,7 @@ struct FileMeta {
 struct Snapshot {
   int64_t version = -1;
   int64_t log_mtime_ns = 0;
+  int64_t loaded_ns = 0;  // when it was read (S3 snapshots of unverified days expire)
   lake::TableState state;
   std::vector<std::shared_ptr<const FileMeta>> files;
 };
@@ -65,10 +70,13 @@ Bound JsonBound(const rapidjson::Value& v, ColType type) {
 }
 
 std::shared_ptr<const FileMeta> ParseFileMeta(TableId t, const std::string& table_dir,
+                                              const std::string& display_dir, bool remote,
                                               const lake::AddFile& add) {
   auto m = std::make_shared<FileMeta>();
   // add.path is URI-encoded relative to the table; otlake's names need no decoding.
   m->path = table_dir + "/" + add.path;
+  m->display = display_dir + "/" + add.path;
+  m->remote = remote;
   m->size = add.size;
   auto cols = table::Columns(t);
   m->min.resize(cols.size());
@@ -258,8 +266,16 @@ class QueryEngine::Impl {
 
   const QueryLimits& limits() const { return options_.limits; }
 
-  // Day folders (YYYY-MM-DD) under staging/days, newest first.
-  Result<std::vector<std::pair<int64_t, std::string>>> ListDays() {
+  // A day to read, and where from.
+  struct DaySource {
+    int64_t d = 0;
+    std::string name;     // YYYY-MM-DD
+    bool remote = false;  // on S3
+    bool verified = false;  // the index says the S3 copy is verified (immutable)
+  };
+
+  // Local day folders (YYYY-MM-DD) under staging/days.
+  Result<std::vector<std::pair<int64_t, std::string>>> ListLocalDays() {
     std::vector<std::pair<int64_t, std::string>> days;
     arrow::fs::FileSelector sel;
     sel.base_dir = days_dir_;
@@ -269,42 +285,134 @@ class QueryEngine::Impl {
       int64_t d;
       if (fi.IsDirectory() && ParseDate(fi.base_name(), &d)) days.emplace_back(d, fi.base_name());
     }
-    std::sort(days.rbegin(), days.rend());
     return days;
   }
 
+  // Day folders on S3 (listed at most every 30 s).
+  Result<std::vector<std::pair<int64_t, std::string>>> ListS3Days() {
+    {
+      std::lock_guard lk(mu_);
+      if (s3_days_listed_ns_ != 0 && NowNs() - s3_days_listed_ns_ < 30'000'000'000) return s3_days_;
+    }
+    std::vector<std::pair<int64_t, std::string>> days;
+    arrow::fs::FileSelector sel;
+    sel.base_dir = options_.s3_days_root;
+    sel.allow_not_found = true;
+    OTLAKE_ASSIGN_OR_RAISE(auto infos, options_.s3->GetFileInfo(sel));
+    for (const auto& fi : infos) {
+      int64_t d;
+      if (fi.IsDirectory() && ParseDate(fi.base_name(), &d)) days.emplace_back(d, fi.base_name());
+    }
+    std::lock_guard lk(mu_);
+    s3_days_ = days;
+    s3_days_listed_ns_ = NowNs();
+    return days;
+  }
+
+  // The days index (index/days.jsonl), re-read when the file changes.
+  std::map<std::string, ship::DayStatus> IndexStatuses() {
+    const std::string path = options_.instance_dir + "/index/days.jsonl";
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return {};
+    const int64_t stamp = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    std::lock_guard lk(mu_);
+    if (stamp != index_stamp_ || st.st_size != index_size_) {
+      ship::DaysIndex index(options_.instance_dir + "/index");
+      auto loaded = index.Load();
+      if (loaded.ok()) {
+        index_ = std::move(*loaded);
+        index_stamp_ = stamp;
+        index_size_ = st.st_size;
+      }
+    }
+    return index_;
+  }
+
+  // The days `storage` reads, newest first (docs/querying.md "Local and S3 days"). Days that
+  // cannot be read from anywhere add a warning.
+  Result<std::vector<DaySource>> ListDays(Storage storage, std::vector<std::string>* warnings) {
+    std::vector<DaySource> out;
+    if (storage == Storage::kS3) {
+      OTLAKE_ASSIGN_OR_RAISE(auto remote, ListS3Days());
+      auto idx = IndexStatuses();
+      for (const auto& [d, name] : remote) {
+        auto it = idx.find(name);
+        const bool verified = it != idx.end() && it->second.done >= ship::Phase::kVerified;
+        out.push_back({d, name, true, verified});
+      }
+    } else {
+      OTLAKE_ASSIGN_OR_RAISE(auto local, ListLocalDays());
+      std::map<std::string, DaySource> by_name;
+      for (const auto& [d, name] : local) by_name[name] = {d, name, false, false};
+      if (storage == Storage::kAuto) {
+        for (const auto& [name, st] : IndexStatuses()) {
+          if (st.done < ship::Phase::kVerified) continue;
+          int64_t d;
+          if (!ParseDate(name, &d)) continue;
+          if (options_.s3) {
+            by_name[name] = {d, name, true, true};
+          } else if (!by_name.count(name) && warnings != nullptr) {
+            warnings->push_back(name + " skipped: the day was shipped to S3 (" + st.target +
+                                ") and S3 is not configured here" +
+                                (options_.s3_problem.empty() ? "" : " (" + options_.s3_problem + ")"));
+          }
+        }
+      }
+      for (auto& [name, ds] : by_name) out.push_back(ds);
+    }
+    std::sort(out.begin(), out.end(), [](const DaySource& a, const DaySource& b) { return a.d > b.d; });
+    return out;
+  }
+
+  std::string TableDir(const DaySource& day, TableId t) const {
+    return (day.remote ? options_.s3_days_root : days_dir_) + "/" + day.name + "/otel/" +
+           std::string(table::TableName(t));
+  }
+
   // The table's snapshot, or nullptr if the day has no such table.
-  Result<std::shared_ptr<const Snapshot>> GetSnapshot(const std::string& day, TableId t) {
-    const std::string table_dir = days_dir_ + "/" + day + "/otel/" + std::string(table::TableName(t));
+  Result<std::shared_ptr<const Snapshot>> GetSnapshot(const DaySource& day, TableId t) {
+    arrow::fs::FileSystem* fs = day.remote ? options_.s3.get() : fs_.get();
+    const std::string table_dir = TableDir(day, t);
+    const std::string display_dir = (day.remote ? "s3:" : "") + day.name + "/otel/" + std::string(table::TableName(t));
     const std::string log_dir = table_dir + "/_delta_log";
-    OTLAKE_ASSIGN_OR_RAISE(arrow::fs::FileInfo info, fs_->GetFileInfo(log_dir));
-    if (!info.IsDirectory()) return std::shared_ptr<const Snapshot>();
-    const int64_t mtime = info.mtime().time_since_epoch().count();
+    const std::string cache_key = (day.remote ? "s3://" : "") + log_dir;
     std::shared_ptr<const Snapshot> cached;
     {
       std::lock_guard lk(mu_);
-      auto it = cache_.find(log_dir);
+      auto it = cache_.find(cache_key);
       if (it != cache_.end()) cached = it->second;
     }
-    // A folder's mtime has coarse granularity: trust it only once it is a second old.
-    if (cached && cached->log_mtime_ns == mtime && NowNs() - mtime > 1'000'000'000) return cached;
+    int64_t mtime = 0;
+    if (day.remote) {
+      // A verified S3 day never changes; any other S3 day is re-read after 10 s.
+      if (cached && (day.verified || NowNs() - cached->loaded_ns < 10'000'000'000)) {
+        return cached->version < 0 ? std::shared_ptr<const Snapshot>() : cached;
+      }
+    } else {
+      OTLAKE_ASSIGN_OR_RAISE(arrow::fs::FileInfo info, fs->GetFileInfo(log_dir));
+      if (!info.IsDirectory()) return std::shared_ptr<const Snapshot>();
+      mtime = info.mtime().time_since_epoch().count();
+      // A folder's mtime has coarse granularity: trust it only once it is a second old.
+      if (cached && cached->log_mtime_ns == mtime && NowNs() - mtime > 1'000'000'000) return cached;
+    }
 
     lake::LogSource src;
-    src.log_dir = log_dir;
+    src.log_dir = (day.remote ? "s3://" : "") + log_dir;
     src.list = [&]() -> Result<std::vector<std::string>> {
       arrow::fs::FileSelector sel;
       sel.base_dir = log_dir;
-      OTLAKE_ASSIGN_OR_RAISE(auto infos, fs_->GetFileInfo(sel));
+      sel.allow_not_found = day.remote;
+      OTLAKE_ASSIGN_OR_RAISE(auto infos, fs->GetFileInfo(sel));
       std::vector<std::string> names;
       for (const auto& fi : infos) names.push_back(fi.base_name());
       return names;
     };
     src.read = [&](const std::string& name, bool* missing) -> Result<std::string> {
       const std::string path = log_dir + "/" + name;
-      auto file = fs_->OpenInputFile(path);
+      auto file = fs->OpenInputFile(path);
       if (!file.ok()) {
         if (missing != nullptr) {
-          auto fi = fs_->GetFileInfo(path);
+          auto fi = fs->GetFileInfo(path);
           *missing = fi.ok() && fi->type() == arrow::fs::FileType::NotFound;
         }
         return file.status();
@@ -315,8 +423,9 @@ class QueryEngine::Impl {
     };
     auto snap = std::make_shared<Snapshot>();
     snap->log_mtime_ns = mtime;
+    snap->loaded_ns = NowNs();
     OTLAKE_ASSIGN_OR_RAISE(snap->state,
-                           lake::LoadTableState(src, cached ? &cached->state : nullptr));
+                           lake::LoadTableState(src, cached && !day.remote ? &cached->state : nullptr));
     snap->version = snap->state.version;
     std::map<std::string, std::shared_ptr<const FileMeta>> old;
     if (cached) {
@@ -324,17 +433,20 @@ class QueryEngine::Impl {
     }
     for (const auto& [path, add] : snap->state.adds) {
       auto it = old.find(table_dir + "/" + path);
-      snap->files.push_back(it != old.end() ? it->second : ParseFileMeta(t, table_dir, add));
+      snap->files.push_back(it != old.end() ? it->second
+                                            : ParseFileMeta(t, table_dir, display_dir, day.remote, add));
     }
     std::lock_guard lk(mu_);
-    cache_[log_dir] = snap;
+    cache_[cache_key] = snap;
+    if (snap->version < 0) return std::shared_ptr<const Snapshot>();  // no table on S3 that day
     return std::shared_ptr<const Snapshot>(snap);
   }
 
   Status CheckStorage(Storage s) {
-    if (s == Storage::kS3) {
-      return Status::Invalid("parameter 'storage': s3 is not configured on this instance "
-                             "(shipping to S3 is not enabled); use auto or local");
+    if (s == Storage::kS3 && !options_.s3) {
+      return Status::Invalid("parameter 'storage': s3 is not configured on this instance (",
+                             options_.s3_problem.empty() ? "no S3 variables are set" : options_.s3_problem,
+                             "); use auto or local");
     }
     return Status::OK();
   }
@@ -372,12 +484,13 @@ class QueryEngine::Impl {
       int64_t best_ts;  // newest (desc) or oldest (asc) event_ts it may hold
     };
     std::vector<Candidate> candidates;
-    OTLAKE_ASSIGN_OR_RAISE(auto days, ListDays());
-    for (const auto& [d, name] : days) {
+    OTLAKE_ASSIGN_OR_RAISE(auto days, ListDays(q.storage, &rs.warnings));
+    for (const DaySource& day : days) {
+      const int64_t d = day.d;
       if (q.day_from && (d < *q.day_from || d > *q.day_to)) continue;
-      auto snap_or = GetSnapshot(name, q.table);
+      auto snap_or = GetSnapshot(day, q.table);
       if (!snap_or.ok()) {  // one broken day must not hide every other day
-        rs.warnings.push_back(name + "/" + std::string(table::TableName(q.table)) +
+        rs.warnings.push_back((day.remote ? "s3:" : "") + day.name + "/" + std::string(table::TableName(q.table)) +
                               " skipped: " + snap_or.status().ToString());
         continue;
       }
@@ -410,8 +523,7 @@ class QueryEngine::Impl {
       auto part_or = ScanFile(q, *cand.file, read_cols, threshold, deadline, &rs.stats);
       if (!part_or.ok()) {
         if (part_or.status().IsCancelled()) return part_or.status();
-        rs.warnings.push_back(cand.file->path.substr(days_dir_.size() + 1) +
-                              " skipped: " + part_or.status().ToString());
+        rs.warnings.push_back(cand.file->display + " skipped: " + part_or.status().ToString());
         continue;
       }
       auto part = std::move(*part_or);
@@ -476,14 +588,23 @@ class QueryEngine::Impl {
     return tr;
   }
 
-  Result<std::vector<DayInfo>> Days() {
+  Result<std::vector<DayInfo>> Days(Storage storage) {
+    OTLAKE_RETURN_NOT_OK(CheckStorage(storage));
     std::vector<DayInfo> out;
-    OTLAKE_ASSIGN_OR_RAISE(auto days, ListDays());
-    for (const auto& [d, name] : days) {
+    OTLAKE_ASSIGN_OR_RAISE(auto days, ListDays(storage, nullptr));
+    auto idx = IndexStatuses();
+    std::set<std::string> local;
+    if (auto l = ListLocalDays(); l.ok()) {
+      for (const auto& [d, name] : *l) local.insert(name);
+    }
+    for (const DaySource& day : days) {
       DayInfo di;
-      di.day = name;
+      di.day = day.name;
+      di.storage = day.remote ? "s3" : "local";
+      di.local = local.count(day.name) > 0;
+      if (auto it = idx.find(day.name); it != idx.end()) di.phase = ship::PhaseName(it->second.done);
       for (TableId t : table::kAllTables) {
-        auto snap_or = GetSnapshot(name, t);
+        auto snap_or = GetSnapshot(day, t);
         TableInfo ti;
         ti.table = t;
         if (!snap_or.ok()) {  // listed with its error, so a UI can show the broken table
@@ -512,17 +633,21 @@ class QueryEngine::Impl {
     return out;
   }
 
-  Result<std::vector<ServiceCount>> Services(std::optional<int64_t> from, std::optional<int64_t> to) {
+  Result<std::vector<ServiceCount>> Services(std::optional<int64_t> from, std::optional<int64_t> to,
+                                             Storage storage) {
+    OTLAKE_RETURN_NOT_OK(CheckStorage(storage));
     std::vector<ServiceCount> out;
-    OTLAKE_ASSIGN_OR_RAISE(auto days, ListDays());
-    for (const auto& [d, name] : days) {
+    OTLAKE_ASSIGN_OR_RAISE(auto days, ListDays(storage, nullptr));
+    for (const DaySource& day : days) {
+      const int64_t d = day.d;
+      const std::string& name = day.name;
       if ((from && d < *from) || (to && d > *to)) continue;
       std::map<std::string, ServiceCount> per;
       for (TableId t : {TableId::kSpans, TableId::kLogs}) {
-        OTLAKE_ASSIGN_OR_RAISE(auto snap, GetSnapshot(name, t));
+        OTLAKE_ASSIGN_OR_RAISE(auto snap, GetSnapshot(day, t));
         if (!snap) continue;
         for (const auto& f : snap->files) {
-          OTLAKE_ASSIGN_OR_RAISE(auto reader, OpenParquet(f->path));
+          OTLAKE_ASSIGN_OR_RAISE(auto reader, OpenParquet(*f));
           OTLAKE_ASSIGN_OR_RAISE(auto col, reader->ReadTable({table::kServiceName}));
           OTLAKE_ASSIGN_OR_RAISE(auto counts, cp::ValueCounts(col->column(0)));
           auto values = std::static_pointer_cast<arrow::StringArray>(counts->field(0));
@@ -560,8 +685,16 @@ class QueryEngine::Impl {
   // parsed once and kept: a trace lookup then costs one row group read per matching file, not
   // a footer walk over every file of every day. Both caches are bounded and simply start over
   // when full.
-  Result<std::unique_ptr<parquet::arrow::FileReader>> OpenParquet(const std::string& path) {
-    OTLAKE_ASSIGN_OR_RAISE(auto file, fs_->OpenInputFile(path));
+  Result<std::unique_ptr<parquet::arrow::FileReader>> OpenParquet(const FileMeta& f) {
+    const std::string& path = f.path;
+    std::shared_ptr<arrow::io::RandomAccessFile> file;
+    if (f.remote) {
+      arrow::fs::FileInfo info(path, arrow::fs::FileType::File);
+      info.set_size(f.size);  // known from the log: no HEAD request
+      OTLAKE_ASSIGN_OR_RAISE(file, options_.s3->OpenInputFile(info));
+    } else {
+      OTLAKE_ASSIGN_OR_RAISE(file, fs_->OpenInputFile(path));
+    }
     std::shared_ptr<parquet::FileMetaData> md;
     {
       std::lock_guard lk(meta_mu_);
@@ -579,14 +712,23 @@ class QueryEngine::Impl {
       if (footers_.size() >= kMaxFooters) footers_.clear();
       footers_.emplace(path, pq->metadata());
     }
-    return parquet::arrow::FileReader::Make(arrow::default_memory_pool(), std::move(pq));
+    // Pre-buffering (Arrow's default) fetches a row group's column chunks in coalesced ranges:
+    // on S3 a few requests instead of one per column chunk.
+    return parquet::arrow::FileReader::Make(arrow::default_memory_pool(), std::move(pq),
+                                            parquet::default_arrow_reader_properties());
   }
 
   // The bloom filter of column `col` in row group `rg` (nullptr: none written).
-  std::shared_ptr<parquet::BloomFilter> Bloom(const std::string& path, parquet::ParquetFileReader* pq,
+  std::shared_ptr<parquet::BloomFilter> Bloom(const FileMeta& f, parquet::ParquetFileReader* pq,
                                               int rg, int col) {
+    const std::string& path = f.path;
     const std::string key = path + "#" + std::to_string(rg) + "#" + std::to_string(col);
     {
+      std::lock_guard lk(meta_mu_);
+      auto it = blooms_.find(key);
+      if (it != blooms_.end()) return it->second;
+    }
+    if (f.remote && PrefetchBlooms(f, *pq->metadata(), col)) {
       std::lock_guard lk(meta_mu_);
       auto it = blooms_.find(key);
       if (it != blooms_.end()) return it->second;
@@ -608,6 +750,51 @@ class QueryEngine::Impl {
     return bf;
   }
 
+  // On S3 every read is a request: the bloom filters of one column of every row group of a
+  // file (written next to each other, before the footer) come in one ranged read instead of
+  // one or two requests per row group. False if the file's metadata does not allow it.
+  bool PrefetchBlooms(const FileMeta& f, const parquet::FileMetaData& md, int col) {
+    int64_t lo = INT64_MAX, hi = 0;
+    for (int rg = 0; rg < md.num_row_groups(); ++rg) {
+      auto cc = md.RowGroup(rg)->ColumnChunk(col);
+      const auto off = cc->bloom_filter_offset();
+      const auto len = cc->bloom_filter_length();
+      if (!off || !len || *len <= 0) return false;
+      lo = std::min(lo, *off);
+      hi = std::max(hi, *off + *len);
+    }
+    if (md.num_row_groups() == 0 || hi - lo > (64ll << 20)) return false;
+    arrow::fs::FileInfo info(f.path, arrow::fs::FileType::File);
+    info.set_size(f.size);
+    auto file = options_.s3->OpenInputFile(info);
+    if (!file.ok()) return false;
+    auto buf = (*file)->ReadAt(lo, hi - lo);
+    if (!buf.ok() || (*buf)->size() != hi - lo) return false;
+    std::vector<std::pair<std::string, std::shared_ptr<parquet::BloomFilter>>> parsed;
+    int64_t bytes = 0;
+    for (int rg = 0; rg < md.num_row_groups(); ++rg) {
+      auto cc = md.RowGroup(rg)->ColumnChunk(col);
+      const int64_t off = *cc->bloom_filter_offset(), len = *cc->bloom_filter_length();
+      arrow::io::BufferReader reader(arrow::SliceBuffer(*buf, off - lo, len));
+      try {
+        auto bf = std::make_shared<parquet::BlockSplitBloomFilter>(parquet::BlockSplitBloomFilter::Deserialize(
+            parquet::default_reader_properties(), &reader, len));
+        bytes += bf->GetBitsetSize();
+        parsed.emplace_back(f.path + "#" + std::to_string(rg) + "#" + std::to_string(col), std::move(bf));
+      } catch (const std::exception&) {
+        return false;
+      }
+    }
+    std::lock_guard lk(meta_mu_);
+    if (bloom_bytes_ + bytes > kMaxBloomBytes) {
+      blooms_.clear();
+      bloom_bytes_ = 0;
+    }
+    for (auto& [k, bf] : parsed) blooms_[k] = std::move(bf);
+    bloom_bytes_ += bytes;
+    return true;
+  }
+
   // Reads the rows of one file that pass the query (and beat `threshold`), one table per row
   // group with a match, columns in `read_cols` order.
   Result<std::vector<std::shared_ptr<arrow::Table>>> ScanFile(
@@ -617,7 +804,7 @@ class QueryEngine::Impl {
     std::vector<std::shared_ptr<arrow::Table>> out;
     const auto cols = table::Columns(q.table);
     const int ts_col = table::kEventTs;
-    OTLAKE_ASSIGN_OR_RAISE(auto reader, OpenParquet(f.path));
+    OTLAKE_ASSIGN_OR_RAISE(auto reader, OpenParquet(f));
     ++stats->files_read;
     parquet::ParquetFileReader* pq = reader->parquet_reader();
     std::shared_ptr<parquet::FileMetaData> md = pq->metadata();
@@ -636,6 +823,12 @@ class QueryEngine::Impl {
     for (int c : read_cols) {
       if (std::find(filter_cols.begin(), filter_cols.end(), c) == filter_cols.end()) rest.push_back(c);
     }
+    // On S3 a second pass over a row group is a second round trip: read every column at once
+    // (one coalesced range) once statistics and bloom filters admit the row group.
+    if (f.remote) {
+      for (int c : rest) filter_cols.push_back(c);
+      rest.clear();
+    }
 
     stats->row_groups_total += md->num_row_groups();
     for (int rg = 0; rg < md->num_row_groups(); ++rg) {
@@ -647,7 +840,7 @@ class QueryEngine::Impl {
                                  " ms; narrow the time range or add filters");
       }
       auto rgmd = md->RowGroup(rg);
-      if (!RowGroupMayMatch(q, *rgmd, threshold, pq, f.path, rg)) continue;
+      if (!RowGroupMayMatch(q, *rgmd, threshold, pq, f, rg)) continue;
       ++stats->row_groups_read;
       for (int c : filter_cols) stats->bytes_read += rgmd->ColumnChunk(c)->total_compressed_size();
       OTLAKE_ASSIGN_OR_RAISE(auto ft, reader->ReadRowGroup(rg, filter_cols));
@@ -686,7 +879,7 @@ class QueryEngine::Impl {
 
   bool RowGroupMayMatch(const Query& q, const parquet::RowGroupMetaData& rg,
                         const std::optional<int64_t>& threshold, parquet::ParquetFileReader* pq,
-                        const std::string& path, int rg_index) {
+                        const FileMeta& file, int rg_index) {
     auto bounds = [&](int c, Bound* lo, Bound* hi) { RowGroupBounds(*rg.ColumnChunk(c), lo, hi); };
     Bound lo, hi;
     bounds(table::kEventTs, &lo, &hi);
@@ -699,7 +892,7 @@ class QueryEngine::Impl {
       if (!MayMatch(cf.op, cf.value, a, b)) return false;
       if (cf.op == Op::kEq && table::Columns(q.table)[cf.column].type == ColType::kString) {
         // Bloom filters exist on the ID columns; absent ones prove nothing.
-        std::shared_ptr<parquet::BloomFilter> bf = Bloom(path, pq, rg_index, cf.column);
+        std::shared_ptr<parquet::BloomFilter> bf = Bloom(file, pq, rg_index, cf.column);
         if (bf) {
           parquet::ByteArray ba(static_cast<uint32_t>(cf.value.size()),
                                 reinterpret_cast<const uint8_t*>(cf.value.data()));
@@ -827,7 +1020,11 @@ class QueryEngine::Impl {
   std::string days_dir_;
   std::shared_ptr<arrow::fs::FileSystem> fs_;
   std::mutex mu_;
-  std::map<std::string, std::shared_ptr<const Snapshot>> cache_;  // by log dir
+  std::map<std::string, std::shared_ptr<const Snapshot>> cache_;  // by log dir (s3:// for S3)
+  std::map<std::string, ship::DayStatus> index_;                   // guarded by mu_
+  int64_t index_stamp_ = -1, index_size_ = -1;                     // guarded by mu_
+  std::vector<std::pair<int64_t, std::string>> s3_days_;           // guarded by mu_
+  int64_t s3_days_listed_ns_ = 0;                                  // guarded by mu_
   static constexpr size_t kMaxFooters = 4096;
   static constexpr int64_t kMaxBloomBytes = 256ll << 20;
   std::mutex meta_mu_;
@@ -843,10 +1040,10 @@ Result<Trace> QueryEngine::GetTrace(const std::string& trace_id, Storage storage
                                     std::function<bool()> cancelled) {
   return impl_->GetTrace(trace_id, storage, cancelled);
 }
-Result<std::vector<DayInfo>> QueryEngine::Days() { return impl_->Days(); }
+Result<std::vector<DayInfo>> QueryEngine::Days(Storage storage) { return impl_->Days(storage); }
 Result<std::vector<ServiceCount>> QueryEngine::Services(std::optional<int64_t> from,
-                                                        std::optional<int64_t> to) {
-  return impl_->Services(from, to);
+                                                        std::optional<int64_t> to, Storage storage) {
+  return impl_->Services(from, to, storage);
 }
 const QueryLimits& QueryEngine::limits() const { return impl_->limits(); }
 

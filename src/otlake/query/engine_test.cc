@@ -29,7 +29,7 @@ TEST(QueryEngine, NewestFirstAcrossFilesAndACancelledQueryStops) {
   lake::testing::TempDir tmp;
   const int64_t base = 1'795'651'200'000;  // 2026-11-26
   WriteDay(tmp.path(), "2026-11-26", 4, base);
-  QueryEngine engine(EngineOptions{tmp.path(), {}});
+  QueryEngine engine(EngineOptions{tmp.path(), {}, nullptr, "", ""});
   Query q;
   q.table = TableId::kSpans;
   q.max_rows = 10;
@@ -57,7 +57,7 @@ TEST(QueryEngine, SnapshotFollowsNewCommitsAndSkipsFilesByStats) {
   lake::testing::TempDir tmp;
   const int64_t base = 1'795'651'200'000;
   WriteDay(tmp.path(), "2026-11-26", 2, base);
-  QueryEngine engine(EngineOptions{tmp.path(), {}});
+  QueryEngine engine(EngineOptions{tmp.path(), {}, nullptr, "", ""});
   Query q;
   q.table = TableId::kSpans;
   q.max_rows = 10000;
@@ -101,7 +101,7 @@ TEST(QueryEngine, ADayOfThousandsOfSmallFiles) {
     if (i == 777) wanted_trace = std::string(b->column(table::spans::kTraceId).StringAt(0));
     ASSERT_TRUE(w->Append({b.get()}).ok());
   }
-  QueryEngine engine(EngineOptions{tmp.path(), {}});
+  QueryEngine engine(EngineOptions{tmp.path(), {}, nullptr, "", ""});
   Query q;
   q.table = TableId::kSpans;
   q.max_rows = 5;

@@ -31,8 +31,15 @@
 #include "otlake/common/status.h"
 #include "otlake/table/schema.h"
 
+namespace arrow::fs {
+class FileSystem;
+}
+
 namespace otlake::query {
 
+/// Where a query reads each day (docs/querying.md "Local and S3 days"): kLocal only local day
+/// folders, kS3 only days on S3, kAuto each day from wherever it is complete — S3 once the days
+/// index records it verified there, else the local folder.
 enum class Storage { kAuto, kLocal, kS3 };
 
 /// A comparison in a filter. kLike: SQL LIKE ('%' any run, '_' one character, '\' escapes);
@@ -128,7 +135,9 @@ struct TableInfo {
 };
 struct DayInfo {
   std::string day;  ///< YYYY-MM-DD
-  std::string storage = "local";
+  std::string storage = "local";  ///< where this answer read it: "local" or "s3"
+  std::string phase = "none";     ///< shipping phase from the days index (none … cleaned)
+  bool local = false;             ///< a local copy exists
   std::vector<TableInfo> tables;
 };
 
@@ -146,6 +155,12 @@ struct ServiceCount {
 struct EngineOptions {
   std::string instance_dir;  ///< <dir>/<instance_id>
   QueryLimits limits;
+  /// The S3 filesystem holding shipped days (null: not configured) and the days' root on it
+  /// ("<bucket>/<prefix>/<instance_id>/days").
+  std::shared_ptr<arrow::fs::FileSystem> s3;
+  std::string s3_days_root;
+  /// Why S3 is not available (incomplete configuration), for storage=s3 errors.
+  std::string s3_problem;
 };
 
 class QueryEngine {
@@ -163,12 +178,13 @@ class QueryEngine {
   Result<Trace> GetTrace(const std::string& trace_id, Storage storage = Storage::kAuto,
                          std::function<bool()> cancelled = nullptr);
 
-  /// Days with their tables (newest first).
-  Result<std::vector<DayInfo>> Days();
+  /// Days with their tables (newest first), each from where `storage` reads it.
+  Result<std::vector<DayInfo>> Days(Storage storage = Storage::kAuto);
 
   /// Span and log counts per service and day, for days in [day_from, day_to] (all if unset).
   Result<std::vector<ServiceCount>> Services(std::optional<int64_t> day_from,
-                                             std::optional<int64_t> day_to);
+                                             std::optional<int64_t> day_to,
+                                             Storage storage = Storage::kAuto);
 
   const QueryLimits& limits() const;
 

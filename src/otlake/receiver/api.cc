@@ -229,10 +229,26 @@ void HandleTrace(QueryEngine* engine, std::string id, std::vector<std::pair<std:
   out += "}";
 }
 
-void HandleDays(QueryEngine* engine, const std::vector<std::pair<std::string, std::string>>& params,
+// The `storage` parameter of routes that take no other query parameters.
+bool TakeStorage(std::vector<std::pair<std::string, std::string>>* params, query::Storage* storage,
+                 HttpResponse* res) {
+  const std::string s = TakeParam(params, "storage", "auto");
+  if (s == "auto") *storage = query::Storage::kAuto;
+  else if (s == "local") *storage = query::Storage::kLocal;
+  else if (s == "s3") *storage = query::Storage::kS3;
+  else {
+    Fail(res, 400, "parameter 'storage' must be auto, local or s3, got '" + s + "'");
+    return false;
+  }
+  return true;
+}
+
+void HandleDays(QueryEngine* engine, std::vector<std::pair<std::string, std::string>> params,
                 HttpResponse* res) {
+  query::Storage storage;
+  if (!TakeStorage(&params, &storage, res)) return;
   if (!params.empty()) return Fail(res, 400, "unknown parameter '" + params.front().first + "' for /api/days");
-  auto days = engine->Days();
+  auto days = engine->Days(storage);
   if (!days.ok()) return FailStatus(res, days.status());
   std::string& out = res->body;
   out = "{\"days\":[";
@@ -259,7 +275,8 @@ void HandleDays(QueryEngine* engine, const std::vector<std::pair<std::string, st
       bytes += t.bytes;
       files += t.files;
     }
-    out += "{\"day\":\"" + d.day + "\",\"storage\":\"" + d.storage + "\",\"rows\":" + std::to_string(rows) +
+    out += "{\"day\":\"" + d.day + "\",\"storage\":\"" + d.storage + "\",\"phase\":\"" + d.phase +
+           "\",\"local\":" + (d.local ? "true" : "false") + ",\"rows\":" + std::to_string(rows) +
            ",\"files\":" + std::to_string(files) + ",\"bytes\":" + std::to_string(bytes);
     if (lo) out += ",\"min_event_ts\":" + std::to_string(*lo) + ",\"max_event_ts\":" + std::to_string(*hi);
     out += ",\"tables\":{" + tables + "}}";
@@ -270,6 +287,8 @@ void HandleDays(QueryEngine* engine, const std::vector<std::pair<std::string, st
 void HandleServices(QueryEngine* engine, std::vector<std::pair<std::string, std::string>> params,
                     HttpResponse* res) {
   std::optional<int64_t> from, to;
+  query::Storage storage;
+  if (!TakeStorage(&params, &storage, res)) return;
   for (const char* name : {"date_from", "date_to"}) {
     std::string v = TakeParam(&params, name, "");
     if (v.empty()) continue;
@@ -281,7 +300,7 @@ void HandleServices(QueryEngine* engine, std::vector<std::pair<std::string, std:
   if (from && !to) to = from;
   if (to && !from) from = to;
   if (from && *from > *to) std::swap(from, to);
-  auto svc = engine->Services(from, to);
+  auto svc = engine->Services(from, to, storage);
   if (!svc.ok()) return FailStatus(res, svc.status());
   std::string& out = res->body;
   out = "{\"services\":[";

@@ -122,6 +122,12 @@ class JsonOut {
     w_.Null();
     return *this;
   }
+  /// A value that is already JSON (an object).
+  JsonOut& Raw(std::string_view key, std::string_view json) {
+    Key(key);
+    w_.RawValue(json.data(), json.size(), rapidjson::kObjectType);
+    return *this;
+  }
   std::string Take() { return std::string(sb_.GetString(), sb_.GetSize()); }
 
  private:
@@ -247,6 +253,7 @@ class Receiver::Impl {
       j.End();
     }
     j.End();
+    if (options_.shipping_json) j.Raw("shipping", options_.shipping_json());
     j.End();
     return j.Take();
   }

@@ -8,6 +8,7 @@
 // Retry-After), in the request's own content type. Thread-safe; called on HTTP threads.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,8 @@ struct ReceiverOptions {
   std::string instance_id = "default";
   int64_t max_decompressed_bytes = 256ll << 20;
   int max_nesting_depth = 64;
+  /// The /healthz "shipping" object (ship::Scheduler::StatusJson); unset: omitted.
+  std::function<std::string()> shipping_json;
 };
 
 class Receiver {

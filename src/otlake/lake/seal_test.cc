@@ -1,0 +1,147 @@
+// DeltaTableWriter::Seal: rows kept, files merged and sealed, one checkpoint, nothing else left,
+// idempotent, resumable after an interruption, and readable by the snapshot loader and by
+// independent readers' view of the log (checkpoint only).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "otlake/lake/checkpoint.h"
+#include "otlake/lake/delta_log.h"
+#include "otlake/lake/delta_table.h"
+#include "otlake/lake/fs_util.h"
+#include "otlake/lake/snapshot.h"
+#include "otlake/lake/test_data.h"
+#include "otlake/lake/test_util.h"
+
+namespace otlake::lake {
+namespace {
+
+using table::TableId;
+
+std::vector<std::string> Names(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<TableState> Load(const std::string& dir) {
+  LogSource src;
+  src.log_dir = dir + "/_delta_log";
+  src.list = [&] { return ListDir(dir + "/_delta_log"); };
+  src.read = [&](const std::string& n, bool* missing) { return ReadWholeFile(dir + "/_delta_log/" + n, missing); };
+  return LoadTableState(src);
+}
+
+TEST(Seal, MergesEverythingKeepsRowsAndLeavesOnlyWhatTheCheckpointNeeds) {
+  testing::TempDir tmp;
+  const std::string dir = tmp / "spans";
+  WriterOptions wo;
+  wo.checkpoint_interval = 4;
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto w, DeltaTableWriter::Open(dir, TableId::kSpans, wo));
+  int64_t rows = 0;
+  for (int i = 0; i < 9; ++i) {
+    testing::GenOptions g = testing::Seeded(40 + i);
+    g.base_ms += i * 60'000;
+    auto b = testing::MakeBatch(TableId::kSpans, 200 + i, g);
+    rows += b->num_rows();
+    OTLAKE_ASSERT_OK(w->Append({b.get()}, std::make_pair(std::string("otlake-wal"), i + 1)).status());
+  }
+  // Some files compacted during the day already, plus a stray temp file from a crash.
+  CompactOptions co;
+  co.min_files = 3;
+  co.max_input_rows = 700;
+  OTLAKE_ASSERT_OK(w->Compact(co).status());
+  OTLAKE_ASSERT_OK(WriteFileDurable(dir + "/.tmp-part-99999-junk.zstd.parquet", "x"));
+
+  SealOptions so;
+  so.target_file_rows = 1000;  // several sealed files
+  int64_t last_done = -1, calls = 0;
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto r, w->Seal(so, [&](int64_t done, int64_t total) {
+    EXPECT_EQ(total, rows);
+    EXPECT_GT(done, last_done);
+    last_done = done;
+    ++calls;
+  }));
+  EXPECT_EQ(r.rows, rows);
+  EXPECT_EQ(last_done, rows);
+  EXPECT_GE(calls, 2);
+  EXPECT_GE(r.files, 2);  // runs of at most 1000 rows
+  EXPECT_LE(r.files, 3);
+  EXPECT_GE(r.files_deleted, 9);  // every pre-seal data file and the temp file
+  EXPECT_EQ(w->TxnVersion("otlake-wal"), 9);  // the WAL position survives sealing
+
+  // On disk: the sealed files and a log of exactly one commit, its checkpoint, _last_checkpoint.
+  int sealed = 0;
+  for (const auto& n : Names(dir)) {
+    if (n == "_delta_log") continue;
+    EXPECT_TRUE(n.find(".sealed.zstd.parquet") != std::string::npos) << n;
+    ++sealed;
+  }
+  EXPECT_EQ(sealed, r.files);
+  EXPECT_EQ(Names(dir + "/_delta_log"),
+            (std::vector<std::string>{CheckpointFileName(r.version), CommitFileName(r.version), "_last_checkpoint"}));
+  OTLAKE_ASSERT_OK_AND_ASSIGN(int64_t lc, ParseLastCheckpoint(ReadWholeFile(dir + "/_delta_log/_last_checkpoint").ValueOrDie()));
+  EXPECT_EQ(lc, r.version);
+
+  // The checkpoint alone gives the table: live files, no tombstones, the txn.
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto cp, ReadCheckpoint(dir + "/_delta_log/" + CheckpointFileName(r.version), r.version));
+  EXPECT_EQ(static_cast<int64_t>(cp.adds.size()), r.files);
+  EXPECT_TRUE(cp.removes.empty());
+  EXPECT_EQ(cp.txns.at("otlake-wal").version, 9);
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto st, Load(dir));
+  EXPECT_EQ(st.version, r.version);
+  EXPECT_EQ(st.adds.size(), cp.adds.size());
+
+  // Idempotent: nothing left to rewrite, same version, nothing deleted.
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto again, w->Seal(so));
+  EXPECT_EQ(again.version, r.version);
+  EXPECT_EQ(again.files_rewritten, 0);
+  EXPECT_EQ(again.files_deleted, 0);
+  EXPECT_EQ(again.rows, rows);
+
+  // A reopened writer sees the sealed table (what WAL recovery and the shipper do).
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto w2, DeltaTableWriter::Open(dir, TableId::kSpans, wo));
+  EXPECT_EQ(w2->version(), r.version);
+  EXPECT_EQ(w2->TxnVersion("otlake-wal"), 9);
+}
+
+TEST(Seal, AFileWhoseRowsDisagreeWithItsStatsFailsTheSeal) {
+  testing::TempDir tmp;
+  const std::string dir = tmp / "logs";
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto w, DeltaTableWriter::Open(dir, TableId::kLogs, {}));
+  auto b = testing::MakeBatch(TableId::kLogs, 50, testing::Seeded(3));
+  OTLAKE_ASSERT_OK(w->Append({b.get()}).status());
+  OTLAKE_ASSERT_OK(w->Seal({}).status());
+  // Swap a sealed file for one with other rows (same name): the footer check must notice.
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto st, Load(dir));
+  const std::string victim = dir + "/" + st.adds.begin()->first;
+  testing::TempDir other;
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto w3, DeltaTableWriter::Open(other / "logs", TableId::kLogs, {}));
+  auto b2 = testing::MakeBatch(TableId::kLogs, 7, testing::Seeded(4));
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto c, w3->Append({b2.get()}));
+  std::filesystem::copy_file(other / ("logs/" + c.file), victim, std::filesystem::copy_options::overwrite_existing);
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto w4, DeltaTableWriter::Open(dir, TableId::kLogs, {}));
+  auto res = w4->Seal({});
+  ASSERT_FALSE(res.ok());
+  EXPECT_NE(res.status().message().find("holds 7 rows but the Delta log says 50"), std::string::npos)
+      << res.status().ToString();
+}
+
+TEST(Seal, RejectsBadOptions) {
+  testing::TempDir tmp;
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto w, DeltaTableWriter::Open(tmp / "spans", TableId::kSpans, {}));
+  SealOptions so;
+  so.zstd_level = 0;
+  EXPECT_TRUE(w->Seal(so).status().IsInvalid());
+  so.zstd_level = 3;
+  so.target_file_rows = 0;
+  EXPECT_TRUE(w->Seal(so).status().IsInvalid());
+  so.target_file_rows = 10;
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto empty, w->Seal(so));  // a table with no rows seals too
+  EXPECT_EQ(empty.rows, 0);
+  EXPECT_EQ(empty.files, 0);
+}
+
+}  // namespace
+}  // namespace otlake::lake
