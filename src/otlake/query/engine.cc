@@ -17,6 +17,7 @@
 #include <chrono>
 #include <charconv>
 #include <cmath>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -518,9 +519,39 @@ class QueryEngine::Impl {
     need(ts_col);
     std::shared_ptr<arrow::Table> held;  // sorted, <= max_rows rows, columns = read_cols order
     std::optional<int64_t> threshold;   // event_ts of the last held row once full
-    for (const Candidate& cand : candidates) {
+    // S3 files are read ahead, a few at once: there every row-group read is a round trip of tens
+    // of milliseconds, and a trace's row groups (or a bloom filter's false positives) sit in
+    // different files. Read-ahead stops once `threshold` is set (the answer is nearly complete);
+    // a file read ahead with an older threshold only returns rows the cut drops. Local files are
+    // read in turn: that is CPU work, and queries already run one per CPU. `ahead` is declared
+    // after everything its tasks use, so leaving this scope waits for them.
+    using ScanOut = std::pair<Result<std::vector<std::shared_ptr<arrow::Table>>>, ScanStats>;
+    std::vector<std::future<ScanOut>> ahead(candidates.size());
+    size_t launched = 0;
+    auto read_ahead = [&](size_t next) {
+      for (launched = std::max(launched, next);
+           !threshold && launched < candidates.size() && launched < next + kRemoteReadAhead; ++launched) {
+        std::shared_ptr<const FileMeta> f = candidates[launched].file;
+        if (!f->remote) continue;
+        ahead[launched] = std::async(std::launch::async, [this, &q, &read_cols, f, deadline] {
+          ScanStats st;
+          auto r = ScanFile(q, *f, read_cols, std::nullopt, deadline, &st);
+          return ScanOut(std::move(r), st);
+        });
+      }
+    };
+    for (size_t ci = 0; ci < candidates.size(); ++ci) {
+      const Candidate& cand = candidates[ci];
       if (threshold && (q.ascending ? cand.best_ts > *threshold : cand.best_ts < *threshold)) break;
-      auto part_or = ScanFile(q, *cand.file, read_cols, threshold, deadline, &rs.stats);
+      read_ahead(ci + 1);
+      Result<std::vector<std::shared_ptr<arrow::Table>>> part_or;
+      if (ahead[ci].valid()) {
+        ScanOut done = ahead[ci].get();
+        part_or = std::move(done.first);
+        Add(&rs.stats, done.second);
+      } else {
+        part_or = ScanFile(q, *cand.file, read_cols, threshold, deadline, &rs.stats);
+      }
       if (!part_or.ok()) {
         if (part_or.status().IsCancelled()) return part_or.status();
         rs.warnings.push_back(cand.file->display + " skipped: " + part_or.status().ToString());
@@ -571,8 +602,7 @@ class QueryEngine::Impl {
 
   Result<Trace> GetTrace(const std::string& trace_id, Storage storage,
                          const std::function<bool()>& cancelled) {
-    Trace tr;
-    for (TableId t : {TableId::kSpans, TableId::kSpanEvents, TableId::kSpanLinks}) {
+    auto lookup = [&](TableId t) {
       Query q;
       q.table = t;
       q.storage = storage;
@@ -582,9 +612,23 @@ class QueryEngine::Impl {
       q.cancelled = cancelled;
       static_assert(int{table::spans::kTraceId} == int{table::span_events::kTraceId} &&
                     int{table::spans::kTraceId} == int{table::span_links::kTraceId});
-      OTLAKE_ASSIGN_OR_RAISE(ResultSet rs, Run(q));
-      (t == TableId::kSpans ? tr.spans : t == TableId::kSpanEvents ? tr.events : tr.links) = std::move(rs);
+      return Run(q);
+    };
+    // With S3 days in play the three tables are looked up at once (each lookup waits on S3
+    // round trips, not on the CPU); on local days one after the other.
+    const bool remote = options_.s3 != nullptr && storage != Storage::kLocal;
+    std::future<Result<ResultSet>> events, links;
+    if (remote) {
+      events = std::async(std::launch::async, lookup, TableId::kSpanEvents);
+      links = std::async(std::launch::async, lookup, TableId::kSpanLinks);
     }
+    Trace tr;
+    Result<ResultSet> spans = lookup(TableId::kSpans);
+    Result<ResultSet> ev = remote ? events.get() : lookup(TableId::kSpanEvents);
+    Result<ResultSet> ln = remote ? links.get() : lookup(TableId::kSpanLinks);
+    OTLAKE_ASSIGN_OR_RAISE(tr.spans, std::move(spans));
+    OTLAKE_ASSIGN_OR_RAISE(tr.events, std::move(ev));
+    OTLAKE_ASSIGN_OR_RAISE(tr.links, std::move(ln));
     return tr;
   }
 
@@ -667,6 +711,17 @@ class QueryEngine::Impl {
   }
 
  private:
+  // S3 files read at once by one query (see Run).
+  static constexpr size_t kRemoteReadAhead = 6;
+
+  static void Add(ScanStats* to, const ScanStats& from) {
+    to->files_read += from.files_read;
+    to->row_groups_total += from.row_groups_total;
+    to->row_groups_read += from.row_groups_read;
+    to->rows_scanned += from.rows_scanned;
+    to->bytes_read += from.bytes_read;
+  }
+
   static int IndexOf(const std::vector<int>& v, int c) {
     return static_cast<int>(std::find(v.begin(), v.end(), c) - v.begin());
   }
@@ -712,10 +767,11 @@ class QueryEngine::Impl {
       if (footers_.size() >= kMaxFooters) footers_.clear();
       footers_.emplace(path, pq->metadata());
     }
-    // Pre-buffering (Arrow's default) fetches a row group's column chunks in coalesced ranges:
-    // on S3 a few requests instead of one per column chunk.
-    return parquet::arrow::FileReader::Make(arrow::default_memory_pool(), std::move(pq),
-                                            parquet::default_arrow_reader_properties());
+    // Local files pre-buffer per row group read (Arrow's coalesced ranges); on S3 ScanFile
+    // pre-buffers every admitted row group at once, which a per-read pre-buffer would discard.
+    parquet::ArrowReaderProperties props = parquet::default_arrow_reader_properties();
+    props.set_pre_buffer(!f.remote);
+    return parquet::arrow::FileReader::Make(arrow::default_memory_pool(), std::move(pq), props);
   }
 
   // The bloom filter of column `col` in row group `rg` (nullptr: none written).
@@ -831,7 +887,20 @@ class QueryEngine::Impl {
     }
 
     stats->row_groups_total += md->num_row_groups();
+    std::vector<int> admitted;  // row groups whose statistics and bloom filters admit the query
     for (int rg = 0; rg < md->num_row_groups(); ++rg) {
+      if (RowGroupMayMatch(q, *md->RowGroup(rg), threshold, pq, f, rg)) admitted.push_back(rg);
+    }
+    if (f.remote && !admitted.empty()) {
+      // Every admitted row group's column chunks are requested at once (coalesced ranges read
+      // concurrently on Arrow's I/O pool), instead of one round trip after another.
+      try {
+        pq->PreBuffer(admitted, filter_cols, arrow::io::IOContext(), arrow::io::CacheOptions::Defaults());
+      } catch (const std::exception& e) {
+        return Status::IOError("cannot read s3://", f.path, ": ", e.what());
+      }
+    }
+    for (int rg : admitted) {
       if (q.cancelled && q.cancelled()) {
         return Status::Cancelled("query cancelled: the client closed the connection");
       }
@@ -840,7 +909,6 @@ class QueryEngine::Impl {
                                  " ms; narrow the time range or add filters");
       }
       auto rgmd = md->RowGroup(rg);
-      if (!RowGroupMayMatch(q, *rgmd, threshold, pq, f, rg)) continue;
       ++stats->row_groups_read;
       for (int c : filter_cols) stats->bytes_read += rgmd->ColumnChunk(c)->total_compressed_size();
       OTLAKE_ASSIGN_OR_RAISE(auto ft, reader->ReadRowGroup(rg, filter_cols));
