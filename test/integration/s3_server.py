@@ -96,7 +96,10 @@ class FaultProxy:
     fail_rate: share of requests answered with an S3 error (500 InternalError or 503 SlowDown,
     half each) or, with `hang_rate` of them, not answered for `hang_s` seconds before the
     connection is closed. `slow_bytes_per_s` throttles request bodies (to catch an upload in the
-    middle). Counts what it did in `stats`; `log` keeps (method, path, status) of every request.
+    middle). `fail_if(method, path)`, when set, returns a status code (503 SlowDown, 403
+    AccessDenied, 500 InternalError) to answer that request with, or None (to hold a day between
+    two phases). Counts what it did in `stats`; `log` keeps (method, path,
+    status) of every request.
     """
 
     def __init__(self, upstream_port, fail_rate=0.0, hang_rate=0.0, hang_s=3.0, seed=1,
@@ -104,6 +107,7 @@ class FaultProxy:
         self.upstream_port = upstream_port
         self.fail_rate, self.hang_rate, self.hang_s = fail_rate, hang_rate, hang_s
         self.slow_bytes_per_s = slow_bytes_per_s
+        self.fail_if = None
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
         self.stats = {"requests": 0, "forwarded": 0, "500": 0, "503": 0, "hung": 0}
@@ -162,6 +166,9 @@ class FaultProxy:
                     hang = r < proxy.fail_rate * proxy.hang_rate
                     fail = r < proxy.fail_rate
                     code = 503 if proxy.rng.random() < 0.5 else 500
+                    forced = proxy.fail_if(self.command, self.path) if proxy.fail_if is not None else None
+                    if forced:
+                        hang, fail, code = False, True, int(forced)
                 if hang:
                     with proxy.lock:
                         proxy.stats["hung"] += 1
@@ -171,7 +178,7 @@ class FaultProxy:
                     return
                 if fail:
                     err = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>%s</Code><Message>injected fault</Message></Error>" % (
-                        b"SlowDown" if code == 503 else b"InternalError")
+                        {503: b"SlowDown", 403: b"AccessDenied"}.get(code, b"InternalError"))
                     self.send_response(code)
                     self.send_header("Content-Type", "application/xml")
                     self.send_header("Content-Length", str(len(err)))

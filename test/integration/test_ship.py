@@ -177,7 +177,7 @@ def table_uri(bucket, prefix, instance, day, table):
 
 def independent_counts(moto, bucket, prefix, instance, day, tables, endpoint=None):
     """Row counts per table read straight from S3 by deltalake and by DuckDB's delta_scan."""
-    from deltalake import DeltaTable
+    from deltalake import DeltaTable, QueryBuilder
     con = _duckdb_con()
     httpfs = glob.glob(os.path.join(os.path.dirname(__import__("duckdb_extension_httpfs").__file__), "**",
                                     "*.duckdb_extension"), recursive=True)[0]
@@ -188,7 +188,9 @@ def independent_counts(moto, bucket, prefix, instance, day, tables, endpoint=Non
     out = {}
     for t in tables:
         uri = table_uri(bucket, prefix, instance, day, t)
-        dl = DeltaTable(uri, storage_options=moto.storage_options(endpoint)).to_pyarrow_table().num_rows
+        # delta-rs's own scan (to_pyarrow_table's Python filesystem handler can abort at exit).
+        dl = QueryBuilder().register("t", DeltaTable(uri, storage_options=moto.storage_options(endpoint))) \
+            .execute("SELECT count(*) AS n FROM t").read_all()["n"][0].as_py()
         dk = con.execute(f"SELECT count(*) FROM delta_scan('{uri}')").fetchone()[0]
         out[t] = (dl, dk)
     return out
@@ -361,7 +363,7 @@ def test_missing_bucket_is_retried_until_it_exists(tmp_path, moto):
         while time.time() < deadline and not any(not r["ok"] for r in records(root, day)):
             time.sleep(0.2)
         fail = [r for r in records(root, day) if not r["ok"]][0]
-        assert fail["phase"] == "uploaded" and "NoSuchBucket" in fail["error"] or "bucket" in fail["error"].lower(), fail
+        assert fail["phase"] == "uploaded" and ("NoSuchBucket" in fail["error"] or "bucket" in fail["error"].lower()), fail
         assert os.path.isdir(os.path.join(root, "staging", "days", day))
         moto.create_bucket("later")
         recs = wait_phase(root, day, "cleaned", srv=srv)
@@ -536,3 +538,86 @@ def test_seal_ship_days_help_and_days_listing(tmp_path):
     table = run("days", "-D", str(tmp_path)).stdout
     assert table.splitlines()[0].split() == ["DAY", "LOCAL", "PHASE", "ROWS", "FILES", "BYTES", "UPDATED", "PROBLEM"]
     assert day in table and "sealed" in table and " 122 " in table, table
+
+
+def test_a_foreign_table_on_s3_is_never_overwritten(tmp_path, moto):
+    """Two instances with the same bucket, prefix and instance id: the second one's ship of the
+    same day fails with foreign_table and leaves the first one's tables on S3 as they were."""
+    bucket = moto.create_bucket("shared")
+    env = moto.env(bucket)
+    root_a, day = make_past_day(tmp_path / "a", n_traces=6, requests_n=1, seed=1)
+    r = run("ship", "-D", str(tmp_path / "a"), "--day", day, env=env)
+    assert r.returncode == 0, r.stderr
+    counts_a = shipped_tables(root_a, day)
+    keys_a = moto.keys(bucket)
+    root_b, day_b = make_past_day(tmp_path / "b", n_traces=9, requests_n=1, seed=2)
+    assert day_b == day
+    r = run("ship", "-D", str(tmp_path / "b"), "--day", day, env=env)
+    assert r.returncode != 0 and "another Delta table" in (r.stderr + r.stdout), (r.stdout, r.stderr)
+    fail = [x for x in records(root_b, day) if not x["ok"]][-1]
+    assert fail["phase"] == "uploaded" and fail["reason"] == "foreign_table", fail
+    assert phase_of(root_b, day) == "sealed"
+    assert os.path.isdir(os.path.join(root_b, "staging", "days", day))  # B's rows stay local
+    assert moto.keys(bucket) == keys_a  # nothing written, nothing deleted
+    assert independent_counts(moto, bucket, "", "default", day, counts_a) == {t: (n, n) for t, n in counts_a.items()}
+
+
+def test_a_corrupt_object_found_by_verify_is_uploaded_again(tmp_path, moto):
+    """An object with the right size but a broken footer: verify says mismatch (not "S3
+    unreachable"), the next upload sends every file again, then the day verifies and is cleaned."""
+    bucket = moto.create_bucket("corrupt")
+    root, day = make_past_day(tmp_path, n_traces=10, requests_n=2)
+    proxy = FaultProxy(moto.port)
+    # Hold the day between upload and verify: footer reads of data files are refused (403: the
+    # SDK does not retry it, so each attempt fails fast).
+    proxy.fail_if = lambda method, path: 403 if method == "GET" and "/part-" in path else None
+    try:
+        srv = Server(tmp_path, env=moto.env(bucket, endpoint=proxy.endpoint), extra_args=FAST).start()
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline and not any(
+                    x["phase"] == "verified" and not x["ok"] for x in records(root, day)):
+                time.sleep(0.2)
+            fails = [x for x in records(root, day) if not x["ok"]]
+            assert fails, (records(root, day), srv.read_log())
+            assert fails[0]["phase"] == "verified" and fails[0]["reason"] == "s3_unreachable", fails
+            assert phase_of(root, day) == "uploaded"
+            # Break one data file on S3, size unchanged.
+            s3 = moto.client()
+            key = sorted(k for k in moto.keys(bucket) if "/otel/spans/part-" in k)[0]
+            size = len(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            s3.put_object(Bucket=bucket, Key=key, Body=b"\x00" * size)
+            proxy.fail_if = None
+            recs = wait_phase(root, day, "cleaned", timeout=90, srv=srv)
+        finally:
+            srv.stop()
+    finally:
+        proxy.stop()
+    mismatch = [x for x in recs if x["phase"] == "verified" and x.get("reason") == "mismatch"]
+    assert mismatch and "corrupt" in mismatch[0]["error"], recs
+    again = [x for x in recs if x["phase"] == "uploaded" and x["ok"]][-1]
+    assert again["upload"]["skipped"] == 0 and again["upload"]["uploaded"] > 0, again
+    counts = shipped_tables(root, day)
+    assert independent_counts(moto, bucket, "", "default", day, counts) == {t: (n, n) for t, n in counts.items()}
+
+
+def test_rows_written_into_a_verified_day_are_shipped_again_before_cleaning(tmp_path, moto):
+    """A day verified with --keep-local, then written to again (a clock that stepped back): the
+    server seals, uploads and verifies it again, and only then cleans; S3 ends with every row."""
+    bucket = moto.create_bucket("again")
+    env = moto.env(bucket)
+    root, day = make_past_day(tmp_path, n_traces=5, requests_n=1, seed=1)
+    r = run("ship", "-D", str(tmp_path), "--day", day, "--keep-local", env=env)
+    assert r.returncode == 0, r.stderr
+    first = shipped_tables(root, day)
+    make_past_day(tmp_path, n_traces=7, requests_n=1, seed=2)  # more rows into the same day
+    srv = Server(tmp_path, env=env, extra_args=FAST).start()
+    try:
+        recs = wait_phase(root, day, "cleaned", srv=srv)
+    finally:
+        srv.stop()
+    assert [x["phase"] for x in recs if x["ok"]] == ["sealed", "uploaded", "verified",
+                                                     "sealed", "uploaded", "verified", "cleaned"], recs
+    counts = shipped_tables(root, day)
+    assert counts["spans"] == first["spans"] + 7 * 6, (first, counts)
+    assert independent_counts(moto, bucket, "", "default", day, counts) == {t: (n, n) for t, n in counts.items()}

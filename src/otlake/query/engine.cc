@@ -25,6 +25,7 @@
 
 #include "otlake/common/time_util.h"
 #include "otlake/lake/delta_log.h"
+#include "otlake/lake/layout.h"
 #include "otlake/lake/snapshot.h"
 #include "otlake/otlp/typed_json.h"
 #include "otlake/query/query.h"
@@ -53,6 +54,10 @@ struct Snapshot {
   int64_t version = -1;
   int64_t log_mtime_ns = 0;
   int64_t loaded_ns = 0;  // when it was read (S3 snapshots of unverified days expire)
+  // S3: the verification (its record's time) the day had when this was read, empty if none. Only
+  // a snapshot read after the current verification is immutable: one read during the upload
+  // (before the log was there) or before a re-ship must be read again.
+  std::string verified_stamp;
   lake::TableState state;
   std::vector<std::shared_ptr<const FileMeta>> files;
 };
@@ -273,6 +278,7 @@ class QueryEngine::Impl {
     std::string name;     // YYYY-MM-DD
     bool remote = false;  // on S3
     bool verified = false;  // the index says the S3 copy is verified (immutable)
+    std::string verified_stamp;  // when_utc of that verification
   };
 
   // Local day folders (YYYY-MM-DD) under staging/days.
@@ -311,6 +317,12 @@ class QueryEngine::Impl {
   }
 
   // The days index (index/days.jsonl), re-read when the file changes.
+  // Which verification a day is at: its record's time and the number of verify attempts.
+  static std::string VerifiedStamp(const ship::DayStatus& st) {
+    auto it = st.attempts.find(ship::Phase::kVerified);
+    return st.verified.when_utc + "#" + std::to_string(it == st.attempts.end() ? 0 : it->second);
+  }
+
   std::map<std::string, ship::DayStatus> IndexStatuses() {
     const std::string path = options_.instance_dir + "/index/days.jsonl";
     struct stat st;
@@ -339,7 +351,7 @@ class QueryEngine::Impl {
       for (const auto& [d, name] : remote) {
         auto it = idx.find(name);
         const bool verified = it != idx.end() && it->second.done >= ship::Phase::kVerified;
-        out.push_back({d, name, true, verified});
+        out.push_back({d, name, true, verified, verified ? VerifiedStamp(it->second) : ""});
       }
     } else {
       OTLAKE_ASSIGN_OR_RAISE(auto local, ListLocalDays());
@@ -351,7 +363,7 @@ class QueryEngine::Impl {
           int64_t d;
           if (!ParseDate(name, &d)) continue;
           if (options_.s3) {
-            by_name[name] = {d, name, true, true};
+            by_name[name] = {d, name, true, true, VerifiedStamp(st)};
           } else if (!by_name.count(name) && warnings != nullptr) {
             warnings->push_back(name + " skipped: the day was shipped to S3 (" + st.target +
                                 ") and S3 is not configured here" +
@@ -385,8 +397,11 @@ class QueryEngine::Impl {
     }
     int64_t mtime = 0;
     if (day.remote) {
-      // A verified S3 day never changes; any other S3 day is re-read after 10 s.
-      if (cached && (day.verified || NowNs() - cached->loaded_ns < 10'000'000'000)) {
+      // A verified S3 day never changes (once read after its verification); any other S3 day
+      // is re-read after 10 s.
+      const bool immutable = day.verified && !day.verified_stamp.empty() &&
+                             cached && cached->verified_stamp == day.verified_stamp;
+      if (cached && (immutable || NowNs() - cached->loaded_ns < 10'000'000'000)) {
         return cached->version < 0 ? std::shared_ptr<const Snapshot>() : cached;
       }
     } else {
@@ -425,6 +440,7 @@ class QueryEngine::Impl {
     auto snap = std::make_shared<Snapshot>();
     snap->log_mtime_ns = mtime;
     snap->loaded_ns = NowNs();
+    if (day.remote && day.verified) snap->verified_stamp = day.verified_stamp;
     OTLAKE_ASSIGN_OR_RAISE(snap->state,
                            lake::LoadTableState(src, cached && !day.remote ? &cached->state : nullptr));
     snap->version = snap->state.version;
@@ -519,25 +535,38 @@ class QueryEngine::Impl {
     need(ts_col);
     std::shared_ptr<arrow::Table> held;  // sorted, <= max_rows rows, columns = read_cols order
     std::optional<int64_t> threshold;   // event_ts of the last held row once full
-    // S3 files are read ahead, a few at once: there every row-group read is a round trip of tens
-    // of milliseconds, and a trace's row groups (or a bloom filter's false positives) sit in
-    // different files. Read-ahead stops once `threshold` is set (the answer is nearly complete);
-    // a file read ahead with an older threshold only returns rows the cut drops. Local files are
-    // read in turn: that is CPU work, and queries already run one per CPU. `ahead` is declared
-    // after everything its tasks use, so leaving this scope waits for them.
+    // A selective query (equality on a bloom-filtered column: a trace or span lookup) reads S3
+    // files ahead, a few at once: there every row-group read is a round trip of tens of
+    // milliseconds, and a trace's row groups (or a bloom filter's false positives) sit in
+    // different files, each a small read. Unselective queries read file by file, so the
+    // newest-first cut (`threshold`) keeps them from fetching files they do not need. Read-ahead
+    // stops once `threshold` is set; a file read ahead with an older threshold only returns rows
+    // the cut drops. Local files are read in turn: that is CPU work, and queries already run one
+    // per CPU. `ahead` is declared after everything its tasks use, so leaving this scope waits
+    // for them.
+    const std::vector<std::string> bloom_cols = lake::BloomFilterColumns(q.table);
+    const bool selective = std::any_of(q.filters.begin(), q.filters.end(), [&](const ColumnFilter& cf) {
+      return cf.op == Op::kEq &&
+             std::find(bloom_cols.begin(), bloom_cols.end(), cols[cf.column].name) != bloom_cols.end();
+    });
     using ScanOut = std::pair<Result<std::vector<std::shared_ptr<arrow::Table>>>, ScanStats>;
     std::vector<std::future<ScanOut>> ahead(candidates.size());
     size_t launched = 0;
     auto read_ahead = [&](size_t next) {
       for (launched = std::max(launched, next);
-           !threshold && launched < candidates.size() && launched < next + kRemoteReadAhead; ++launched) {
+           selective && !threshold && launched < candidates.size() && launched < next + kRemoteReadAhead;
+           ++launched) {
         std::shared_ptr<const FileMeta> f = candidates[launched].file;
         if (!f->remote) continue;
-        ahead[launched] = std::async(std::launch::async, [this, &q, &read_cols, f, deadline] {
-          ScanStats st;
-          auto r = ScanFile(q, *f, read_cols, std::nullopt, deadline, &st);
-          return ScanOut(std::move(r), st);
-        });
+        try {
+          ahead[launched] = std::async(std::launch::async, [this, &q, &read_cols, f, deadline] {
+            ScanStats st;
+            auto r = ScanFile(q, *f, read_cols, std::nullopt, deadline, &st);
+            return ScanOut(std::move(r), st);
+          });
+        } catch (const std::system_error&) {
+          break;  // no thread to be had: the remaining files are read in turn
+        }
       }
     };
     for (size_t ci = 0; ci < candidates.size(); ++ci) {
@@ -616,16 +645,19 @@ class QueryEngine::Impl {
     };
     // With S3 days in play the three tables are looked up at once (each lookup waits on S3
     // round trips, not on the CPU); on local days one after the other.
-    const bool remote = options_.s3 != nullptr && storage != Storage::kLocal;
     std::future<Result<ResultSet>> events, links;
-    if (remote) {
-      events = std::async(std::launch::async, lookup, TableId::kSpanEvents);
-      links = std::async(std::launch::async, lookup, TableId::kSpanLinks);
+    if (options_.s3 != nullptr && storage != Storage::kLocal) {
+      try {
+        events = std::async(std::launch::async, lookup, TableId::kSpanEvents);
+        links = std::async(std::launch::async, lookup, TableId::kSpanLinks);
+      } catch (const std::system_error&) {
+        // No thread to be had: whatever did not start runs below, in turn.
+      }
     }
     Trace tr;
     Result<ResultSet> spans = lookup(TableId::kSpans);
-    Result<ResultSet> ev = remote ? events.get() : lookup(TableId::kSpanEvents);
-    Result<ResultSet> ln = remote ? links.get() : lookup(TableId::kSpanLinks);
+    Result<ResultSet> ev = events.valid() ? events.get() : lookup(TableId::kSpanEvents);
+    Result<ResultSet> ln = links.valid() ? links.get() : lookup(TableId::kSpanLinks);
     OTLAKE_ASSIGN_OR_RAISE(tr.spans, std::move(spans));
     OTLAKE_ASSIGN_OR_RAISE(tr.events, std::move(ev));
     OTLAKE_ASSIGN_OR_RAISE(tr.links, std::move(ln));
@@ -711,8 +743,10 @@ class QueryEngine::Impl {
   }
 
  private:
-  // S3 files read at once by one query (see Run).
+  // S3 files read at once by a selective query (see Run), and the compressed bytes of row groups
+  // requested together from one S3 file (ScanFile).
   static constexpr size_t kRemoteReadAhead = 6;
+  static constexpr int64_t kPreBufferBytes = 32ll << 20;
 
   static void Add(ScanStats* to, const ScanStats& from) {
     to->files_read += from.files_read;
@@ -891,16 +925,31 @@ class QueryEngine::Impl {
     for (int rg = 0; rg < md->num_row_groups(); ++rg) {
       if (RowGroupMayMatch(q, *md->RowGroup(rg), threshold, pq, f, rg)) admitted.push_back(rg);
     }
-    if (f.remote && !admitted.empty()) {
-      // Every admitted row group's column chunks are requested at once (coalesced ranges read
-      // concurrently on Arrow's I/O pool), instead of one round trip after another.
+    // On S3 the admitted row groups' column chunks are requested together (coalesced ranges
+    // read concurrently on Arrow's I/O pool) instead of one round trip after another, in windows
+    // of at most kPreBufferBytes so an unselective scan does not hold a whole file in memory.
+    size_t buffered_until = 0;
+    auto prebuffer_from = [&](size_t i) -> Status {
+      std::vector<int> window;
+      int64_t bytes = 0;
+      for (size_t j = i; j < admitted.size(); ++j) {
+        int64_t rg_bytes = 0;
+        for (int c : filter_cols) rg_bytes += md->RowGroup(admitted[j])->ColumnChunk(c)->total_compressed_size();
+        if (!window.empty() && bytes + rg_bytes > kPreBufferBytes) break;
+        window.push_back(admitted[j]);
+        bytes += rg_bytes;
+      }
+      buffered_until = i + window.size();
       try {
-        pq->PreBuffer(admitted, filter_cols, arrow::io::IOContext(), arrow::io::CacheOptions::Defaults());
+        pq->PreBuffer(window, filter_cols, arrow::io::IOContext(), arrow::io::CacheOptions::Defaults());
       } catch (const std::exception& e) {
         return Status::IOError("cannot read s3://", f.path, ": ", e.what());
       }
-    }
-    for (int rg : admitted) {
+      return Status::OK();
+    };
+    for (size_t ai = 0; ai < admitted.size(); ++ai) {
+      const int rg = admitted[ai];
+      if (f.remote && ai == buffered_until) OTLAKE_RETURN_NOT_OK(prebuffer_from(ai));
       if (q.cancelled && q.cancelled()) {
         return Status::Cancelled("query cancelled: the client closed the connection");
       }

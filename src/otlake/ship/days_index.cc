@@ -284,9 +284,11 @@ void ApplyRecord(const PhaseRecord& r, DayStatus* s) {
     // A copy on S3 that verified wrong is uploaded again (not verified again as it is).
     if (r.phase == Phase::kVerified && r.reason == "mismatch" && s->done == Phase::kUploaded) {
       s->done = Phase::kSealed;
+      s->distrust_remote = true;
     }
     return;
   }
+  if (r.phase == Phase::kUploaded) s->distrust_remote = false;
   s->done = r.phase;
   s->failures = 0;
   s->failed_phase = Phase::kNone;

@@ -87,6 +87,9 @@ struct DayStatus {
   PhaseRecord sealed;         ///< the latest successful seal (tables: rows, version, files, bytes)
   PhaseRecord verified;       ///< the latest successful verification
   std::map<Phase, int> attempts;  ///< records per phase
+  /// A verify found the S3 copy wrong and no upload has succeeded since: upload every file
+  /// again (none already there is trusted, whatever its size).
+  bool distrust_remote = false;
 };
 
 class DaysIndex {

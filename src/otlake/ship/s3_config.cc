@@ -76,7 +76,15 @@ std::string S3Settings::Describe(const std::string& instance_id) const {
   const S3Config& c = *config;
   std::string key = c.access_key_id.size() > 4 ? "…" + c.access_key_id.substr(c.access_key_id.size() - 4)
                                                : std::string("…");
-  return "shipping to " + c.DaysUri(instance_id) + " via " + c.endpoint_url +
+  // An endpoint written as scheme://user:password@host shows without its user part.
+  std::string endpoint = c.endpoint_url;
+  if (const size_t scheme = endpoint.find("://"); scheme != std::string::npos) {
+    const size_t at = endpoint.find('@', scheme + 3), slash = endpoint.find('/', scheme + 3);
+    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+      endpoint = endpoint.substr(0, scheme + 3) + "…@" + endpoint.substr(at + 1);
+    }
+  }
+  return "shipping to " + c.DaysUri(instance_id) + " via " + endpoint +
          (c.region.empty() ? "" : " (region " + c.region + ")") + ", access key " + key +
          (c.session_token.empty() ? "" : " with session token");
 }

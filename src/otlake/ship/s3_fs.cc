@@ -15,6 +15,10 @@ Status InitOnce() {
     // Credentials are always explicit: never probe 169.254.169.254 (20 tries, ~1 s each).
     ::setenv("AWS_EC2_METADATA_DISABLED", "true", /*overwrite=*/0);
     arrow::fs::S3GlobalOptions g = arrow::fs::S3GlobalOptions::Defaults();
+    // Defaults() honours ARROW_S3_LOG_LEVEL; at debug/trace the AWS SDK writes request headers
+    // (session tokens included) to aws_sdk_*.log, and at error level it prints harmless probes
+    // (EC2 DMI files) to stdout. Fatal only, whatever the environment says.
+    g.log_level = arrow::fs::S3LogLevel::Fatal;
     status = arrow::fs::InitializeS3(g);
   });
   return status;

@@ -3,6 +3,7 @@
 #include <arrow/filesystem/filesystem.h>
 #include <arrow/io/file.h>
 #include <arrow/io/interfaces.h>
+#include <parquet/exception.h>
 #include <parquet/file_reader.h>
 #include <parquet/metadata.h>
 #include <rapidjson/document.h>
@@ -189,11 +190,20 @@ Result<int64_t> RemoteFooterRows(arrow::fs::FileSystem* fs, const std::string& p
   arrow::fs::FileInfo info(path, arrow::fs::FileType::File);
   info.set_size(size);  // no HEAD request: the size is known
   OTLAKE_ASSIGN_OR_RAISE(auto file, fs->OpenInputFile(info));
+  // A footer that does not parse is a wrong copy (Invalid: verify says "mismatch" and the day is
+  // uploaded again); a failed read is the store's problem (IOError: retried as is).
   try {
     auto reader = parquet::ParquetFileReader::Open(file);
     return reader->metadata()->num_rows();
+  } catch (const parquet::ParquetInvalidOrCorruptedFileException& e) {
+    return Status::Invalid("the Parquet footer of s3://", path, " is corrupt: ", e.what());
+  } catch (const parquet::ParquetStatusException& e) {
+    if (e.status().IsIOError() || e.status().IsCancelled()) {
+      return Status::IOError("cannot read the Parquet footer of s3://", path, ": ", e.status().message());
+    }
+    return Status::Invalid("the Parquet footer of s3://", path, " is corrupt: ", e.what());
   } catch (const std::exception& e) {
-    return Status::IOError("cannot read the Parquet footer of s3://", path, ": ", e.what());
+    return Status::Invalid("the Parquet footer of s3://", path, " is corrupt: ", e.what());
   }
 }
 
@@ -261,10 +271,12 @@ Result<DayStatus> Shipper::Run(const std::string& day, Phase last, const Progres
   DayStatus st = all.count(day) ? all[day] : DayStatus{};
   st.day = day;
 
-  // A local table that changed after sealing (it cannot, unless someone wrote into a past day)
-  // must be sealed again before anything leaves the box.
+  // A local table that changed after sealing (it cannot, unless someone wrote into a past day:
+  // a clock stepped back, `otlake ship` run by hand on a day a server still writes) must be
+  // sealed again before anything leaves the box -- and, if an earlier copy was verified
+  // already, shipped and verified again before the local copy may go.
   const std::string day_dir = LocalDayDir(day);
-  if (st.done >= Phase::kSealed && st.done < Phase::kVerified && PathExists(day_dir)) {
+  if (st.done >= Phase::kSealed && st.done < Phase::kCleaned && PathExists(day_dir)) {
     // A table the seal did not list (created later, or a record without tables) as well.
     std::set<std::string> sealed_names;
     for (const TableEntry& t : st.sealed.tables) sealed_names.insert(t.name);
@@ -282,7 +294,7 @@ Result<DayStatus> Shipper::Run(const std::string& day, Phase last, const Progres
       TableId id;
       if (!ParseIndexTableName(t.name, &id)) continue;
       auto local = LocalState(day_dir + "/otel/" + std::string(table::TableName(id)));
-      if (local.ok() && local->version != t.version && st.done < Phase::kVerified) {
+      if (local.ok() && local->version != t.version) {
         OTLAKE_LOG(WARN) << "day " << day << ": table " << t.name << " changed after sealing (version "
                          << t.version << " -> " << local->version << "); sealing it again";
         st.done = Phase::kNone;
@@ -411,7 +423,7 @@ Status Shipper::Upload(const std::string& day, DayStatus* st, const ProgressFn& 
   arrow::fs::FileSystem* fs = options_.s3.get();
   const std::string remote_day = options_.s3_days_root + "/" + day;
   // After a verify found the copy wrong, nothing already on S3 is trusted.
-  const bool reupload_all = st->failed_phase == Phase::kVerified && st->failures > 0;
+  const bool reupload_all = st->distrust_remote;
 
   struct Item {
     size_t table;      // index into r.tables
@@ -446,6 +458,30 @@ Status Shipper::Upload(const std::string& day, DayStatus* st, const ProgressFn& 
       return l.status();
     });
     if (!ls.ok()) return fail("upload_errors", ls);
+    // A Delta log already there must be this very table (an earlier attempt of ours): never
+    // overwrite or "clean up" another table that happens to live at the same keys (two hosts
+    // with the same instance id and prefix, a restored index, a day written again).
+    const bool remote_log = std::any_of(listing.begin(), listing.end(), [](const auto& kv) {
+      return kv.first.rfind("_delta_log/", 0) == 0;
+    });
+    if (remote_log) {
+      auto remote = RemoteState(fs, remote_dir, [&](const std::function<Status()>& fn) {
+        return WithRetries(options_.file_attempts, options_.retry_base_ms, options_.stop, fn);
+      });
+      if (!remote.ok()) return fail("upload_errors", remote.status());
+      if (remote->has_metadata && remote->metadata.id != state->metadata.id) {
+        return fail("foreign_table",
+                    Status::Invalid("s3://", remote_dir, " holds another Delta table (id ", remote->metadata.id,
+                                    ", version ", remote->version, "; ours is ", state->metadata.id,
+                                    "): refusing to overwrite it. Two instances ship to the same "
+                                    "bucket, prefix and instance id?"));
+      }
+      if (remote->version > state->version) {
+        return fail("foreign_table",
+                    Status::Invalid("s3://", remote_dir, " is at version ", remote->version,
+                                    ", ahead of the local table (", state->version, "): refusing to overwrite it"));
+      }
+    }
     remote_listing.push_back(listing);
     for (const auto& [path, add] : state->adds) {
       data.push_back({ti, local_dir + "/" + path, remote_dir + "/" + path, path, add.size});
@@ -768,18 +804,31 @@ Status Shipper::Clean(const std::string& day, DayStatus* st) {
   r.files = 0;
   r.bytes = 0;
   if (PathExists(day_dir)) {
-    // Refuse if a table moved on since it was verified (nothing may be lost).
-    for (const TableEntry& t : st->sealed.tables) {
-      TableId id;
-      if (!ParseIndexTableName(t.name, &id)) continue;
+    // Refuse unless every local table is one that was verified, at the version verified, and
+    // readable: nothing may be lost (fail closed).
+    auto refuse = [&](const char* reason, std::string error) -> Status {
+      r.ok = false;
+      r.reason = reason;
+      r.error = std::move(error);
+      OTLAKE_RETURN_NOT_OK(Record(r, st));
+      return Status::Invalid(r.error);
+    };
+    std::map<std::string, int64_t> verified_versions;
+    for (const TableEntry& t : st->sealed.tables) verified_versions[t.name] = t.version;
+    for (TableId id : LocalTables(day_dir)) {
+      const std::string name = IndexTableName(std::string(table::TableName(id)));
+      auto it = verified_versions.find(name);
+      if (it == verified_versions.end()) {
+        return refuse("changed_after_verify", "table " + name + " exists locally but was not sealed and verified; not cleaning");
+      }
       auto local = LocalState(day_dir + "/otel/" + std::string(table::TableName(id)));
-      if (local.ok() && local->version != t.version) {
-        r.ok = false;
-        r.reason = "changed_after_verify";
-        r.error = "table " + t.name + " has version " + std::to_string(local->version) +
-                  " locally, " + std::to_string(t.version) + " was verified; not cleaning";
-        OTLAKE_RETURN_NOT_OK(Record(r, st));
-        return Status::Invalid(r.error);
+      if (!local.ok()) {
+        return refuse("local_table_unreadable", "table " + name + " cannot be read (" + ShortError(local.status()) +
+                                                    "); not cleaning");
+      }
+      if (local->version != it->second) {
+        return refuse("changed_after_verify", "table " + name + " has version " + std::to_string(local->version) +
+                                                  " locally, " + std::to_string(it->second) + " was verified; not cleaning");
       }
     }
     std::error_code ec;
