@@ -621,3 +621,35 @@ def test_rows_written_into_a_verified_day_are_shipped_again_before_cleaning(tmp_
     counts = shipped_tables(root, day)
     assert counts["spans"] == first["spans"] + 7 * 6, (first, counts)
     assert independent_counts(moto, bucket, "", "default", day, counts) == {t: (n, n) for t, n in counts.items()}
+
+
+def test_rows_written_into_a_cleaned_day_stay_readable_and_are_reported(tmp_path, moto):
+    """A day shipped and cleaned, then written to again: the new rows stay local, `auto` reads
+    them next to the S3 copy, and /healthz names the day."""
+    bucket = moto.create_bucket("late")
+    env = moto.env(bucket)
+    root, day = make_past_day(tmp_path, n_traces=5, requests_n=1, seed=1)
+    r = run("ship", "-D", str(tmp_path), "--day", day, env=env)
+    assert r.returncode == 0, r.stderr
+    assert phase_of(root, day) == "cleaned"
+    shipped = shipped_tables(root, day)["spans"]
+    make_past_day(tmp_path, n_traces=7, requests_n=1, seed=2)  # a clock that stepped back
+    srv = Server(tmp_path, env=env, extra_args=FAST).start()
+    try:
+        params = {"date_from": day, "date_to": day, "max_rows": 10000, "select": "span_id"}
+        spans = requests.get(f"{srv.url}/api/spans", params=params, timeout=60).json()["rows"]
+        assert len(spans) == shipped + 7 * 6 and len({s["span_id"] for s in spans}) == len(spans)
+        only_s3 = requests.get(f"{srv.url}/api/spans", params=dict(params, storage="s3"), timeout=60).json()
+        assert only_s3["count"] == shipped
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            shipping = requests.get(f"{srv.url}/healthz", timeout=10).json()["shipping"]
+            if shipping["late_rows_days"]:
+                break
+            time.sleep(0.5)
+        assert shipping["late_rows_days"] == [day], shipping
+        assert phase_of(root, day) == "cleaned"
+        assert os.path.isdir(os.path.join(root, "staging", "days", day))
+    finally:
+        srv.stop()
+    assert "rows were written into it since" in srv.read_log()

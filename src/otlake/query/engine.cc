@@ -372,6 +372,17 @@ class QueryEngine::Impl {
         }
       }
       for (auto& [name, ds] : by_name) out.push_back(ds);
+      // A cleaned day with a local folder again holds rows written after it was shipped (a
+      // clock that stepped back): they are only here, so read them next to the S3 copy.
+      if (storage == Storage::kAuto && options_.s3) {
+        const auto idx = IndexStatuses();
+        for (const auto& [d, name] : local) {
+          auto st = idx.find(name);
+          if (by_name[name].remote && st != idx.end() && st->second.done == ship::Phase::kCleaned) {
+            out.push_back({d, name, false, false, ""});
+          }
+        }
+      }
     }
     std::sort(out.begin(), out.end(), [](const DaySource& a, const DaySource& b) { return a.d > b.d; });
     return out;

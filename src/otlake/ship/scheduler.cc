@@ -123,6 +123,11 @@ void Scheduler::Pass() {
     statuses_ = statuses;
     local_days_ = local;
     last_pass_ms_ = now;
+    for (const auto& [day, st] : statuses) {
+      if (st.done == Phase::kCleaned && local.count(day) && warned_late_.insert(day).second) {
+        OTLAKE_LOG(WARN) << "shipping: " << LateRowsProblem(day);
+      }
+    }
   }
   const bool s3 = options_.shipper.s3 != nullptr;
   const Phase target = s3 ? (options_.shipper.clean ? Phase::kCleaned : Phase::kVerified) : Phase::kSealed;
@@ -184,7 +189,16 @@ std::string Scheduler::Problem() const {
   for (const auto& [day, st] : statuses_) {
     if (st.failures > 0) return "day " + day + ": " + PhaseName(st.failed_phase) + " failed: " + st.last_error;
   }
+  for (const auto& [day, st] : statuses_) {
+    if (st.done == Phase::kCleaned && local_days_.count(day)) return LateRowsProblem(day);
+  }
   return "";
+}
+
+std::string Scheduler::LateRowsProblem(const std::string& day) {
+  return "day " + day + " was shipped and cleaned, but rows were written into it since (a clock " +
+         "that stepped back?): they are kept in staging/days/" + day + " and read with the S3 copy, " +
+         "not shipped";
 }
 
 std::string Scheduler::StatusJson() const {
@@ -227,6 +241,11 @@ std::string Scheduler::StatusJson() const {
   }
   j += "}";
   j += ",\"failing\":[" + failing + "]";
+  std::string late;
+  for (const auto& [d, st] : statuses_) {
+    if (st.done == Phase::kCleaned && local_days_.count(d)) late += (late.empty() ? "" : ",") + Q(d);
+  }
+  j += ",\"late_rows_days\":[" + late + "]";
   if (running_.phase != Phase::kNone) {
     j += ",\"running\":{\"day\":" + Q(running_.day) + ",\"phase\":" + Q(Running(running_.phase)) +
          ",\"done\":" + std::to_string(running_.done) + ",\"total\":" + std::to_string(running_.total) +

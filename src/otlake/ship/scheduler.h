@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -58,6 +59,8 @@ class Scheduler {
   std::string StatusJson() const;
   /// A one-line summary: "", or the reason shipping is off or failing.
   std::string Problem() const;
+  /// What /healthz and the log say of a cleaned day that has local rows again.
+  static std::string LateRowsProblem(const std::string& day);
 
  private:
   explicit Scheduler(SchedulerOptions options);
@@ -72,6 +75,7 @@ class Scheduler {
   bool wake_ = false;                          // guarded by mu_
   Progress running_;                           // guarded by mu_ (phase kNone: idle)
   std::map<std::string, int64_t> next_retry_;  // day -> unix ms; guarded by mu_
+  std::set<std::string> warned_late_;           // cleaned days with new local rows, logged; mu_
   std::map<std::string, DayStatus> statuses_;  // last pass's view; guarded by mu_
   std::map<std::string, bool> local_days_;     // last pass's local folders; guarded by mu_
   int64_t last_pass_ms_ = 0;                   // guarded by mu_
