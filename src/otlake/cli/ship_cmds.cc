@@ -159,13 +159,16 @@ int PrepareDay(const Args& a, const char* cmd, const std::string& root, std::str
     return 2;
   }
   long long grace_s = std::atoll(a.Get("grace-s").c_str());
-  if (grace_s < 0) return 2;
+  if (grace_s < 0) {
+    std::cerr << "otlake " << cmd << ": --grace-s must be >= 0, got '" << a.Get("grace-s") << "'\n";
+    return 2;
+  }
   const bool running = ServerRunning(root);
   if (running && now < (d + 1) * 86'400'000 + grace_s * 1000) {
     std::cerr << "otlake " << cmd << ": the server is running and " << *day << " ended less than "
               << grace_s << " s ago: it may still be committing rows of that day. Try again at "
               << UtcIso8601((d + 1) * 86'400'000 + grace_s * 1000) << " (or lower --grace-s).\n";
-    return 1;
+    return 2;  // as a day not over yet (docs/cli.md)
   }
   if (!running) {
     Status st = RecoverWal(root);
