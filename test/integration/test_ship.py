@@ -657,3 +657,21 @@ def test_rows_written_into_a_cleaned_day_stay_readable_and_are_reported(tmp_path
     finally:
         srv.stop()
     assert "rows were written into it since" in srv.read_log()
+
+
+def test_one_process_owns_an_instance(tmp_path):
+    """The instance lock: while another process holds it (a server in its WAL recovery, a
+    seal/ship replaying the WAL), neither a server nor a seal of a stopped instance starts."""
+    import fcntl
+    root, day = make_past_day(tmp_path, n_traces=3, requests_n=1)
+    with open(os.path.join(root, "configs", "instance.lock"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        st = subprocess.run([otlake_bin(), "start", "-F", "-D", str(tmp_path), "-P", "0"], capture_output=True,
+                            text=True, timeout=30)
+        assert st.returncode == 1 and "in use by another otlake process" in st.stderr, st
+        r = run("seal", "-D", str(tmp_path), "--day", day)
+        assert r.returncode == 1 and "in use by another otlake process" in r.stderr, r
+        assert phase_of(root, day) == "none"
+    r = run("seal", "-D", str(tmp_path), "--day", day)
+    assert r.returncode == 0, r.stderr
+    assert phase_of(root, day) == "sealed"

@@ -247,6 +247,16 @@ int RunServer(const Args& a, const Instance& inst) {
     std::cerr << "otlake start: " << st.message() << "\n";
     return 1;
   }
+  // One process owns an instance's WAL and tables at a time: held for the server's whole life
+  // (WAL recovery included), and by `otlake seal|ship` while they replay the WAL themselves.
+  auto instance_lock = FileLock::Acquire(inst.configs() + "/instance.lock", /*wait=*/false);
+  if (!instance_lock.ok()) {
+    std::cerr << "otlake start: instance '" << inst.id << "' is in use by another otlake process "
+              << (instance_lock.status().IsAlreadyExists() ? "(a server starting, or otlake seal/ship)"
+                                                           : instance_lock.status().message())
+              << "\n";
+    return 1;
+  }
 
   // Signals are handled by sigwait in this thread; block them before any thread starts.
   sigset_t sigs;

@@ -144,7 +144,7 @@ Status RecoverWal(const std::string& root) {
 
 // Common set-up of seal and ship: checks, WAL recovery, the shipper.
 int PrepareDay(const Args& a, const char* cmd, const std::string& root, std::string* day,
-               ship::ShipperOptions* so) {
+               ship::ShipperOptions* so, std::unique_ptr<FileLock>* instance_lock) {
   if (!PathExists(root)) {
     std::cerr << "otlake " << cmd << ": no instance at " << root << " (run 'otlake init' first)\n";
     return 1;
@@ -171,6 +171,15 @@ int PrepareDay(const Args& a, const char* cmd, const std::string& root, std::str
     return 2;  // as a day not over yet (docs/cli.md)
   }
   if (!running) {
+    // No server: this process replays the WAL and writes the tables, so it must own the
+    // instance (a server that is starting holds the lock before its own recovery).
+    auto lock = FileLock::Acquire(root + "/configs/instance.lock", /*wait=*/false);
+    if (!lock.ok()) {
+      std::cerr << "otlake " << cmd << ": the instance is in use by another otlake process (a server "
+                << "starting, or another seal/ship); try again in a moment\n";
+      return 1;
+    }
+    *instance_lock = std::move(*lock);
     Status st = RecoverWal(root);
     if (!st.ok()) {
       std::cerr << "otlake " << cmd << ": write-ahead log recovery failed: " << st.message() << "\n";
@@ -291,7 +300,8 @@ std::vector<OptionSpec> DaysSpecs() {
 int RunSeal(const Args& a, const std::string& instance_id, const std::string& root) {
   ship::ShipperOptions so;
   std::string day;
-  if (int rc = PrepareDay(a, "seal", root, &day, &so); rc != 0) return rc;
+  std::unique_ptr<FileLock> instance_lock;
+  if (int rc = PrepareDay(a, "seal", root, &day, &so, &instance_lock); rc != 0) return rc;
   so.instance_id = instance_id;
   ship::Shipper shipper(so);
   ProgressBar bar;
@@ -308,7 +318,8 @@ int RunSeal(const Args& a, const std::string& instance_id, const std::string& ro
 int RunShip(const Args& a, const std::string& instance_id, const std::string& root) {
   ship::ShipperOptions so;
   std::string day;
-  if (int rc = PrepareDay(a, "ship", root, &day, &so); rc != 0) return rc;
+  std::unique_ptr<FileLock> instance_lock;
+  if (int rc = PrepareDay(a, "ship", root, &day, &so, &instance_lock); rc != 0) return rc;
   so.instance_id = instance_id;
   ship::S3Settings s = S3SettingsFromArgs(a, root);
   for (const auto& w : s.warnings) std::cerr << "otlake ship: warning: " << w << "\n";

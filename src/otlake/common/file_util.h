@@ -1,6 +1,7 @@
 // Small POSIX file helpers with durable semantics, returning Status (errno text in the message).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -25,5 +26,19 @@ Status AppendLine(const std::string& path, std::string_view line);
 Status SyncDir(const std::string& dir);
 
 bool PathExists(const std::string& path);
+
+/// An exclusive advisory lock (flock) on a file, held until destroyed; the file is created if
+/// missing. Acquire fails with Status::AlreadyExists when another process holds it and !wait.
+class FileLock {
+ public:
+  static Result<std::unique_ptr<FileLock>> Acquire(const std::string& path, bool wait);
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  explicit FileLock(int fd) : fd_(fd) {}
+  int fd_;
+};
 
 }  // namespace otlake

@@ -222,22 +222,15 @@ std::string IndexTableName(const std::string& table) { return "otel/" + table; }
 
 Result<std::unique_ptr<ShipLock>> ShipLock::Acquire(const std::string& index_dir, bool wait) {
   OTLAKE_RETURN_NOT_OK(MakeDirs(index_dir));
-  const std::string path = index_dir + "/ship.lock";
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IOError("cannot open ", path, ": ", std::strerror(errno));
-  if (::flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
-    const int err = errno;
-    ::close(fd);
-    if (err == EWOULDBLOCK) return Status::AlreadyExists("another otlake process is shipping days of this instance");
-    return Status::IOError("cannot lock ", path, ": ", std::strerror(err));
+  auto lock = FileLock::Acquire(index_dir + "/ship.lock", wait);
+  if (lock.status().IsAlreadyExists()) {
+    return Status::AlreadyExists("another otlake process is shipping days of this instance");
   }
-  return std::unique_ptr<ShipLock>(new ShipLock(fd));
+  OTLAKE_RETURN_NOT_OK(lock.status());
+  return std::unique_ptr<ShipLock>(new ShipLock(std::move(*lock)));
 }
 
-ShipLock::~ShipLock() {
-  ::flock(fd_, LOCK_UN);
-  ::close(fd_);
-}
+ShipLock::~ShipLock() = default;
 
 // ---------------------------------------------------------------------------------------------
 // Shipper

@@ -32,6 +32,7 @@
 #include <memory>
 #include <string>
 
+#include "otlake/common/file_util.h"
 #include "otlake/common/status.h"
 #include "otlake/lake/delta_table.h"
 #include "otlake/ship/days_index.h"
@@ -106,8 +107,8 @@ class ShipLock {
   ~ShipLock();
 
  private:
-  explicit ShipLock(int fd) : fd_(fd) {}
-  int fd_;
+  explicit ShipLock(std::unique_ptr<FileLock> lock) : lock_(std::move(lock)) {}
+  std::unique_ptr<FileLock> lock_;
 };
 
 /// The Delta table names Depths writes in the index: "otel/spans", ….
