@@ -1,6 +1,8 @@
 #include "otlake/cli/args.h"
 
 #include <algorithm>
+#include <cctype>
+#include <iostream>
 
 namespace otlake::cli {
 
@@ -85,6 +87,35 @@ std::string FormatHelp(const std::string& usage, const std::string& description,
   }
   out += "  -h, --help" + std::string(width > 10 ? width - 10 + 2 : 2, ' ') + "Show this help\n";
   return out;
+}
+
+std::string Pad(const std::string& s, size_t w, bool right) {
+  if (s.size() >= w) return s;
+  return right ? std::string(w - s.size(), ' ') + s : s + std::string(w - s.size(), ' ');
+}
+
+void PrintTable(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
+                const std::vector<bool>& right_aligned) {
+  std::vector<size_t> w(header.size());
+  for (size_t c = 0; c < header.size(); ++c) {
+    w[c] = header[c].size();
+    for (const auto& r : rows) w[c] = std::max(w[c], r[c].size());
+  }
+  auto line = [&](const std::vector<std::string>& r) {
+    std::string s;
+    for (size_t c = 0; c < r.size(); ++c) {
+      const bool right =
+          c < right_aligned.size()
+              ? right_aligned[c]
+              : right_aligned.empty() && c > 0 && !r[c].empty() &&
+                    (std::isdigit(static_cast<unsigned char>(r[c][0])) || r[c] == "-");
+      s += (c ? "  " : "") + Pad(r[c], w[c], right);
+    }
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    std::cout << s << "\n";
+  };
+  line(header);
+  for (const auto& r : rows) line(r);
 }
 
 }  // namespace otlake::cli

@@ -33,6 +33,15 @@ class Args {
   std::vector<std::string> positional_;
 };
 
+/// `s` padded with spaces to `w` columns (on the left when `right`).
+std::string Pad(const std::string& s, size_t w, bool right = false);
+
+/// Prints rows as an aligned table (two spaces between columns) to stdout. Columns whose
+/// `right_aligned` entry is true are right-aligned; without `right_aligned`, numeric-looking
+/// cells (and "-") of every column but the first are.
+void PrintTable(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
+                const std::vector<bool>& right_aligned = {});
+
 /// Renders the help text of a command: usage line, description, options table.
 std::string FormatHelp(const std::string& usage, const std::string& description,
                        const std::vector<OptionSpec>& specs);

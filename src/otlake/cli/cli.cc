@@ -561,11 +561,6 @@ Status HttpGet(const std::string& host, int port, const std::string& path, doubl
   return Status::OK();
 }
 
-std::string Pad(const std::string& s, size_t w, bool right = false) {
-  if (s.size() >= w) return s;
-  return right ? std::string(w - s.size(), ' ') + s : s + std::string(w - s.size(), ' ');
-}
-
 std::string JsonText(const rapidjson::Value& v) {
   if (v.IsString()) return v.GetString();
   if (v.IsInt64()) return std::to_string(v.GetInt64());
@@ -577,26 +572,6 @@ std::string JsonText(const rapidjson::Value& v) {
   if (v.IsBool()) return v.GetBool() ? "yes" : "no";
   if (v.IsNull()) return "-";
   return "?";
-}
-
-// Prints rows as an aligned table; numeric-looking columns right-aligned.
-void PrintTable(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> w(header.size());
-  for (size_t c = 0; c < header.size(); ++c) {
-    w[c] = header[c].size();
-    for (const auto& r : rows) w[c] = std::max(w[c], r[c].size());
-  }
-  auto line = [&](const std::vector<std::string>& r) {
-    std::string s;
-    for (size_t c = 0; c < r.size(); ++c) {
-      const bool num = c > 0 && !r[c].empty() && (std::isdigit(static_cast<unsigned char>(r[c][0])) || r[c] == "-");
-      s += (c ? "  " : "") + Pad(r[c], w[c], num);
-    }
-    while (!s.empty() && s.back() == ' ') s.pop_back();
-    std::cout << s << "\n";
-  };
-  line(header);
-  for (const auto& r : rows) line(r);
 }
 
 int CmdStatus(int argc, char** argv) {

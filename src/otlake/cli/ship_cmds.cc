@@ -433,25 +433,8 @@ int RunDays(const Args& a, const std::string& instance_id, const std::string& ro
     std::cout << "No days yet.\n";
     return 0;
   }
-  std::vector<std::string> header = {"DAY", "LOCAL", "PHASE", "ROWS", "FILES", "BYTES", "UPDATED", "PROBLEM"};
-  std::vector<size_t> w(header.size());
-  for (size_t c = 0; c < header.size(); ++c) {
-    w[c] = header[c].size();
-    for (const auto& r : rows) w[c] = std::max(w[c], r[c].size());
-  }
-  auto line = [&](const std::vector<std::string>& r) {
-    std::string s;
-    for (size_t c = 0; c < r.size(); ++c) {
-      const bool right = c >= 3 && c <= 5;
-      std::string cell = r[c];
-      if (cell.size() < w[c]) cell = right ? std::string(w[c] - cell.size(), ' ') + cell : cell + std::string(w[c] - cell.size(), ' ');
-      s += (c ? "  " : "") + cell;
-    }
-    while (!s.empty() && s.back() == ' ') s.pop_back();
-    std::cout << s << "\n";
-  };
-  line(header);
-  for (const auto& r : rows) line(r);
+  PrintTable({"DAY", "LOCAL", "PHASE", "ROWS", "FILES", "BYTES", "UPDATED", "PROBLEM"}, rows,
+             {false, false, false, true, true, true, false, false});
   return 0;
 }
 
