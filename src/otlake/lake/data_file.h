@@ -35,6 +35,10 @@ struct DataFileOptions {
   /// Columns written without a dictionary (plain + zstd): nearly unique values (span ids,
   /// nanosecond times) where a dictionary only adds a second copy.
   std::vector<std::string> plain_columns;
+  /// Columns written with a delta encoding and no dictionary: DELTA_BINARY_PACKED for integers
+  /// (near-sorted times: each value is a small difference from the last), DELTA_LENGTH_BYTE_ARRAY
+  /// for strings.
+  std::vector<std::string> delta_columns;
 
   /// The layout of table `id` (sort key, page size, bloom filters) with the given zstd level
   /// and row-group bound.

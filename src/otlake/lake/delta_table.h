@@ -98,6 +98,9 @@ struct SealOptions {
 struct SealLayout {
   std::vector<std::string> sort_key;
   std::vector<std::string> plain_columns;
+  std::vector<std::string> delta_columns;             ///< DataFileOptions::delta_columns
+  /// Rows per data page at most; 0 = the table's (layout.h).
+  int64_t max_rows_per_page = 0;
 };
 SealLayout SealLayoutFor(table::TableId id);
 
