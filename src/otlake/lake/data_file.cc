@@ -31,6 +31,13 @@ std::shared_ptr<parquet::WriterProperties> ParquetProperties(
       ->created_by("otlake " OTLAKE_VERSION);
   if (o.max_rows_per_page > 0) b.max_rows_per_page(o.max_rows_per_page);
   for (const std::string& c : o.plain_columns) b.disable_dictionary(c);
+  for (const std::string& c : o.delta_columns) {
+    const int i = schema.GetFieldIndex(c);
+    if (i < 0) continue;
+    const bool binary = arrow::is_base_binary_like(schema.field(i)->type()->id());
+    b.disable_dictionary(c)->encoding(c, binary ? parquet::Encoding::DELTA_LENGTH_BYTE_ARRAY
+                                                : parquet::Encoding::DELTA_BINARY_PACKED);
+  }
   // Declare the sort order in the footer so engines can rely on it.
   std::vector<parquet::SortingColumn> sorting;
   for (const std::string& k : key) {
@@ -77,6 +84,8 @@ DataFileOptions DataFileOptions::Defaults(table::TableId id, int zstd_level,
   o.max_rows_per_page = MaxRowsPerPage(id);
   o.bloom_filter_columns = BloomFilterColumns(id);
   o.bloom_filter_fpp = kBloomFilterFpp;
+  o.plain_columns = PlainColumns(id);
+  o.delta_columns = DeltaColumns(id);
   return o;
 }
 

@@ -35,9 +35,13 @@ struct DataFileOptions {
   /// Columns written without a dictionary (plain + zstd): nearly unique values (span ids,
   /// nanosecond times) where a dictionary only adds a second copy.
   std::vector<std::string> plain_columns;
+  /// Columns written with a delta encoding and no dictionary: DELTA_BINARY_PACKED for integers
+  /// (near-sorted times: each value is a small difference from the last), DELTA_LENGTH_BYTE_ARRAY
+  /// for strings.
+  std::vector<std::string> delta_columns;
 
-  /// The layout of table `id` (sort key, page size, bloom filters) with the given zstd level
-  /// and row-group bound.
+  /// The layout of table `id` (sort key, page size, bloom filters, plain and delta columns) with
+  /// the given zstd level and row-group bound.
   static DataFileOptions Defaults(table::TableId id, int zstd_level, int64_t max_row_group_rows);
 };
 
