@@ -29,7 +29,7 @@ void CheckSameRows(const otlp::DecodeResult& a, const otlp::DecodeResult& b) {
       const table::Column& cx = x->column(c);
       const table::Column& cy = y->column(c);
       bool same = cx.ints == cy.ints && cx.bools == cy.bools && cx.offsets == cy.offsets &&
-                  cx.chars == cy.chars && cx.valid == cy.valid &&
+                  cx.chars == cy.chars && cx.codes == cy.codes && cx.valid == cy.valid &&
                   cx.doubles.size() == cy.doubles.size();
       for (size_t i = 0; same && i < cx.doubles.size(); ++i) {
         same = std::memcmp(&cx.doubles[i], &cy.doubles[i], sizeof(double)) == 0 ||

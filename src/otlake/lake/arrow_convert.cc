@@ -5,7 +5,9 @@
 #include <arrow/compute/initialize.h>
 #include <arrow/util/bit_util.h>
 
+#include <algorithm>
 #include <mutex>
+#include <unordered_map>
 
 namespace otlake::lake {
 namespace {
@@ -48,10 +50,79 @@ Status CheckColumn(const Column& c, int64_t rows, const char* name) {
     return Status::Invalid("column ", name, " has ", c.size(), " values for ", rows, " rows");
   }
   if (c.type == ColType::kString &&
-      (c.offsets.front() != 0 || static_cast<size_t>(c.offsets.back()) != c.chars.size())) {
+      (c.offsets.empty() || c.offsets.front() != 0 ||
+       static_cast<size_t>(c.offsets.back()) != c.chars.size())) {
     return Status::Invalid("column ", name, " has inconsistent string offsets");
   }
+  if (c.dict) {
+    for (size_t k = 1; k < c.offsets.size(); ++k) {
+      if (c.offsets[k] < c.offsets[k - 1]) {
+        return Status::Invalid("column ", name, " has inconsistent string offsets");
+      }
+    }
+    const int64_t entries = c.num_entries();
+    for (int32_t code : c.codes) {
+      if (code < 0 || code >= entries) {
+        return Status::Invalid("column ", name, " has a dictionary code out of range");
+      }
+    }
+  }
   return Status::OK();
+}
+
+// A dictionary column of several batches as one Arrow dictionary array (int32 indices into one
+// dictionary of the distinct values, in order of first appearance): the batches' entries are
+// unified, their codes remapped. The result owns its buffers.
+Result<std::shared_ptr<arrow::Array>> UnifiedDictionary(const std::vector<const RowBatch*>& batches,
+                                                        int col, int64_t rows) {
+  std::unordered_map<std::string_view, int32_t> index;  // views into the batches
+  std::vector<int32_t> offsets = {0};
+  std::string chars;
+  OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> indices,
+                         arrow::AllocateBuffer(rows * static_cast<int64_t>(sizeof(int32_t))));
+  auto* out = reinterpret_cast<int32_t*>(indices->mutable_data());
+  std::vector<int32_t> remap;
+  for (const RowBatch* b : batches) {
+    if (b->num_rows() == 0) continue;
+    const Column& c = b->column(col);
+    remap.resize(static_cast<size_t>(c.num_entries()));
+    for (int64_t k = 0; k < c.num_entries(); ++k) {
+      const std::string_view v = c.Entry(k);
+      auto [it, added] = index.try_emplace(v, static_cast<int32_t>(offsets.size() - 1));
+      if (added) {
+        chars.append(v);
+        offsets.push_back(static_cast<int32_t>(chars.size()));
+      }
+      remap[k] = it->second;
+    }
+    for (int32_t code : c.codes) *out++ = remap[code];
+  }
+  const int64_t entries = static_cast<int64_t>(offsets.size()) - 1;
+  auto dictionary = arrow::MakeArray(arrow::ArrayData::Make(
+      arrow::utf8(), entries,
+      {nullptr, arrow::Buffer::FromVector(std::move(offsets)),
+       arrow::Buffer::FromString(std::move(chars))},
+      0));
+  auto idx = arrow::MakeArray(arrow::ArrayData::Make(arrow::int32(), rows, {nullptr, indices}, 0));
+  return std::make_shared<arrow::DictionaryArray>(arrow::dictionary(arrow::int32(), arrow::utf8()),
+                                                  idx, dictionary);
+}
+
+// A dictionary column's values as a plain utf8 array (copies).
+Result<std::shared_ptr<arrow::Array>> DenseStrings(const Column& c, int64_t rows) {
+  std::vector<int32_t> offsets;
+  offsets.reserve(static_cast<size_t>(rows) + 1);
+  offsets.push_back(0);
+  std::string chars;
+  for (int64_t r = 0; r < rows; ++r) {
+    chars.append(c.StringAt(r));
+    offsets.push_back(static_cast<int32_t>(chars.size()));
+  }
+  return arrow::MakeArray(arrow::ArrayData::Make(
+      arrow::utf8(), rows,
+      {nullptr, arrow::Buffer::FromVector(std::move(offsets)),
+       arrow::Buffer::FromString(std::move(chars))},
+      0));
 }
 
 // Builds one array. `own` decides between borrowing (Wrap) and taking ownership (FromVector).
@@ -71,6 +142,7 @@ Result<std::shared_ptr<arrow::Array>> ToArray(ColumnRef&& c, int64_t rows,
       return arrow::Buffer::Wrap(vec);
     }
   };
+  if (c.dict) return DenseStrings(c, rows);
   std::shared_ptr<arrow::ArrayData> data;
   switch (c.type) {
     case ColType::kInt64:
@@ -117,29 +189,47 @@ std::shared_ptr<arrow::Schema> ArrowSchema(table::TableId id) {
   return arrow::schema(std::move(fields));
 }
 
-Result<std::shared_ptr<arrow::Table>> BorrowAsTable(const std::vector<const RowBatch*>& batches) {
+Result<std::shared_ptr<arrow::Table>> BorrowAsTable(const std::vector<const RowBatch*>& batches,
+                                                    const std::vector<std::string>& dense_columns) {
   if (batches.empty()) return Status::Invalid("BorrowAsTable needs at least one batch");
   const table::TableId id = batches.front()->table();
-  std::shared_ptr<arrow::Schema> schema = ArrowSchema(id);
   const auto defs = table::Columns(id);
-  std::vector<arrow::ArrayVector> chunks(defs.size());
+  int64_t rows = 0;
   for (const RowBatch* b : batches) {
     if (b->table() != id) return Status::Invalid("batches of different tables in one file");
-    if (b->num_rows() == 0) continue;
-    for (size_t i = 0; i < defs.size(); ++i) {
-      const Column& c = b->column(static_cast<int>(i));
-      OTLAKE_RETURN_NOT_OK(CheckColumn(c, b->num_rows(), defs[i].name));
-      OTLAKE_ASSIGN_OR_RAISE(auto arr,
-                             ToArray<false>(c, b->num_rows(), schema->field(i)->type()));
-      chunks[i].push_back(std::move(arr));
-    }
+    rows += b->num_rows();
   }
+  arrow::FieldVector fields;
   arrow::ChunkedArrayVector columns;
   for (size_t i = 0; i < defs.size(); ++i) {
-    columns.push_back(
-        std::make_shared<arrow::ChunkedArray>(std::move(chunks[i]), schema->field(i)->type()));
+    const bool dense = std::find(dense_columns.begin(), dense_columns.end(), defs[i].name) !=
+                       dense_columns.end();
+    const bool dict = batches.front()->column(static_cast<int>(i)).dict && !dense;
+    for (const RowBatch* b : batches) {
+      if (b->num_rows() > 0) {
+        OTLAKE_RETURN_NOT_OK(CheckColumn(b->column(static_cast<int>(i)), b->num_rows(), defs[i].name));
+      }
+    }
+    std::shared_ptr<arrow::DataType> type =
+        dict ? arrow::dictionary(arrow::int32(), arrow::utf8()) : ArrowType(defs[i].type);
+    fields.push_back(arrow::field(defs[i].name, type, defs[i].nullable));
+    arrow::ArrayVector chunks;
+    if (dict) {
+      if (rows > 0) {
+        OTLAKE_ASSIGN_OR_RAISE(auto arr, UnifiedDictionary(batches, static_cast<int>(i), rows));
+        chunks.push_back(std::move(arr));
+      }
+    } else {
+      for (const RowBatch* b : batches) {
+        if (b->num_rows() == 0) continue;
+        OTLAKE_ASSIGN_OR_RAISE(auto arr, ToArray<false>(b->column(static_cast<int>(i)),
+                                                        b->num_rows(), type));
+        chunks.push_back(std::move(arr));
+      }
+    }
+    columns.push_back(std::make_shared<arrow::ChunkedArray>(std::move(chunks), type));
   }
-  return arrow::Table::Make(schema, std::move(columns));
+  return arrow::Table::Make(arrow::schema(std::move(fields)), std::move(columns), rows);
 }
 
 Result<std::shared_ptr<arrow::Table>> MoveToTable(RowBatch&& batch) {

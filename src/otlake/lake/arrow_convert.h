@@ -34,11 +34,20 @@ std::shared_ptr<arrow::Schema> ArrowSchema(table::TableId id);
 /// and string data and offsets are *borrowed*: the batches must stay alive and unmodified while
 /// the result (or anything sliced from it) is in use. Bools and validity are packed into new
 /// bitmaps. Zero batches or zero rows give an empty table.
+///
+/// Dictionary columns (table::IsDictColumn) become one `dictionary<int32, utf8>` chunk over all
+/// batches: the batches' entries unified into one dictionary (first appearance order), their
+/// codes remapped into new indices; Parquet then writes that dictionary once per row group and
+/// the indices without hashing a value per row. Columns named in `dense_columns` (a sort key:
+/// sorting works on plain strings) are copied into utf8 instead. The table's schema is this
+/// one, not ArrowSchema's; Parquet stores both the same (BYTE_ARRAY UTF8).
 Result<std::shared_ptr<arrow::Table>> BorrowAsTable(
-    const std::vector<const table::RowBatch*>& batches);
+    const std::vector<const table::RowBatch*>& batches,
+    const std::vector<std::string>& dense_columns = {});
 
 /// A table that owns the data of `batch`: its vectors are moved into Arrow buffers (no copy of
-/// numbers or strings); `batch` is left empty in unspecified state.
+/// numbers or strings; dictionary columns are expanded into plain utf8 copies); the schema is
+/// ArrowSchema's. `batch` is left empty in unspecified state.
 Result<std::shared_ptr<arrow::Table>> MoveToTable(table::RowBatch&& batch);
 
 /// `table` reordered by `sort_key` (ascending, nulls last) with arrow::compute SortIndices + Take.

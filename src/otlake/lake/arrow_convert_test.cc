@@ -34,6 +34,15 @@ TEST(ArrowConvert, SchemaTypesAndNullability) {
   }
 }
 
+// The string at `r` of a utf8 or dictionary<int32, utf8> array.
+std::string_view StringValue(const arrow::Array& a, int64_t r) {
+  if (a.type_id() == arrow::Type::DICTIONARY) {
+    const auto& d = static_cast<const arrow::DictionaryArray&>(a);
+    return static_cast<const arrow::StringArray&>(*d.dictionary()).GetView(d.GetValueIndex(r));
+  }
+  return static_cast<const arrow::StringArray&>(a).GetView(r);
+}
+
 // Checks every value of `t` against the batch it came from.
 void ExpectSameValues(const table::RowBatch& b, const arrow::Table& t) {
   ASSERT_EQ(t.num_rows(), b.num_rows());
@@ -53,7 +62,7 @@ void ExpectSameValues(const table::RowBatch& b, const arrow::Table& t) {
       ASSERT_TRUE(combined->IsValid(r)) << defs[c].name << " row " << r;
       switch (col.type) {
         case table::ColType::kString:
-          EXPECT_EQ(static_cast<const arrow::StringArray&>(*combined).GetView(r), col.StringAt(r));
+          EXPECT_EQ(StringValue(*combined, r), col.StringAt(r));
           break;
         case table::ColType::kInt64:
           EXPECT_EQ(static_cast<const arrow::Int64Array&>(*combined).Value(r), col.ints[r]);
@@ -76,17 +85,93 @@ TEST(ArrowConvert, BorrowKeepsValuesAndNullsForEveryTable) {
     o.exotic = true;
     auto b = testing::MakeBatch(id, 300, o);
     OTLAKE_ASSERT_OK_AND_ASSIGN(auto t, BorrowAsTable({b.get()}));
-    EXPECT_TRUE(t->schema()->Equals(*ArrowSchema(id)));
+    const auto plain = ArrowSchema(id);
+    ASSERT_EQ(t->schema()->num_fields(), plain->num_fields());
+    for (int i = 0; i < plain->num_fields(); ++i) {
+      const auto& f = t->schema()->field(i);
+      EXPECT_EQ(f->name(), plain->field(i)->name());
+      EXPECT_EQ(f->nullable(), plain->field(i)->nullable());
+      const bool dict = b->column(i).dict;
+      EXPECT_EQ(dict, table::IsDictColumn(i) && plain->field(i)->type()->Equals(arrow::utf8()))
+          << f->name();
+      EXPECT_TRUE(f->type()->Equals(dict ? arrow::dictionary(arrow::int32(), arrow::utf8())
+                                         : plain->field(i)->type()))
+          << f->name();
+    }
     ExpectSameValues(*b, *t);
   }
+}
+
+TEST(ArrowConvert, DictColumnsHoldEachValueOnceAndUnifyAcrossBatches) {
+  // Two "requests" with one resource each, the second's service repeated from the first.
+  table::RowBatch a(TableId::kLogs), b(TableId::kLogs);
+  auto fill = [](table::RowBatch* batch, int rows, const std::vector<std::string>& services) {
+    for (int r = 0; r < rows; ++r) {
+      for (int c = 0; c < batch->num_columns(); ++c) {
+        const table::Column& col = batch->column(c);
+        if (c == table::kServiceName) {
+          batch->AppendString(c, services[r * services.size() / rows]);
+        } else if (col.type == table::ColType::kString) {
+          batch->AppendString(c, "v" + std::to_string(r % 3));
+        } else {
+          batch->AppendNull(c);
+        }
+      }
+      batch->FinishRow();
+    }
+  };
+  fill(&a, 100, {"cart", "checkout"});
+  fill(&b, 50, {"checkout", "email"});
+  const table::Column& sa = a.column(table::kServiceName);
+  ASSERT_TRUE(sa.dict);
+  EXPECT_EQ(sa.num_entries(), 2);  // not 100 copies
+  EXPECT_EQ(sa.chars, "cartcheckout");
+  EXPECT_EQ(sa.StringAt(49), "cart");
+  EXPECT_EQ(sa.StringAt(50), "checkout");
+  // A plain column keeps a value per row.
+  EXPECT_EQ(a.column(table::logs::kBody).num_entries(), 100);
+  // A value coming back after another gets a second entry (unified per file).
+  EXPECT_EQ(a.column(table::kEventDate).num_entries(), 100);
+
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto t, BorrowAsTable({&a, &b}));
+  auto services = t->GetColumnByName("service_name");
+  ASSERT_EQ(services->num_chunks(), 1);
+  const auto& d = static_cast<const arrow::DictionaryArray&>(*services->chunk(0));
+  ASSERT_TRUE(d.ValidateFull().ok());
+  ASSERT_EQ(d.dictionary()->length(), 3);  // cart, checkout, email: each once
+  const auto dates = std::static_pointer_cast<arrow::DictionaryArray>(
+      t->GetColumnByName("event_date")->chunk(0));
+  EXPECT_EQ(dates->dictionary()->length(), 3);  // v0 v1 v2
+  table::RowBatch both(TableId::kLogs);
+  both.AppendBatch(a);
+  both.AppendBatch(b);
+  EXPECT_EQ(both.column(table::kServiceName).num_entries(), 4);
+  ExpectSameValues(both, *t);
+
+  // Columns asked for dense (a sort key) are plain strings.
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto dense, BorrowAsTable({&a, &b}, {"service_name"}));
+  EXPECT_TRUE(dense->GetColumnByName("service_name")->type()->Equals(arrow::utf8()));
+  ExpectSameValues(both, *dense);
+
+  // Truncation drops rows, not the entries they may share with kept rows.
+  a.Truncate(60);
+  EXPECT_EQ(a.column(table::kServiceName).StringAt(59), "checkout");
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto cut, BorrowAsTable({&a}));
+  EXPECT_EQ(cut->num_rows(), 60);
+}
+
+TEST(ArrowConvert, RejectsDictCodesOutOfRange) {
+  auto b = testing::MakeBatch(TableId::kSpans, 5);
+  b->mutable_column(table::kResourceAttrsJson).codes.back() = 99;
+  EXPECT_TRUE(BorrowAsTable({b.get()}).status().IsInvalid());
 }
 
 TEST(ArrowConvert, BorrowIsZeroCopyForStringsAndNumbers) {
   auto b = testing::MakeBatch(TableId::kSpans, 10);
   OTLAKE_ASSERT_OK_AND_ASSIGN(auto t, BorrowAsTable({b.get()}));
-  const auto& names = *t->column(table::kServiceName)->chunk(0)->data();
+  const auto& names = *t->column(table::spans::kName)->chunk(0)->data();
   EXPECT_EQ(names.buffers[2]->data(),
-            reinterpret_cast<const uint8_t*>(b->column(table::kServiceName).chars.data()));
+            reinterpret_cast<const uint8_t*>(b->column(table::spans::kName).chars.data()));
   const auto& ts = *t->column(table::kEventTs)->chunk(0)->data();
   EXPECT_EQ(ts.buffers[1]->data(),
             reinterpret_cast<const uint8_t*>(b->column(table::kEventTs).ints.data()));
@@ -101,7 +186,8 @@ TEST(ArrowConvert, MultipleBatchesBecomeChunksAndEmptyOnesAreSkipped) {
   auto b = testing::MakeBatch(TableId::kMetricsHist, 25, o2);
   OTLAKE_ASSERT_OK_AND_ASSIGN(auto t, BorrowAsTable({a.get(), empty.get(), b.get()}));
   EXPECT_EQ(t->num_rows(), 65);
-  EXPECT_EQ(t->column(0)->num_chunks(), 2);
+  EXPECT_EQ(t->column(table::kEventTs)->num_chunks(), 2);
+  EXPECT_EQ(t->column(table::kProjectId)->num_chunks(), 1);  // a dictionary column: unified
   table::RowBatch both(TableId::kMetricsHist);
   both.AppendBatch(*a);
   both.AppendBatch(*b);

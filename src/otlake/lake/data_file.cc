@@ -84,6 +84,8 @@ DataFileOptions DataFileOptions::Defaults(table::TableId id, int zstd_level,
   o.max_rows_per_page = MaxRowsPerPage(id);
   o.bloom_filter_columns = BloomFilterColumns(id);
   o.bloom_filter_fpp = kBloomFilterFpp;
+  o.plain_columns = PlainColumns(id);
+  o.delta_columns = DeltaColumns(id);
   return o;
 }
 
@@ -93,7 +95,7 @@ Result<DataFileInfo> WriteDataFile(const std::vector<const table::RowBatch*>& ba
   if (!(options.bloom_filter_fpp > 0 && options.bloom_filter_fpp < 1)) {
     return Status::Invalid("bloom_filter_fpp must be in (0, 1)");
   }
-  OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> view, BorrowAsTable(batches));
+  OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> view, BorrowAsTable(batches, options.sort_key));
   if (view->num_rows() == 0) return Status::Invalid("WriteDataFile needs at least one row");
   const std::vector<std::string>& key = options.sort_key;
   std::shared_ptr<arrow::Table> sorted = view;

@@ -40,8 +40,8 @@ struct DataFileOptions {
   /// for strings.
   std::vector<std::string> delta_columns;
 
-  /// The layout of table `id` (sort key, page size, bloom filters) with the given zstd level
-  /// and row-group bound.
+  /// The layout of table `id` (sort key, page size, bloom filters, plain and delta columns) with
+  /// the given zstd level and row-group bound.
   static DataFileOptions Defaults(table::TableId id, int zstd_level, int64_t max_row_group_rows);
 };
 

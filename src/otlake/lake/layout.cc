@@ -37,6 +37,27 @@ int64_t MaxRowGroupRows(table::TableId id) {
   }
 }
 
+// Measured on the spans of bench/ingest_bench.py (120k spans, one flush file, zstd-1, 16k-row
+// groups; B/span, all-dictionary first): start_time 4.49 -> 0.81 (delta: sorted by trace_id then
+// start, a trace's 8 starts are microseconds apart), span_id 10.75 -> 8.07 (delta lengths),
+// parent_span_id 1.74 -> 1.10, end_time 5.73 -> 3.98 (plain; delta 4.56), duration_ms 9.23 ->
+// 7.55, event_ts 0.51 -> 0.31, trace_id 2.32 -> 2.13, span_attrs_json 46.8 -> 46.6 (plain; delta
+// lengths 47.2): the file 84.0 -> 73.2 B/span. The other tables keep dictionaries until measured.
+std::vector<std::string> PlainColumns(table::TableId id) {
+  switch (id) {
+    case table::TableId::kSpans:
+      return {"trace_id", "end_time_unix_nano", "duration_ms", "event_ts", "span_attrs_json"};
+    default: return {};
+  }
+}
+
+std::vector<std::string> DeltaColumns(table::TableId id) {
+  switch (id) {
+    case table::TableId::kSpans: return {"start_time_unix_nano", "span_id", "parent_span_id"};
+    default: return {};
+  }
+}
+
 std::vector<std::string> BloomFilterColumns(table::TableId id) {
   switch (id) {
     case table::TableId::kSpans:

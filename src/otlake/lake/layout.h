@@ -27,6 +27,15 @@ std::vector<std::string> SortKey(table::TableId id);
 /// trace can skip files and row groups whose random trace ids span the whole min/max range.
 std::vector<std::string> BloomFilterColumns(table::TableId id);
 
+/// Columns of table `id`'s data files written without a dictionary (plain + zstd): nearly unique
+/// values, where a dictionary costs a hash insert per value and then falls back to plain anyway.
+std::vector<std::string> PlainColumns(table::TableId id);
+
+/// Columns written with a delta encoding and no dictionary (DataFileOptions::delta_columns):
+/// integers that grow within a sort run (DELTA_BINARY_PACKED), nearly unique fixed-length ids
+/// (DELTA_LENGTH_BYTE_ARRAY: the lengths collapse, the bytes stay for zstd).
+std::vector<std::string> DeltaColumns(table::TableId id);
+
 /// Upper bound on rows per Parquet row group for table `id` (the writer option can only lower it).
 int64_t MaxRowGroupRows(table::TableId id);
 

@@ -4,9 +4,29 @@
 
 namespace otlake::table {
 
+bool IsDictColumn(int col) {
+  switch (col) {
+    case kProjectId:
+    case kServiceName:
+    case kServiceNamespace:
+    case kServiceInstanceId:
+    case kServiceVersion:
+    case kDeploymentEnv:
+    case kResourceAttrsJson:
+    case kResourceSchemaUrl:
+    case kScopeName:
+    case kScopeVersion:
+    case kScopeAttrsJson:
+    case kScopeSchemaUrl:
+    case kEventDate: return true;
+    default: return false;
+  }
+}
+
 int64_t Column::size() const {
   switch (type) {
-    case ColType::kString: return static_cast<int64_t>(offsets.size()) - 1;
+    case ColType::kString:
+      return dict ? static_cast<int64_t>(codes.size()) : static_cast<int64_t>(offsets.size()) - 1;
     case ColType::kInt64: return static_cast<int64_t>(ints.size());
     case ColType::kDouble: return static_cast<int64_t>(doubles.size());
     case ColType::kBool: return static_cast<int64_t>(bools.size());
@@ -20,6 +40,8 @@ RowBatch::RowBatch(TableId table) : table_(table) {
   for (size_t i = 0; i < defs.size(); ++i) {
     columns_[i].type = defs[i].type;
     columns_[i].nullable = defs[i].nullable;
+    columns_[i].dict = defs[i].type == ColType::kString && !defs[i].nullable &&
+                       IsDictColumn(static_cast<int>(i));
     if (defs[i].type == ColType::kString) columns_[i].offsets.push_back(0);
   }
 }
@@ -27,7 +49,13 @@ RowBatch::RowBatch(TableId table) : table_(table) {
 void RowBatch::AppendNull(int col) {
   Column& c = columns_[col];
   switch (c.type) {
-    case ColType::kString: c.offsets.push_back(static_cast<int32_t>(c.chars.size())); break;
+    case ColType::kString:
+      if (c.dict) {
+        AppendDictString(c, {});
+      } else {
+        c.offsets.push_back(static_cast<int32_t>(c.chars.size()));
+      }
+      break;
     case ColType::kInt64: c.ints.push_back(0); break;
     case ColType::kDouble: c.doubles.push_back(0); break;
     case ColType::kBool: c.bools.push_back(0); break;
@@ -48,7 +76,10 @@ void RowBatch::Truncate(int64_t rows) {
   for (Column& c : columns_) {
     switch (c.type) {
       case ColType::kString:
-        if (c.size() > rows) {
+        if (c.dict) {
+          // Entries past the last kept row's stay: unreferenced, harmless, dropped per file.
+          if (c.size() > rows) c.codes.resize(rows);
+        } else if (c.size() > rows) {
           c.offsets.resize(rows + 1);
           c.chars.resize(c.offsets.back());
         }
@@ -76,9 +107,14 @@ void RowBatch::AppendBatch(const RowBatch& other) {
     switch (c.type) {
       case ColType::kString: {
         const int32_t base = static_cast<int32_t>(c.chars.size());
+        const int32_t first_entry = static_cast<int32_t>(c.offsets.size()) - 1;
         c.chars.append(o.chars);
         c.offsets.reserve(c.offsets.size() + o.offsets.size() - 1);
         for (size_t k = 1; k < o.offsets.size(); ++k) c.offsets.push_back(base + o.offsets[k]);
+        if (c.dict) {
+          c.codes.reserve(c.codes.size() + o.codes.size());
+          for (int32_t code : o.codes) c.codes.push_back(first_entry + code);
+        }
         break;
       }
       case ColType::kInt64: c.ints.insert(c.ints.end(), o.ints.begin(), o.ints.end()); break;
@@ -96,7 +132,8 @@ int64_t RowBatch::ByteSize() const {
   int64_t n = 0;
   for (const Column& c : columns_) {
     n += static_cast<int64_t>(c.ints.size() * 8 + c.doubles.size() * 8 + c.bools.size() +
-                              c.offsets.size() * 4 + c.chars.size() + c.valid.size());
+                              c.offsets.size() * 4 + c.chars.size() + c.codes.size() * 4 +
+                              c.valid.size());
   }
   return n;
 }

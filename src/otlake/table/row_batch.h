@@ -3,6 +3,11 @@
 // Decoders append straight into these columns (one Append* per column, then FinishRow); the lake
 // module turns a batch into Arrow arrays by moving the vectors into Arrow buffers. A batch is
 // single-threaded; hand it between threads by unique_ptr.
+//
+// Request-level string columns (resource, scope, project, event date: IsDictColumn) are held as a
+// dictionary: `offsets`/`chars` hold the distinct values appended in a row (an entry per change
+// of value), `codes` one entry index per row. A request's 512 spans then store its resource JSON
+// once instead of 512 times; the lake writer turns the codes into Arrow dictionary indices.
 #pragma once
 
 #include <array>
@@ -16,23 +21,34 @@
 
 namespace otlake::table {
 
+/// True if column `col` (of any table) is stored as a dictionary: the shared string columns whose
+/// value comes from the request, resource or scope (project_id, service_*, deployment_env,
+/// resource_attrs_json, resource_schema_url, scope_*, event_date). None of them is nullable.
+bool IsDictColumn(int col);
+
 /// One column's values. Only the vectors that match `type` are used.
 struct Column {
   ColType type = ColType::kString;
   bool nullable = false;
+  bool dict = false;              ///< kString held as codes into offsets/chars (IsDictColumn)
   std::vector<int64_t> ints;      ///< kInt64
   std::vector<double> doubles;    ///< kDouble
   std::vector<uint8_t> bools;     ///< kBool, 0 or 1
-  std::vector<int32_t> offsets;   ///< kString: num_rows + 1 entries, starting at 0
-  std::string chars;              ///< kString: concatenated UTF-8 values
+  std::vector<int32_t> offsets;   ///< kString: num_rows + 1 entries (dict: entries + 1), from 0
+  std::string chars;              ///< kString: concatenated UTF-8 values (dict: the entries)
+  std::vector<int32_t> codes;     ///< dict only: per row, the index of its entry
   std::vector<uint8_t> valid;     ///< nullable columns only: 1 = value present
 
   /// Number of values appended so far.
   int64_t size() const;
-  /// The string at `row` (kString only).
-  std::string_view StringAt(int64_t row) const {
-    return std::string_view(chars).substr(offsets[row], offsets[row + 1] - offsets[row]);
+  /// Dictionary entries (dict) or values (otherwise) held in offsets/chars.
+  int64_t num_entries() const { return static_cast<int64_t>(offsets.size()) - 1; }
+  /// Entry `k` of offsets/chars: the value of row k for a plain string column.
+  std::string_view Entry(int64_t k) const {
+    return std::string_view(chars).substr(offsets[k], offsets[k + 1] - offsets[k]);
   }
+  /// The string at `row` (kString only).
+  std::string_view StringAt(int64_t row) const { return Entry(dict ? codes[row] : row); }
   bool IsNull(int64_t row) const { return nullable && valid[row] == 0; }
 };
 
@@ -48,6 +64,7 @@ class RowBatch {
 
   void AppendString(int col, std::string_view v) {
     Column& c = columns_[col];
+    if (c.dict) return AppendDictString(c, v);
     c.chars.append(v.data(), v.size());
     c.offsets.push_back(static_cast<int32_t>(c.chars.size()));
     if (c.nullable) c.valid.push_back(1);
@@ -84,6 +101,20 @@ class RowBatch {
   int64_t ByteSize() const;
 
  private:
+  // A dict column's row: the last entry again when the value repeats (every row of a resource),
+  // else a new entry. Entries may repeat (A, B, A): the lake writer unifies them per file.
+  static void AppendDictString(Column& c, std::string_view v) {
+    const size_t n = c.offsets.size();
+    if (n > 1 && static_cast<size_t>(c.offsets[n - 1] - c.offsets[n - 2]) == v.size() &&
+        std::string_view(c.chars).substr(c.offsets[n - 2]) == v) {
+      c.codes.push_back(static_cast<int32_t>(n - 2));
+      return;
+    }
+    c.chars.append(v.data(), v.size());
+    c.offsets.push_back(static_cast<int32_t>(c.chars.size()));
+    c.codes.push_back(static_cast<int32_t>(n - 1));
+  }
+
   TableId table_;
   int64_t num_rows_ = 0;
   std::vector<Column> columns_;
