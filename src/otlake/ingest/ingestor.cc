@@ -151,8 +151,18 @@ Status Ingestor::Ingest(const Record& record, otlp::DecodeResult* decoded) {
 }
 
 bool Ingestor::Ok(std::string* reason) const {
-  if (wal_ && wal_->failed(reason)) return false;
-  return pipeline_->Ok(reason);
+  if (WalFailing(reason)) return false;
+  std::string why;
+  if (pipeline_->Ok(&why)) return true;
+  if (reason) *reason = "table writes are failing (" + options_.pipeline.days_dir + "): " + why;
+  return false;
+}
+
+bool Ingestor::WalFailing(std::string* reason) const {
+  std::string why;
+  if (!wal_ || !wal_->failed(&why)) return false;
+  if (reason) *reason = "write-ahead log is failing (" + options_.wal_dir + "): " + why;
+  return true;
 }
 
 Ingestor::WalStats Ingestor::wal_stats() const {

@@ -75,6 +75,13 @@ class Ingestor {
   const RecoveryReport& recovery() const { return recovery_; }
   /// False (with the reason) while the WAL or the table writes are failing.
   bool Ok(std::string* reason) const;
+  /// True (with the reason) while the WAL cannot be written or synced.
+  bool WalFailing(std::string* reason) const;
+  /// The memory bound of the pipeline's open batches (--max-buffered-bytes); the receiver counts
+  /// request bodies against the same bound (server::MemoryBudget).
+  int64_t max_buffered_bytes() const { return options_.pipeline.max_buffered_bytes; }
+  /// Its low watermark (0: 80% of the bound).
+  int64_t low_buffered_bytes() const { return options_.pipeline.low_buffered_bytes; }
 
   struct WalStats {
     int64_t last_lsn = 0, durable_lsn = 0, committed_lsn = 0, syncs = 0, bytes_written = 0,
