@@ -5,7 +5,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
+#include <vector>
 #include <atomic>
 #include <cctype>
 #include <map>
@@ -102,6 +105,57 @@ enum Rejection {
 constexpr const char* kRejectionNames[kNumRejections] = {
     "memory", "wal", "tables", "stopping", "body_too_large", "decompressed_too_large",
     "unsupported", "invalid"};
+
+// The server-side time of the last kLatencySamples acknowledged requests, by phase (/healthz
+// "ack_latency_ms"): where a slow ack spent its time.
+enum Phase { kPhaseReadBody, kPhaseDecode, kPhaseBuffer, kPhaseWalSync, kPhaseTotal, kNumPhases };
+constexpr const char* kPhaseNames[kNumPhases] = {"read_body", "decode", "buffer", "wal_sync", "total"};
+constexpr size_t kLatencySamples = 4096;
+
+class LatencyRing {
+ public:
+  void Add(const std::array<int64_t, kNumPhases>& ns) {
+    std::lock_guard lk(mu_);
+    if (samples_.size() < kLatencySamples) {
+      samples_.push_back(ns);
+    } else {
+      samples_[next_] = ns;
+    }
+    next_ = (next_ + 1) % kLatencySamples;
+  }
+  // {"samples": n, "<phase>": {"p50": ms, "p99": ms, "max": ms}, ...}
+  template <typename Out>
+  void Write(Out& j) const {
+    std::vector<std::array<int64_t, kNumPhases>> copy;
+    {
+      std::lock_guard lk(mu_);
+      copy = samples_;
+    }
+    j.Int("samples", static_cast<int64_t>(copy.size()));
+    std::vector<int64_t> v(copy.size());
+    for (int p = 0; p < kNumPhases; ++p) {
+      for (size_t i = 0; i < copy.size(); ++i) v[i] = copy[i][p];
+      std::sort(v.begin(), v.end());
+      auto at = [&](double q) {
+        return v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<size_t>(v.size() * q))] / 1e6;
+      };
+      j.Begin(kPhaseNames[p]);
+      j.Double("p50", at(0.5)).Double("p99", at(0.99)).Double("max", v.empty() ? 0.0 : v.back() / 1e6);
+      j.End();
+    }
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::array<int64_t, kNumPhases>> samples_;  // guarded by mu_
+  size_t next_ = 0;                                      // guarded by mu_
+};
+
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // Counters for one signal.
 struct SignalStats {
@@ -239,6 +293,9 @@ class Receiver::Impl {
     j.Int("buffered_bytes", pipeline_->BufferedBytes()).Int("request_bytes", memory_.reserved());
     j.Int("peak_bytes", memory_.peak()).Bool("overloaded", memory_.overloaded());
     j.End();
+    j.Begin("ack_latency_ms");
+    latency_.Write(j);
+    j.End();
     j.Begin("rejections");
     for (int r = 0; r < kNumRejections; ++r) j.Int(kRejectionNames[r], rejections_[r].load());
     j.End();
@@ -345,6 +402,7 @@ class Receiver::Impl {
     std::string reason;
     if (!ingestor_->Ok(&reason)) return StorageFailing(res, format, reason);
 
+    const int64_t decode_start = SteadyNs();
     std::string body;
     const std::string_view encoding = TrimSpaces(req.Header("content-encoding"));
     if (encoding.empty() || IEquals(encoding, "identity")) {
@@ -397,7 +455,9 @@ class Receiver::Impl {
     record.arrival_unix_nano = opts.now_unix_nano;
     record.project_id = project;
     record.body = body;
-    st = ingestor_->Ingest(record, &decoded);
+    const int64_t decode_ns = SteadyNs() - decode_start;
+    ingest::Ingestor::Timing timing;
+    st = ingestor_->Ingest(record, &decoded, &timing);
     if (!st.ok()) {
       if (st.IsCapacityError()) {
         return Reject(res, format, kRejectMemory, 429, kResourceExhausted, st.message(),
@@ -408,6 +468,10 @@ class Receiver::Impl {
                       "otlake is stopping, retry later: " + st.message(), {{"Retry-After", "5"}});
       }
       return StorageFailing(res, format, reason);
+    }
+    if (req.header_read_ns > 0) {
+      latency_.Add({req.body_read_ns, decode_ns, timing.buffer_ns, timing.sync_ns,
+                    SteadyNs() - req.header_read_ns});
     }
     stats.accepted += decoded.accepted;
     if (decoded.rejected > 0) {
@@ -497,6 +561,7 @@ class Receiver::Impl {
   buffer::Pipeline* pipeline_;  // the ingestor's
   server::MemoryBudget memory_;
   std::array<std::atomic<int64_t>, kNumRejections> rejections_{};
+  LatencyRing latency_;
   int64_t started_ms_;
   mutable std::array<SignalStats, 3> signals_;
   mutable std::mutex status_mu_;

@@ -80,6 +80,12 @@ bool HttpRequest::QueryParam(std::string_view name, std::string* value) const {
 // A chunked body is reserved against the memory budget this much at a time.
 constexpr int64_t kChunkedReserveStep = 1 << 20;
 
+int64_t SteadyNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 class HttpServer::Impl {
  public:
   Impl(HttpServerOptions options, HttpHandler handler)
@@ -194,6 +200,7 @@ class HttpServer::Impl {
       ActiveGuard guard(&active_);
       HttpRequest req;
       req.peer = peer;
+      req.header_read_ns = SteadyNanos();
       // A handler that runs long (a query) asks this between steps: has the client hung up?
       // Peeks without consuming, so a pipelined next request is not lost.
       const int fd = stream.socket().native_handle();
@@ -282,6 +289,7 @@ class HttpServer::Impl {
         }
       }
 
+      req.body_read_ns = SteadyNanos() - req.header_read_ns;
       HttpResponse res;
       try {
         handler_(req, &res);

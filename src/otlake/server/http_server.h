@@ -42,6 +42,8 @@ struct HttpRequest {
   /// finished.
   MemoryReservation memory;
   std::string peer;             ///< "ip:port" of the client
+  int64_t header_read_ns = 0;   ///< steady clock (ns) when the header had been read
+  int64_t body_read_ns = 0;     ///< time spent reading the body (ns)
   /// True once the client has closed its side (for long handlers to stop early); may be unset.
   std::function<bool()> client_gone;
 
