@@ -206,3 +206,35 @@ def test_concurrent_large_bodies_under_a_small_budget_lose_nothing(tmp_path):
               f"peak counted {h['memory']['peak_bytes']} bytes")
     finally:
         assert server.stop() == 0, server.read_log()
+
+
+def test_every_refusal_is_counted_by_reason(tmp_path):
+    """Each kind of refusal lands under its own key of /healthz "rejections"; their sum is the
+    number of non-2xx answers of the ingest routes."""
+    server = Server(tmp_path, extra_args=["--max-body-bytes", "100000", "--max-decompressed-bytes", "200000"]).start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        ok_ids, ok_body = big_body(7, 20000)
+        cases = [
+            (ok_body, "application/json", None, 200),
+            (b"{}", "text/plain", None, 415),                                   # unsupported
+            (ok_body, "application/json", "br", 415),                           # unsupported
+            (b"{not json", "application/json", None, 400),                      # invalid
+            (b"garbage", "application/json", "gzip", 400),                      # invalid
+            (b"x" * 150000, "application/json", None, 413),                     # body_too_large
+            (gzip.compress(big_body(8, 300000)[1]), "application/json", "gzip", 413),  # decompressed_too_large
+        ]
+        for body, ctype, enc, want in cases:
+            headers = {"Content-Type": ctype}
+            if enc:
+                headers["Content-Encoding"] = enc
+            conn.request("POST", "/v1/traces", body=body, headers=headers)
+            r = conn.getresponse()
+            r.read()
+            assert r.status == want, (ctype, enc, r.status)
+        h = server.health()
+        assert h["rejections"] == {"memory": 0, "wal": 0, "tables": 0, "stopping": 0, "body_too_large": 1,
+                                   "decompressed_too_large": 1, "unsupported": 2, "invalid": 2}, h["rejections"]
+        assert sum(h["rejections"].values()) == sum(n for code, n in h["http"].items() if code != "200")
+    finally:
+        assert server.stop() == 0, server.read_log()
