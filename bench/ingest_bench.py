@@ -2,12 +2,32 @@
 """Ingest benchmark: pre-encoded OTLP/HTTP protobuf trace requests (512 spans x 20 attributes,
 ~8 services) replayed over keep-alive connections against the real otlake binary.
 
-Reports spans per *server* CPU-second (utime+stime of the otlake process, read from /proc, over
-the send phase plus the final flush and commit), request latency percentiles, on-disk bytes per
-span (Parquet + Delta log) and, computed in the same run, the reference size of the same spans as
-OTLP protobuf + zstd-3 per request. Not a test: it prints numbers (see bench/README.md).
+Default mode (CPU): reports spans per *server* CPU-second (utime+stime of the otlake process, read
+from /proc, over the send phase plus the final flush and commit), request latency percentiles,
+on-disk bytes per span (Parquet + Delta log) and, computed in the same run, the reference size of
+the same spans as OTLP protobuf + zstd-3 per request. Not a test: it prints numbers (see
+bench/README.md).
 
   .venv/bin/python bench/ingest_bench.py [--requests 400] [--connections 4] [--unique 80]
+
+Load modes (issue 4: ack latency and overload). Every request gets fresh span ids (stamped into a
+pre-encoded body: request number, connection, span index), so after the server is stopped the
+bench reads the spans tables back and checks that every span of every 2xx answer is there exactly
+once. The server's peak resident memory is its VmHWM (/proc/<pid>/status) just before the stop.
+
+  --find-max [--duration 20] [--connections 8]
+      closed loop (each connection sends its next request as soon as the last is answered): the
+      acknowledged requests/s is the maximum sustainable rate; then (unless --no-half) an open-loop
+      run at half of it, reporting ack latency.
+  --rate R [--duration 30] [--connections 4]
+      open loop: R requests/s spread evenly over the connections, each request sent at its
+      scheduled time; latency is measured from the scheduled time (so a stall that delays later
+      sends counts against them: no coordinated omission) and is reported as p50/p99/max, with
+      the service time (from the actual send) next to it.
+  --overload --rate R [--connections 64] [--procs 4]
+      open loop at R (use >= 10x the max rate) over many connections; reports 2xx/429/503 counts,
+      the server's peak RSS and the loss check. Server flags go after --server-args, e.g.
+      --server-args=--max-buffered-bytes=268435456
 """
 import argparse
 import http.client
@@ -15,10 +35,13 @@ import multiprocessing as mp
 import os
 import random
 import shutil
+import collections
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import zstandard
@@ -99,6 +122,278 @@ def sender(port, bodies, idx, out_q):
     out_q.put((ok, other, lat))
 
 
+# ---------------------------------------------------------------------------------------------
+# Load modes
+
+
+def make_templates(n, spans_per_request=512, seed=42):
+    """n encoded requests and, for each, the byte offsets of its span ids."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        req = make_request(rng, spans_per_request)
+        body = req.SerializeToString()
+        offsets = []
+        for sp in req.resource_spans[0].scope_spans[0].spans:
+            off = body.find(b"\x12\x08" + sp.span_id)  # field 2 (span_id), length 8
+            assert off > 0
+            offsets.append(off + 2)
+        out.append((body, offsets))
+    return out
+
+
+def stamp(template, req_no, conn_no):
+    """The template with span ids (request number, connection, span index): unique per request."""
+    body, offsets = template
+    b = bytearray(body)
+    for k, off in enumerate(offsets):
+        b[off:off + 8] = struct.pack(">IHH", req_no, conn_no, k)
+    return bytes(b)
+
+
+def load_conn(port, conn_no, templates, rate, start_at, end_at, res, lock):
+    """One keep-alive connection: open loop at `rate` requests/s, or closed loop if rate is 0."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    statuses, lat, svc, acked, retry_after = collections.Counter(), [], [], [], collections.Counter()
+    late = 0  # requests sent after their scheduled time had passed by more than 1 s
+    i = 0
+    errors = 0
+    while True:
+        i += 1
+        body = stamp(templates[(conn_no * 7 + i) % len(templates)], i, conn_no)
+        if rate > 0:
+            sched = start_at + (i - 1) / rate
+            if sched >= end_at or time.perf_counter() >= end_at:  # behind schedule: stop at the end too
+                break
+            delay = sched - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        else:
+            sched = time.perf_counter()
+            if sched >= end_at:
+                break
+        t0 = time.perf_counter()
+        try:
+            conn.request("POST", "/v1/traces", body=body, headers={"Content-Type": "application/x-protobuf"})
+            r = conn.getresponse()
+            r.read()
+        except (OSError, http.client.HTTPException):
+            errors += 1
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            continue
+        t1 = time.perf_counter()
+        statuses[r.status] += 1
+        if r.status == 200:
+            acked.append(i)
+            lat.append(t1 - sched)
+            svc.append(t1 - t0)
+        else:
+            retry_after[r.getheader("Retry-After")] += 1
+    conn.close()
+    with lock:
+        res["statuses"].update(statuses)
+        res["retry_after"].update(retry_after)
+        res["lat"].extend(lat)
+        res["svc"].extend(svc)
+        res["acked"].extend((conn_no, x) for x in acked)
+        res["errors"] += errors
+
+
+def load_proc(port, conn_nos, templates, rate_per_conn, start_at, end_at, out_q):
+    res = {"statuses": collections.Counter(), "retry_after": collections.Counter(), "lat": [], "svc": [],
+           "acked": [], "errors": 0}
+    lock = threading.Lock()
+    threads = [threading.Thread(target=load_conn, args=(port, c, templates, rate_per_conn, start_at, end_at, res, lock))
+               for c in conn_nos]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out_q.put(res)
+
+
+def proc_status(pid, field):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class BenchServer:
+    def __init__(self, binary, extra_args):
+        self.tmp = tempfile.mkdtemp(prefix="otlake-bench-", dir=DATA_DIR[0])
+        subprocess.run([binary, "init", "-D", self.tmp], check=True, capture_output=True)
+        self.log = open(os.path.join(self.tmp, "server.log"), "wb")
+        self.proc = subprocess.Popen([binary, "start", "-F", "-D", self.tmp, "-H", "127.0.0.1", "-P", "0",
+                                      "--log-level", "warn"] + list(extra_args), stdout=subprocess.PIPE,
+                                     stderr=self.log)
+        self.port = int(self.proc.stdout.readline().decode().strip().rsplit(":", 1)[1])
+        self.max_rss = 0
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def _sample(self):
+        while not self._stop.wait(0.05):
+            self.max_rss = max(self.max_rss, proc_status(self.proc.pid, "VmRSS"))
+
+    def health(self):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        c.request("GET", "/healthz")
+        import json
+        return json.loads(c.getresponse().read())
+
+    def stop(self):
+        """SIGTERM (flush + commit everything); returns (exit code, VmHWM bytes, CPU seconds)."""
+        hwm = proc_status(self.proc.pid, "VmHWM")
+        self._stop.set()
+        self.proc.send_signal(signal.SIGTERM)
+        _, status, ru = os.wait4(self.proc.pid, 0)
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        return self.proc.returncode, hwm, ru.ru_utime + ru.ru_stime
+
+    def stored_span_ids(self):
+        """Every span_id in the spans tables of every day (read with delta-rs)."""
+        import glob
+        import pyarrow as pa
+        from deltalake import DeltaTable, QueryBuilder
+        ids = collections.Counter()
+        for path in glob.glob(os.path.join(self.tmp, "default", "staging", "days", "*", "otel", "spans")):
+            t = pa.table(QueryBuilder().register("t", DeltaTable(path)).execute("SELECT span_id FROM t").read_all())
+            ids.update(t.column("span_id").to_pylist())
+        return ids
+
+    def cleanup(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def run_load(server, templates, rate, duration, connections, procs, phase=0):
+    """Runs the clients; rate 0 means closed loop. Returns the merged results and the wall time.
+    Connection numbers (part of every span id) are phase * 1000 + i, so phases never share ids."""
+    procs = max(1, min(procs, connections))
+    groups = [list(range(phase * 1000 + i, phase * 1000 + connections, procs)) for i in range(procs)]
+    q = mp.Queue()
+    start_at = time.perf_counter() + 1.0  # every process is up before the first send
+    end_at = start_at + duration
+    per_conn = rate / connections if rate > 0 else 0
+    ps = [mp.Process(target=load_proc, args=(server.port, g, templates, per_conn, start_at, end_at, q))
+          for g in groups]
+    for p in ps:
+        p.start()
+    parts = [q.get() for _ in ps]
+    for p in ps:
+        p.join()
+    wall = time.perf_counter() - start_at
+    res = {"statuses": collections.Counter(), "retry_after": collections.Counter(), "lat": [], "svc": [],
+           "acked": [], "errors": 0}
+    for r in parts:
+        res["statuses"].update(r["statuses"])
+        res["retry_after"].update(r["retry_after"])
+        res["lat"].extend(r["lat"])
+        res["svc"].extend(r["svc"])
+        res["acked"].extend(r["acked"])
+        res["errors"] += r["errors"]
+    return res, wall
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * p))] * 1000 if xs else float("nan")
+
+
+def check_stored(server, acked, spans_per_request):
+    """Every span of every acknowledged request stored exactly once: (missing, duplicated, extra)."""
+    stored = server.stored_span_ids()
+    want = set()
+    for conn_no, req_no in acked:
+        for k in range(spans_per_request):
+            want.add(struct.pack(">IHH", req_no, conn_no, k).hex())
+    missing = len(want - set(stored))
+    dups = sum(1 for c in stored.values() if c > 1)
+    extra = len(set(stored) - want)  # spans of requests answered 429/503 that were stored anyway
+    return len(want), missing, dups, extra
+
+
+def report(label, res, wall, cpu=None):
+    st = dict(sorted(res["statuses"].items()))
+    ok = res["statuses"].get(200, 0)
+    print(f"{label}: {sum(st.values())} requests in {wall:.1f}s, statuses {st}, client errors {res['errors']}; "
+          f"acked {ok / wall:.1f} req/s = {ok * SPANS[0] / wall:,.0f} spans/s")
+    if res["lat"]:
+        print(f"  ack latency (from scheduled send): p50 {pct(res['lat'], .5):.1f} ms, p90 {pct(res['lat'], .9):.1f} ms, "
+              f"p99 {pct(res['lat'], .99):.1f} ms, max {max(res['lat']) * 1000:.1f} ms")
+        print(f"  service time (from actual send):   p50 {pct(res['svc'], .5):.1f} ms, p90 {pct(res['svc'], .9):.1f} ms, "
+              f"p99 {pct(res['svc'], .99):.1f} ms, max {max(res['svc']) * 1000:.1f} ms")
+    if res["retry_after"]:
+        print(f"  Retry-After of refusals: {dict(res['retry_after'])}")
+    if cpu is not None:
+        print(f"  server CPU {cpu:.1f}s over the run -> {cpu / wall * 100:.0f}% of one core")
+
+
+SPANS = [512]  # spans per request in load modes (set from --spans-per-request)
+DATA_DIR = [None]  # where the server's instance directory is created (--data-dir)
+
+
+def load_phase(args, templates, label, rate, procs):
+    """One fresh server, one load phase (rate 0: closed loop), stop, check. Returns (acked req/s, ok)."""
+    server = BenchServer(args.bin, args.server_args)
+    try:
+        cpu0 = cpu_seconds(server.proc.pid)
+        res, wall = run_load(server, templates, rate, args.duration, args.connections, procs)
+        cpu1 = cpu_seconds(server.proc.pid)
+        report(label, res, wall, cpu1 - cpu0)
+        h = server.health()
+        lat = h.get("ack_latency_ms", {})
+        print("  server-side phases of the last %d acks (ms, p50/p99/max): %s" % (
+            lat.get("samples", 0), ", ".join(f"{k} {v['p50']:.1f}/{v['p99']:.1f}/{v['max']:.1f}"
+                                            for k, v in lat.items() if isinstance(v, dict))))
+        print(f"  /healthz rejections {h.get('rejections')}")
+        print(f"  /healthz memory {h.get('memory')}; wal syncs {h['wal']['syncs']}; "
+              f"spans flushes {h['tables']['spans']['flushes']}")
+        rc, hwm, cpu = server.stop()
+        print(f"  server exit {rc}; peak RSS (VmHWM) {hwm / 2**20:.0f} MiB, sampled max VmRSS "
+              f"{server.max_rss / 2**20:.0f} MiB; server CPU incl. final flush {cpu:.1f}s")
+        want, missing, dups, extra = check_stored(server, res["acked"], args.spans_per_request)
+        print(f"  stored check: {want} acknowledged spans, {missing} missing, {dups} duplicated, "
+              f"{extra} stored from refused requests")
+        return res["statuses"].get(200, 0) / wall, missing == 0 and dups == 0 and rc == 0
+    finally:
+        server.cleanup()
+
+
+def load_main(args):
+    SPANS[0] = args.spans_per_request
+    DATA_DIR[0] = args.data_dir
+    templates = make_templates(args.unique_load, args.spans_per_request)
+    la = os.getloadavg()
+    print(f"load average {la[0]:.2f} {la[1]:.2f} {la[2]:.2f} at start; {len(templates)} templates of "
+          f"{len(templates[0][0])} bytes ({args.spans_per_request} spans); server flags {args.server_args}")
+    ok = True
+    rate = args.rate
+    if args.find_max:
+        rate, good = load_phase(args, templates, f"closed loop, {args.connections} connections", 0,
+                                args.connections)
+        ok &= good
+        print(f"max sustainable rate ~ {rate:.1f} req/s ({rate * SPANS[0]:,.0f} spans/s)")
+        rate = 0 if args.no_half else rate / 2
+    if rate > 0:
+        label = "overload" if args.overload else "open loop"
+        _, good = load_phase(args, templates, f"{label} at {rate:.1f} req/s, {args.connections} connections",
+                             rate, args.procs)
+        ok &= good
+    la = os.getloadavg()
+    print(f"load average {la[0]:.2f} {la[1]:.2f} {la[2]:.2f} at end")
+    return 0 if ok else 1
+
+
 def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -119,7 +414,28 @@ def main():
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--unique", type=int, default=400, help="distinct generated requests")
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "release", "otlake"))
+    ap.add_argument("--rate", type=float, default=0, help="open loop: requests/s over all connections")
+    ap.add_argument("--find-max", action="store_true", help="closed loop for the max rate, then half of it")
+    ap.add_argument("--no-half", action="store_true", help="with --find-max: skip the half-rate run")
+    ap.add_argument("--overload", action="store_true", help="open loop at --rate (>= 10x max) over many connections")
+    ap.add_argument("--duration", type=float, default=20, help="seconds per load phase")
+    ap.add_argument("--procs", type=int, default=0, help="client processes (default: one per connection, "
+                                                         "4 with --overload)")
+    ap.add_argument("--data-dir", default=None, help="load modes: parent of the server's data directory "
+                                                     "(default: the system temp dir)")
+    ap.add_argument("--spans-per-request", type=int, default=512, help="load modes: spans per request")
+    ap.add_argument("--unique-load", type=int, default=16, help="distinct request templates in load modes")
+    ap.add_argument("--server-args", default="", help="extra otlake start flags, space-separated")
     args = ap.parse_args()
+    if args.rate or args.find_max or args.overload:
+        if args.overload and not args.rate:
+            ap.error("--overload needs --rate (>= 10x the rate --find-max reports)")
+        if args.overload and args.connections == 4:
+            args.connections = 64
+        if not args.procs:
+            args.procs = 4 if args.overload else args.connections
+        args.server_args = args.server_args.split()
+        sys.exit(load_main(args))
 
     rng = random.Random(42)
     t0 = time.time()

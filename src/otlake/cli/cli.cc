@@ -362,6 +362,7 @@ int RunServer(const Args& a, const Instance& inst) {
   if (so.threads == 0) so.threads = 4 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   so.max_body_bytes = get("max-body-bytes");
   so.max_drain_bytes = std::max<int64_t>(so.max_body_bytes * 4, 256ll << 20);
+  so.memory = receiver.memory_budget();  // bodies count against --max-buffered-bytes too
   auto server = server::HttpServer::Start(
       so, [&receiver](server::HttpRequest& req, server::HttpResponse* res) { receiver.Handle(req, res); });
   if (!server.ok()) {

@@ -8,7 +8,9 @@
 // in LSN order and a flush always commits a prefix of the log (see buffer/pipeline.h).
 //
 // Threads: Ingest() runs on HTTP threads and blocks on the WAL's group commit; recovery runs in
-// Open() before the server accepts traffic.
+// Open() before the server accepts traffic. The pipeline's flusher thread is started with its
+// nice value raised by 5 (ingestor.cc: StartNiced), so Parquet flushes and compaction yield the
+// CPU to the threads that acknowledge requests.
 #pragma once
 
 #include <atomic>
@@ -62,10 +64,15 @@ class Ingestor {
   static Result<std::unique_ptr<Ingestor>> Open(IngestOptions options);
   ~Ingestor();
 
+  /// Where Ingest spent its time (ns): taking the sequencer lock + logging + buffering, and
+  /// waiting for the WAL's group commit.
+  struct Timing {
+    int64_t buffer_ns = 0, sync_ns = 0;
+  };
   /// Logs and buffers one decoded request. Returns after its WAL record is durable.
   /// CapacityError (-> 429) when over the memory bound (nothing logged); IOError (-> 503) when the
-  /// log cannot be written or synced.
-  Status Ingest(const Record& record, otlp::DecodeResult* decoded);
+  /// log cannot be written or synced. `timing` (may be null) receives the phases.
+  Status Ingest(const Record& record, otlp::DecodeResult* decoded, Timing* timing = nullptr);
 
   /// Stops the pipeline (flush + commit everything), closes the log and deletes the segments
   /// every table has committed past. Idempotent.
@@ -75,6 +82,13 @@ class Ingestor {
   const RecoveryReport& recovery() const { return recovery_; }
   /// False (with the reason) while the WAL or the table writes are failing.
   bool Ok(std::string* reason) const;
+  /// True (with the reason) while the WAL cannot be written or synced.
+  bool WalFailing(std::string* reason) const;
+  /// The memory bound of the pipeline's open batches (--max-buffered-bytes); the receiver counts
+  /// request bodies against the same bound (server::MemoryBudget).
+  int64_t max_buffered_bytes() const { return options_.pipeline.max_buffered_bytes; }
+  /// Its low watermark (0: 80% of the bound).
+  int64_t low_buffered_bytes() const { return options_.pipeline.low_buffered_bytes; }
 
   struct WalStats {
     int64_t last_lsn = 0, durable_lsn = 0, committed_lsn = 0, syncs = 0, bytes_written = 0,

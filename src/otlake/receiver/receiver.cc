@@ -5,7 +5,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
+#include <vector>
 #include <atomic>
 #include <cctype>
 #include <map>
@@ -18,6 +21,7 @@
 #include "otlake/otlp/decode.h"
 #include "otlake/otlp/proto_writer.h"
 #include "otlake/server/decompress.h"
+#include "otlake/server/memory_budget.h"
 
 namespace otlake::receiver {
 
@@ -51,6 +55,22 @@ std::string JsonEscape(std::string_view s) {
   return std::string(sb.GetString(), sb.GetSize());
 }
 
+std::string_view TrimSpaces(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::string_view MediaType(std::string_view content_type, std::string* lowered) {
   size_t semi = content_type.find(';');
   std::string_view t = content_type.substr(0, semi);
@@ -68,6 +88,73 @@ const char* RejectedField(otlp::Signal s) {
     case otlp::Signal::kMetrics: return "rejectedDataPoints";
   }
   return "rejected";
+}
+
+// Why an ingest request was not acknowledged: the keys of /healthz "rejections".
+enum Rejection {
+  kRejectMemory,                // 429: the memory budget is full
+  kRejectWal,                   // 503: the write-ahead log cannot be written or synced
+  kRejectTables,                // 503: table writes are failing
+  kRejectStopping,              // 503: the server is stopping
+  kRejectBodyTooLarge,          // 413: body over --max-body-bytes
+  kRejectDecompressedTooLarge,  // 413: decompressed body over --max-decompressed-bytes
+  kRejectUnsupported,           // 415: Content-Type or Content-Encoding
+  kRejectInvalid,               // 400: undecodable body, bad compressed data, bad project id
+  kNumRejections
+};
+constexpr const char* kRejectionNames[kNumRejections] = {
+    "memory", "wal", "tables", "stopping", "body_too_large", "decompressed_too_large",
+    "unsupported", "invalid"};
+
+// The server-side time of the last kLatencySamples acknowledged requests, by phase (/healthz
+// "ack_latency_ms"): where a slow ack spent its time.
+enum Phase { kPhaseReadBody, kPhaseDecode, kPhaseBuffer, kPhaseWalSync, kPhaseTotal, kNumPhases };
+constexpr const char* kPhaseNames[kNumPhases] = {"read_body", "decode", "buffer", "wal_sync", "total"};
+constexpr size_t kLatencySamples = 4096;
+
+class LatencyRing {
+ public:
+  void Add(const std::array<int64_t, kNumPhases>& ns) {
+    std::lock_guard lk(mu_);
+    if (samples_.size() < kLatencySamples) {
+      samples_.push_back(ns);
+    } else {
+      samples_[next_] = ns;
+    }
+    next_ = (next_ + 1) % kLatencySamples;
+  }
+  // {"samples": n, "<phase>": {"p50": ms, "p99": ms, "max": ms}, ...}
+  template <typename Out>
+  void Write(Out& j) const {
+    std::vector<std::array<int64_t, kNumPhases>> copy;
+    {
+      std::lock_guard lk(mu_);
+      copy = samples_;
+    }
+    j.Int("samples", static_cast<int64_t>(copy.size()));
+    std::vector<int64_t> v(copy.size());
+    for (int p = 0; p < kNumPhases; ++p) {
+      for (size_t i = 0; i < copy.size(); ++i) v[i] = copy[i][p];
+      std::sort(v.begin(), v.end());
+      auto at = [&](double q) {
+        return v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<size_t>(v.size() * q))] / 1e6;
+      };
+      j.Begin(kPhaseNames[p]);
+      j.Double("p50", at(0.5)).Double("p99", at(0.99)).Double("max", v.empty() ? 0.0 : v.back() / 1e6);
+      j.End();
+    }
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::array<int64_t, kNumPhases>> samples_;  // guarded by mu_
+  size_t next_ = 0;                                      // guarded by mu_
+};
+
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 // Counters for one signal.
@@ -145,7 +232,11 @@ class Receiver::Impl {
         ingestor_(ingestor),
         engine_(engine),
         pipeline_(ingestor->pipeline()),
+        memory_(ingestor->max_buffered_bytes(), ingestor->low_buffered_bytes(),
+                [p = pipeline_] { return p->BufferedBytes(); }),
         started_ms_(NowUnixMillis()) {}
+
+  server::MemoryBudget* memory_budget() { return &memory_; }
 
   void Handle(HttpRequest& req, HttpResponse* res) {
     res->headers.emplace_back("Access-Control-Allow-Origin", "*");
@@ -197,6 +288,17 @@ class Receiver::Impl {
     j.Str("started_utc", UtcIso8601(started_ms_)).Double("uptime_s", (now - started_ms_) / 1000.0);
     j.Str("current_day_utc", pipeline_->CurrentDay()).Int("buffered_bytes", pipeline_->BufferedBytes());
     j.Int("overload_rejections", pipeline_->OverloadRejections());
+    j.Begin("memory");
+    j.Int("limit_bytes", memory_.limit()).Int("low_bytes", memory_.low());
+    j.Int("buffered_bytes", pipeline_->BufferedBytes()).Int("request_bytes", memory_.reserved());
+    j.Int("peak_bytes", memory_.peak()).Bool("overloaded", memory_.overloaded());
+    j.End();
+    j.Begin("ack_latency_ms");
+    latency_.Write(j);
+    j.End();
+    j.Begin("rejections");
+    for (int r = 0; r < kNumRejections; ++r) j.Int(kRejectionNames[r], rejections_[r].load());
+    j.End();
     const ingest::Ingestor::WalStats ws = ingestor_->wal_stats();
     j.Begin("wal");
     j.Int("last_lsn", ws.last_lsn).Int("durable_lsn", ws.durable_lsn);
@@ -270,14 +372,15 @@ class Receiver::Impl {
     } else if (media == "application/json") {
       format = Format::kJson;
     } else {
-      return Error(res, Format::kJson, 415, kInvalidArgument,
-                   "unsupported Content-Type '" + std::string(req.Header("content-type")) +
-                       "': use application/x-protobuf or application/json");
+      return Reject(res, Format::kJson, kRejectUnsupported, 415, kInvalidArgument,
+                    "unsupported Content-Type '" + std::string(req.Header("content-type")) +
+                        "': use application/x-protobuf or application/json");
     }
     if (req.body_too_large) {
-      return Error(res, format, 413, kResourceExhausted,
-                   "request body exceeds the limit (max_body_bytes)");
+      return Reject(res, format, kRejectBodyTooLarge, 413, kResourceExhausted,
+                    "request body exceeds the limit (max_body_bytes)");
     }
+    if (req.over_budget) return OverBudget(res, format, "reading the body");
     // Project id: our header, Depths' two headers, then ?project_id=, else "default".
     std::string project = "default";
     bool from_header = false;
@@ -292,25 +395,47 @@ class Receiver::Impl {
     std::string q;
     if (!from_header && req.QueryParam("project_id", &q)) project = q;
     if (!IsValidProjectId(project)) {
-      return Error(res, format, 400, kInvalidArgument,
-                   "invalid project id '" + project.substr(0, 160) +
-                       "': use 1-128 characters of A-Z a-z 0-9 . _ -");
+      return Reject(res, format, kRejectInvalid, 400, kInvalidArgument,
+                    "invalid project id '" + project.substr(0, 160) +
+                        "': use 1-128 characters of A-Z a-z 0-9 . _ -");
     }
-    std::string body;
-    Status st = server::Decompress(req.Header("content-encoding"), req.body,
-                                   options_.max_decompressed_bytes, &body);
-    if (!st.ok()) {
-      if (st.IsCapacityError()) return Error(res, format, 413, kResourceExhausted, st.message());
-      if (st.IsNotImplemented()) return Error(res, format, 415, kInvalidArgument, st.message());
-      return Error(res, format, 400, kInvalidArgument, st.message());
-    }
-    std::string().swap(req.body);
-
     std::string reason;
-    if (!ingestor_->Ok(&reason)) {
-      return Error(res, format, 503, kUnavailable, "storage is failing, retry later: " + reason,
-                   {{"Retry-After", "5"}});
+    if (!ingestor_->Ok(&reason)) return StorageFailing(res, format, reason);
+
+    const int64_t decode_start = SteadyNs();
+    std::string body;
+    const std::string_view encoding = TrimSpaces(req.Header("content-encoding"));
+    if (encoding.empty() || IEquals(encoding, "identity")) {
+      // No copy: the body read is the body (its reservation stays the same).
+      if (static_cast<int64_t>(req.body.size()) > options_.max_decompressed_bytes) {
+        return Reject(res, format, kRejectDecompressedTooLarge, 413, kResourceExhausted,
+                      "decompressed body exceeds the limit of " +
+                          std::to_string(options_.max_decompressed_bytes) + " bytes");
+      }
+      body.swap(req.body);
+    } else {
+      const int64_t raw_reserved = req.memory.bytes();
+      Status st = server::Decompress(encoding, req.body, options_.max_decompressed_bytes, &body,
+                                     &req.memory);
+      if (!st.ok()) {
+        if (st.IsOutOfMemory()) return OverBudget(res, format, "decompressing the body");
+        if (st.IsCapacityError()) {
+          return Reject(res, format, kRejectDecompressedTooLarge, 413, kResourceExhausted,
+                        st.message());
+        }
+        if (st.IsNotImplemented()) {
+          return Reject(res, format, kRejectUnsupported, 415, kInvalidArgument, st.message());
+        }
+        return Reject(res, format, kRejectInvalid, 400, kInvalidArgument, st.message());
+      }
+      std::string().swap(req.body);
+      req.memory.Release(raw_reserved);  // the compressed body is gone
     }
+    // The WAL record is a copy of the body (wal/ queues it until it is synced).
+    if (!req.memory.Grow(static_cast<int64_t>(body.size()))) {
+      return OverBudget(res, format, "copying the body into the write-ahead log");
+    }
+    Status st;
     otlp::DecodeOptions opts;
     opts.project_id = project;
     opts.now_unix_nano = NowUnixNanos();
@@ -320,9 +445,9 @@ class Receiver::Impl {
                                      : otlp::DecodeJson(signal, body, opts, &decoded);
     if (!st.ok()) {
       std::string msg = st.message();
-      return Error(res, format, 400, kInvalidArgument,
-                   std::string("invalid OTLP ") + (format == Format::kJson ? "JSON" : "protobuf") +
-                       " " + std::string(otlp::SignalName(signal)) + " request: " + msg);
+      return Reject(res, format, kRejectInvalid, 400, kInvalidArgument,
+                    std::string("invalid OTLP ") + (format == Format::kJson ? "JSON" : "protobuf") +
+                        " " + std::string(otlp::SignalName(signal)) + " request: " + msg);
     }
     ingest::Record record;
     record.signal = signal;
@@ -330,13 +455,23 @@ class Receiver::Impl {
     record.arrival_unix_nano = opts.now_unix_nano;
     record.project_id = project;
     record.body = body;
-    st = ingestor_->Ingest(record, &decoded);
+    const int64_t decode_ns = SteadyNs() - decode_start;
+    ingest::Ingestor::Timing timing;
+    st = ingestor_->Ingest(record, &decoded, &timing);
     if (!st.ok()) {
       if (st.IsCapacityError()) {
-        return Error(res, format, 429, kResourceExhausted, st.message(), {{"Retry-After", "1"}});
+        return Reject(res, format, kRejectMemory, 429, kResourceExhausted, st.message(),
+                      {{"Retry-After", "1"}});
       }
-      return Error(res, format, 503, kUnavailable, "storage is failing, retry later: " + st.message(),
-                   {{"Retry-After", "5"}});
+      if (ingestor_->Ok(&reason)) {  // not a storage failure: the pipeline is stopping
+        return Reject(res, format, kRejectStopping, 503, kUnavailable,
+                      "otlake is stopping, retry later: " + st.message(), {{"Retry-After", "5"}});
+      }
+      return StorageFailing(res, format, reason);
+    }
+    if (req.header_read_ns > 0) {
+      latency_.Add({req.body_read_ns, decode_ns, timing.buffer_ns, timing.sync_ns,
+                    SteadyNs() - req.header_read_ns});
     }
     stats.accepted += decoded.accepted;
     if (decoded.rejected > 0) {
@@ -368,6 +503,28 @@ class Receiver::Impl {
       }
     }
     Count(200);
+  }
+
+  // An ingest request not acknowledged: counted under `why` in /healthz "rejections".
+  void Reject(HttpResponse* res, Format format, Rejection why, int http_status, int grpc_code,
+              const std::string& message,
+              std::initializer_list<std::pair<const char*, const char*>> headers = {}) {
+    ++rejections_[why];
+    Error(res, format, http_status, grpc_code, message, headers);
+  }
+
+  void OverBudget(HttpResponse* res, Format format, const char* where) {
+    Reject(res, format, kRejectMemory, 429, kResourceExhausted,
+           "the memory budget is full (" + std::to_string(memory_.reserved()) +
+               " bytes of requests + " + std::to_string(pipeline_->BufferedBytes()) +
+               " bytes buffered, limit " + std::to_string(memory_.limit()) + ") while " + where +
+               "; retry later",
+           {{"Retry-After", "1"}});
+  }
+
+  void StorageFailing(HttpResponse* res, Format format, const std::string& reason) {
+    Reject(res, format, ingestor_->WalFailing(nullptr) ? kRejectWal : kRejectTables, 503,
+           kUnavailable, "storage is failing, retry later: " + reason, {{"Retry-After", "5"}});
   }
 
   void Error(HttpResponse* res, Format format, int http_status, int grpc_code,
@@ -402,6 +559,9 @@ class Receiver::Impl {
   ingest::Ingestor* ingestor_;  // not owned; outlives this
   query::QueryEngine* engine_;  // not owned; may be null
   buffer::Pipeline* pipeline_;  // the ingestor's
+  server::MemoryBudget memory_;
+  std::array<std::atomic<int64_t>, kNumRejections> rejections_{};
+  LatencyRing latency_;
   int64_t started_ms_;
   mutable std::array<SignalStats, 3> signals_;
   mutable std::mutex status_mu_;
@@ -413,5 +573,6 @@ Receiver::Receiver(ReceiverOptions options, ingest::Ingestor* ingestor, query::Q
 Receiver::~Receiver() = default;
 void Receiver::Handle(HttpRequest& request, HttpResponse* response) { impl_->Handle(request, response); }
 std::string Receiver::HealthJson() const { return impl_->HealthJson(); }
+server::MemoryBudget* Receiver::memory_budget() { return impl_->memory_budget(); }
 
 }  // namespace otlake::receiver

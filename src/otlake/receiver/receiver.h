@@ -6,6 +6,12 @@
 // the record is fdatasync'd); the answer the OTLP/HTTP
 // spec prescribes (200 + partialSuccess, 400 + google.rpc.Status, 413, 415, 429/503 +
 // Retry-After), in the request's own content type. Thread-safe; called on HTTP threads.
+//
+// Memory: the receiver owns the MemoryBudget that bounds ingest memory (--max-buffered-bytes):
+// the open batches (pipeline) + every request body being read (reserved by the HTTP server),
+// decompressed and copied into the WAL record (reserved here). A request the budget refuses gets
+// 429 + Retry-After before its body is kept. Every ingest answer other than 200 is counted by
+// reason in /healthz "rejections".
 #pragma once
 
 #include <functional>
@@ -43,6 +49,11 @@ class Receiver {
 
   /// The /healthz document (JSON).
   std::string HealthJson() const;
+
+  /// The memory budget request bodies are reserved against (--max-buffered-bytes, shared with
+  /// the pipeline's open batches): give it to the HttpServer (HttpServerOptions::memory). Lives as
+  /// long as the receiver.
+  server::MemoryBudget* memory_budget();
 
   class Impl;
 

@@ -27,13 +27,53 @@ Status TooLarge(int64_t max_output) {
   return Status::CapacityError("decompressed body exceeds the limit of ", max_output, " bytes");
 }
 
-// Grows `out` (by doubling) up to max_output + 1 bytes; `used` bytes are filled.
-// Returns false when the output is already past the limit.
-bool Grow(std::string* out, size_t used, int64_t max_output) {
-  if (used < out->size()) return true;
-  if (static_cast<int64_t>(out->size()) > max_output) return false;
-  out->resize(std::min<size_t>(std::max<size_t>(out->size() * 2, 4096), max_output + 1));
-  return true;
+Status OverBudget() {
+  return Status::OutOfMemory("the memory budget is full (decompressing the body); retry later");
+}
+
+// The output buffer, its size reserved against an optional memory budget.
+class Output {
+ public:
+  Output(std::string* out, int64_t max_output, MemoryReservation* memory)
+      : out_(out), max_output_(max_output), memory_(memory) {}
+  ~Output() {
+    if (memory_ != nullptr) memory_->Release(reserved_ - static_cast<int64_t>(out_->capacity()));
+  }
+  // Sizes the buffer to `n` bytes (reserving the growth); false if the budget refuses.
+  bool Resize(size_t n) {
+    const int64_t more = static_cast<int64_t>(n) - reserved_;
+    if (more > 0 && memory_ != nullptr) {
+      if (!memory_->Grow(more)) return false;
+      reserved_ += more;
+    }
+    out_->resize(n);
+    return true;
+  }
+  // Grows (by doubling) up to max_output + 1 bytes when `used` bytes are filled. kTooLarge when
+  // already past the limit, kOverBudget when the budget refuses.
+  enum Grow { kOk, kTooLarge, kOverBudget };
+  Grow GrowFor(size_t used) {
+    if (used < out_->size()) return kOk;
+    if (static_cast<int64_t>(out_->size()) > max_output_) return kTooLarge;
+    const size_t n = std::min<size_t>(std::max<size_t>(out_->size() * 2, 4096), max_output_ + 1);
+    return Resize(n) ? kOk : kOverBudget;
+  }
+  // Cuts the buffer to `used` bytes (and frees the slack, releasing its reservation).
+  void Finish(size_t used) {
+    out_->resize(used);
+    if (out_->capacity() > used + used / 8 + 4096) out_->shrink_to_fit();
+  }
+  std::string* str() { return out_; }
+
+ private:
+  std::string* out_;
+  int64_t max_output_;
+  MemoryReservation* memory_;  // not owned; may be null
+  int64_t reserved_ = 0;       // bytes reserved for out_ so far
+};
+
+Status GrowStatus(Output::Grow g, int64_t max_output) {
+  return g == Output::kTooLarge ? TooLarge(max_output) : OverBudget();
 }
 
 size_t InitialSize(std::string_view input, int64_t max_output) {
@@ -42,16 +82,18 @@ size_t InitialSize(std::string_view input, int64_t max_output) {
 
 // window_bits: 16+15 gzip, 15 zlib, -15 raw deflate.
 Status Inflate(std::string_view input, int window_bits, const char* name, int64_t max_output,
-               std::string* out) {
+               Output& output) {
+  std::string* out = output.str();
   z_stream zs{};
   if (inflateInit2(&zs, window_bits) != Z_OK) return Status::OutOfMemory("inflateInit2 failed");
   std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&zs, inflateEnd);
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
   zs.avail_in = static_cast<uInt>(input.size());
-  out->assign(InitialSize(input, max_output), '\0');
+  out->clear();
+  if (!output.Resize(InitialSize(input, max_output))) return OverBudget();
   size_t used = 0;
   for (;;) {
-    if (!Grow(out, used, max_output)) return TooLarge(max_output);
+    if (auto g = output.GrowFor(used); g != Output::kOk) return GrowStatus(g, max_output);
     zs.next_out = reinterpret_cast<Bytef*>(out->data() + used);
     zs.avail_out = static_cast<uInt>(out->size() - used);
     const int rc = inflate(&zs, Z_NO_FLUSH);
@@ -63,7 +105,7 @@ Status Inflate(std::string_view input, int window_bits, const char* name, int64_
         continue;
       }
       if (zs.avail_in > 0) return Status::Invalid("invalid ", name, " data: trailing bytes");
-      out->resize(used);
+      output.Finish(used);
       return Status::OK();
     }
     if (rc == Z_BUF_ERROR && zs.avail_in == 0 && zs.avail_out > 0) {
@@ -75,16 +117,18 @@ Status Inflate(std::string_view input, int window_bits, const char* name, int64_
   }
 }
 
-Status Unzstd(std::string_view input, int64_t max_output, std::string* out) {
+Status Unzstd(std::string_view input, int64_t max_output, Output& output) {
+  std::string* out = output.str();
   std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
   if (!ctx) return Status::OutOfMemory("ZSTD_createDCtx failed");
   ZSTD_DCtx_setParameter(ctx.get(), ZSTD_d_windowLogMax, 27);  // bound decoder memory (128 MiB)
   ZSTD_inBuffer in{input.data(), input.size(), 0};
-  out->assign(InitialSize(input, max_output), '\0');
+  out->clear();
+  if (!output.Resize(InitialSize(input, max_output))) return OverBudget();
   size_t used = 0;
   size_t pending = 1;  // ZSTD_decompressStream's hint; 0 once a frame is complete
   while (in.pos < in.size || pending != 0) {
-    if (!Grow(out, used, max_output)) return TooLarge(max_output);
+    if (auto g = output.GrowFor(used); g != Output::kOk) return GrowStatus(g, max_output);
     ZSTD_outBuffer ob{out->data(), out->size(), used};
     const size_t in_before = in.pos;
     pending = ZSTD_decompressStream(ctx.get(), &ob, &in);
@@ -98,32 +142,35 @@ Status Unzstd(std::string_view input, int64_t max_output, std::string* out) {
       return Status::Invalid("invalid zstd data: truncated frame");
     }
   }
-  out->resize(used);
+  output.Finish(used);
   return Status::OK();
 }
 
 }  // namespace
 
 Status Decompress(std::string_view encoding, std::string_view input, int64_t max_output,
-                  std::string* output) {
+                  std::string* output, MemoryReservation* memory) {
   encoding = Trim(encoding);
+  Output out(output, max_output, memory);
   if (encoding.empty() || IEquals(encoding, "identity")) {
     if (static_cast<int64_t>(input.size()) > max_output) return TooLarge(max_output);
-    output->assign(input.data(), input.size());
+    output->clear();
+    if (!out.Resize(input.size())) return OverBudget();
+    if (!input.empty()) output->replace(0, input.size(), input.data(), input.size());
     return Status::OK();
   }
   if (IEquals(encoding, "gzip") || IEquals(encoding, "x-gzip")) {
-    return Inflate(input, 16 + 15, "gzip", max_output, output);
+    return Inflate(input, 16 + 15, "gzip", max_output, out);
   }
   if (IEquals(encoding, "deflate")) {
     // HTTP "deflate" means zlib-wrapped, but many clients send raw deflate: accept both.
     if (input.size() >= 2 && (static_cast<unsigned char>(input[0]) & 0x0f) == 8 &&
         ((static_cast<unsigned char>(input[0]) << 8) | static_cast<unsigned char>(input[1])) % 31 == 0) {
-      return Inflate(input, 15, "deflate", max_output, output);
+      return Inflate(input, 15, "deflate", max_output, out);
     }
-    return Inflate(input, -15, "deflate", max_output, output);
+    return Inflate(input, -15, "deflate", max_output, out);
   }
-  if (IEquals(encoding, "zstd")) return Unzstd(input, max_output, output);
+  if (IEquals(encoding, "zstd")) return Unzstd(input, max_output, out);
   return Status::NotImplemented("unsupported Content-Encoding '", std::string(encoding),
                                 "' (supported: gzip, deflate, zstd, identity)");
 }

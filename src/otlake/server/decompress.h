@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "otlake/common/status.h"
+#include "otlake/server/memory_budget.h"
 
 namespace otlake::server {
 
@@ -15,7 +16,11 @@ namespace otlake::server {
 ///   CapacityError  output would exceed max_output bytes        (-> 413)
 ///   Invalid        corrupt or truncated compressed data        (-> 400)
 ///   NotImplemented an encoding other than gzip/deflate/zstd     (-> 415)
+///   OutOfMemory    `memory` (may be null) refused to grow        (-> 429)
+/// With `memory`, every byte the output buffer grows by is reserved there first (the output is
+/// grown by doubling, so up to twice the decompressed size is reserved while it runs; what is
+/// left over is released at the end).
 Status Decompress(std::string_view encoding, std::string_view input, int64_t max_output,
-                  std::string* output);
+                  std::string* output, MemoryReservation* memory = nullptr);
 
 }  // namespace otlake::server

@@ -73,5 +73,46 @@ TEST(Decompress, CorruptTruncatedAndUnknown) {
   EXPECT_TRUE(Decompress("br", "x", 1 << 20, &out).IsNotImplemented());
 }
 
+TEST(Decompress, ReservesTheOutputAgainstAMemoryBudget) {
+  std::string data;
+  for (int i = 0; i < 200000; ++i) data += "span-" + std::to_string(i % 97);  // ~1.2 MB
+  const std::string packed[] = {Gzip(data), Zstd(data)};
+  const char* names[] = {"gzip", "zstd"};
+  for (int k = 0; k < 2; ++k) {
+    SCOPED_TRACE(names[k]);
+    {
+      // Enough room: the output is reserved while the request holds it; the slack is released.
+      MemoryBudget budget(8 << 20, 0, {});
+      MemoryReservation r(&budget);
+      std::string out;
+      ASSERT_TRUE(Decompress(names[k], packed[k], 1 << 30, &out, &r).ok());
+      EXPECT_EQ(out, data);
+      EXPECT_GE(r.bytes(), static_cast<int64_t>(data.size()));
+      EXPECT_LE(r.bytes(), static_cast<int64_t>(out.capacity()) + 4096);
+      EXPECT_EQ(budget.reserved(), r.bytes());
+    }
+    {
+      // 1 MiB budget and something else already holding 100 KiB: the output does not fit.
+      MemoryBudget budget(1 << 20, 0, [] { return int64_t{100 << 10}; });
+      MemoryReservation r(&budget);
+      std::string out;
+      Status st = Decompress(names[k], packed[k], 1 << 30, &out, &r);
+      EXPECT_TRUE(st.IsOutOfMemory()) << st.ToString();
+      EXPECT_EQ(budget.refusals(), 1);
+      r.ReleaseAll();
+      EXPECT_EQ(budget.reserved(), 0);
+    }
+  }
+  // identity copies are reserved too
+  MemoryBudget budget(1 << 20, 0, {});
+  MemoryReservation r(&budget);
+  std::string out;
+  ASSERT_TRUE(Decompress("", std::string(1000, 'x'), 1 << 30, &out, &r).ok());
+  EXPECT_EQ(r.bytes(), 1000);
+  MemoryReservation r2(&budget);  // another request: 1000 + ~1.2 MB does not fit in 1 MiB
+  EXPECT_TRUE(Decompress("identity", data, 1 << 30, &out, &r2).IsOutOfMemory());
+  EXPECT_EQ(r2.bytes(), 0);
+}
+
 }  // namespace
 }  // namespace otlake::server

@@ -77,6 +77,15 @@ bool HttpRequest::QueryParam(std::string_view name, std::string* value) const {
   return false;
 }
 
+// A chunked body is reserved against the memory budget this much at a time.
+constexpr int64_t kChunkedReserveStep = 1 << 20;
+
+int64_t SteadyNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 class HttpServer::Impl {
  public:
   Impl(HttpServerOptions options, HttpHandler handler)
@@ -191,6 +200,7 @@ class HttpServer::Impl {
       ActiveGuard guard(&active_);
       HttpRequest req;
       req.peer = peer;
+      req.header_read_ns = SteadyNanos();
       // A handler that runs long (a query) asks this between steps: has the client hung up?
       // Peeks without consuming, so a pipelined next request is not lost.
       const int fd = stream.socket().native_handle();
@@ -211,51 +221,75 @@ class HttpServer::Impl {
         req.headers.emplace_back(std::move(name), std::string(f.value()));
       }
       bool close_after = false;
-      if (auto cl = parser.content_length(); cl && static_cast<int64_t>(*cl) > options_.max_drain_bytes) {
+      req.memory = MemoryReservation(options_.memory);
+      const auto content_length = parser.content_length();
+      if (content_length && static_cast<int64_t>(*content_length) > options_.max_drain_bytes) {
         req.body_too_large = true;
         close_after = true;  // not worth draining
       } else if (!parser.is_done()) {
-        if (beast::iequals(req.Header("expect"), "100-continue")) {
-          http::response<http::empty_body> cont{http::status::continue_, h.version()};
-          co_await http::async_write(stream, cont, net::redirect_error(net::use_awaitable, ec));
-          if (ec) co_return;
+        const bool expect_continue = beast::iequals(req.Header("expect"), "100-continue");
+        if (content_length && static_cast<int64_t>(*content_length) > options_.max_body_bytes) {
+          req.body_too_large = true;  // known up front: drain it without keeping any of it
         }
-        if (auto cl = parser.content_length();
-            cl && static_cast<int64_t>(*cl) <= options_.max_body_bytes) {
-          req.body.reserve(*cl);
+        // Reserve a body of known size before reading any of it; 429 rather than read it.
+        if (content_length && static_cast<int64_t>(*content_length) <= options_.max_body_bytes &&
+            !req.memory.Grow(static_cast<int64_t>(*content_length))) {
+          req.over_budget = true;
         }
-        int64_t received = 0;
-        while (!parser.is_done()) {
-          parser.get().body().data = chunk.data();
-          parser.get().body().size = chunk.size();
-          stream.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
-          co_await http::async_read(stream, buffer, parser,
-                                    net::redirect_error(net::use_awaitable, ec));
-          if (ec == http::error::need_buffer) ec = {};
-          if (ec) {
-            if (ec != net::error::eof && ec != beast::error::timeout &&
-                ec != http::error::partial_message && ec != net::error::connection_reset) {
-              co_await WriteError(stream, 400, "malformed HTTP body: " + ec.message());
-            }
-            co_return;
+        if (req.over_budget && expect_continue) {
+          close_after = true;  // the client waits for a 100 we never send: answer and close
+        } else {
+          if (expect_continue) {
+            http::response<http::empty_body> cont{http::status::continue_, h.version()};
+            co_await http::async_write(stream, cont, net::redirect_error(net::use_awaitable, ec));
+            if (ec) co_return;
           }
-          const size_t got = chunk.size() - parser.get().body().size;
-          received += static_cast<int64_t>(got);
-          if (!req.body_too_large) {
-            if (received > options_.max_body_bytes) {
-              req.body_too_large = true;
-              std::string().swap(req.body);
-            } else {
-              req.body.append(chunk.data(), got);
-            }
+          if (!req.over_budget && content_length &&
+              static_cast<int64_t>(*content_length) <= options_.max_body_bytes) {
+            req.body.reserve(*content_length);
           }
-          if (received > options_.max_drain_bytes) {
-            close_after = true;
-            break;
+          int64_t received = 0;
+          while (!parser.is_done()) {
+            parser.get().body().data = chunk.data();
+            parser.get().body().size = chunk.size();
+            stream.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
+            co_await http::async_read(stream, buffer, parser,
+                                      net::redirect_error(net::use_awaitable, ec));
+            if (ec == http::error::need_buffer) ec = {};
+            if (ec) {
+              if (ec != net::error::eof && ec != beast::error::timeout &&
+                  ec != http::error::partial_message && ec != net::error::connection_reset) {
+                co_await WriteError(stream, 400, "malformed HTTP body: " + ec.message());
+              }
+              co_return;
+            }
+            const size_t got = chunk.size() - parser.get().body().size;
+            received += static_cast<int64_t>(got);
+            if (!req.body_too_large && !req.over_budget) {
+              if (received > options_.max_body_bytes) {
+                req.body_too_large = true;
+                std::string().swap(req.body);
+                req.memory.ReleaseAll();
+              } else if (received > req.memory.bytes() && options_.memory != nullptr &&
+                         !req.memory.Grow(std::max<int64_t>(received - req.memory.bytes(),
+                                                            kChunkedReserveStep))) {
+                // A body without Content-Length is reserved as it grows.
+                req.over_budget = true;
+                std::string().swap(req.body);
+                req.memory.ReleaseAll();
+              } else {
+                req.body.append(chunk.data(), got);
+              }
+            }
+            if (received > options_.max_drain_bytes) {
+              close_after = true;
+              break;
+            }
           }
         }
       }
 
+      req.body_read_ns = SteadyNanos() - req.header_read_ns;
       HttpResponse res;
       try {
         handler_(req, &res);

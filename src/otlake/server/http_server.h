@@ -8,6 +8,11 @@
 // discarded (up to `max_drain_bytes`, after which the connection is closed) and the handler sees
 // `body_too_large`, so it can answer 413 in the request's own content type and the connection
 // survives. Malformed HTTP gets a 400 and a close. No Beast types leak through this header.
+// Memory: with a `memory` budget, a body is reserved against it before it is read (its
+// Content-Length; a chunked body as it grows, 1 MiB at a time) and released when the request is
+// finished (its response written). A body that does not fit is not stored: it is drained like an
+// oversized one (or, after `Expect: 100-continue`, never asked for: the connection closes after
+// the answer) and the handler sees `over_budget`, so it can answer 429.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +24,7 @@
 #include <vector>
 
 #include "otlake/common/status.h"
+#include "otlake/server/memory_budget.h"
 
 namespace otlake::server {
 
@@ -30,7 +36,14 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;  ///< names lowercased
   std::string body;
   bool body_too_large = false;  ///< body exceeded max_body_bytes and was discarded
+  bool over_budget = false;     ///< the memory budget refused the body: it was discarded
+  /// The bytes this request holds against the memory budget (its body; the handler may grow it
+  /// for what it derives from the body, e.g. the decompressed copy). Released when the request is
+  /// finished.
+  MemoryReservation memory;
   std::string peer;             ///< "ip:port" of the client
+  int64_t header_read_ns = 0;   ///< steady clock (ns) when the header had been read
+  int64_t body_read_ns = 0;     ///< time spent reading the body (ns)
   /// True once the client has closed its side (for long handlers to stop early); may be unset.
   std::function<bool()> client_gone;
 
@@ -58,6 +71,9 @@ struct HttpServerOptions {
   int64_t max_drain_bytes = 256 << 20;
   int64_t max_header_bytes = 64 << 10;
   int idle_timeout_seconds = 120;
+  /// Request bodies are reserved against this budget before they are read (see above). Not
+  /// owned; must outlive the server. Null: no bound beyond max_body_bytes per request.
+  MemoryBudget* memory = nullptr;
 };
 
 class HttpServer {
