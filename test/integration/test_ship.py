@@ -171,6 +171,17 @@ def wait_phase(root, day, phase, timeout=60, srv=None):
     raise AssertionError(f"{day} did not reach {phase}: {records(root, day)}\n{srv.read_log() if srv else ''}")
 
 
+def s3_access(srv, timeout=30):
+    """/healthz shipping.s3_access once the first check has run."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        a = srv.health()["shipping"]["s3_access"]
+        if a["ok"] is not None:
+            return a
+        time.sleep(0.1)
+    raise AssertionError(f"no S3 access check within {timeout} s: {srv.health()['shipping']}")
+
+
 def table_uri(bucket, prefix, instance, day, table):
     return f"s3://{bucket}/{prefix + '/' if prefix else ''}{instance}/days/{day}/otel/{table}"
 
@@ -215,6 +226,8 @@ def test_ship_day_end_to_end_same_rows_from_s3(tmp_path, moto):
         before = query_all(srv.url, day)
         h = srv.health()["shipping"]
         assert h["mode"] == "s3" and h["target"] == "s3://e2e/otel-prod/default/days" and h["problem"] is None
+        a = s3_access(srv)
+        assert a["ok"] is True and a["error"] is None and a["checked_utc"], a
     finally:
         srv.stop()
     assert all(before[t] for t in TABLES), {t: len(v) for t, v in before.items()}
@@ -330,6 +343,9 @@ def test_wrong_credentials_then_fixed(tmp_path, moto):
     env["AWS_SECRET_ACCESS_KEY"] = "wrong-secret"
     srv = Server(tmp_path, env=env, extra_args=FAST).start()
     try:
+        # Said at start, before any day is due: the access check runs in the first pass.
+        a = s3_access(srv)
+        assert a["ok"] is False and "creds" in a["error"], a
         deadline = time.time() + 60
         while time.time() < deadline:
             fails = [r for r in records(root, day) if r["phase"] == "uploaded" and not r["ok"]]
@@ -345,9 +361,11 @@ def test_wrong_credentials_then_fixed(tmp_path, moto):
         assert "wrong-secret" not in json.dumps(srv.health())
     finally:
         srv.stop()
-    assert "wrong-secret" not in open(srv.log_path).read()
+    log = open(srv.log_path).read()
+    assert "wrong-secret" not in log and "S3 is not usable" in log
     srv = Server(tmp_path, env=moto.env(bucket), extra_args=FAST).start()
     try:
+        assert s3_access(srv)["ok"] is True
         wait_phase(root, day, "cleaned", srv=srv)
     finally:
         srv.stop()
@@ -362,14 +380,20 @@ def test_missing_bucket_is_retried_until_it_exists(tmp_path, moto):
         deadline = time.time() + 60
         while time.time() < deadline and not any(not r["ok"] for r in records(root, day)):
             time.sleep(0.2)
+        a = s3_access(srv)
+        assert a["ok"] is False and "bucket 'later' does not exist" in a["error"], a
+        status = run("status", "-P", str(srv.port))
+        assert "S3 NOT USABLE: bucket 'later' does not exist" in status.stdout, status.stdout
         fail = [r for r in records(root, day) if not r["ok"]][0]
         assert fail["phase"] == "uploaded" and ("NoSuchBucket" in fail["error"] or "bucket" in fail["error"].lower()), fail
         assert os.path.isdir(os.path.join(root, "staging", "days", day))
         moto.create_bucket("later")
         recs = wait_phase(root, day, "cleaned", srv=srv)
         assert [r["phase"] for r in recs if r["ok"]] == ["sealed", "uploaded", "verified", "cleaned"]
+        assert srv.health()["shipping"]["s3_access"]["ok"] is True  # rechecked every pass while failing
     finally:
         srv.stop()
+    assert "S3 is reachable again" in open(srv.log_path).read()
 
 
 def _ship_through_proxy(tmp_path, moto, bucket, fail_rate, hang_rate, n_traces, requests_n, timeout):

@@ -333,6 +333,9 @@ int RunServer(const Args& a, const Instance& inst) {
   sch.retry_base_ms = get("ship-retry-s") * 1000;
   sch.s3_problem = s3.problem;
   sch.s3_description = s3.Describe(inst.id);
+  if (s3_fs) {
+    sch.check_s3 = [fs = s3_fs, config = *s3.config] { return ship::CheckS3Access(fs.get(), config); };
+  }
   buffer::Pipeline* pipeline = (*ingestor)->pipeline();
   sch.day_busy = [pipeline](int64_t day) { return pipeline->PendingRows(day) > 0; };
   auto scheduler = ship::Scheduler::Start(std::move(sch));
@@ -628,6 +631,10 @@ int CmdStatus(int argc, char** argv) {
       line += "; now " + JsonText(r["phase"]) + " " + JsonText(r["day"]);
     }
     std::cout << line << "\n";
+    if (sh.HasMember("s3_access") && sh["s3_access"].IsObject() && sh["s3_access"]["ok"].IsFalse()) {
+      std::cout << "  S3 NOT USABLE: " << JsonText(sh["s3_access"]["error"]) << " (checked "
+                << JsonText(sh["s3_access"]["checked_utc"]) << ")\n";
+    }
     if (sh.HasMember("failing") && sh["failing"].IsArray()) {
       for (const auto& x : sh["failing"].GetArray()) {
         std::cout << "  day " << JsonText(x["day"]) << ": " << JsonText(x["phase"]) << " failed "

@@ -92,8 +92,29 @@ void Scheduler::Loop() {
   }
 }
 
+void Scheduler::CheckS3(int64_t now) {
+  if (!options_.check_s3) return;
+  std::string previous;
+  {
+    std::lock_guard lk(mu_);
+    if (s3_checked_ms_ != 0 && s3_error_.empty() && now - s3_checked_ms_ < options_.s3_recheck_ms) return;
+    previous = s3_error_;
+  }
+  const Status st = options_.check_s3();
+  const std::string error = st.ok() ? "" : st.message();
+  if (!error.empty() && error != previous) {
+    OTLAKE_LOG(ERROR) << "shipping: S3 is not usable (past days stay local until it is): " << error;
+  } else if (error.empty() && !previous.empty()) {
+    OTLAKE_LOG(INFO) << "shipping: S3 is reachable again";
+  }
+  std::lock_guard lk(mu_);
+  s3_checked_ms_ = now;
+  s3_error_ = error;
+}
+
 void Scheduler::Pass() {
   const int64_t now = options_.now_ms();
+  CheckS3(now);
   const int64_t today = UnixMsToDays(now);
   auto statuses_or = shipper_->index()->Load();
   if (!statuses_or.ok()) {
@@ -186,6 +207,7 @@ void Scheduler::Pass() {
 std::string Scheduler::Problem() const {
   if (!options_.s3_problem.empty()) return options_.s3_problem;
   std::lock_guard lk(mu_);
+  if (!s3_error_.empty()) return "S3 is not usable: " + s3_error_;
   for (const auto& [day, st] : statuses_) {
     if (st.failures > 0) return "day " + day + ": " + PhaseName(st.failed_phase) + " failed: " + st.last_error;
   }
@@ -212,6 +234,14 @@ std::string Scheduler::StatusJson() const {
   j += ",\"grace_s\":" + std::to_string(options_.grace_ms / 1000);
   j += ",\"check_interval_s\":" + std::to_string(options_.check_interval_ms / 1000);
   j += ",\"last_check_utc\":" + (last_pass_ms_ ? Q(UtcIso8601(last_pass_ms_)) : std::string("null"));
+  if (options_.check_s3) {
+    j += ",\"s3_access\":{\"ok\":" +
+         std::string(s3_checked_ms_ == 0 ? "null" : s3_error_.empty() ? "true" : "false") +
+         ",\"error\":" + (s3_error_.empty() ? std::string("null") : Q(s3_error_)) +
+         ",\"checked_utc\":" + (s3_checked_ms_ ? Q(UtcIso8601(s3_checked_ms_)) : std::string("null")) + "}";
+  } else {
+    j += ",\"s3_access\":null";
+  }
   std::map<std::string, int> counts = {{"local", 0}, {"none", 0}, {"sealed", 0}, {"uploaded", 0},
                                        {"verified", 0}, {"cleaned", 0}, {"failing", 0}};
   std::set<std::string> all;

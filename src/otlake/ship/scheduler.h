@@ -7,7 +7,9 @@
 //    configuration) it is sealed and stays local;
 //  - a failed day is retried after a backoff that doubles per consecutive failure
 //    (retry_base_ms … retry_max_ms) — periodically, not only at restart; other days go on.
-// Status() feeds /healthz and `otlake status`.
+// Status() feeds /healthz and `otlake status`. With S3 configured, each pass first checks (at
+// start, then every few minutes, or every pass while it fails) that the bucket is reachable with
+// the credentials given, and reports the result as `s3_access`.
 //
 // Threads: one scheduler thread (plus the Shipper's upload threads while it ships). Stop() sets
 // the stop flag (an upload in flight returns Cancelled between chunks) and joins.
@@ -43,6 +45,12 @@ struct SchedulerOptions {
   /// Status() and logged once.
   std::string s3_problem;
   std::string s3_description;  ///< S3Settings::Describe(): target, no secrets
+  /// Checks that the bucket can be reached with the configured credentials (CheckS3Access). Run
+  /// at the start of the first pass, then every `s3_recheck_ms` while it succeeds and on every
+  /// pass while it fails, so a wrong secret or a missing bucket shows in /healthz and the log
+  /// within seconds of starting, not at the first upload a day later. Empty: no check.
+  std::function<Status()> check_s3;
+  int64_t s3_recheck_ms = 5 * 60'000;
 };
 
 class Scheduler {
@@ -66,6 +74,7 @@ class Scheduler {
   explicit Scheduler(SchedulerOptions options);
   void Loop();
   void Pass();
+  void CheckS3(int64_t now);
 
   SchedulerOptions options_;
   std::unique_ptr<Shipper> shipper_;
@@ -79,6 +88,8 @@ class Scheduler {
   std::map<std::string, DayStatus> statuses_;  // last pass's view; guarded by mu_
   std::map<std::string, bool> local_days_;     // last pass's local folders; guarded by mu_
   int64_t last_pass_ms_ = 0;                   // guarded by mu_
+  int64_t s3_checked_ms_ = 0;                  // last access check (0: none yet); mu_
+  std::string s3_error_;                       // its error ("" = reachable); mu_
   std::thread thread_;
 };
 

@@ -1,10 +1,13 @@
 // S3 configuration (seed 000's names, precedence, partial configurations, no secret in any
 // text), the days index (Depths' record shapes, folding, torn lines), and the Shipper without S3
-// (local-only seal; phases after it refuse clearly).
+// (local-only seal; phases after it refuse clearly), and the scheduler's S3 access check.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 
@@ -14,6 +17,7 @@
 #include "otlake/lake/test_util.h"
 #include "otlake/ship/days_index.h"
 #include "otlake/ship/s3_config.h"
+#include "otlake/ship/scheduler.h"
 #include "otlake/ship/shipper.h"
 
 namespace otlake::ship {
@@ -312,6 +316,54 @@ TEST(Shipper, LocalOnlySealsAndRefusesToUploadWithoutS3) {
   // A day that is not there.
   EXPECT_FALSE(shipper.Run("2026-11-20", Phase::kSealed).ok());
   EXPECT_TRUE(shipper.Run("20261120", Phase::kSealed).status().IsInvalid());
+}
+
+// The access check runs in the first pass, on every pass while it fails, and only every
+// s3_recheck_ms once it succeeds; /healthz's s3_access and Problem() follow it.
+TEST(Scheduler, S3AccessCheckedAtStartRetriedWhileFailing) {
+  lake::testing::TempDir tmp;
+  std::atomic<int> calls{0};
+  std::atomic<bool> reachable{false};
+  std::atomic<int64_t> now{1'700'000'000'000};
+  SchedulerOptions o;
+  o.shipper.instance_id = "default";
+  o.shipper.instance_root = tmp.path();
+  o.check_interval_ms = 5;
+  o.s3_recheck_ms = 60'000;
+  o.now_ms = [&] { return now.load(); };
+  o.check_s3 = [&]() -> Status {
+    ++calls;
+    return reachable ? Status::OK() : Status::IOError("bucket 'b' does not exist at http://s3");
+  };
+  auto wait_for = [&](auto pred) {
+    for (int i = 0; i < 2000 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return pred();
+  };
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto sched, Scheduler::Start(o));
+  ASSERT_TRUE(wait_for([&] { return calls >= 3; }));  // failing: every pass
+  EXPECT_NE(sched->StatusJson().find(R"("s3_access":{"ok":false,"error":"bucket 'b' does not exist at http://s3")"),
+            std::string::npos) << sched->StatusJson();
+  EXPECT_EQ(sched->Problem(), "S3 is not usable: bucket 'b' does not exist at http://s3");
+  reachable = true;
+  ASSERT_TRUE(wait_for([&] { return sched->StatusJson().find(R"("s3_access":{"ok":true,"error":null)") != std::string::npos; }))
+      << sched->StatusJson();
+  EXPECT_EQ(sched->Problem(), "");
+  const int after = calls;
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // ~20 passes, clock unchanged
+  EXPECT_EQ(calls, after);
+  now += 60'000;  // recheck due
+  ASSERT_TRUE(wait_for([&] { return calls > after; }));
+  sched->Stop();
+}
+
+TEST(Scheduler, NoS3NoAccessCheck) {
+  lake::testing::TempDir tmp;
+  SchedulerOptions o;
+  o.shipper.instance_id = "default";
+  o.shipper.instance_root = tmp.path();
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto sched, Scheduler::Start(o));
+  EXPECT_NE(sched->StatusJson().find(R"("s3_access":null)"), std::string::npos) << sched->StatusJson();
+  sched->Stop();
 }
 
 }  // namespace
