@@ -56,23 +56,39 @@ Result<std::unique_ptr<WalWriter>> WalWriter::Open(WalOptions opts, int64_t next
 }
 
 Result<int64_t> WalWriter::Append(std::string_view payload) {
-  if (payload.size() > static_cast<size_t>(kMaxPayloadBytes)) {
-    return Status::CapacityError("WAL record of ", payload.size(), " bytes exceeds the limit of ",
+  return Append(std::span<const std::string_view>(&payload, 1));
+}
+
+Result<int64_t> WalWriter::Append(std::span<const std::string_view> parts) {
+  size_t size = 0;
+  for (std::string_view p : parts) size += p.size();
+  if (size > static_cast<size_t>(kMaxPayloadBytes)) {
+    return Status::CapacityError("WAL record of ", size, " bytes exceeds the limit of ",
                                  kMaxPayloadBytes);
   }
   // Build the record outside the lock; only its LSN is filled in under it.
-  std::string rec(kRecordHeaderSize, '\0');
+  std::string rec;
+  rec.reserve(kRecordHeaderSize + size);
+  rec.assign(kRecordHeaderSize, '\0');
   bool compressed = false;
-  if (opts_.compress && payload.size() >= kMinCompressBytes) {
-    rec.reserve(kRecordHeaderSize + payload.size());
+  if (opts_.compress && size >= kMinCompressBytes) {
+    std::string joined;  // zstd takes one buffer; compression is off by default
+    std::string_view payload = parts[0];
+    if (parts.size() > 1) {
+      joined.reserve(size);
+      for (std::string_view p : parts) joined.append(p);
+      payload = joined;
+    }
     if (ZstdCompressAppend(payload, opts_.zstd_level, &rec).ok() &&
-        rec.size() - kRecordHeaderSize <= payload.size() - payload.size() / 8) {
+        rec.size() - kRecordHeaderSize <= size - size / 8) {
       compressed = true;
     } else {
       rec.resize(kRecordHeaderSize);
     }
   }
-  if (!compressed) rec.append(payload.data(), payload.size());
+  if (!compressed) {
+    for (std::string_view p : parts) rec.append(p.data(), p.size());
+  }
   rec[8] = static_cast<char>(compressed ? kFlagZstd : 0);
 
   std::unique_lock<std::mutex> lock(mu_);

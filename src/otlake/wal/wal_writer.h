@@ -28,6 +28,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -65,6 +66,10 @@ class WalWriter {
   /// max_pending_bytes are buffered). IOError while the log is failed; CapacityError above
   /// kMaxPayloadBytes.
   Result<int64_t> Append(std::string_view payload);
+  /// Like Append(payload) for the payload made of `parts` one after another: the record is built
+  /// from the views (one copy of each byte), so a caller with a header and a body need not
+  /// concatenate them first. The bytes logged are identical to Append of the concatenation.
+  Result<int64_t> Append(std::span<const std::string_view> parts);
 
   /// Blocks until every record with LSN <= lsn is durable. IOError if the write or sync failed
   /// (the writer is then failed; see the contract above). Invalid if lsn > last_lsn().
