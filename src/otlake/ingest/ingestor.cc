@@ -175,14 +175,16 @@ void Ingestor::CommittedThrough(int64_t lsn) {
 Status Ingestor::Ingest(const Record& record, otlp::DecodeResult* decoded, Timing* timing) {
   if (decoded->batches.TotalRows() == 0) return Status::OK();  // nothing to keep
   const auto t0 = std::chrono::steady_clock::now();
-  std::string payload;
-  EncodeRecord(record, &payload);
+  // The payload is logged as header + body, straight from the request's body (no concatenation).
+  std::string header;
+  EncodeRecordHeader(record, &header);
+  const std::string_view parts[] = {header, record.body};
   int64_t lsn;
   {
     std::lock_guard lk(seq_mu_);
-    OTLAKE_RETURN_NOT_OK(pipeline_->CheckCapacity(decoded->batches.ByteSize() +
-                                                  static_cast<int64_t>(payload.size())));
-    OTLAKE_ASSIGN_OR_RAISE(lsn, wal_->Append(payload));
+    OTLAKE_RETURN_NOT_OK(pipeline_->CheckCapacity(
+        decoded->batches.ByteSize() + static_cast<int64_t>(header.size() + record.body.size())));
+    OTLAKE_ASSIGN_OR_RAISE(lsn, wal_->Append(parts));
     OTLAKE_RETURN_NOT_OK(pipeline_->Append(&decoded->batches, record.arrival_unix_nano / 1000000, lsn));
   }
   const auto t1 = std::chrono::steady_clock::now();

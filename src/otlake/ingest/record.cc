@@ -7,9 +7,9 @@ constexpr uint8_t kVersion = 1;
 constexpr size_t kFixedHeader = 11;
 }  // namespace
 
-void EncodeRecord(const Record& r, std::string* out) {
+void EncodeRecordHeader(const Record& r, std::string* out) {
   out->clear();
-  out->reserve(kFixedHeader + 10 + r.project_id.size() + r.body.size());
+  out->reserve(kFixedHeader + 10 + r.project_id.size());
   out->push_back(static_cast<char>(kVersion));
   out->push_back(static_cast<char>(r.signal));
   out->push_back(static_cast<char>(r.format));
@@ -22,6 +22,10 @@ void EncodeRecord(const Record& r, std::string* out) {
   }
   out->push_back(static_cast<char>(n));
   out->append(r.project_id);
+}
+
+void EncodeRecord(const Record& r, std::string* out) {
+  EncodeRecordHeader(r, out);
   out->append(r.body);
 }
 

@@ -32,6 +32,11 @@ struct Record {
 /// Appends the encoded record to *out (cleared first).
 void EncodeRecord(const Record& r, std::string* out);
 
+/// Writes everything of the encoded record before the body to *out (cleared first): the payload
+/// is that header followed by `r.body`, so it can be logged as two parts without copying the body
+/// (WalWriter::Append(parts)).
+void EncodeRecordHeader(const Record& r, std::string* out);
+
 /// Parses a payload; the views point into `payload`. Invalid if malformed or of an unknown version.
 Status DecodeRecord(std::string_view payload, Record* r);
 

@@ -24,6 +24,21 @@ TEST(Record, RoundTripsEveryField) {
   EXPECT_EQ(out.body, in.body);
 }
 
+TEST(Record, HeaderThenBodyIsTheEncodedRecord) {
+  Record in;
+  in.signal = otlp::Signal::kLogs;
+  in.arrival_unix_nano = 42;
+  in.project_id = "proj-1";
+  in.body = "body bytes";
+  std::string whole, header;
+  EncodeRecord(in, &whole);
+  EncodeRecordHeader(in, &header);
+  EXPECT_EQ(header + std::string(in.body), whole);
+  Record out;
+  ASSERT_TRUE(DecodeRecord(whole, &out).ok());
+  EXPECT_EQ(out.body, in.body);
+}
+
 TEST(Record, RejectsDamagedPayloads) {
   Record in;
   in.project_id = "default";

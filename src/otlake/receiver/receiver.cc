@@ -55,22 +55,6 @@ std::string JsonEscape(std::string_view s) {
   return std::string(sb.GetString(), sb.GetSize());
 }
 
-std::string_view TrimSpaces(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 std::string_view MediaType(std::string_view content_type, std::string* lowered) {
   size_t semi = content_type.find(';');
   std::string_view t = content_type.substr(0, semi);
@@ -404,8 +388,8 @@ class Receiver::Impl {
 
     const int64_t decode_start = SteadyNs();
     std::string body;
-    const std::string_view encoding = TrimSpaces(req.Header("content-encoding"));
-    if (encoding.empty() || IEquals(encoding, "identity")) {
+    const std::string_view encoding = req.Header("content-encoding");
+    if (server::IsIdentityEncoding(encoding)) {
       // No copy: the body read is the body (its reservation stays the same).
       if (static_cast<int64_t>(req.body.size()) > options_.max_decompressed_bytes) {
         return Reject(res, format, kRejectDecompressedTooLarge, 413, kResourceExhausted,

@@ -148,11 +148,16 @@ Status Unzstd(std::string_view input, int64_t max_output, Output& output) {
 
 }  // namespace
 
+bool IsIdentityEncoding(std::string_view encoding) {
+  encoding = Trim(encoding);
+  return encoding.empty() || IEquals(encoding, "identity");
+}
+
 Status Decompress(std::string_view encoding, std::string_view input, int64_t max_output,
                   std::string* output, MemoryReservation* memory) {
   encoding = Trim(encoding);
   Output out(output, max_output, memory);
-  if (encoding.empty() || IEquals(encoding, "identity")) {
+  if (IsIdentityEncoding(encoding)) {
     if (static_cast<int64_t>(input.size()) > max_output) return TooLarge(max_output);
     output->clear();
     if (!out.Resize(input.size())) return OverBudget();

@@ -11,8 +11,13 @@
 
 namespace otlake::server {
 
+/// True for the Content-Encoding values "" and "identity" (case-insensitive, surrounding spaces
+/// ignored): the body is its own decompressed form. Check this first and use the body as it is --
+/// Decompress would only copy it.
+bool IsIdentityEncoding(std::string_view encoding);
+
 /// Decompresses `input` according to the Content-Encoding value `encoding` (case-insensitive;
-/// "" and "identity" copy). Errors:
+/// "" and "identity" copy, see IsIdentityEncoding). Errors:
 ///   CapacityError  output would exceed max_output bytes        (-> 413)
 ///   Invalid        corrupt or truncated compressed data        (-> 400)
 ///   NotImplemented an encoding other than gzip/deflate/zstd     (-> 415)

@@ -47,6 +47,15 @@ TEST(Decompress, RoundTripsEveryEncoding) {
   EXPECT_EQ(out, "");
 }
 
+TEST(Decompress, IdentityEncodingsAreRecognised) {
+  for (const char* e : {"", "identity", "Identity", " IDENTITY\t", "  "}) {
+    EXPECT_TRUE(IsIdentityEncoding(e)) << "'" << e << "'";
+  }
+  for (const char* e : {"gzip", "identity, gzip", "ident", "zstd"}) {
+    EXPECT_FALSE(IsIdentityEncoding(e)) << "'" << e << "'";
+  }
+}
+
 TEST(Decompress, BombsStopAtTheLimit) {
   const std::string zeros(64 << 20, '\0');  // 64 MiB of zeros: ~64 KiB gzip, ~2 KiB zstd
   std::string out;

@@ -79,6 +79,9 @@ bool HttpRequest::QueryParam(std::string_view name, std::string* value) const {
 
 // A chunked body is reserved against the memory budget this much at a time.
 constexpr int64_t kChunkedReserveStep = 1 << 20;
+// A known-length body with more than this left to read raises SO_RCVLOWAT, up to kMaxLowat.
+constexpr size_t kLowatMinBody = 64 << 10;
+constexpr size_t kMaxLowat = 1 << 20;
 
 int64_t SteadyNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -244,46 +247,13 @@ class HttpServer::Impl {
             co_await http::async_write(stream, cont, net::redirect_error(net::use_awaitable, ec));
             if (ec) co_return;
           }
-          if (!req.over_budget && content_length &&
-              static_cast<int64_t>(*content_length) <= options_.max_body_bytes) {
-            req.body.reserve(*content_length);
-          }
-          int64_t received = 0;
-          while (!parser.is_done()) {
-            parser.get().body().data = chunk.data();
-            parser.get().body().size = chunk.size();
-            stream.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
-            co_await http::async_read(stream, buffer, parser,
-                                      net::redirect_error(net::use_awaitable, ec));
-            if (ec == http::error::need_buffer) ec = {};
-            if (ec) {
-              if (ec != net::error::eof && ec != beast::error::timeout &&
-                  ec != http::error::partial_message && ec != net::error::connection_reset) {
-                co_await WriteError(stream, 400, "malformed HTTP body: " + ec.message());
-              }
+          if (!req.over_budget && !req.body_too_large && content_length) {
+            // Known length, reserved above: read it straight into its final place.
+            if (!co_await ReadKnownBody(stream, buffer, *content_length, &req.body)) co_return;
+          } else {
+            // Chunked, or discarded (too large / over budget): 64 KiB at a time via the parser.
+            if (!co_await ReadBodyChunks(stream, buffer, parser, chunk, &req, &close_after)) {
               co_return;
-            }
-            const size_t got = chunk.size() - parser.get().body().size;
-            received += static_cast<int64_t>(got);
-            if (!req.body_too_large && !req.over_budget) {
-              if (received > options_.max_body_bytes) {
-                req.body_too_large = true;
-                std::string().swap(req.body);
-                req.memory.ReleaseAll();
-              } else if (received > req.memory.bytes() && options_.memory != nullptr &&
-                         !req.memory.Grow(std::max<int64_t>(received - req.memory.bytes(),
-                                                            kChunkedReserveStep))) {
-                // A body without Content-Length is reserved as it grows.
-                req.over_budget = true;
-                std::string().swap(req.body);
-                req.memory.ReleaseAll();
-              } else {
-                req.body.append(chunk.data(), got);
-              }
-            }
-            if (received > options_.max_drain_bytes) {
-              close_after = true;
-              break;
             }
           }
         }
@@ -313,6 +283,88 @@ class HttpServer::Impl {
         co_return;
       }
     }
+  }
+
+  // Reads a body of known length into *body (resized to `length`): first the bytes the parser
+  // already buffered past the header, then from the socket directly into the rest -- no
+  // intermediate buffer, no copy, one coroutine resumption per read. While much is left, the
+  // socket's SO_RCVLOWAT is raised (up to 1 MiB, never above what is left, so the read cannot
+  // wait for bytes that will not come) so a read wakes up for a large piece rather than for every
+  // segment; it is reset to 1 afterwards. The Beast parser is left behind (only its header is
+  // used afterwards). False if the connection failed or timed out: close it without an answer.
+  net::awaitable<bool> ReadKnownBody(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                     uint64_t length, std::string* body) {
+    body->resize(length);
+    size_t have = net::buffer_copy(net::buffer(body->data(), body->size()), buffer.data());
+    buffer.consume(have);
+    const int fd = stream.socket().native_handle();
+    int lowat = 1;
+    auto set_lowat = [&](int want) {
+      if (want == lowat) return;
+      if (::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof(want)) == 0) lowat = want;
+    };
+    boost::system::error_code ec;
+    while (have < body->size()) {
+      const size_t left = body->size() - have;
+      set_lowat(left > kLowatMinBody ? static_cast<int>(std::min<size_t>(left, kMaxLowat)) : 1);
+      stream.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
+      const size_t n = co_await stream.async_read_some(net::buffer(body->data() + have, left),
+                                                       net::redirect_error(net::use_awaitable, ec));
+      if (ec) break;
+      have += n;
+    }
+    set_lowat(1);
+    co_return !ec;
+  }
+
+  // Reads a body through the Beast parser, `chunk` at a time: a chunked body (kept in req->body
+  // and reserved against the budget as it grows), or one that is discarded (too large, over the
+  // budget). Sets *close_after past max_drain_bytes. False if the connection must close without
+  // an answer (a 400 has been written for a malformed body).
+  net::awaitable<bool> ReadBodyChunks(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                      http::request_parser<http::buffer_body>& parser,
+                                      std::vector<char>& chunk, HttpRequest* req,
+                                      bool* close_after) {
+    boost::system::error_code ec;
+    int64_t received = 0;
+    while (!parser.is_done()) {
+      parser.get().body().data = chunk.data();
+      parser.get().body().size = chunk.size();
+      stream.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
+      co_await http::async_read(stream, buffer, parser,
+                                net::redirect_error(net::use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        if (ec != net::error::eof && ec != beast::error::timeout &&
+            ec != http::error::partial_message && ec != net::error::connection_reset) {
+          co_await WriteError(stream, 400, "malformed HTTP body: " + ec.message());
+        }
+        co_return false;
+      }
+      const size_t got = chunk.size() - parser.get().body().size;
+      received += static_cast<int64_t>(got);
+      if (!req->body_too_large && !req->over_budget) {
+        if (received > options_.max_body_bytes) {
+          req->body_too_large = true;
+          std::string().swap(req->body);
+          req->memory.ReleaseAll();
+        } else if (received > req->memory.bytes() && options_.memory != nullptr &&
+                   !req->memory.Grow(std::max<int64_t>(received - req->memory.bytes(),
+                                                       kChunkedReserveStep))) {
+          // A body without Content-Length is reserved as it grows.
+          req->over_budget = true;
+          std::string().swap(req->body);
+          req->memory.ReleaseAll();
+        } else {
+          req->body.append(chunk.data(), got);
+        }
+      }
+      if (received > options_.max_drain_bytes) {
+        *close_after = true;
+        break;
+      }
+    }
+    co_return true;
   }
 
   net::awaitable<void> WriteError(beast::tcp_stream& stream, int status, std::string message) {

@@ -11,6 +11,16 @@ namespace otlake::wal {
 namespace {
 // Records at least this big are tried with zstd when compression is on.
 constexpr size_t kMinCompressBytes = 256;
+// The record buffer pool: enough for the records of the concurrent requests of a busy server
+// (each request has at most one record in flight), small next to the 64 MiB pending bound.
+constexpr size_t kMaxPooledBuffers = 16;
+constexpr size_t kMaxPooledBytes = 16 << 20;
+// A new record buffer gets this much slack (rounded up to 64 KiB), so the next, slightly larger
+// request of a similar size still fits it.
+size_t WithSlack(size_t size) {
+  const size_t want = size + size / 16;
+  return (want + 0xFFFF) & ~size_t{0xFFFF};
+}
 }  // namespace
 
 WalWriter::WalWriter(WalOptions opts, int64_t next_lsn)
@@ -56,23 +66,38 @@ Result<std::unique_ptr<WalWriter>> WalWriter::Open(WalOptions opts, int64_t next
 }
 
 Result<int64_t> WalWriter::Append(std::string_view payload) {
-  if (payload.size() > static_cast<size_t>(kMaxPayloadBytes)) {
-    return Status::CapacityError("WAL record of ", payload.size(), " bytes exceeds the limit of ",
+  return Append(std::span<const std::string_view>(&payload, 1));
+}
+
+Result<int64_t> WalWriter::Append(std::span<const std::string_view> parts) {
+  size_t size = 0;
+  for (std::string_view p : parts) size += p.size();
+  if (size > static_cast<size_t>(kMaxPayloadBytes)) {
+    return Status::CapacityError("WAL record of ", size, " bytes exceeds the limit of ",
                                  kMaxPayloadBytes);
   }
   // Build the record outside the lock; only its LSN is filled in under it.
-  std::string rec(kRecordHeaderSize, '\0');
+  std::string rec = TakeBuffer(kRecordHeaderSize + size);
+  rec.assign(kRecordHeaderSize, '\0');
   bool compressed = false;
-  if (opts_.compress && payload.size() >= kMinCompressBytes) {
-    rec.reserve(kRecordHeaderSize + payload.size());
+  if (opts_.compress && size >= kMinCompressBytes) {
+    std::string joined;  // zstd takes one buffer; compression is off by default
+    std::string_view payload = parts[0];
+    if (parts.size() > 1) {
+      joined.reserve(size);
+      for (std::string_view p : parts) joined.append(p);
+      payload = joined;
+    }
     if (ZstdCompressAppend(payload, opts_.zstd_level, &rec).ok() &&
-        rec.size() - kRecordHeaderSize <= payload.size() - payload.size() / 8) {
+        rec.size() - kRecordHeaderSize <= size - size / 8) {
       compressed = true;
     } else {
       rec.resize(kRecordHeaderSize);
     }
   }
-  if (!compressed) rec.append(payload.data(), payload.size());
+  if (!compressed) {
+    for (std::string_view p : parts) rec.append(p.data(), p.size());
+  }
   rec[8] = static_cast<char>(compressed ? kFlagZstd : 0);
 
   std::unique_lock<std::mutex> lock(mu_);
@@ -97,6 +122,52 @@ Result<int64_t> WalWriter::Append(std::string_view payload) {
     (void)SyncUpTo(lsn);
   }
   return lsn;
+}
+
+std::string WalWriter::TakeBuffer(size_t size) {
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    // The smallest pooled buffer that is big enough.
+    auto best = pool_.end();
+    for (auto it = pool_.begin(); it != pool_.end(); ++it) {
+      if (it->capacity() >= size && (best == pool_.end() || it->capacity() < best->capacity())) {
+        best = it;
+      }
+    }
+    if (best != pool_.end()) {
+      std::swap(*best, pool_.back());
+      std::string out = std::move(pool_.back());
+      pool_.pop_back();
+      pool_bytes_ -= out.capacity();
+      out.clear();
+      return out;
+    }
+  }
+  std::string out;
+  out.reserve(size > kMaxPooledBytes ? size : WithSlack(size));
+  return out;
+}
+
+void WalWriter::ReturnBuffers(std::deque<Pending>& batch) {
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  for (Pending& rec : batch) {
+    const size_t cap = rec.bytes.capacity();
+    if (cap > kMaxPooledBytes / 4) continue;  // a rare giant: do not let it crowd out the rest
+    // Full: a bigger buffer replaces the smallest one (records grew), else it is freed.
+    while (!pool_.empty() &&
+           (pool_.size() >= kMaxPooledBuffers || pool_bytes_ + cap > kMaxPooledBytes)) {
+      auto smallest = std::min_element(pool_.begin(), pool_.end(), [](const auto& a, const auto& b) {
+        return a.capacity() < b.capacity();
+      });
+      if (smallest->capacity() >= cap) break;
+      pool_bytes_ -= smallest->capacity();
+      std::swap(*smallest, pool_.back());
+      pool_.pop_back();
+    }
+    if (pool_.size() >= kMaxPooledBuffers || pool_bytes_ + cap > kMaxPooledBytes) continue;
+    pool_bytes_ += cap;
+    pool_.push_back(std::move(rec.bytes));
+  }
 }
 
 Status WalWriter::SyncUpTo(int64_t lsn) {
@@ -131,6 +202,7 @@ Status WalWriter::LeadLocked(std::unique_lock<std::mutex>& lock) {
   lock.unlock();
 
   Status st = WriteBatch(batch, reopen);
+  if (st.ok()) ReturnBuffers(batch);  // after a failure the records are kept for the retry
 
   lock.lock();
   leader_active_ = false;

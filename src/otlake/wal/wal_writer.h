@@ -28,8 +28,10 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "otlake/common/status.h"
 #include "otlake/wal/env.h"
@@ -65,6 +67,10 @@ class WalWriter {
   /// max_pending_bytes are buffered). IOError while the log is failed; CapacityError above
   /// kMaxPayloadBytes.
   Result<int64_t> Append(std::string_view payload);
+  /// Like Append(payload) for the payload made of `parts` one after another: the record is built
+  /// from the views (one copy of each byte), so a caller with a header and a body need not
+  /// concatenate them first. The bytes logged are identical to Append of the concatenation.
+  Result<int64_t> Append(std::span<const std::string_view> parts);
 
   /// Blocks until every record with LSN <= lsn is durable. IOError if the write or sync failed
   /// (the writer is then failed; see the contract above). Invalid if lsn > last_lsn().
@@ -110,6 +116,10 @@ class WalWriter {
   void PublishDurable(int64_t lsn);
   // mu_ held: OK, or the failure status if the backoff has not elapsed yet.
   Status CheckFailedLocked() const;
+  // An empty record buffer with room for `size` bytes: a pooled one if one is big enough.
+  std::string TakeBuffer(size_t size);
+  // Gives the buffers of records that are written back to the pool (within its bounds).
+  void ReturnBuffers(std::deque<Pending>& batch);
 
   const WalOptions opts_;
   Env* const env_;  // = opts_.env or Env::Default(); outlives this
@@ -129,6 +139,12 @@ class WalWriter {
   int64_t active_first_lsn_ = 0;      // guarded by mu_ (a copy for DeleteSegmentsUpTo)
   Stats stats_;                       // guarded by mu_
   std::mutex delete_mu_;              // serialises DeleteSegmentsUpTo
+  // Record buffers whose records are written, for Append to reuse: their pages are already
+  // faulted in, so a request's record is not a fresh allocation the kernel zero-fills. At most
+  // kMaxPooledBuffers buffers and kMaxPooledBytes of capacity in all (wal_writer.cc).
+  std::mutex pool_mu_;
+  std::vector<std::string> pool_;     // guarded by pool_mu_
+  size_t pool_bytes_ = 0;             // guarded by pool_mu_: sum of the pooled capacities
   std::atomic<int64_t> durable_lsn_;  // written by the leader under mu_, read anywhere
 
   // Owned by the current leader (the thread that set leader_active_; Open/Close/~ when none
