@@ -97,6 +97,17 @@ S3_VARS = ("S3_BUCKET", "AWS_ACCESS_KEY_ID", "S3_ACCESS_KEY_ID", "AWS_SECRET_ACC
            "AWS_SESSION_TOKEN")
 
 
+def wait_for(pred, what, timeout=30, interval=0.05):
+    """Polls pred() until it returns something truthy, which it returns; fails naming `what`."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def _is_s3_var(k):
     return k in S3_VARS
 

@@ -15,7 +15,7 @@ import time
 import pytest
 import requests
 
-from conftest import Server, read_table
+from conftest import Server, read_table, wait_for
 from test_bad_input import span_json, traces_json
 
 
@@ -25,15 +25,6 @@ def body(tag, n=60):
                        attrs=[{"key": "pad", "value": {"stringValue": pad}}]) for k in range(n)]
     return [s["spanId"] for s in spans], traces_json(*spans)
 
-
-def wait_for(pred, what, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -115,7 +106,7 @@ def test_disk_full_stops_acknowledging_and_resumes_by_itself(small_disk, tmp_pat
         assert h["http"]["503"] == refused[503]
 
         os.remove(filler)  # space returns: no restart, no request needed to wake it up
-        wait_for(lambda: server.health()["ok"], "the server to resume by itself")
+        wait_for(lambda: server.health()["ok"], "the server to resume by itself", timeout=60)
         for _ in range(5):
             assert send().status_code == 200
         server.wait_persisted()

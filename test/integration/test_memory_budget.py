@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 
-from conftest import Server, read_table
+from conftest import Server, read_table, wait_for
 from test_bad_input import span_json, traces_json
 
 BUDGET = 4 << 20
@@ -31,15 +31,6 @@ def big_body(tag, approx_bytes):
                                attrs=[{"key": "pad", "value": {"stringValue": pad}}]))
     return ids, traces_json(*spans)
 
-
-def wait_for(pred, what, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class HeldBody:
