@@ -1,7 +1,10 @@
 // DeltaTableWriter::Compact: merge small files into one sorted file, swapped in by one commit.
 #include <arrow/api.h>
+#include <arrow/compute/api.h>
 #include <arrow/io/file.h>
 #include <parquet/arrow/reader.h>
+#include <parquet/file_reader.h>
+#include <parquet/metadata.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -106,7 +109,81 @@ Result<std::string> MergeStats(const std::vector<const AddFile*>& files, table::
   return std::string(sb.GetString(), sb.GetSize());
 }
 
+// The rows of a rewrite's input files, one array per column (files in input order, each file's
+// rows in file order).
+struct MergeInput {
+  std::shared_ptr<arrow::Schema> schema;
+  std::vector<std::shared_ptr<arrow::Array>> columns;
+  int64_t rows = 0;
+};
+
+Result<MergeInput> ReadInputs(const std::string& table_dir, const std::vector<const AddFile*>& inputs) {
+  MergeInput in;
+  std::vector<arrow::ArrayVector> chunks;
+  for (const AddFile* a : inputs) {
+    OTLAKE_ASSIGN_OR_RAISE(auto file, arrow::io::ReadableFile::Open(table_dir + "/" + a->path));
+    OTLAKE_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(file, arrow::default_memory_pool()));
+    OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> t, reader->ReadTable());
+    // Files are read back with Parquet's field metadata; the writer wants otlake's schema.
+    t = t->ReplaceSchemaMetadata(nullptr);
+    if (!in.schema) {
+      in.schema = t->schema();
+      chunks.resize(static_cast<size_t>(t->num_columns()));
+    } else if (!t->schema()->Equals(*in.schema, /*check_metadata=*/false)) {
+      return Status::Invalid("file '", a->path, "' has schema ", t->schema()->ToString(),
+                             ", unlike the other inputs: ", in.schema->ToString());
+    }
+    for (int c = 0; c < t->num_columns(); ++c) {
+      for (const auto& chunk : t->column(c)->chunks()) chunks[static_cast<size_t>(c)].push_back(chunk);
+    }
+    in.rows += t->num_rows();
+  }
+  // Joined one column at a time, dropping its pieces right after: the copy costs one column.
+  for (arrow::ArrayVector& pieces : chunks) {
+    std::shared_ptr<arrow::Array> joined;
+    if (pieces.size() == 1) {
+      joined = pieces[0];
+    } else {
+      OTLAKE_ASSIGN_OR_RAISE(joined, arrow::Concatenate(pieces));
+    }
+    arrow::ArrayVector().swap(pieces);
+    in.columns.push_back(std::move(joined));
+  }
+  return in;
+}
+
+// The order of `in`'s rows by `sort_key` (ascending, nulls last, stable: SortTable's order),
+// computed over the key columns only.
+Result<std::shared_ptr<arrow::Array>> SortOrder(const MergeInput& in,
+                                                const std::vector<std::string>& sort_key) {
+  arrow::FieldVector fields;
+  arrow::ArrayVector columns;
+  std::vector<arrow::compute::SortKey> keys;
+  for (const std::string& k : sort_key) {
+    const int i = in.schema->GetFieldIndex(k);
+    if (i < 0) return Status::Invalid("sort key column '", k, "' is not in ", in.schema->ToString());
+    fields.push_back(in.schema->field(i));
+    columns.push_back(in.columns[static_cast<size_t>(i)]);
+    keys.emplace_back(arrow::FieldRef(k));
+  }
+  auto batch = arrow::RecordBatch::Make(arrow::schema(std::move(fields)), in.rows, std::move(columns));
+  return arrow::compute::SortIndices(arrow::Datum(batch),
+                                     arrow::compute::SortOptions(std::move(keys)));
+}
+
 }  // namespace
+
+Result<int64_t> UncompressedBytes(const std::string& path) {
+  try {
+    auto reader = parquet::ParquetFileReader::OpenFile(path, /*memory_map=*/false);
+    const std::shared_ptr<parquet::FileMetaData> md = reader->metadata();
+    int64_t bytes = 0;
+    for (int g = 0; g < md->num_row_groups(); ++g) bytes += md->RowGroup(g)->total_byte_size();
+    return bytes;
+  } catch (const std::exception& e) {
+    return Status::IOError("cannot read the footer of '", path, "': ", e.what());
+  }
+}
 
 Result<CompactResult> DeltaTableWriter::Compact(const CompactOptions& o) {
   CompactResult res;
@@ -140,9 +217,17 @@ Result<CompactResult> DeltaTableWriter::Compact(const CompactOptions& o) {
   std::vector<const AddFile*> inputs;
   for (const auto& [n, add] : small) {
     if (!inputs.empty() && res.rows + n > o.max_input_rows) break;
+    // The byte cap is checked from footers alone, before anything is read; a run takes at least
+    // two files, so a cap below two files' size slows compaction down but cannot stall it.
+    int64_t bytes = 0;
+    if (o.max_input_bytes > 0) {
+      OTLAKE_ASSIGN_OR_RAISE(bytes, UncompressedBytes(table_dir_ + "/" + add->path));
+      if (inputs.size() >= 2 && res.uncompressed_bytes_in + bytes > o.max_input_bytes) break;
+    }
     inputs.push_back(add);
     res.rows += n;
     res.bytes_in += add->size;
+    res.uncompressed_bytes_in += bytes;
   }
   if (static_cast<int>(inputs.size()) < std::min(o.min_files, 2)) return res;
 
@@ -158,27 +243,37 @@ Result<CompactResult> DeltaTableWriter::Compact(const CompactOptions& o) {
 Result<DeltaTableWriter::RewriteResult> DeltaTableWriter::Rewrite(
     const std::vector<const AddFile*>& inputs, const DataFileOptions& dopts, bool sealed) {
   const int64_t now = Now();
-  // 3. Read, merge in sort order, write one file.
+  // 3. Read the inputs whole, order their rows by the sort key (computed over the key columns
+  //    only), and write the output one row group at a time, each taken from the inputs by its
+  //    slice of the order: memory is the inputs plus one output row group, not three copies.
   OTLAKE_RETURN_NOT_OK(EnsureArrowComputeInitialized());
-  std::vector<std::shared_ptr<arrow::Table>> tables;
-  for (const AddFile* a : inputs) {
-    OTLAKE_ASSIGN_OR_RAISE(auto file, arrow::io::ReadableFile::Open(table_dir_ + "/" + a->path));
-    OTLAKE_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(file, arrow::default_memory_pool()));
-    OTLAKE_ASSIGN_OR_RAISE(auto t, reader->ReadTable());
-    // Files are read back with Parquet's field metadata; the writer wants otlake's schema.
-    OTLAKE_ASSIGN_OR_RAISE(t, t->ReplaceSchemaMetadata(nullptr)->CombineChunks());
-    tables.push_back(std::move(t));
+  OTLAKE_ASSIGN_OR_RAISE(MergeInput in, ReadInputs(table_dir_, inputs));
+  std::shared_ptr<arrow::Array> order;  // null: no sort key, input order
+  if (!dopts.sort_key.empty()) {
+    OTLAKE_ASSIGN_OR_RAISE(order, SortOrder(in, dopts.sort_key));
   }
-  OTLAKE_ASSIGN_OR_RAISE(auto merged, arrow::ConcatenateTables(tables));
-  tables.clear();
-  OTLAKE_ASSIGN_OR_RAISE(merged, SortTable(merged, dopts.sort_key));
   OTLAKE_ASSIGN_OR_RAISE(std::string stats, MergeStats(inputs, id_));
+  auto row_group = [&](int64_t offset, int64_t length) -> Result<std::shared_ptr<arrow::Table>> {
+    arrow::ArrayVector columns;
+    if (!order) {
+      for (const auto& c : in.columns) columns.push_back(c->Slice(offset, length));
+    } else {
+      const std::shared_ptr<arrow::Array> rows = order->Slice(offset, length);
+      for (const auto& c : in.columns) {
+        OTLAKE_ASSIGN_OR_RAISE(auto taken, arrow::compute::Take(*c, *rows,
+                                                                arrow::compute::TakeOptions::NoBoundsCheck()));
+        columns.push_back(std::move(taken));
+      }
+    }
+    return arrow::Table::Make(in.schema, std::move(columns), length);
+  };
 
   const int64_t version = state_->version + 1;
   const std::string name = DataFileName(version, sealed);
   const std::string tmp = table_dir_ + "/.tmp-" + name;
-  OTLAKE_ASSIGN_OR_RAISE(DataFileInfo info, WriteSortedTable(merged, dopts, tmp));
-  merged.reset();
+  OTLAKE_ASSIGN_OR_RAISE(DataFileInfo info, WriteRowGroups(in.schema, in.rows, row_group, dopts, tmp));
+  in = MergeInput();
+  order.reset();
   OTLAKE_RETURN_NOT_OK(RenameDurable(tmp, table_dir_ + "/" + name));
 
   // 4. One commit swaps the inputs for the merged file.
