@@ -433,6 +433,7 @@ class Pipeline::Impl {
     co.min_files = options_.compact_min_files;
     co.target_file_rows = options_.compact_target_rows;
     co.max_input_rows = options_.compact_target_rows;
+    co.max_input_bytes = options_.compact_max_input_bytes;
     for (auto& [key, writer] : writers_) {
       auto r = writer->Compact(co);
       if (!r.ok()) {
@@ -442,7 +443,8 @@ class Pipeline::Impl {
       }
       if (r->version < 0) continue;
       OTLAKE_LOG(INFO) << "compacted " << writer->table_dir() << ": " << r->files_in << " files ("
-                       << r->rows << " rows, " << r->bytes_in << " B) -> 1 file (" << r->bytes_out
+                       << r->rows << " rows, " << r->bytes_in << " B, " << r->uncompressed_bytes_in
+                       << " B uncompressed) -> 1 file (" << r->bytes_out
                        << " B), version " << r->version;
       std::array<TableSummary, table::kNumTables>& summary = LoadSummary(key.first);
       TableSummary& ts = summary[key.second];

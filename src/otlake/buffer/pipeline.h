@@ -59,6 +59,9 @@ struct PipelineOptions {
   int compact_min_files = 8;
   int64_t compact_interval_ms = 30'000;
   int64_t compact_target_rows = 1'000'000;
+  /// Uncompressed bytes one compaction run merges at most (lake::CompactOptions::max_input_bytes):
+  /// a run holds its inputs in memory, so this bounds compaction's share of the process.
+  int64_t compact_max_input_bytes = 256ll << 20;
 };
 
 /// Counters for one table, as /healthz reports them.

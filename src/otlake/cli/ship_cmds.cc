@@ -253,7 +253,8 @@ bool ConfigureEngineS3(const Args& a, const std::string& instance_id, const std:
 
 std::vector<OptionSpec> SealTuningSpecs() {
   return {{"", "seal-zstd-level", "N", "9", "zstd level of sealed files (1-22)"},
-          {"", "seal-file-rows", "ROWS", "1000000", "Rows per sealed file at most (memory: ~1 KB per span row)"}};
+          {"", "seal-file-rows", "ROWS", "1000000", "Rows per sealed file at most"},
+          {"", "seal-file-bytes", "BYTES", "1073741824", "Uncompressed input bytes per sealed file at most (bounds seal memory)"}};
 }
 
 bool SealOptionsFromArgs(const Args& a, lake::SealOptions* out, std::string* error) {
@@ -268,8 +269,14 @@ bool SealOptionsFromArgs(const Args& a, lake::SealOptions* out, std::string* err
     *error = "--seal-file-rows must be 1000-100000000, got '" + a.Get("seal-file-rows") + "'";
     return false;
   }
+  const long long bytes = std::strtoll(a.Get("seal-file-bytes").c_str(), &end, 10);
+  if (*end != '\0' || bytes < (1ll << 20) || bytes > (1ll << 40)) {
+    *error = "--seal-file-bytes must be 1048576-1099511627776, got '" + a.Get("seal-file-bytes") + "'";
+    return false;
+  }
   out->zstd_level = static_cast<int>(level);
   out->target_file_rows = rows;
+  out->max_file_bytes = bytes;
   return true;
 }
 

@@ -1,7 +1,10 @@
 // DeltaTableWriter::Compact: merge small files into one sorted file, swapped in by one commit.
 #include <arrow/api.h>
+#include <arrow/compute/api.h>
 #include <arrow/io/file.h>
 #include <parquet/arrow/reader.h>
+#include <parquet/file_reader.h>
+#include <parquet/metadata.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -106,7 +109,127 @@ Result<std::string> MergeStats(const std::vector<const AddFile*>& files, table::
   return std::string(sb.GetString(), sb.GetSize());
 }
 
+// The rows of a rewrite's input files as read: per column, one chunk per file (files in input
+// order, each file's rows in file order). Nothing is concatenated: that would copy the inputs.
+struct MergeInput {
+  std::shared_ptr<arrow::Schema> schema;
+  std::vector<arrow::ArrayVector> columns;  ///< [column][file]
+  std::vector<int64_t> starts;              ///< first row of each file; back() = total rows
+  int64_t rows() const { return starts.back(); }
+};
+
+Result<MergeInput> ReadInputs(const std::string& table_dir, const std::vector<const AddFile*>& inputs) {
+  MergeInput in;
+  in.starts.push_back(0);
+  for (const AddFile* a : inputs) {
+    OTLAKE_ASSIGN_OR_RAISE(auto file, arrow::io::ReadableFile::Open(table_dir + "/" + a->path));
+    OTLAKE_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(file, arrow::default_memory_pool()));
+    OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> t, reader->ReadTable());
+    // Files are read back with Parquet's field metadata; the writer wants otlake's schema. One
+    // chunk per column (a copy only if the reader split a column: bounded by one file).
+    OTLAKE_ASSIGN_OR_RAISE(t, t->ReplaceSchemaMetadata(nullptr)->CombineChunks());
+    if (!in.schema) {
+      in.schema = t->schema();
+      in.columns.resize(static_cast<size_t>(t->num_columns()));
+    } else if (!t->schema()->Equals(*in.schema, /*check_metadata=*/false)) {
+      return Status::Invalid("file '", a->path, "' has schema ", t->schema()->ToString(),
+                             ", unlike the other inputs: ", in.schema->ToString());
+    }
+    if (t->num_rows() == 0) continue;
+    for (int c = 0; c < t->num_columns(); ++c) {
+      const auto& col = t->column(c);
+      if (col->num_chunks() != 1) return Status::Invalid("file '", a->path, "': column not combined");
+      in.columns[static_cast<size_t>(c)].push_back(col->chunk(0));
+    }
+    in.starts.push_back(in.starts.back() + t->num_rows());
+  }
+  return in;
+}
+
+// The order of `in`'s rows by `sort_key` (ascending, nulls last, stable: SortTable's order over
+// the same chunks), computed over the key columns only.
+Result<std::shared_ptr<arrow::Array>> SortOrder(const MergeInput& in,
+                                                const std::vector<std::string>& sort_key) {
+  arrow::FieldVector fields;
+  arrow::ChunkedArrayVector columns;
+  std::vector<arrow::compute::SortKey> keys;
+  for (const std::string& k : sort_key) {
+    const int i = in.schema->GetFieldIndex(k);
+    if (i < 0) return Status::Invalid("sort key column '", k, "' is not in ", in.schema->ToString());
+    fields.push_back(in.schema->field(i));
+    columns.push_back(std::make_shared<arrow::ChunkedArray>(in.columns[static_cast<size_t>(i)],
+                                                            in.schema->field(i)->type()));
+    keys.emplace_back(arrow::FieldRef(k));
+  }
+  auto table = arrow::Table::Make(arrow::schema(std::move(fields)), std::move(columns), in.rows());
+  return arrow::compute::SortIndices(arrow::Datum(table),
+                                     arrow::compute::SortOptions(std::move(keys)));
+}
+
+// Rows order[offset, offset + length) of `in` as one table. Each file's rows of the slice are
+// taken from its chunk (in slice order), the pieces joined, and put in slice order by one more
+// take: only this row group is copied, never a whole column (Take on a chunked column may
+// concatenate it first).
+Result<std::shared_ptr<arrow::Table>> TakeRowGroup(const MergeInput& in, const arrow::UInt64Array& order,
+                                                   int64_t offset, int64_t length) {
+  const size_t files = in.starts.size() - 1;
+  std::vector<std::vector<int64_t>> local(files);
+  std::vector<uint32_t> file_of(static_cast<size_t>(length));
+  for (int64_t j = 0; j < length; ++j) {
+    const auto row = static_cast<int64_t>(order.Value(offset + j));
+    const size_t f = static_cast<size_t>(
+        std::upper_bound(in.starts.begin(), in.starts.end(), row) - in.starts.begin() - 1);
+    local[f].push_back(row - in.starts[f]);
+    file_of[static_cast<size_t>(j)] = static_cast<uint32_t>(f);
+  }
+  std::vector<int64_t> piece_start(files + 1, 0);
+  for (size_t f = 0; f < files; ++f) piece_start[f + 1] = piece_start[f] + static_cast<int64_t>(local[f].size());
+  arrow::Int64Builder perm_builder;
+  OTLAKE_RETURN_NOT_OK(perm_builder.Reserve(length));
+  std::vector<int64_t> next(piece_start.begin(), piece_start.end() - 1);
+  for (int64_t j = 0; j < length; ++j) perm_builder.UnsafeAppend(next[file_of[static_cast<size_t>(j)]]++);
+  OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Array> perm, perm_builder.Finish());
+  std::vector<std::pair<size_t, std::shared_ptr<arrow::Array>>> file_rows;
+  for (size_t f = 0; f < files; ++f) {
+    if (local[f].empty()) continue;
+    arrow::Int64Builder b;
+    OTLAKE_RETURN_NOT_OK(b.AppendValues(local[f]));
+    OTLAKE_ASSIGN_OR_RAISE(auto a, b.Finish());
+    file_rows.emplace_back(f, std::move(a));
+  }
+  const auto opts = arrow::compute::TakeOptions::NoBoundsCheck();
+  arrow::ArrayVector out;
+  for (const arrow::ArrayVector& chunks : in.columns) {
+    std::shared_ptr<arrow::Array> joined;
+    if (file_rows.size() == 1) {
+      OTLAKE_ASSIGN_OR_RAISE(joined, arrow::compute::Take(*chunks[file_rows[0].first], *file_rows[0].second, opts));
+    } else {
+      arrow::ArrayVector pieces;
+      for (const auto& [f, rows] : file_rows) {
+        OTLAKE_ASSIGN_OR_RAISE(auto piece, arrow::compute::Take(*chunks[f], *rows, opts));
+        pieces.push_back(std::move(piece));
+      }
+      OTLAKE_ASSIGN_OR_RAISE(joined, arrow::Concatenate(pieces));
+    }
+    OTLAKE_ASSIGN_OR_RAISE(auto ordered, arrow::compute::Take(*joined, *perm, opts));
+    out.push_back(std::move(ordered));
+  }
+  return arrow::Table::Make(in.schema, std::move(out), length);
+}
+
 }  // namespace
+
+Result<int64_t> UncompressedBytes(const std::string& path) {
+  try {
+    auto reader = parquet::ParquetFileReader::OpenFile(path, /*memory_map=*/false);
+    const std::shared_ptr<parquet::FileMetaData> md = reader->metadata();
+    int64_t bytes = 0;
+    for (int g = 0; g < md->num_row_groups(); ++g) bytes += md->RowGroup(g)->total_byte_size();
+    return bytes;
+  } catch (const std::exception& e) {
+    return Status::IOError("cannot read the footer of '", path, "': ", e.what());
+  }
+}
 
 Result<CompactResult> DeltaTableWriter::Compact(const CompactOptions& o) {
   CompactResult res;
@@ -140,9 +263,17 @@ Result<CompactResult> DeltaTableWriter::Compact(const CompactOptions& o) {
   std::vector<const AddFile*> inputs;
   for (const auto& [n, add] : small) {
     if (!inputs.empty() && res.rows + n > o.max_input_rows) break;
+    // The byte cap is checked from footers alone, before anything is read; a run takes at least
+    // two files, so a cap below two files' size slows compaction down but cannot stall it.
+    int64_t bytes = 0;
+    if (o.max_input_bytes > 0) {
+      OTLAKE_ASSIGN_OR_RAISE(bytes, UncompressedBytes(table_dir_ + "/" + add->path));
+      if (inputs.size() >= 2 && res.uncompressed_bytes_in + bytes > o.max_input_bytes) break;
+    }
     inputs.push_back(add);
     res.rows += n;
     res.bytes_in += add->size;
+    res.uncompressed_bytes_in += bytes;
   }
   if (static_cast<int>(inputs.size()) < std::min(o.min_files, 2)) return res;
 
@@ -158,27 +289,37 @@ Result<CompactResult> DeltaTableWriter::Compact(const CompactOptions& o) {
 Result<DeltaTableWriter::RewriteResult> DeltaTableWriter::Rewrite(
     const std::vector<const AddFile*>& inputs, const DataFileOptions& dopts, bool sealed) {
   const int64_t now = Now();
-  // 3. Read, merge in sort order, write one file.
+  // 3. Read the inputs whole, order their rows by the sort key (computed over the key columns
+  //    only), and write the output one row group at a time, each taken from the inputs by its
+  //    slice of the order: memory is the inputs plus one output row group, not three copies.
   OTLAKE_RETURN_NOT_OK(EnsureArrowComputeInitialized());
-  std::vector<std::shared_ptr<arrow::Table>> tables;
-  for (const AddFile* a : inputs) {
-    OTLAKE_ASSIGN_OR_RAISE(auto file, arrow::io::ReadableFile::Open(table_dir_ + "/" + a->path));
-    OTLAKE_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(file, arrow::default_memory_pool()));
-    OTLAKE_ASSIGN_OR_RAISE(auto t, reader->ReadTable());
-    // Files are read back with Parquet's field metadata; the writer wants otlake's schema.
-    OTLAKE_ASSIGN_OR_RAISE(t, t->ReplaceSchemaMetadata(nullptr)->CombineChunks());
-    tables.push_back(std::move(t));
+  OTLAKE_ASSIGN_OR_RAISE(MergeInput in, ReadInputs(table_dir_, inputs));
+  if (in.rows() == 0) return Status::Invalid("nothing to rewrite: the inputs hold no rows");
+  std::shared_ptr<arrow::Array> order;
+  if (!dopts.sort_key.empty()) {
+    OTLAKE_ASSIGN_OR_RAISE(order, SortOrder(in, dopts.sort_key));
+  } else {
+    // No sort key: input order.
+    arrow::UInt64Builder b;
+    OTLAKE_RETURN_NOT_OK(b.Reserve(in.rows()));
+    for (int64_t i = 0; i < in.rows(); ++i) b.UnsafeAppend(static_cast<uint64_t>(i));
+    OTLAKE_ASSIGN_OR_RAISE(order, b.Finish());
   }
-  OTLAKE_ASSIGN_OR_RAISE(auto merged, arrow::ConcatenateTables(tables));
-  tables.clear();
-  OTLAKE_ASSIGN_OR_RAISE(merged, SortTable(merged, dopts.sort_key));
+  if (order->type_id() != arrow::Type::UINT64 || order->length() != in.rows() || order->null_count() != 0) {
+    return Status::Invalid("sort indices of unexpected shape: ", order->type()->ToString());
+  }
   OTLAKE_ASSIGN_OR_RAISE(std::string stats, MergeStats(inputs, id_));
+  const auto& order_u64 = static_cast<const arrow::UInt64Array&>(*order);
+  auto row_group = [&](int64_t offset, int64_t length) {
+    return TakeRowGroup(in, order_u64, offset, length);
+  };
 
   const int64_t version = state_->version + 1;
   const std::string name = DataFileName(version, sealed);
   const std::string tmp = table_dir_ + "/.tmp-" + name;
-  OTLAKE_ASSIGN_OR_RAISE(DataFileInfo info, WriteSortedTable(merged, dopts, tmp));
-  merged.reset();
+  OTLAKE_ASSIGN_OR_RAISE(DataFileInfo info, WriteRowGroups(in.schema, in.rows(), row_group, dopts, tmp));
+  in = MergeInput();
+  order.reset();
   OTLAKE_RETURN_NOT_OK(RenameDurable(tmp, table_dir_ + "/" + name));
 
   // 4. One commit swaps the inputs for the merged file.

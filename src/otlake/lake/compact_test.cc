@@ -3,6 +3,8 @@
 #include <arrow/io/file.h>
 #include <gtest/gtest.h>
 #include <parquet/arrow/reader.h>
+#include <parquet/file_reader.h>
+#include <parquet/metadata.h>
 #include <rapidjson/document.h>
 
 #include <algorithm>
@@ -11,6 +13,8 @@
 #include "otlake/lake/arrow_convert.h"
 #include "otlake/lake/delta_log.h"
 #include "otlake/lake/delta_table.h"
+#include "otlake/lake/delta_table_internal.h"
+#include "otlake/lake/layout.h"
 #include "otlake/lake/test_data.h"
 #include "otlake/lake/test_util.h"
 
@@ -193,6 +197,93 @@ TEST(Compact, OldFilesStayForTheRetentionThenGo) {
   EXPECT_EQ(r3.files_deleted, 4);
   for (const auto& f : old_files) EXPECT_FALSE(std::filesystem::exists(dir + "/" + f)) << f;
   for (const auto& f : LiveFiles(dir)) EXPECT_TRUE(std::filesystem::exists(dir + "/" + f)) << f;
+}
+
+// Row-group sizes of the Parquet file at `path`, from its footer.
+std::vector<int64_t> RowGroupRows(const std::string& path) {
+  auto reader = parquet::ParquetFileReader::OpenFile(path, /*memory_map=*/false);
+  std::vector<int64_t> out;
+  for (int g = 0; g < reader->metadata()->num_row_groups(); ++g) {
+    out.push_back(reader->metadata()->RowGroup(g)->num_rows());
+  }
+  return out;
+}
+
+TEST(Compact, AByteCapLimitsHowManyFilesOneRunTakes) {
+  OTLAKE_ASSERT_OK(EnsureArrowComputeInitialized());
+  testing::TempDir tmp;
+  const std::string dir = tmp / "spans";
+  WriterOptions wo;
+  wo.now_unix_ms = 1'800'000'000'000;  // one modification time: commit (path) order decides
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto w, DeltaTableWriter::Open(dir, TableId::kSpans, wo));
+  for (int i = 0; i < 10; ++i) {
+    auto b = testing::MakeBatch(TableId::kSpans, 300, testing::Seeded(70 + i));
+    OTLAKE_ASSERT_OK(w->Append({b.get()}).status());
+  }
+  std::vector<std::string> files = LiveFiles(dir);
+  std::sort(files.begin(), files.end());  // part-<version>-…: commit order
+  std::vector<int64_t> bytes;
+  for (const auto& f : files) {
+    OTLAKE_ASSERT_OK_AND_ASSIGN(int64_t b, UncompressedBytes(dir + "/" + f));
+    EXPECT_GT(b, 0);
+    bytes.push_back(b);
+  }
+  CompactOptions co;
+  co.min_files = 8;
+  co.max_input_bytes = bytes[0] + bytes[1] + bytes[2] + bytes[3] / 2;  // room for 3.5 files
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto r, w->Compact(co));
+  EXPECT_EQ(r.files_in, 3);
+  EXPECT_EQ(r.rows, 900);
+  EXPECT_EQ(r.uncompressed_bytes_in, bytes[0] + bytes[1] + bytes[2]);
+  auto live = LiveFiles(dir);
+  EXPECT_EQ(live.size(), 8u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(std::count(live.begin(), live.end(), files[i]), 0) << files[i];
+
+  // A cap below one file still merges two (progress), and no cap takes every candidate.
+  co.max_input_bytes = 1;
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto r2, w->Compact(co));
+  EXPECT_EQ(r2.files_in, 2);
+  co.max_input_bytes = 0;
+  co.min_files = 2;
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto r3, w->Compact(co));
+  EXPECT_EQ(r3.files_in, 7);  // 5 flushes left + the two merged files (900 and 600 rows)
+  EXPECT_EQ(w->num_files(), 1);
+}
+
+TEST(Compact, MergedFileIsTheSortedUnionRowForRowAcrossRowGroups) {
+  OTLAKE_ASSERT_OK(EnsureArrowComputeInitialized());
+  for (TableId id : {TableId::kSpans, TableId::kLogs}) {
+    testing::TempDir tmp;
+    const std::string dir = tmp / "t";
+    WriterOptions wo;
+    wo.max_row_group_rows = 100;  // several output row groups
+    OTLAKE_ASSERT_OK_AND_ASSIGN(auto w, DeltaTableWriter::Open(dir, id, wo));
+    std::vector<std::shared_ptr<arrow::Table>> inputs;
+    for (int i = 0; i < 9; ++i) {
+      testing::GenOptions g = testing::Seeded(90 + i);
+      g.base_ms += i * 1000;
+      g.exotic = i % 4 == 1;
+      auto b = testing::MakeBatch(id, 150 + 7 * i, g);
+      OTLAKE_ASSERT_OK_AND_ASSIGN(auto c, w->Append({b.get()}));
+      inputs.push_back(ReadFile(dir + "/" + c.file)->ReplaceSchemaMetadata(nullptr));
+    }
+    // What the merge must give: every input row, ordered by the table's sort key (SortTable is
+    // the stable sort every ingest file was written with).
+    auto all = arrow::ConcatenateTables(inputs).ValueOrDie();
+    auto expected = SortTable(all, SortKey(id)).ValueOrDie()->CombineChunks().ValueOrDie();
+    CompactOptions co;
+    co.min_files = 9;
+    OTLAKE_ASSERT_OK_AND_ASSIGN(auto r, w->Compact(co));
+    ASSERT_EQ(r.files_in, 9);
+    auto live = LiveFiles(dir);
+    ASSERT_EQ(live.size(), 1u);
+    auto merged = ReadFile(dir + "/" + live[0])->ReplaceSchemaMetadata(nullptr)->CombineChunks().ValueOrDie();
+    EXPECT_EQ(merged->num_rows(), expected->num_rows());
+    EXPECT_TRUE(merged->Equals(*expected)) << table::TableName(id);
+    const std::vector<int64_t> groups = RowGroupRows(dir + "/" + live[0]);
+    EXPECT_EQ(static_cast<int64_t>(groups.size()), (expected->num_rows() + 99) / 100);
+    for (size_t g = 0; g + 1 < groups.size(); ++g) EXPECT_EQ(groups[g], 100);
+  }
 }
 
 }  // namespace

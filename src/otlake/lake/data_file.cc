@@ -53,18 +53,19 @@ std::shared_ptr<parquet::WriterProperties> ParquetProperties(
   return b.build();
 }
 
-Status WriteAndSync(const arrow::Table& table, const DataFileOptions& options,
+// Creates `path`, lets `write` fill the Parquet file, closes and fsyncs it.
+Status WriteAndSync(const std::shared_ptr<arrow::Schema>& schema, const DataFileOptions& options,
                     const std::vector<std::string>& key, const std::string& path,
-                    int64_t* bytes) {
+                    const std::function<Status(parquet::arrow::FileWriter*)>& write, int64_t* bytes) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IOError("cannot create '", path, "': ", std::strerror(errno));
   // The stream owns fd from here on and closes it in Close() or its destructor.
   OTLAKE_ASSIGN_OR_RAISE(auto sink, arrow::io::FileOutputStream::Open(fd));
   OTLAKE_ASSIGN_OR_RAISE(
       auto writer,
-      parquet::arrow::FileWriter::Open(*table.schema(), arrow::default_memory_pool(), sink,
-                                       ParquetProperties(options, *table.schema(), key)));
-  OTLAKE_RETURN_NOT_OK(writer->WriteTable(table, options.max_row_group_rows));
+      parquet::arrow::FileWriter::Open(*schema, arrow::default_memory_pool(), sink,
+                                       ParquetProperties(options, *schema, key)));
+  OTLAKE_RETURN_NOT_OK(write(writer.get()));
   OTLAKE_RETURN_NOT_OK(writer->Close());
   OTLAKE_ASSIGN_OR_RAISE(*bytes, sink->Tell());
   if (::fsync(sink->file_descriptor()) != 0) {
@@ -111,13 +112,44 @@ Result<DataFileInfo> WriteSortedTable(const std::shared_ptr<arrow::Table>& sorte
                                       const DataFileOptions& options, const std::string& path) {
   if (options.max_row_group_rows <= 0) return Status::Invalid("max_row_group_rows must be > 0");
   DataFileInfo info;
-  Status st = WriteAndSync(*sorted, options, options.sort_key, path, &info.bytes);
+  Status st = WriteAndSync(
+      sorted->schema(), options, options.sort_key, path,
+      [&](parquet::arrow::FileWriter* w) { return w->WriteTable(*sorted, options.max_row_group_rows); },
+      &info.bytes);
   if (!st.ok()) {
     (void)RemoveIfExists(path);
     return st;
   }
   const int64_t rows = sorted->num_rows();
   info.row_groups = (rows + options.max_row_group_rows - 1) / options.max_row_group_rows;
+  return info;
+}
+
+Result<DataFileInfo> WriteRowGroups(const std::shared_ptr<arrow::Schema>& schema, int64_t num_rows,
+                                    const RowGroupSource& source, const DataFileOptions& options,
+                                    const std::string& path) {
+  if (options.max_row_group_rows <= 0) return Status::Invalid("max_row_group_rows must be > 0");
+  if (num_rows <= 0) return Status::Invalid("WriteRowGroups needs at least one row");
+  DataFileInfo info;
+  auto write = [&](parquet::arrow::FileWriter* w) -> Status {
+    for (int64_t offset = 0; offset < num_rows; offset += options.max_row_group_rows) {
+      const int64_t n = std::min(options.max_row_group_rows, num_rows - offset);
+      OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> group, source(offset, n));
+      if (group->num_rows() != n || !group->schema()->Equals(*schema, /*check_metadata=*/false)) {
+        return Status::Invalid("row group source gave ", group->num_rows(), " rows of schema ",
+                               group->schema()->ToString(), " for ", n, " rows of ", schema->ToString());
+      }
+      // One WriteTable call per row group: the same boundaries as WriteSortedTable's.
+      OTLAKE_RETURN_NOT_OK(w->WriteTable(*group, options.max_row_group_rows));
+      ++info.row_groups;
+    }
+    return Status::OK();
+  };
+  Status st = WriteAndSync(schema, options, options.sort_key, path, write, &info.bytes);
+  if (!st.ok()) {
+    (void)RemoveIfExists(path);
+    return st;
+  }
   return info;
 }
 

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include "otlake/table/row_batch.h"
 
 namespace arrow {
+class Schema;
 class Table;
 }
 
@@ -59,5 +62,18 @@ Result<DataFileInfo> WriteDataFile(const std::vector<const table::RowBatch*>& ba
 /// Parquet file with the same properties as WriteDataFile.
 Result<DataFileInfo> WriteSortedTable(const std::shared_ptr<arrow::Table>& table,
                                       const DataFileOptions& options, const std::string& path);
+
+/// Rows [offset, offset + length) of a file being written by WriteRowGroups, as a table with
+/// the file's schema.
+using RowGroupSource =
+    std::function<Result<std::shared_ptr<arrow::Table>>(int64_t offset, int64_t length)>;
+
+/// Writes `num_rows` rows (> 0, already in `options.sort_key` order) with schema `schema` as one
+/// Parquet file with the same properties and row-group boundaries as WriteSortedTable, asking
+/// `source` for one row group (up to `options.max_row_group_rows` rows) at a time, in order, and
+/// dropping it once written: only one row group of output is in memory (compaction, seal).
+Result<DataFileInfo> WriteRowGroups(const std::shared_ptr<arrow::Schema>& schema, int64_t num_rows,
+                                    const RowGroupSource& source, const DataFileOptions& options,
+                                    const std::string& path);
 
 }  // namespace otlake::lake

@@ -62,8 +62,13 @@ struct CompactOptions {
   int64_t target_file_rows = 1'000'000;
   /// Run only when at least this many candidates exist.
   int min_files = 8;
-  /// Upper bound on rows merged by one run (bounds memory: ~1 KB per span row in Arrow).
+  /// Upper bound on rows merged by one run.
   int64_t max_input_rows = 1'000'000;
+  /// Upper bound on the uncompressed bytes (Parquet footers' row-group total_byte_size, known
+  /// before reading) merged by one run; <= 0: no bound. A run holds its inputs in memory plus
+  /// one output row group, so this bounds compaction's memory (measured in docs/delta.md). A
+  /// run still takes at least two files, so it always makes progress.
+  int64_t max_input_bytes = 256ll << 20;
   /// zstd level of the merged files.
   int zstd_level = 3;
   /// Removed files are deleted from disk only after this long, so readers holding an older
@@ -76,13 +81,18 @@ struct CompactResult {
   int64_t files_in = 0, files_out = 0;
   int64_t rows = 0;
   int64_t bytes_in = 0, bytes_out = 0;
+  int64_t uncompressed_bytes_in = 0;  ///< inputs' footer sizes (0 when max_input_bytes <= 0)
   int64_t files_deleted = 0;  ///< files removed earlier and now past retention
 };
 
 /// Sealing a past day's table (seal.cc): its final layout, written once.
 struct SealOptions {
-  /// Rows per sealed file at most (memory while rewriting: ~1 KB per span row in Arrow).
+  /// Rows per sealed file at most.
   int64_t target_file_rows = 1'000'000;
+  /// Uncompressed input bytes (Parquet footers) per sealed file at most; <= 0: no bound. Sealing
+  /// holds one output file's inputs in memory plus one row group, so this bounds its memory. A
+  /// single input file larger than this is still rewritten alone.
+  int64_t max_file_bytes = 1ll << 30;
   /// zstd level of sealed files (paid once per day, read many times).
   int zstd_level = 9;
   /// Sort key of sealed files; empty = SealLayoutFor(table).
@@ -139,7 +149,8 @@ class DeltaTableWriter {
                               std::optional<std::pair<std::string, int64_t>> txn = std::nullopt);
 
   /// Compacts: when at least `min_files` files hold fewer than `target_file_rows`/2 rows, the
-  /// oldest of them in commit order (up to `max_input_rows` rows) are read, merged in the table's sort order,
+  /// oldest of them in commit order (up to `max_input_rows` rows and `max_input_bytes`
+  /// uncompressed bytes, at least two files) are read, merged in the table's sort order,
   /// written as one file and swapped in by one commit (`remove` + `add`, dataChange=false,
   /// operation OPTIMIZE; the new add's stats are the merge of the inputs'). Readers see either
   /// the old files or the new one; the old files stay on disk for `retention_ms` (then the
@@ -148,7 +159,8 @@ class DeltaTableWriter {
   Result<CompactResult> Compact(const CompactOptions& options);
 
   /// Seals the table (a past day that receives no more rows): every file not yet sealed is
-  /// merged, in event-time order, into sorted files of up to `target_file_rows` rows at the seal
+  /// merged, in event-time order, into sorted files of up to `target_file_rows` rows and
+  /// `max_file_bytes` uncompressed input bytes at the seal
   /// zstd level (one OPTIMIZE commit per output file, so an interrupted seal keeps its progress
   /// and a rerun continues); then a checkpoint of the final version and `_last_checkpoint` are
   /// written, and everything the final checkpoint does not need is deleted: removed data files,
@@ -186,6 +198,7 @@ class DeltaTableWriter {
     int64_t bytes;
   };
   /// Reads `inputs`, merges them in `dopts.sort_key` order into one file and commits the swap.
+  /// Memory: the inputs (as Arrow arrays) plus one output row group and the sort order.
   Result<RewriteResult> Rewrite(const std::vector<const AddFile*>& inputs,
                                 const DataFileOptions& dopts, bool sealed);
 

@@ -1,4 +1,4 @@
-// Pieces of DeltaTableWriter shared by delta_table.cc (appends) and compact.cc (rewrites).
+// Pieces of DeltaTableWriter shared by delta_table.cc (appends), compact.cc (rewrites) and seal.cc.
 #pragma once
 
 #include <cstdint>
@@ -20,5 +20,9 @@ std::string DataFileName(int64_t seq, bool sealed = false);
 
 /// True for a name DataFileName(…, sealed=true) made.
 bool IsSealedFileName(const std::string& path);
+
+/// The uncompressed size of the Parquet file at `path` (its row groups' total_byte_size), read
+/// from its footer alone: what compaction and seal bound before reading a file whole.
+Result<int64_t> UncompressedBytes(const std::string& path);
 
 }  // namespace otlake::lake

@@ -20,6 +20,7 @@ namespace {
 struct FileOrder {
   int64_t rows = -1;
   int64_t min_ts = INT64_MAX;
+  int64_t bytes = 0;  ///< uncompressed, from the footer (only with a byte bound)
 };
 
 FileOrder ReadOrder(const AddFile& a) {
@@ -95,25 +96,34 @@ Result<SealResult> DeltaTableWriter::Seal(const SealOptions& o,
   std::vector<std::pair<FileOrder, const AddFile*>> todo;
   int64_t total_rows = 0;
   for (const auto& [path, add] : state_->adds) {
-    const FileOrder ord = ReadOrder(add);
+    FileOrder ord = ReadOrder(add);
     total_rows += std::max<int64_t>(ord.rows, 0);
     if (IsSealedFileName(path)) continue;
     if (ord.rows < 0) return Status::Invalid("file '", path, "' has no numRecords stats; cannot seal it");
+    if (o.max_file_bytes > 0) {
+      OTLAKE_ASSIGN_OR_RAISE(ord.bytes, UncompressedBytes(table_dir_ + "/" + path));
+    }
     todo.emplace_back(ord, &add);
   }
   std::sort(todo.begin(), todo.end(), [](const auto& a, const auto& b) {
     return a.first.min_ts != b.first.min_ts ? a.first.min_ts < b.first.min_ts : a.second->path < b.second->path;
   });
-  // Group first (Rewrite changes state_->adds, which the pointers point into): by path.
+  // Group first (Rewrite changes state_->adds, which the pointers point into): by path. A
+  // group ends before it would pass target_file_rows rows or max_file_bytes uncompressed bytes
+  // (Rewrite's memory is about its inputs'); one file over either bound is a group alone.
   std::vector<std::vector<std::string>> groups;
-  int64_t group_rows = 0;
+  int64_t group_rows = 0, group_bytes = 0;
   for (const auto& [ord, add] : todo) {
-    if (groups.empty() || (group_rows > 0 && group_rows + ord.rows > o.target_file_rows)) {
+    const bool full = group_rows > 0 && (group_rows + ord.rows > o.target_file_rows ||
+                                         (o.max_file_bytes > 0 && group_bytes + ord.bytes > o.max_file_bytes));
+    if (groups.empty() || full) {
       groups.emplace_back();
       group_rows = 0;
+      group_bytes = 0;
     }
     groups.back().push_back(add->path);
     group_rows += ord.rows;
+    group_bytes += ord.bytes;
   }
   int64_t done_rows = total_rows;
   for (const auto& [ord, add] : todo) done_rows -= ord.rows;

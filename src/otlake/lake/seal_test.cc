@@ -1,13 +1,20 @@
 // DeltaTableWriter::Seal: rows kept, files merged and sealed, one checkpoint, nothing else left,
 // idempotent, resumable after an interruption, and readable by the snapshot loader and by
 // independent readers' view of the log (checkpoint only).
+#include <arrow/api.h>
+#include <arrow/io/file.h>
 #include <gtest/gtest.h>
+#include <parquet/arrow/reader.h>
+#include <parquet/file_reader.h>
+#include <parquet/metadata.h>
 
 #include <filesystem>
 
+#include "otlake/lake/arrow_convert.h"
 #include "otlake/lake/checkpoint.h"
 #include "otlake/lake/delta_log.h"
 #include "otlake/lake/delta_table.h"
+#include "otlake/lake/delta_table_internal.h"
 #include "otlake/lake/fs_util.h"
 #include "otlake/lake/snapshot.h"
 #include "otlake/lake/test_data.h"
@@ -126,6 +133,75 @@ TEST(Seal, AFileWhoseRowsDisagreeWithItsStatsFailsTheSeal) {
   ASSERT_FALSE(res.ok());
   EXPECT_NE(res.status().message().find("holds 7 rows but the Delta log says 50"), std::string::npos)
       << res.status().ToString();
+}
+
+std::shared_ptr<arrow::Table> ReadFile(const std::string& path) {
+  auto file = arrow::io::ReadableFile::Open(path).ValueOrDie();
+  auto reader = parquet::arrow::OpenFile(file, arrow::default_memory_pool()).ValueOrDie();
+  return reader->ReadTable().ValueOrDie()->ReplaceSchemaMetadata(nullptr);
+}
+
+TEST(Seal, SealedFileIsTheSortedUnionRowForRowAcrossRowGroupsWithTheSealLayout) {
+  OTLAKE_ASSERT_OK(EnsureArrowComputeInitialized());
+  testing::TempDir tmp;
+  const std::string dir = tmp / "spans";
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto w, DeltaTableWriter::Open(dir, TableId::kSpans, {}));
+  std::vector<std::shared_ptr<arrow::Table>> inputs;
+  for (int i = 0; i < 6; ++i) {
+    testing::GenOptions g = testing::Seeded(120 + i);
+    g.base_ms += (5 - i) * 1000;  // later files hold earlier spans: the seal reorders them
+    g.exotic = i == 2;
+    auto b = testing::MakeBatch(TableId::kSpans, 140 + 11 * i, g);
+    OTLAKE_ASSERT_OK_AND_ASSIGN(auto c, w->Append({b.get()}));
+    inputs.push_back(ReadFile(dir + "/" + c.file));
+  }
+  const std::vector<std::string> key = SealLayoutFor(TableId::kSpans).sort_key;
+  auto expected = SortTable(arrow::ConcatenateTables(inputs).ValueOrDie(), key).ValueOrDie()->CombineChunks().ValueOrDie();
+  SealOptions so;
+  so.max_row_group_rows = 64;
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto r, w->Seal(so));
+  ASSERT_EQ(r.files, 1);
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto st, Load(dir));
+  const std::string path = dir + "/" + st.adds.begin()->first;
+  auto sealed = ReadFile(path)->CombineChunks().ValueOrDie();
+  EXPECT_EQ(sealed->num_rows(), expected->num_rows());
+  EXPECT_TRUE(sealed->Equals(*expected));
+  auto reader = parquet::ParquetFileReader::OpenFile(path, /*memory_map=*/false);
+  auto md = reader->metadata();
+  EXPECT_EQ(md->num_row_groups(), (expected->num_rows() + 63) / 64);
+  // The seal layout survives row-group-at-a-time writing: delta-encoded times, no dictionary.
+  const int start = md->schema()->ColumnIndex("start_time_unix_nano");
+  ASSERT_GE(start, 0);
+  for (int g = 0; g < md->num_row_groups(); ++g) {
+    EXPECT_LE(md->RowGroup(g)->num_rows(), 64);
+    const auto enc = md->RowGroup(g)->ColumnChunk(start)->encodings();
+    EXPECT_NE(std::find(enc.begin(), enc.end(), parquet::Encoding::DELTA_BINARY_PACKED), enc.end());
+    EXPECT_FALSE(md->RowGroup(g)->ColumnChunk(start)->has_dictionary_page());
+  }
+}
+
+TEST(Seal, AByteBoundSplitsSealedFiles) {
+  testing::TempDir tmp;
+  const std::string dir = tmp / "logs";
+  WriterOptions wo;
+  wo.now_unix_ms = 1'800'000'000'000;
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto w, DeltaTableWriter::Open(dir, TableId::kLogs, wo));
+  int64_t rows = 0, max_bytes = 0;
+  for (int i = 0; i < 6; ++i) {
+    testing::GenOptions g = testing::Seeded(150 + i);
+    g.base_ms += i * 1000;
+    auto b = testing::MakeBatch(TableId::kLogs, 100, g);
+    rows += b->num_rows();
+    OTLAKE_ASSERT_OK_AND_ASSIGN(auto c, w->Append({b.get()}));
+    OTLAKE_ASSERT_OK_AND_ASSIGN(int64_t bytes, UncompressedBytes(dir + "/" + c.file));
+    max_bytes = std::max(max_bytes, bytes);
+  }
+  SealOptions so;
+  so.max_file_bytes = 2 * max_bytes;  // at most two inputs per sealed file; rows do not bind
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto r, w->Seal(so));
+  EXPECT_EQ(r.rows, rows);
+  EXPECT_EQ(r.files_rewritten, 6);
+  EXPECT_EQ(r.files, 3);
 }
 
 TEST(Seal, RejectsBadOptions) {
