@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include "otlake/lake/arrow_convert.h"
 #include "otlake/lake/fs_util.h"
@@ -53,24 +54,59 @@ std::shared_ptr<parquet::WriterProperties> ParquetProperties(
   return b.build();
 }
 
-Status WriteAndSync(const arrow::Table& table, const DataFileOptions& options,
-                    const std::vector<std::string>& key, const std::string& path,
-                    int64_t* bytes) {
+// Creates `path`, lets `write` write the row groups of a file of `schema`, closes and fsyncs it.
+Status WriteAndSyncWith(const std::shared_ptr<arrow::Schema>& schema,
+                        const DataFileOptions& options, const std::vector<std::string>& key,
+                        const std::string& path,
+                        const std::function<Status(parquet::arrow::FileWriter*)>& write,
+                        int64_t* bytes) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IOError("cannot create '", path, "': ", std::strerror(errno));
   // The stream owns fd from here on and closes it in Close() or its destructor.
   OTLAKE_ASSIGN_OR_RAISE(auto sink, arrow::io::FileOutputStream::Open(fd));
   OTLAKE_ASSIGN_OR_RAISE(
       auto writer,
-      parquet::arrow::FileWriter::Open(*table.schema(), arrow::default_memory_pool(), sink,
-                                       ParquetProperties(options, *table.schema(), key)));
-  OTLAKE_RETURN_NOT_OK(writer->WriteTable(table, options.max_row_group_rows));
+      parquet::arrow::FileWriter::Open(*schema, arrow::default_memory_pool(), sink,
+                                       ParquetProperties(options, *schema, key)));
+  OTLAKE_RETURN_NOT_OK(write(writer.get()));
   OTLAKE_RETURN_NOT_OK(writer->Close());
   OTLAKE_ASSIGN_OR_RAISE(*bytes, sink->Tell());
   if (::fsync(sink->file_descriptor()) != 0) {
     return Status::IOError("cannot fsync '", path, "': ", std::strerror(errno));
   }
   return sink->Close();
+}
+
+Status WriteAndSync(const arrow::Table& table, const DataFileOptions& options,
+                    const std::vector<std::string>& key, const std::string& path,
+                    int64_t* bytes) {
+  return WriteAndSyncWith(
+      table.schema(), options, key, path,
+      [&](parquet::arrow::FileWriter* w) { return w->WriteTable(table, options.max_row_group_rows); },
+      bytes);
+}
+
+// Writes `view` in the order `indices` (a permutation of its rows) one row group at a time, each
+// gathered from the borrowed batches into the same reused buffers: no concatenated copy of the
+// columns and no whole-file sorted copy (Take). Same row groups, values and encodings as
+// WriteSortedTable(SortTable(view)).
+Status WriteGatheredAndSync(const std::shared_ptr<arrow::Table>& view, RowGatherer* gatherer,
+                            const arrow::UInt64Array& indices, const DataFileOptions& options,
+                            const std::string& path, int64_t* bytes) {
+  const uint64_t* order = indices.raw_values();
+  const int64_t rows = indices.length();
+  return WriteAndSyncWith(
+      view->schema(), options, options.sort_key, path,
+      [&](parquet::arrow::FileWriter* w) -> Status {
+        for (int64_t start = 0; start < rows; start += options.max_row_group_rows) {
+          const int64_t n = std::min(options.max_row_group_rows, rows - start);
+          OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> group,
+                                 gatherer->Gather(order + start, n));
+          OTLAKE_RETURN_NOT_OK(w->WriteTable(*group, options.max_row_group_rows));
+        }
+        return Status::OK();
+      },
+      bytes);
 }
 
 }  // namespace
@@ -98,13 +134,25 @@ Result<DataFileInfo> WriteDataFile(const std::vector<const table::RowBatch*>& ba
   OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> view, BorrowAsTable(batches, options.sort_key));
   if (view->num_rows() == 0) return Status::Invalid("WriteDataFile needs at least one row");
   const std::vector<std::string>& key = options.sort_key;
-  std::shared_ptr<arrow::Table> sorted = view;
-  if (!key.empty()) {
-    OTLAKE_ASSIGN_OR_RAISE(sorted, SortTable(view, key));
+  if (key.empty()) return WriteSortedTable(view, options, path);
+  auto gatherer = RowGatherer::Make(view, arrow::default_memory_pool());
+  if (!gatherer.ok()) {  // a column type the gatherer does not handle: sort a whole copy
+    OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> sorted, SortTable(view, key));
+    view.reset();
+    return WriteSortedTable(sorted, options, path);
   }
-  view.reset();
-
-  return WriteSortedTable(sorted, options, path);
+  OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Array> indices, SortIndicesOf(view, key));
+  DataFileInfo info;
+  Status st = WriteGatheredAndSync(view, gatherer->get(),
+                                   static_cast<const arrow::UInt64Array&>(*indices), options, path,
+                                   &info.bytes);
+  if (!st.ok()) {
+    (void)RemoveIfExists(path);
+    return st;
+  }
+  const int64_t rows = view->num_rows();
+  info.row_groups = (rows + options.max_row_group_rows - 1) / options.max_row_group_rows;
+  return info;
 }
 
 Result<DataFileInfo> WriteSortedTable(const std::shared_ptr<arrow::Table>& sorted,
