@@ -475,6 +475,12 @@ def main():
             p.join()
         send_wall = time.time() - wall0
         proc.send_signal(signal.SIGTERM)  # graceful stop: flush + commit everything
+        # Peak RSS including the final flush: sample VmHWM until the process exits (WNOWAIT
+        # leaves it unreaped, so wait4 below still gets its rusage).
+        hwm = proc_status(proc.pid, "VmHWM")
+        while os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+            hwm = max(hwm, proc_status(proc.pid, "VmHWM"))
+            time.sleep(0.01)
         # wait4's rusage holds the process's whole CPU time, final flush and commit included.
         _, status, ru = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -490,8 +496,12 @@ def main():
         day_bytes = du(os.path.join(tmp, "default", "staging", "days"))
         print(f"server exit {rc}; acked {ok} requests ({ok * 512} spans), other statuses {other}")
         print(f"send wall {send_wall:.2f}s -> {ok * 512 / send_wall:,.0f} spans/s wall (client-bound on 2 cores)")
-        print(f"server CPU {cpu:.2f}s -> {ok * 512 / cpu:,.0f} spans per server CPU-second")
+        print(f"server CPU {cpu:.2f}s -> {ok * 512 / cpu:,.0f} spans per server CPU-second "
+              f"(user {ru.ru_utime:.2f}s, sys {ru.ru_stime:.2f}s, whole run; "
+              f"{ru.ru_minflt / 1000:.0f}k minor page faults)")
         print(f"latency p50 {lat[len(lat) // 2] * 1000:.1f} ms, p99 {lat[int(len(lat) * 0.99)] * 1000:.1f} ms")
+        la = os.getloadavg()
+        print(f"server peak RSS (VmHWM) {hwm / 2**20:.0f} MiB; load average {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}")
         print(f"on disk {day_bytes / spans:.1f} B/span (Parquet + Delta log); "
               f"ratio to protobuf+zstd-3 {day_bytes / zstd3:.2f}")
     finally:

@@ -6,6 +6,8 @@
 #include <arrow/util/bit_util.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
 
@@ -258,6 +260,194 @@ Result<std::shared_ptr<arrow::Table>> SortTable(const std::shared_ptr<arrow::Tab
   OTLAKE_ASSIGN_OR_RAISE(arrow::Datum sorted,
                          arrow::compute::Take(arrow::Datum(table), arrow::Datum(indices)));
   return sorted.table();
+}
+
+Result<std::shared_ptr<arrow::Array>> SortIndicesOf(const std::shared_ptr<arrow::Table>& table,
+                                                    const std::vector<std::string>& sort_key) {
+  OTLAKE_RETURN_NOT_OK(EnsureArrowComputeInitialized());
+  std::vector<arrow::compute::SortKey> keys;
+  for (const std::string& k : sort_key) keys.emplace_back(arrow::FieldRef(k));
+  arrow::compute::SortOptions options(std::move(keys));
+  return arrow::compute::SortIndices(arrow::Datum(table), options);
+}
+
+struct RowGatherer::Col {
+  std::vector<const arrow::ArrayData*> chunks;  // borrowed from table_
+  int layout = 0;
+  bool any_nulls = false;
+  // Output buffers, reused while no earlier result holds them.
+  std::shared_ptr<arrow::ResizableBuffer> validity, values, chars;
+};
+
+namespace {
+
+// `*buf` with room for `bytes`: the previous buffer if nothing else holds it and it is large
+// enough, else a new one (never a reallocation that would copy stale contents).
+Status Reserve(std::shared_ptr<arrow::ResizableBuffer>* buf, int64_t bytes,
+               arrow::MemoryPool* pool) {
+  if (*buf != nullptr && buf->use_count() == 1 && (*buf)->capacity() >= bytes) {
+    return (*buf)->Resize(bytes, /*shrink_to_fit=*/false);
+  }
+  OTLAKE_ASSIGN_OR_RAISE(std::unique_ptr<arrow::ResizableBuffer> b,
+                         arrow::AllocateResizableBuffer(bytes, pool));
+  *buf = std::move(b);
+  return Status::OK();
+}
+
+template <typename T>
+void GatherFixed(const std::vector<const arrow::ArrayData*>& chunks, const int32_t* chunk,
+                 const int64_t* local, int64_t n, int value_buffer, uint8_t* out_bytes) {
+  auto* out = reinterpret_cast<T*>(out_bytes);
+  for (int64_t i = 0; i < n; ++i) out[i] = chunks[chunk[i]]->GetValues<T>(value_buffer)[local[i]];
+}
+
+}  // namespace
+
+RowGatherer::RowGatherer(std::shared_ptr<arrow::Table> table, arrow::MemoryPool* pool)
+    : table_(std::move(table)), pool_(pool) {}
+
+RowGatherer::~RowGatherer() = default;
+
+Result<std::unique_ptr<RowGatherer>> RowGatherer::Make(std::shared_ptr<arrow::Table> table,
+                                                       arrow::MemoryPool* pool) {
+  std::unique_ptr<RowGatherer> g(new RowGatherer(std::move(table), pool));
+  const arrow::Schema& schema = *g->table_->schema();
+  g->cols_.resize(static_cast<size_t>(schema.num_fields()));
+  for (int i = 0; i < schema.num_fields(); ++i) {
+    const arrow::DataType& type = *schema.field(i)->type();
+    const arrow::ChunkedArray& values = *g->table_->column(i);
+    switch (type.id()) {
+      case arrow::Type::INT32:
+      case arrow::Type::INT64:
+      case arrow::Type::DOUBLE:
+      case arrow::Type::BOOL:
+      case arrow::Type::STRING: break;
+      case arrow::Type::DICTIONARY: {
+        const auto& d = static_cast<const arrow::DictionaryType&>(type);
+        if (d.index_type()->id() != arrow::Type::INT32) {
+          return Status::NotImplemented("RowGatherer: dictionary index type ", *d.index_type());
+        }
+        for (const auto& c : values.chunks()) {
+          if (c->data()->dictionary != values.chunk(0)->data()->dictionary) {
+            return Status::NotImplemented("RowGatherer: chunks with different dictionaries");
+          }
+        }
+        break;
+      }
+      default: return Status::NotImplemented("RowGatherer: column type ", type);
+    }
+    Col& col = g->cols_[static_cast<size_t>(i)];
+    std::vector<int64_t> starts = {0};
+    for (const auto& c : values.chunks()) {
+      col.chunks.push_back(c->data().get());
+      col.any_nulls = col.any_nulls || c->null_count() > 0;
+      starts.push_back(starts.back() + c->length());
+    }
+    auto it = std::find(g->layouts_.begin(), g->layouts_.end(), starts);
+    col.layout = static_cast<int>(it - g->layouts_.begin());
+    if (it == g->layouts_.end()) g->layouts_.push_back(std::move(starts));
+  }
+  g->chunk_.resize(g->layouts_.size());
+  g->local_.resize(g->layouts_.size());
+  return g;
+}
+
+Result<std::shared_ptr<arrow::Table>> RowGatherer::Gather(const uint64_t* rows, int64_t n) {
+  const int64_t total = table_->num_rows();
+  for (int64_t i = 0; i < n; ++i) {
+    if (rows[i] >= static_cast<uint64_t>(total)) {
+      return Status::IndexError("RowGatherer: row ", rows[i], " of ", total);
+    }
+  }
+  // Resolve each row once per chunk layout (one per batch chunking, not per column).
+  for (size_t l = 0; l < layouts_.size(); ++l) {
+    const std::vector<int64_t>& starts = layouts_[l];
+    chunk_[l].resize(static_cast<size_t>(n));
+    local_[l].resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      const auto r = static_cast<int64_t>(rows[i]);
+      const auto c = std::upper_bound(starts.begin() + 1, starts.end(), r) - starts.begin() - 1;
+      chunk_[l][i] = static_cast<int32_t>(c);
+      local_[l][i] = r - starts[static_cast<size_t>(c)];
+    }
+  }
+  arrow::ArrayVector arrays;
+  for (size_t ci = 0; ci < cols_.size(); ++ci) {
+    Col& col = cols_[ci];
+    const std::shared_ptr<arrow::DataType>& type = table_->schema()->field(static_cast<int>(ci))->type();
+    const int32_t* chunk = chunk_[col.layout].data();
+    const int64_t* local = local_[col.layout].data();
+    std::shared_ptr<arrow::Buffer> validity;
+    int64_t nulls = 0;
+    if (col.any_nulls) {
+      OTLAKE_RETURN_NOT_OK(Reserve(&col.validity, arrow::bit_util::BytesForBits(n), pool_));
+      uint8_t* bits = col.validity->mutable_data();
+      std::memset(bits, 0, static_cast<size_t>(col.validity->size()));
+      for (int64_t i = 0; i < n; ++i) {
+        const arrow::ArrayData& d = *col.chunks[chunk[i]];
+        if (d.buffers[0] == nullptr || arrow::bit_util::GetBit(d.buffers[0]->data(), d.offset + local[i])) {
+          arrow::bit_util::SetBit(bits, i);
+        } else {
+          ++nulls;
+        }
+      }
+      if (nulls > 0) validity = col.validity;
+    }
+    std::shared_ptr<arrow::ArrayData> out;
+    switch (type->id()) {
+      case arrow::Type::INT32:
+      case arrow::Type::DICTIONARY:
+        OTLAKE_RETURN_NOT_OK(Reserve(&col.values, n * 4, pool_));
+        GatherFixed<int32_t>(col.chunks, chunk, local, n, 1, col.values->mutable_data());
+        out = arrow::ArrayData::Make(type, n, {validity, col.values}, nulls);
+        if (type->id() == arrow::Type::DICTIONARY) out->dictionary = col.chunks[0]->dictionary;
+        break;
+      case arrow::Type::INT64:
+      case arrow::Type::DOUBLE:
+        OTLAKE_RETURN_NOT_OK(Reserve(&col.values, n * 8, pool_));
+        GatherFixed<uint64_t>(col.chunks, chunk, local, n, 1, col.values->mutable_data());
+        out = arrow::ArrayData::Make(type, n, {validity, col.values}, nulls);
+        break;
+      case arrow::Type::BOOL: {
+        OTLAKE_RETURN_NOT_OK(Reserve(&col.values, arrow::bit_util::BytesForBits(n), pool_));
+        uint8_t* bits = col.values->mutable_data();
+        std::memset(bits, 0, static_cast<size_t>(col.values->size()));
+        for (int64_t i = 0; i < n; ++i) {
+          const arrow::ArrayData& d = *col.chunks[chunk[i]];
+          if (arrow::bit_util::GetBit(d.buffers[1]->data(), d.offset + local[i])) {
+            arrow::bit_util::SetBit(bits, i);
+          }
+        }
+        out = arrow::ArrayData::Make(type, n, {validity, col.values}, nulls);
+        break;
+      }
+      case arrow::Type::STRING: {
+        OTLAKE_RETURN_NOT_OK(Reserve(&col.values, (n + 1) * 4, pool_));
+        auto* offsets = reinterpret_cast<int32_t*>(col.values->mutable_data());
+        int64_t bytes = 0;
+        offsets[0] = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          const int32_t* o = col.chunks[chunk[i]]->GetValues<int32_t>(1) + local[i];
+          bytes += o[1] - o[0];
+          if (bytes > INT32_MAX) return Status::CapacityError("RowGatherer: utf8 column over 2 GiB");
+          offsets[i + 1] = static_cast<int32_t>(bytes);
+        }
+        OTLAKE_RETURN_NOT_OK(Reserve(&col.chars, bytes, pool_));
+        uint8_t* chars = col.chars->mutable_data();
+        for (int64_t i = 0; i < n; ++i) {
+          const arrow::ArrayData& d = *col.chunks[chunk[i]];
+          const int32_t* o = d.GetValues<int32_t>(1) + local[i];
+          std::memcpy(chars + offsets[i], d.buffers[2]->data() + o[0],
+                      static_cast<size_t>(o[1] - o[0]));
+        }
+        out = arrow::ArrayData::Make(type, n, {validity, col.values, col.chars}, nulls);
+        break;
+      }
+      default: return Status::NotImplemented("RowGatherer: column type ", *type);
+    }
+    arrays.push_back(arrow::MakeArray(std::move(out)));
+  }
+  return arrow::Table::Make(table_->schema(), std::move(arrays), n);
 }
 
 }  // namespace otlake::lake

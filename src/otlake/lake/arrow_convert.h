@@ -55,4 +55,40 @@ Result<std::shared_ptr<arrow::Table>> MoveToTable(table::RowBatch&& batch);
 Result<std::shared_ptr<arrow::Table>> SortTable(const std::shared_ptr<arrow::Table>& table,
                                                 const std::vector<std::string>& sort_key);
 
+/// The row order of `table` sorted by `sort_key` (SortTable's order): a uint64 array of row
+/// numbers, SortIndices' output.
+Result<std::shared_ptr<arrow::Array>> SortIndicesOf(const std::shared_ptr<arrow::Table>& table,
+                                                    const std::vector<std::string>& sort_key);
+
+/// Copies rows of one table, picked by row number, into one-chunk tables of the same schema:
+/// what arrow::compute::Take of those rows gives, but without concatenating the table's chunks
+/// first, and into buffers from `pool` that the next Gather reuses once the previous result is
+/// released (a file written row group by row group then touches one row group's worth of new
+/// memory instead of two copies of every column). Handles int32/int64/double, bool, utf8 and
+/// dictionary<int32, utf8> columns whose chunks share one dictionary; Make returns
+/// NotImplemented for anything else (the caller falls back to SortTable).
+class RowGatherer {
+ public:
+  /// `table` must stay alive and unmodified while the gatherer and its results are in use.
+  static Result<std::unique_ptr<RowGatherer>> Make(std::shared_ptr<arrow::Table> table,
+                                                   arrow::MemoryPool* pool);
+  ~RowGatherer();
+
+  /// Rows `rows[0..n)` (each < table->num_rows()) as a table of n rows in that order.
+  Result<std::shared_ptr<arrow::Table>> Gather(const uint64_t* rows, int64_t n);
+
+ private:
+  struct Col;
+  RowGatherer(std::shared_ptr<arrow::Table> table, arrow::MemoryPool* pool);
+
+  std::shared_ptr<arrow::Table> table_;
+  arrow::MemoryPool* pool_;  // not owned; outlives the gatherer
+  std::vector<Col> cols_;
+  // Distinct chunk layouts of the columns: chunk start rows, then the total.
+  std::vector<std::vector<int64_t>> layouts_;
+  // Per layout, for the rows of the current Gather: chunk and row within it.
+  std::vector<std::vector<int32_t>> chunk_;
+  std::vector<std::vector<int64_t>> local_;
+};
+
 }  // namespace otlake::lake

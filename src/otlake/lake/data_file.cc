@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include "otlake/lake/arrow_convert.h"
 #include "otlake/lake/fs_util.h"
@@ -99,13 +100,22 @@ Result<DataFileInfo> WriteDataFile(const std::vector<const table::RowBatch*>& ba
   OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> view, BorrowAsTable(batches, options.sort_key));
   if (view->num_rows() == 0) return Status::Invalid("WriteDataFile needs at least one row");
   const std::vector<std::string>& key = options.sort_key;
-  std::shared_ptr<arrow::Table> sorted = view;
-  if (!key.empty()) {
-    OTLAKE_ASSIGN_OR_RAISE(sorted, SortTable(view, key));
+  if (key.empty()) return WriteSortedTable(view, options, path);
+  auto gatherer = RowGatherer::Make(view, arrow::default_memory_pool());
+  if (!gatherer.ok()) {  // a column type the gatherer does not handle: sort a whole copy
+    OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> sorted, SortTable(view, key));
+    view.reset();
+    return WriteSortedTable(sorted, options, path);
   }
-  view.reset();
-
-  return WriteSortedTable(sorted, options, path);
+  // Each row group is gathered in sort order from the borrowed batches into the same reused
+  // buffers: no concatenated copy of the columns and no whole-file sorted copy (Take). Same row
+  // groups, values and encodings as WriteSortedTable(SortTable(view)).
+  OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Array> indices, SortIndicesOf(view, key));
+  const uint64_t* order = static_cast<const arrow::UInt64Array&>(*indices).raw_values();
+  RowGatherer* g = gatherer->get();
+  return WriteRowGroups(
+      view->schema(), view->num_rows(),
+      [&](int64_t offset, int64_t n) { return g->Gather(order + offset, n); }, options, path);
 }
 
 Result<DataFileInfo> WriteSortedTable(const std::shared_ptr<arrow::Table>& sorted,
