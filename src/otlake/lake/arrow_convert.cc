@@ -251,12 +251,7 @@ Result<std::shared_ptr<arrow::Table>> MoveToTable(RowBatch&& batch) {
 
 Result<std::shared_ptr<arrow::Table>> SortTable(const std::shared_ptr<arrow::Table>& table,
                                                 const std::vector<std::string>& sort_key) {
-  OTLAKE_RETURN_NOT_OK(EnsureArrowComputeInitialized());
-  std::vector<arrow::compute::SortKey> keys;
-  for (const std::string& k : sort_key) keys.emplace_back(arrow::FieldRef(k));
-  arrow::compute::SortOptions options(std::move(keys));
-  OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Array> indices,
-                         arrow::compute::SortIndices(arrow::Datum(table), options));
+  OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Array> indices, SortIndicesOf(table, sort_key));
   OTLAKE_ASSIGN_OR_RAISE(arrow::Datum sorted,
                          arrow::compute::Take(arrow::Datum(table), arrow::Datum(indices)));
   return sorted.table();

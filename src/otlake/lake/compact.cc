@@ -152,18 +152,15 @@ Result<std::shared_ptr<arrow::Array>> SortOrder(const MergeInput& in,
                                                 const std::vector<std::string>& sort_key) {
   arrow::FieldVector fields;
   arrow::ChunkedArrayVector columns;
-  std::vector<arrow::compute::SortKey> keys;
   for (const std::string& k : sort_key) {
     const int i = in.schema->GetFieldIndex(k);
     if (i < 0) return Status::Invalid("sort key column '", k, "' is not in ", in.schema->ToString());
     fields.push_back(in.schema->field(i));
     columns.push_back(std::make_shared<arrow::ChunkedArray>(in.columns[static_cast<size_t>(i)],
                                                             in.schema->field(i)->type()));
-    keys.emplace_back(arrow::FieldRef(k));
   }
-  auto table = arrow::Table::Make(arrow::schema(std::move(fields)), std::move(columns), in.rows());
-  return arrow::compute::SortIndices(arrow::Datum(table),
-                                     arrow::compute::SortOptions(std::move(keys)));
+  return SortIndicesOf(arrow::Table::Make(arrow::schema(std::move(fields)), std::move(columns), in.rows()),
+                       sort_key);
 }
 
 // Rows order[offset, offset + length) of `in` as one table. Each file's rows of the slice are
