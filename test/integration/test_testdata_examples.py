@@ -10,15 +10,24 @@ from conftest import READERS, ROOT, read_table
 import otlp_model as m
 from test_sdk_roundtrip import compare, lake_records
 
-EXAMPLES = os.path.join(ROOT, "..", "shared", "testdata", "otlp-examples")
+# The repository's copies (test/data/otlp-examples/README.md), so the tests run from any clone.
+EXAMPLES = os.path.join(ROOT, "test", "data", "otlp-examples")
+SHARED_EXAMPLES = os.path.join(ROOT, "..", "shared", "testdata", "otlp-examples")
 FILES = {"trace.json": "traces", "logs.json": "logs", "events.json": "logs", "metrics.json": "metrics"}
 
 
 def example_path(name):
-    path = os.path.join(EXAMPLES, name)
-    if not os.path.exists(path):
-        pytest.skip(f"{path} not present")
-    return path
+    return os.path.join(EXAMPLES, name)
+
+
+def test_copies_match_the_shared_examples():
+    """The copies must stay the team's examples; only checkable where ../shared exists."""
+    assert sorted(f for f in os.listdir(EXAMPLES) if f.endswith(".json")) == sorted(FILES)
+    if not os.path.isdir(SHARED_EXAMPLES):
+        pytest.skip(f"{SHARED_EXAMPLES} not present; the copies in {EXAMPLES} are used")
+    for name in FILES:
+        with open(os.path.join(EXAMPLES, name), "rb") as a, open(os.path.join(SHARED_EXAMPLES, name), "rb") as b:
+            assert a.read() == b.read(), f"{name} differs from {SHARED_EXAMPLES}"
 
 
 @pytest.mark.parametrize("name", sorted(FILES))
