@@ -148,30 +148,58 @@ def _duckdb_con():
     return con
 
 
-def read_deltalake(path):
+def _select(columns):
+    return "*" if not columns else ", ".join(f'"{c}"' for c in columns)
+
+
+def arrow_deltalake(path, columns=None):
     # delta-rs's own (DataFusion) scan: independent of Arrow C++'s Parquet reader, and unlike
     # to_pyarrow_table() it never calls back into Python from Arrow's I/O threads, which can abort
     # the interpreter at exit ("terminate called without an active exception", delta-rs #2184).
     import pyarrow as pa
     from deltalake import DeltaTable, QueryBuilder
-    return pa.table(QueryBuilder().register("t", DeltaTable(path)).execute("SELECT * FROM t").read_all()).to_pylist()
+    return pa.table(QueryBuilder().register("t", DeltaTable(path)).execute(
+        f"SELECT {_select(columns)} FROM t").read_all())
 
 
-def read_polars(path):
+def arrow_polars(path, columns=None):
     import polars as pl
-    return pl.read_delta(path).to_dicts()
+    return pl.read_delta(path, columns=columns).to_arrow()
 
 
-def read_duckdb(path):
+def arrow_duckdb(path, columns=None):
     con = _duckdb_con()
-    return con.execute(f"SELECT * FROM delta_scan('{path}')").to_arrow_table().to_pylist()
+    return con.execute(f"SELECT {_select(columns)} FROM delta_scan('{path}')").to_arrow_table()
+
+
+def read_deltalake(path, columns=None):
+    return arrow_deltalake(path, columns).to_pylist()
+
+
+def read_polars(path, columns=None):
+    return arrow_polars(path, columns).to_pylist()
+
+
+def read_duckdb(path, columns=None):
+    return arrow_duckdb(path, columns).to_pylist()
 
 
 READERS = {"deltalake": read_deltalake, "polars": read_polars, "duckdb": read_duckdb}
+# The same scans, left as Arrow tables (every column decoded, no Python objects per row).
+ARROW_READERS = {"deltalake": arrow_deltalake, "polars": arrow_polars, "duckdb": arrow_duckdb}
 
 
-def read_table(server_or_root, table, reader="deltalake", day=None):
+def read_table(server_or_root, table, reader="deltalake", day=None, columns=None):
+    """The table's rows as dicts (only `columns` when given); [] when the table does not exist."""
     path = server_or_root.table_path(table, day) if isinstance(server_or_root, Server) else server_or_root
     if not os.path.isdir(os.path.join(path, "_delta_log")):
         return []
-    return READERS[reader](path)
+    return READERS[reader](path, columns)
+
+
+def count_table(server_or_root, table, reader="deltalake", day=None):
+    """Rows of the table after `reader` decoded every column of it; 0 when it does not exist."""
+    path = server_or_root.table_path(table, day) if isinstance(server_or_root, Server) else server_or_root
+    if not os.path.isdir(os.path.join(path, "_delta_log")):
+        return 0
+    return ARROW_READERS[reader](path).num_rows
