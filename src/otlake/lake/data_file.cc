@@ -39,6 +39,7 @@ std::shared_ptr<parquet::WriterProperties> ParquetProperties(
     b.disable_dictionary(c)->encoding(c, binary ? parquet::Encoding::DELTA_LENGTH_BYTE_ARRAY
                                                 : parquet::Encoding::DELTA_BINARY_PACKED);
   }
+  for (const std::string& c : o.no_statistics_columns) b.disable_statistics(c)->disable_write_page_index(c);
   // Declare the sort order in the footer so engines can rely on it.
   std::vector<parquet::SortingColumn> sorting;
   for (const std::string& k : key) {
@@ -88,6 +89,7 @@ DataFileOptions DataFileOptions::Defaults(table::TableId id, int zstd_level,
   o.bloom_filter_fpp = kBloomFilterFpp;
   o.plain_columns = PlainColumns(id);
   o.delta_columns = DeltaColumns(id);
+  o.no_statistics_columns = NoStatisticsColumns(id);
   return o;
 }
 

@@ -42,8 +42,11 @@ struct DataFileOptions {
   /// (near-sorted times: each value is a small difference from the last), DELTA_LENGTH_BYTE_ARRAY
   /// for strings.
   std::vector<std::string> delta_columns;
+  /// Columns written without min/max statistics or page index (layout.h NoStatisticsColumns).
+  std::vector<std::string> no_statistics_columns;
 
-  /// The layout of table `id` (sort key, page size, bloom filters, plain and delta columns) with
+  /// The layout of table `id` (sort key, page size, bloom filters, plain, delta and
+  /// statistics-free columns) with
   /// the given zstd level and row-group bound.
   static DataFileOptions Defaults(table::TableId id, int zstd_level, int64_t max_row_group_rows);
 };

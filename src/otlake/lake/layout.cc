@@ -1,5 +1,7 @@
 #include "otlake/lake/layout.h"
 
+#include <string_view>
+
 namespace otlake::lake {
 
 std::vector<std::string> SortKey(table::TableId id) {
@@ -56,6 +58,14 @@ std::vector<std::string> DeltaColumns(table::TableId id) {
     case table::TableId::kSpans: return {"start_time_unix_nano", "span_id", "parent_span_id"};
     default: return {};
   }
+}
+
+std::vector<std::string> NoStatisticsColumns(table::TableId id) {
+  std::vector<std::string> out;
+  for (const table::ColumnDef& c : table::Columns(id)) {
+    if (std::string_view(c.name).ends_with("_json")) out.emplace_back(c.name);
+  }
+  return out;
 }
 
 std::vector<std::string> BloomFilterColumns(table::TableId id) {

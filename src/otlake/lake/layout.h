@@ -36,6 +36,12 @@ std::vector<std::string> PlainColumns(table::TableId id);
 /// (DELTA_LENGTH_BYTE_ARRAY: the lengths collapse, the bytes stay for zstd).
 std::vector<std::string> DeltaColumns(table::TableId id);
 
+/// Columns written without Parquet min/max statistics and without a page index: the JSON text
+/// columns (`*_json`). Nothing prunes by the min/max of a JSON document, and each page and row
+/// group would carry two copies of a ~700-byte document (0.7 B/span in a sealed spans file) and
+/// cost a long string compare per row to write. Delta `add.stats` are computed separately.
+std::vector<std::string> NoStatisticsColumns(table::TableId id);
+
 /// Upper bound on rows per Parquet row group for table `id` (the writer option can only lower it).
 int64_t MaxRowGroupRows(table::TableId id);
 

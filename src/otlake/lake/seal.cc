@@ -64,9 +64,19 @@ SealLayout SealLayoutFor(table::TableId id) {
     // or dictionary: 71.1, and 17% less CPU. Tried and not taken: BYTE_STREAM_SPLIT for
     // duration_ms (+1.4), 8 MiB pages (-0.3 for 20% more CPU),
     // zstd-15 for span_attrs_json (-0.8 B/span for 4.7x the CPU).
+    //
+    // Then (ship_bench's 1M-span day, 2026-12-03, sealed at 71.4 B/span, rewritten with pyarrow
+    // at zstd-9): span_id DELTA_LENGTH_BYTE_ARRAY instead of plain (the 4-byte length before
+    // every 16 hex characters collapses) -1.27; span_attrs_json without a dictionary (16k rows
+    // of ~650-byte documents overflow it and fall back to plain anyway) -0.17; the JSON columns
+    // without statistics or page index (NoStatisticsColumns) -0.7. Tried and not taken:
+    // span_attrs_json at zstd-12 (-0.74 for 1.5x the rewrite's CPU), zstd-15 (-1.08, 5x),
+    // zstd-19 (-2.89, 55x), 4 MiB pages (-0.28), brotli 5/7/9 on it (+0.75/+0.07/-0.14),
+    // DELTA_LENGTH/DELTA_BYTE_ARRAY on it (+0.31/+1.28), parent_span_id without a dictionary
+    // (+0.13), BYTE_STREAM_SPLIT on end_time (+0.24).
     l.sort_key = {"start_time_unix_nano", "trace_id", "span_id"};
-    l.plain_columns = {"span_id", "duration_ms"};
-    l.delta_columns = {"start_time_unix_nano", "end_time_unix_nano", "event_ts"};
+    l.plain_columns = {"duration_ms", "span_attrs_json"};
+    l.delta_columns = {"start_time_unix_nano", "end_time_unix_nano", "event_ts", "span_id"};
     l.max_rows_per_page = MaxRowGroupRows(id);
   }
   return l;
