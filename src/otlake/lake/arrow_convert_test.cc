@@ -217,7 +217,7 @@ TEST(ArrowConvert, RejectsMalformedAndMixedBatches) {
 TEST(ArrowConvert, SortTableOrdersByKey) {
   auto b = testing::MakeBatch(TableId::kSpans, 2000);
   OTLAKE_ASSERT_OK_AND_ASSIGN(auto t, BorrowAsTable({b.get()}));
-  OTLAKE_ASSERT_OK_AND_ASSIGN(auto sorted, SortTable(t, SortKey(TableId::kSpans)));
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto sorted, SortTable(t, {"trace_id", "start_time_unix_nano", "span_id"}));
   ASSERT_EQ(sorted->num_rows(), 2000);
   auto trace = arrow::Concatenate(sorted->GetColumnByName("trace_id")->chunks()).ValueOrDie();
   auto start =
