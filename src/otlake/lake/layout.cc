@@ -29,6 +29,9 @@ int64_t MaxRowsPerPage(table::TableId id) {
   switch (id) {
     case table::TableId::kMetricsPoints:
     case table::TableId::kMetricsHist: return 20'000;
+    // Spans are in arrival order (SortKey): a page's trace_id range is the whole range, so small
+    // pages only cost headers and a zstd context each; pages are bounded by bytes (1 MiB).
+    case table::TableId::kSpans: return MaxRowGroupRows(id);
     default: return 4096;
   }
 }

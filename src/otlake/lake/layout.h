@@ -14,7 +14,7 @@ namespace otlake::lake {
 /// Rows per Parquet data page at most: the page index's granularity. For the tables with
 /// trace_id, 4096 makes a trace-id lookup read ~4% of a 100k-row file instead of 20% (Arrow's
 /// default 20000) at no size cost; metric rows are so small (~5 B) that page overhead would add
-/// ~20%, so they keep 20000.
+/// ~20%, so they keep 20000. Spans (arrival order) use the row group: pages bounded by bytes.
 int64_t MaxRowsPerPage(table::TableId id);
 
 /// False-positive rate of the bloom filters in BloomFilterColumns.
