@@ -214,6 +214,23 @@ Result<std::shared_ptr<arrow::Table>> TakeRowGroup(const MergeInput& in, const a
   return arrow::Table::Make(in.schema, std::move(out), length);
 }
 
+// Rows [offset, offset + length) of the inputs in input order, as slices of the files' chunks: no
+// copy (a table without a sort key, whose merge keeps commit order).
+std::shared_ptr<arrow::Table> SliceRowGroup(const MergeInput& in, int64_t offset, int64_t length) {
+  std::vector<std::shared_ptr<arrow::ChunkedArray>> out;
+  out.reserve(in.columns.size());
+  for (size_t c = 0; c < in.columns.size(); ++c) {
+    arrow::ArrayVector pieces;
+    for (size_t f = 0; f + 1 < in.starts.size(); ++f) {
+      const int64_t lo = std::max(offset, in.starts[f]);
+      const int64_t hi = std::min(offset + length, in.starts[f + 1]);
+      if (lo < hi) pieces.push_back(in.columns[c][f]->Slice(lo - in.starts[f], hi - lo));
+    }
+    out.push_back(std::make_shared<arrow::ChunkedArray>(std::move(pieces), in.schema->field(static_cast<int>(c))->type()));
+  }
+  return arrow::Table::Make(in.schema, std::move(out), length);
+}
+
 }  // namespace
 
 Result<int64_t> UncompressedBytes(const std::string& path) {
@@ -292,23 +309,18 @@ Result<DeltaTableWriter::RewriteResult> DeltaTableWriter::Rewrite(
   OTLAKE_RETURN_NOT_OK(EnsureArrowComputeInitialized());
   OTLAKE_ASSIGN_OR_RAISE(MergeInput in, ReadInputs(table_dir_, inputs));
   if (in.rows() == 0) return Status::Invalid("nothing to rewrite: the inputs hold no rows");
+  // No sort key (spans at ingest): input order, each row group sliced from the inputs.
   std::shared_ptr<arrow::Array> order;
   if (!dopts.sort_key.empty()) {
     OTLAKE_ASSIGN_OR_RAISE(order, SortOrder(in, dopts.sort_key));
-  } else {
-    // No sort key: input order.
-    arrow::UInt64Builder b;
-    OTLAKE_RETURN_NOT_OK(b.Reserve(in.rows()));
-    for (int64_t i = 0; i < in.rows(); ++i) b.UnsafeAppend(static_cast<uint64_t>(i));
-    OTLAKE_ASSIGN_OR_RAISE(order, b.Finish());
-  }
-  if (order->type_id() != arrow::Type::UINT64 || order->length() != in.rows() || order->null_count() != 0) {
-    return Status::Invalid("sort indices of unexpected shape: ", order->type()->ToString());
+    if (order->type_id() != arrow::Type::UINT64 || order->length() != in.rows() || order->null_count() != 0) {
+      return Status::Invalid("sort indices of unexpected shape: ", order->type()->ToString());
+    }
   }
   OTLAKE_ASSIGN_OR_RAISE(std::string stats, MergeStats(inputs, id_));
-  const auto& order_u64 = static_cast<const arrow::UInt64Array&>(*order);
-  auto row_group = [&](int64_t offset, int64_t length) {
-    return TakeRowGroup(in, order_u64, offset, length);
+  auto row_group = [&](int64_t offset, int64_t length) -> Result<std::shared_ptr<arrow::Table>> {
+    if (!order) return SliceRowGroup(in, offset, length);
+    return TakeRowGroup(in, static_cast<const arrow::UInt64Array&>(*order), offset, length);
   };
 
   const int64_t version = state_->version + 1;
