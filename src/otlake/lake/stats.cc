@@ -24,9 +24,64 @@ struct Bounds {
   std::string_view smin, smax;  // views into the batches, which outlive ComputeStats
 };
 
+void Include(int64_t v, Bounds* b) {
+  if (!b->has) {
+    b->imin = b->imax = v;
+    b->has = true;
+  } else {
+    if (v < b->imin) b->imin = v;
+    if (v > b->imax) b->imax = v;
+  }
+}
+
+void Include(double v, Bounds* b) {
+  if (std::isnan(v)) return;
+  if (!b->has) {
+    b->dmin = b->dmax = v;
+    b->has = true;
+  } else {
+    if (v < b->dmin) b->dmin = v;
+    if (v > b->dmax) b->dmax = v;
+  }
+}
+
+void Include(std::string_view v, Bounds* b) {
+  if (!b->has) {
+    b->smin = b->smax = v;
+    b->has = true;
+  } else {
+    if (v < b->smin) b->smin = v;
+    if (v > b->smax) b->smax = v;
+  }
+}
+
 void Accumulate(const Column& c, const ColumnDef& def, int64_t rows, Bounds* b) {
   const bool want_minmax = def.type == ColType::kInt64 || def.type == ColType::kDouble ||
                            (def.type == ColType::kString && def.stats);
+  if (!c.nullable) {  // the common case: one tight loop per type, no per-row null test
+    if (!want_minmax) return;
+    switch (def.type) {
+      case ColType::kInt64:
+        for (int64_t r = 0; r < rows; ++r) Include(c.ints[r], b);
+        return;
+      case ColType::kDouble:
+        for (int64_t r = 0; r < rows; ++r) Include(c.doubles[r], b);
+        return;
+      case ColType::kString:
+        if (c.dict) {  // compare each referenced entry once, not once per row
+          std::vector<uint8_t> seen(static_cast<size_t>(c.num_entries()), 0);
+          for (int64_t r = 0; r < rows; ++r) seen[static_cast<size_t>(c.codes[r])] = 1;
+          for (int64_t k = 0; k < c.num_entries(); ++k) {
+            if (seen[static_cast<size_t>(k)]) Include(c.Entry(k), b);
+          }
+        } else {
+          for (int64_t r = 0; r < rows; ++r) Include(c.Entry(r), b);
+        }
+        return;
+      case ColType::kBool: return;
+    }
+    return;
+  }
   for (int64_t r = 0; r < rows; ++r) {
     if (c.IsNull(r)) {
       ++b->nulls;
@@ -34,40 +89,9 @@ void Accumulate(const Column& c, const ColumnDef& def, int64_t rows, Bounds* b) 
     }
     if (!want_minmax) continue;
     switch (def.type) {
-      case ColType::kInt64: {
-        const int64_t v = c.ints[r];
-        if (!b->has) {
-          b->imin = b->imax = v;
-          b->has = true;
-        } else {
-          if (v < b->imin) b->imin = v;
-          if (v > b->imax) b->imax = v;
-        }
-        break;
-      }
-      case ColType::kDouble: {
-        const double v = c.doubles[r];
-        if (std::isnan(v)) break;
-        if (!b->has) {
-          b->dmin = b->dmax = v;
-          b->has = true;
-        } else {
-          if (v < b->dmin) b->dmin = v;
-          if (v > b->dmax) b->dmax = v;
-        }
-        break;
-      }
-      case ColType::kString: {
-        const std::string_view v = c.StringAt(r);
-        if (!b->has) {
-          b->smin = b->smax = v;
-          b->has = true;
-        } else {
-          if (v < b->smin) b->smin = v;
-          if (v > b->smax) b->smax = v;
-        }
-        break;
-      }
+      case ColType::kInt64: Include(c.ints[r], b); break;
+      case ColType::kDouble: Include(c.doubles[r], b); break;
+      case ColType::kString: Include(c.StringAt(r), b); break;
       case ColType::kBool: break;
     }
   }

@@ -86,6 +86,22 @@ TEST(Stats, CountsNullsAndBoundsAcrossBatches) {
   EXPECT_FALSE(d["minValues"].HasMember("is_monotonic"));
 }
 
+TEST(Stats, TruncatedRowsLeaveNoTraceInDictionaryColumnBounds) {
+  // service_name is a dictionary column; a truncated row's entry stays in the dictionary
+  // (RowBatch::Truncate) but must not widen the bounds.
+  table::RowBatch b(TableId::kMetricsPoints);
+  AddPoint(b, 1.0, std::nullopt, "svc-m", "i", 1000);
+  AddPoint(b, 2.0, std::nullopt, "svc-n", "i", 1001);
+  AddPoint(b, 3.0, std::nullopt, "svc-a", "i", 1002);  // truncated below
+  AddPoint(b, 4.0, std::nullopt, "svc-z", "i", 1003);  // truncated below
+  b.Truncate(2);
+  auto d = Parse(ComputeStats(TableId::kMetricsPoints, {&b}).json);
+  EXPECT_EQ(d["numRecords"].GetInt64(), 2);
+  EXPECT_STREQ(d["minValues"]["service_name"].GetString(), "svc-m");
+  EXPECT_STREQ(d["maxValues"]["service_name"].GetString(), "svc-n");
+  EXPECT_EQ(d["maxValues"]["event_ts"].GetInt64(), 1001);
+}
+
 TEST(Stats, AllNanOrInfiniteBoundsAreOmitted) {
   const double inf = std::numeric_limits<double>::infinity();
   table::RowBatch a(TableId::kMetricsPoints);
