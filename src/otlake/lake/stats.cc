@@ -24,36 +24,22 @@ struct Bounds {
   std::string_view smin, smax;  // views into the batches, which outlive ComputeStats
 };
 
-void Include(int64_t v, Bounds* b) {
-  if (!b->has) {
-    b->imin = b->imax = v;
-    b->has = true;
+template <typename T>
+void Widen(T v, bool* has, T* lo, T* hi) {
+  if (!*has) {
+    *lo = *hi = v;
+    *has = true;
   } else {
-    if (v < b->imin) b->imin = v;
-    if (v > b->imax) b->imax = v;
+    if (v < *lo) *lo = v;
+    if (v > *hi) *hi = v;
   }
 }
 
+void Include(int64_t v, Bounds* b) { Widen(v, &b->has, &b->imin, &b->imax); }
 void Include(double v, Bounds* b) {
-  if (std::isnan(v)) return;
-  if (!b->has) {
-    b->dmin = b->dmax = v;
-    b->has = true;
-  } else {
-    if (v < b->dmin) b->dmin = v;
-    if (v > b->dmax) b->dmax = v;
-  }
+  if (!std::isnan(v)) Widen(v, &b->has, &b->dmin, &b->dmax);
 }
-
-void Include(std::string_view v, Bounds* b) {
-  if (!b->has) {
-    b->smin = b->smax = v;
-    b->has = true;
-  } else {
-    if (v < b->smin) b->smin = v;
-    if (v > b->smax) b->smax = v;
-  }
-}
+void Include(std::string_view v, Bounds* b) { Widen(v, &b->has, &b->smin, &b->smax); }
 
 void Accumulate(const Column& c, const ColumnDef& def, int64_t rows, Bounds* b) {
   const bool want_minmax = def.type == ColType::kInt64 || def.type == ColType::kDouble ||
