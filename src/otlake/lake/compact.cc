@@ -1,6 +1,5 @@
 // DeltaTableWriter::Compact: merge small files into one sorted file, swapped in by one commit.
 #include <arrow/api.h>
-#include <arrow/compute/api.h>
 #include <arrow/io/file.h>
 #include <parquet/arrow/reader.h>
 #include <parquet/file_reader.h>
@@ -163,57 +162,6 @@ Result<std::shared_ptr<arrow::Array>> SortOrder(const MergeInput& in,
                        sort_key);
 }
 
-// Rows order[offset, offset + length) of `in` as one table. Each file's rows of the slice are
-// taken from its chunk (in slice order), the pieces joined, and put in slice order by one more
-// take: only this row group is copied, never a whole column (Take on a chunked column may
-// concatenate it first).
-Result<std::shared_ptr<arrow::Table>> TakeRowGroup(const MergeInput& in, const arrow::UInt64Array& order,
-                                                   int64_t offset, int64_t length) {
-  const size_t files = in.starts.size() - 1;
-  std::vector<std::vector<int64_t>> local(files);
-  std::vector<uint32_t> file_of(static_cast<size_t>(length));
-  for (int64_t j = 0; j < length; ++j) {
-    const auto row = static_cast<int64_t>(order.Value(offset + j));
-    const size_t f = static_cast<size_t>(
-        std::upper_bound(in.starts.begin(), in.starts.end(), row) - in.starts.begin() - 1);
-    local[f].push_back(row - in.starts[f]);
-    file_of[static_cast<size_t>(j)] = static_cast<uint32_t>(f);
-  }
-  std::vector<int64_t> piece_start(files + 1, 0);
-  for (size_t f = 0; f < files; ++f) piece_start[f + 1] = piece_start[f] + static_cast<int64_t>(local[f].size());
-  arrow::Int64Builder perm_builder;
-  OTLAKE_RETURN_NOT_OK(perm_builder.Reserve(length));
-  std::vector<int64_t> next(piece_start.begin(), piece_start.end() - 1);
-  for (int64_t j = 0; j < length; ++j) perm_builder.UnsafeAppend(next[file_of[static_cast<size_t>(j)]]++);
-  OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Array> perm, perm_builder.Finish());
-  std::vector<std::pair<size_t, std::shared_ptr<arrow::Array>>> file_rows;
-  for (size_t f = 0; f < files; ++f) {
-    if (local[f].empty()) continue;
-    arrow::Int64Builder b;
-    OTLAKE_RETURN_NOT_OK(b.AppendValues(local[f]));
-    OTLAKE_ASSIGN_OR_RAISE(auto a, b.Finish());
-    file_rows.emplace_back(f, std::move(a));
-  }
-  const auto opts = arrow::compute::TakeOptions::NoBoundsCheck();
-  arrow::ArrayVector out;
-  for (const arrow::ArrayVector& chunks : in.columns) {
-    std::shared_ptr<arrow::Array> joined;
-    if (file_rows.size() == 1) {
-      OTLAKE_ASSIGN_OR_RAISE(joined, arrow::compute::Take(*chunks[file_rows[0].first], *file_rows[0].second, opts));
-    } else {
-      arrow::ArrayVector pieces;
-      for (const auto& [f, rows] : file_rows) {
-        OTLAKE_ASSIGN_OR_RAISE(auto piece, arrow::compute::Take(*chunks[f], *rows, opts));
-        pieces.push_back(std::move(piece));
-      }
-      OTLAKE_ASSIGN_OR_RAISE(joined, arrow::Concatenate(pieces));
-    }
-    OTLAKE_ASSIGN_OR_RAISE(auto ordered, arrow::compute::Take(*joined, *perm, opts));
-    out.push_back(std::move(ordered));
-  }
-  return arrow::Table::Make(in.schema, std::move(out), length);
-}
-
 // Rows [offset, offset + length) of the inputs in input order, as slices of the files' chunks: no
 // copy (a table without a sort key, whose merge keeps commit order).
 std::shared_ptr<arrow::Table> SliceRowGroup(const MergeInput& in, int64_t offset, int64_t length) {
@@ -309,24 +257,36 @@ Result<DeltaTableWriter::RewriteResult> DeltaTableWriter::Rewrite(
   OTLAKE_RETURN_NOT_OK(EnsureArrowComputeInitialized());
   OTLAKE_ASSIGN_OR_RAISE(MergeInput in, ReadInputs(table_dir_, inputs));
   if (in.rows() == 0) return Status::Invalid("nothing to rewrite: the inputs hold no rows");
-  // No sort key (spans at ingest): input order, each row group sliced from the inputs.
+  // No sort key (spans at ingest): input order, each row group sliced from the inputs. With one:
+  // each row group gathered in sort order from the files' chunks into reused buffers
+  // (RowGatherer, as a flush does): only one row group is ever copied.
   std::shared_ptr<arrow::Array> order;
+  std::unique_ptr<RowGatherer> gatherer;
   if (!dopts.sort_key.empty()) {
     OTLAKE_ASSIGN_OR_RAISE(order, SortOrder(in, dopts.sort_key));
     if (order->type_id() != arrow::Type::UINT64 || order->length() != in.rows() || order->null_count() != 0) {
       return Status::Invalid("sort indices of unexpected shape: ", order->type()->ToString());
     }
+    arrow::ChunkedArrayVector columns;
+    for (size_t c = 0; c < in.columns.size(); ++c) {
+      columns.push_back(std::make_shared<arrow::ChunkedArray>(in.columns[c], in.schema->field(static_cast<int>(c))->type()));
+    }
+    // Read-back columns are int64, double, bool and utf8 (no stored Arrow schema, so no
+    // dictionaries), all of which the gatherer handles.
+    OTLAKE_ASSIGN_OR_RAISE(gatherer, RowGatherer::Make(arrow::Table::Make(in.schema, std::move(columns), in.rows()),
+                                                       arrow::default_memory_pool()));
   }
   OTLAKE_ASSIGN_OR_RAISE(std::string stats, MergeStats(inputs, id_));
   auto row_group = [&](int64_t offset, int64_t length) -> Result<std::shared_ptr<arrow::Table>> {
-    if (!order) return SliceRowGroup(in, offset, length);
-    return TakeRowGroup(in, static_cast<const arrow::UInt64Array&>(*order), offset, length);
+    if (!gatherer) return SliceRowGroup(in, offset, length);
+    return gatherer->Gather(static_cast<const arrow::UInt64Array&>(*order).raw_values() + offset, length);
   };
 
   const int64_t version = state_->version + 1;
   const std::string name = DataFileName(version, sealed);
   const std::string tmp = table_dir_ + "/.tmp-" + name;
   OTLAKE_ASSIGN_OR_RAISE(DataFileInfo info, WriteRowGroups(in.schema, in.rows(), row_group, dopts, tmp));
+  gatherer.reset();  // it holds the inputs too
   in = MergeInput();
   order.reset();
   OTLAKE_RETURN_NOT_OK(RenameDurable(tmp, table_dir_ + "/" + name));
