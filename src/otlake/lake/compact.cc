@@ -108,18 +108,14 @@ Result<std::string> MergeStats(const std::vector<const AddFile*>& files, table::
   return std::string(sb.GetString(), sb.GetSize());
 }
 
-// The rows of a rewrite's input files as read: per column, one chunk per file (files in input
-// order, each file's rows in file order). Nothing is concatenated: that would copy the inputs.
-struct MergeInput {
+// The rows of a rewrite's input files as read, as one table with one chunk per non-empty file
+// (files in input order, each file's rows in file order); null when there are no inputs.
+// Nothing is concatenated: that would copy the inputs.
+Result<std::shared_ptr<arrow::Table>> ReadInputs(const std::string& table_dir,
+                                                 const std::vector<const AddFile*>& inputs) {
   std::shared_ptr<arrow::Schema> schema;
-  std::vector<arrow::ArrayVector> columns;  ///< [column][file]
-  std::vector<int64_t> starts;              ///< first row of each file; back() = total rows
-  int64_t rows() const { return starts.back(); }
-};
-
-Result<MergeInput> ReadInputs(const std::string& table_dir, const std::vector<const AddFile*>& inputs) {
-  MergeInput in;
-  in.starts.push_back(0);
+  std::vector<arrow::ArrayVector> columns;  // [column][file]
+  int64_t rows = 0;
   for (const AddFile* a : inputs) {
     OTLAKE_ASSIGN_OR_RAISE(auto file, arrow::io::ReadableFile::Open(table_dir + "/" + a->path));
     OTLAKE_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(file, arrow::default_memory_pool()));
@@ -127,56 +123,27 @@ Result<MergeInput> ReadInputs(const std::string& table_dir, const std::vector<co
     // Files are read back with Parquet's field metadata; the writer wants otlake's schema. One
     // chunk per column (a copy only if the reader split a column: bounded by one file).
     OTLAKE_ASSIGN_OR_RAISE(t, t->ReplaceSchemaMetadata(nullptr)->CombineChunks());
-    if (!in.schema) {
-      in.schema = t->schema();
-      in.columns.resize(static_cast<size_t>(t->num_columns()));
-    } else if (!t->schema()->Equals(*in.schema, /*check_metadata=*/false)) {
+    if (!schema) {
+      schema = t->schema();
+      columns.resize(static_cast<size_t>(t->num_columns()));
+    } else if (!t->schema()->Equals(*schema, /*check_metadata=*/false)) {
       return Status::Invalid("file '", a->path, "' has schema ", t->schema()->ToString(),
-                             ", unlike the other inputs: ", in.schema->ToString());
+                             ", unlike the other inputs: ", schema->ToString());
     }
     if (t->num_rows() == 0) continue;
     for (int c = 0; c < t->num_columns(); ++c) {
       const auto& col = t->column(c);
       if (col->num_chunks() != 1) return Status::Invalid("file '", a->path, "': column not combined");
-      in.columns[static_cast<size_t>(c)].push_back(col->chunk(0));
+      columns[static_cast<size_t>(c)].push_back(col->chunk(0));
     }
-    in.starts.push_back(in.starts.back() + t->num_rows());
+    rows += t->num_rows();
   }
-  return in;
-}
-
-// The order of `in`'s rows by `sort_key` (ascending, nulls last, stable: SortTable's order over
-// the same chunks), computed over the key columns only.
-Result<std::shared_ptr<arrow::Array>> SortOrder(const MergeInput& in,
-                                                const std::vector<std::string>& sort_key) {
-  arrow::FieldVector fields;
-  arrow::ChunkedArrayVector columns;
-  for (const std::string& k : sort_key) {
-    const int i = in.schema->GetFieldIndex(k);
-    if (i < 0) return Status::Invalid("sort key column '", k, "' is not in ", in.schema->ToString());
-    fields.push_back(in.schema->field(i));
-    columns.push_back(std::make_shared<arrow::ChunkedArray>(in.columns[static_cast<size_t>(i)],
-                                                            in.schema->field(i)->type()));
+  if (!schema) return std::shared_ptr<arrow::Table>();
+  arrow::ChunkedArrayVector chunked;
+  for (size_t c = 0; c < columns.size(); ++c) {
+    chunked.push_back(std::make_shared<arrow::ChunkedArray>(std::move(columns[c]), schema->field(static_cast<int>(c))->type()));
   }
-  return SortIndicesOf(arrow::Table::Make(arrow::schema(std::move(fields)), std::move(columns), in.rows()),
-                       sort_key);
-}
-
-// Rows [offset, offset + length) of the inputs in input order, as slices of the files' chunks: no
-// copy (a table without a sort key, whose merge keeps commit order).
-std::shared_ptr<arrow::Table> SliceRowGroup(const MergeInput& in, int64_t offset, int64_t length) {
-  std::vector<std::shared_ptr<arrow::ChunkedArray>> out;
-  out.reserve(in.columns.size());
-  for (size_t c = 0; c < in.columns.size(); ++c) {
-    arrow::ArrayVector pieces;
-    for (size_t f = 0; f + 1 < in.starts.size(); ++f) {
-      const int64_t lo = std::max(offset, in.starts[f]);
-      const int64_t hi = std::min(offset + length, in.starts[f + 1]);
-      if (lo < hi) pieces.push_back(in.columns[c][f]->Slice(lo - in.starts[f], hi - lo));
-    }
-    out.push_back(std::make_shared<arrow::ChunkedArray>(std::move(pieces), in.schema->field(static_cast<int>(c))->type()));
-  }
-  return arrow::Table::Make(in.schema, std::move(out), length);
+  return arrow::Table::Make(schema, std::move(chunked), rows);
 }
 
 }  // namespace
@@ -255,39 +222,38 @@ Result<DeltaTableWriter::RewriteResult> DeltaTableWriter::Rewrite(
   //    only), and write the output one row group at a time, each taken from the inputs by its
   //    slice of the order: memory is the inputs plus one output row group, not three copies.
   OTLAKE_RETURN_NOT_OK(EnsureArrowComputeInitialized());
-  OTLAKE_ASSIGN_OR_RAISE(MergeInput in, ReadInputs(table_dir_, inputs));
-  if (in.rows() == 0) return Status::Invalid("nothing to rewrite: the inputs hold no rows");
-  // No sort key (spans at ingest): input order, each row group sliced from the inputs. With one:
-  // each row group gathered in sort order from the files' chunks into reused buffers
-  // (RowGatherer, as a flush does): only one row group is ever copied.
+  OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> in, ReadInputs(table_dir_, inputs));
+  if (!in || in->num_rows() == 0) return Status::Invalid("nothing to rewrite: the inputs hold no rows");
+  // No sort key (spans at ingest): input order, each row group a zero-copy slice of the inputs.
+  // With one: the order computed over the key columns only, and each row group gathered in that
+  // order from the files' chunks into reused buffers (RowGatherer, as a flush does; read-back
+  // columns are int64, double, bool and utf8 -- no stored Arrow schema, so no dictionaries).
   std::shared_ptr<arrow::Array> order;
   std::unique_ptr<RowGatherer> gatherer;
   if (!dopts.sort_key.empty()) {
-    OTLAKE_ASSIGN_OR_RAISE(order, SortOrder(in, dopts.sort_key));
-    if (order->type_id() != arrow::Type::UINT64 || order->length() != in.rows() || order->null_count() != 0) {
+    for (const std::string& k : dopts.sort_key) {
+      if (in->schema()->GetFieldIndex(k) < 0) {
+        return Status::Invalid("sort key column '", k, "' is not in ", in->schema()->ToString());
+      }
+    }
+    OTLAKE_ASSIGN_OR_RAISE(order, SortIndicesOf(in, dopts.sort_key));
+    if (order->type_id() != arrow::Type::UINT64 || order->length() != in->num_rows() || order->null_count() != 0) {
       return Status::Invalid("sort indices of unexpected shape: ", order->type()->ToString());
     }
-    arrow::ChunkedArrayVector columns;
-    for (size_t c = 0; c < in.columns.size(); ++c) {
-      columns.push_back(std::make_shared<arrow::ChunkedArray>(in.columns[c], in.schema->field(static_cast<int>(c))->type()));
-    }
-    // Read-back columns are int64, double, bool and utf8 (no stored Arrow schema, so no
-    // dictionaries), all of which the gatherer handles.
-    OTLAKE_ASSIGN_OR_RAISE(gatherer, RowGatherer::Make(arrow::Table::Make(in.schema, std::move(columns), in.rows()),
-                                                       arrow::default_memory_pool()));
+    OTLAKE_ASSIGN_OR_RAISE(gatherer, RowGatherer::Make(in, arrow::default_memory_pool()));
   }
   OTLAKE_ASSIGN_OR_RAISE(std::string stats, MergeStats(inputs, id_));
   auto row_group = [&](int64_t offset, int64_t length) -> Result<std::shared_ptr<arrow::Table>> {
-    if (!gatherer) return SliceRowGroup(in, offset, length);
+    if (!gatherer) return in->Slice(offset, length);
     return gatherer->Gather(static_cast<const arrow::UInt64Array&>(*order).raw_values() + offset, length);
   };
 
   const int64_t version = state_->version + 1;
   const std::string name = DataFileName(version, sealed);
   const std::string tmp = table_dir_ + "/.tmp-" + name;
-  OTLAKE_ASSIGN_OR_RAISE(DataFileInfo info, WriteRowGroups(in.schema, in.rows(), row_group, dopts, tmp));
+  OTLAKE_ASSIGN_OR_RAISE(DataFileInfo info, WriteRowGroups(in->schema(), in->num_rows(), row_group, dopts, tmp));
   gatherer.reset();  // it holds the inputs too
-  in = MergeInput();
+  in.reset();
   order.reset();
   OTLAKE_RETURN_NOT_OK(RenameDurable(tmp, table_dir_ + "/" + name));
 
