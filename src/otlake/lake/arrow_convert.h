@@ -66,7 +66,8 @@ Result<std::shared_ptr<arrow::Array>> SortIndicesOf(const std::shared_ptr<arrow:
 /// released (a file written row group by row group then touches one row group's worth of new
 /// memory instead of two copies of every column). Handles int32/int64/double, bool, utf8 and
 /// dictionary<int32, utf8> columns whose chunks share one dictionary; Make returns
-/// NotImplemented for anything else (the caller falls back to SortTable).
+/// NotImplemented for anything else (WriteDataFile then falls back to SortTable; compaction's
+/// read-back columns are all of these types).
 class RowGatherer {
  public:
   /// `table` must stay alive and unmodified while the gatherer and its results are in use.
