@@ -182,6 +182,7 @@ std::vector<OptionSpec> StartSpecs() {
           {"", "compact-max-bytes", "BYTES", "268435456", "Uncompressed bytes one compaction reads at most (bounds its memory)"},
           {"", "compact-interval-ms", "MS", "30000", "How often to look for tables to compact"},
           {"", "wal-segment-bytes", "BYTES", "67108864", "Start a new WAL segment at this size"},
+          {"", "wal-recycle-segments", "N", "4", "Keep this many retired WAL segments to overwrite (0: delete them)"},
           {"", "wal-compress", "", "", "zstd-compress WAL records (off: measured slower, docs/wal.md)"},
           {"", "log-level", "LEVEL", "info", "debug, info, warn or error"},
           {"", "ship-grace-s", "SECONDS", "600", "Seal and ship a day this long after its UTC midnight"},
@@ -217,7 +218,8 @@ int RunServer(const Args& a, const Instance& inst) {
                    {"zstd-level", 1, 22, 0},           {"checkpoint-interval", 1, 100000, 0},
                    {"compact-min-files", 0, 1000000, 0}, {"compact-interval-ms", 10, 86400000, 0},
                    {"compact-max-bytes", 1 << 20, 1ll << 40, 0},
-                   {"wal-segment-bytes", 1 << 20, 1ll << 34, 0}, {"ship-grace-s", 0, 7 * 86400, 0},
+                   {"wal-segment-bytes", 1 << 20, 1ll << 34, 0},
+                   {"wal-recycle-segments", 0, 1024, 0}, {"ship-grace-s", 0, 7 * 86400, 0},
                    {"ship-interval-s", 1, 86400, 0}, {"ship-retry-s", 1, 86400, 0},
                    {"ship-parallelism", 1, 64, 0}};
   for (IntOpt& o : opts) {
@@ -301,6 +303,7 @@ int RunServer(const Args& a, const Instance& inst) {
     return -1;
   };
   io.wal_segment_bytes = get("wal-segment-bytes");
+  io.wal_recycle_segments = static_cast<int>(get("wal-recycle-segments"));
   io.wal_compress = a.Flag("wal-compress");
   buffer::PipelineOptions& po = io.pipeline;
   po.days_dir = inst.days_dir();

@@ -68,6 +68,7 @@ Result<std::unique_ptr<Ingestor>> Ingestor::Open(IngestOptions options) {
   wo.dir = in->options_.wal_dir;
   wo.segment_bytes = in->options_.wal_segment_bytes;
   wo.compress = in->options_.wal_compress;
+  wo.recycle_segments = in->options_.wal_recycle_segments;
   OTLAKE_ASSIGN_OR_RAISE(in->wal_, wal::WalWriter::Open(wo, in->recovery_.next_lsn));
   in->wal_ptr_.store(in->wal_.get());
   // Everything replayed is committed now: the old segments can go.
@@ -144,6 +145,7 @@ Status Ingestor::Recover() {
                          wal::Recover(options_.wal_dir, nullptr, /*from_lsn=*/1, /*repair=*/true, on_record));
   rep.corrupt_records = st.corrupt_records;
   rep.truncated_tail_bytes = st.truncated_tail_bytes;
+  rep.stale_tail_bytes = st.stale_tail_bytes;
   rep.next_lsn = std::max<int64_t>(st.next_lsn, 1);
   for (const auto& p : st.problems) rep.problems += p + "; ";
   if (rep.replayed_records > 0) OTLAKE_RETURN_NOT_OK(pipeline_->FlushAll());
@@ -222,6 +224,7 @@ Ingestor::WalStats Ingestor::wal_stats() const {
   s.syncs = ws.syncs;
   s.bytes_written = ws.bytes_written;
   s.segments_deleted = ws.segments_deleted;
+  s.segments_recycled = ws.segments_recycled;
   return s;
 }
 

@@ -35,6 +35,7 @@ namespace otlake::ingest {
 struct IngestOptions {
   std::string wal_dir;
   int64_t wal_segment_bytes = 64ll << 20;
+  int wal_recycle_segments = 4;  ///< wal::WalOptions::recycle_segments
   bool wal_compress = false;
   int max_nesting_depth = 64;
   buffer::PipelineOptions pipeline;  ///< make_durable/committed_through are set by the Ingestor
@@ -52,6 +53,7 @@ struct RecoveryReport {
   int64_t skipped_rows = 0;      ///< rows whose table had already committed the record
   int64_t corrupt_records = 0;
   int64_t truncated_tail_bytes = 0;
+  int64_t stale_tail_bytes = 0;  ///< old bytes after the records of recycled segments (not damage)
   int64_t undecodable_records = 0;  ///< payloads that failed to parse or decode (reported)
   int64_t next_lsn = 1;
   std::string problems;  ///< human-readable, empty if none
@@ -92,7 +94,7 @@ class Ingestor {
 
   struct WalStats {
     int64_t last_lsn = 0, durable_lsn = 0, committed_lsn = 0, syncs = 0, bytes_written = 0,
-            segments_deleted = 0;
+            segments_deleted = 0, segments_recycled = 0;
   };
   WalStats wal_stats() const;
 

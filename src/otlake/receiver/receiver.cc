@@ -288,12 +288,14 @@ class Receiver::Impl {
     j.Int("last_lsn", ws.last_lsn).Int("durable_lsn", ws.durable_lsn);
     j.Int("committed_lsn", ws.committed_lsn).Int("syncs", ws.syncs);
     j.Int("bytes_written", ws.bytes_written).Int("segments_deleted", ws.segments_deleted);
+    j.Int("segments_recycled", ws.segments_recycled);
     j.End();
     const ingest::RecoveryReport& rec = ingestor_->recovery();
     j.Begin("recovery");
     j.Int("records", rec.records).Int("replayed_records", rec.replayed_records);
     j.Int("replayed_rows", rec.replayed_rows).Int("skipped_rows", rec.skipped_rows);
     j.Int("corrupt_records", rec.corrupt_records).Int("truncated_tail_bytes", rec.truncated_tail_bytes);
+    j.Int("stale_tail_bytes", rec.stale_tail_bytes);
     j.Int("undecodable_records", rec.undecodable_records).Str("problems", rec.problems);
     j.End();
     j.Begin("http");

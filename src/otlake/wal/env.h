@@ -22,7 +22,9 @@ namespace otlake::wal {
 class WritableFile {
  public:
   virtual ~WritableFile() = default;
-  /// Appends `data` at the end of the file (may leave a prefix written on error).
+  /// Writes `data` at the current position — the end of the file, except in a file opened by
+  /// ReuseWritableFile, which is overwritten from offset 0 — and advances it (may leave a prefix
+  /// written on error).
   virtual Status Append(std::string_view data) = 0;
   /// Makes everything appended so far durable (fdatasync).
   virtual Status Sync() = 0;
@@ -41,6 +43,15 @@ class Env {
   virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
   /// Opens `path` for appending, creating it if missing.
   virtual Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) = 0;
+  /// Renames `from` to `to` (replacing `to`) and opens it for writing from offset 0 WITHOUT
+  /// truncating it: writes overwrite the old bytes in place and extend the file past its old end;
+  /// bytes beyond the last write keep their old contents. This recycles a WAL segment, whose
+  /// blocks are then already allocated and its pages already in the page cache. The rename is
+  /// durable after SyncDir.
+  virtual Result<std::unique_ptr<WritableFile>> ReuseWritableFile(const std::string& from,
+                                                                  const std::string& to) = 0;
+  /// Renames `from` to `to`, replacing `to`. Durable after SyncDir.
+  virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
   /// Reads the whole file.
   virtual Result<std::string> ReadFile(const std::string& path) = 0;
   /// Returns the names (not paths) of the entries of `dir`, in no particular order.

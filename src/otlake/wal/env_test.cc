@@ -84,6 +84,40 @@ TEST_P(EnvConformance, WriteAppendReadListTruncateDelete) {
   EXPECT_FALSE(env_->NewWritableFile(dir_ + "/missing/x").ok());
 }
 
+TEST_P(EnvConformance, ReuseOverwritesInPlaceAndRenameReplaces) {
+  WAL_ASSERT_OK(env_->CreateDir(dir_));
+  const std::string a = JoinPath(dir_, "a"), b = JoinPath(dir_, "b"), c = JoinPath(dir_, "c");
+  {
+    WAL_ASSIGN_OR_FAIL(auto f, env_->NewWritableFile(a));
+    WAL_ASSERT_OK(f->Append("hello world"));
+    WAL_ASSERT_OK(f->Sync());
+  }
+  {
+    WAL_ASSIGN_OR_FAIL(auto f, env_->ReuseWritableFile(a, b));
+    WAL_ASSERT_OK(f->Append("HEL"));
+    WAL_ASSERT_OK(f->Append("LO"));
+    WAL_ASSERT_OK(f->Sync());
+    WAL_ASSIGN_OR_FAIL(std::string content, env_->ReadFile(b));
+    EXPECT_EQ(content, "HELLO world");  // overwritten from offset 0, the rest kept
+    WAL_ASSERT_OK(f->Append(" WORLD and more"));
+    WAL_ASSERT_OK(f->Close());
+  }
+  WAL_ASSIGN_OR_FAIL(std::string content, env_->ReadFile(b));
+  EXPECT_EQ(content, "HELLO WORLD and more");  // and extended past the old end
+  EXPECT_FALSE(env_->FileSize(a).ok());
+  {
+    WAL_ASSIGN_OR_FAIL(auto f, env_->NewWritableFile(c));
+    WAL_ASSERT_OK(f->Append("c"));
+  }
+  WAL_ASSERT_OK(env_->RenameFile(c, b));  // replaces b
+  WAL_ASSIGN_OR_FAIL(content, env_->ReadFile(b));
+  EXPECT_EQ(content, "c");
+  EXPECT_FALSE(env_->FileSize(c).ok());
+  EXPECT_FALSE(env_->RenameFile(c, a).ok());
+  EXPECT_FALSE(env_->ReuseWritableFile(c, a).ok());
+  WAL_ASSERT_OK(env_->SyncDir(dir_));
+}
+
 INSTANTIATE_TEST_SUITE_P(AllEnvs, EnvConformance,
                          ::testing::Values(Kind::kPosix, Kind::kMem, Kind::kFaultOverPosix));
 
@@ -104,6 +138,33 @@ TEST(FaultInjectionEnv, DropUnsyncedDataKeepsTheSyncedPrefixAndForgetsUnsyncedFi
   EXPECT_EQ(content, "durable");
   EXPECT_FALSE(mem->ReadFile("d/new").ok());
   EXPECT_EQ(env.syncs(), 2);
+}
+
+// A reused file loses its unsynced overwrites to a power cut: the old bytes come back behind
+// the synced prefix; an unsynced rename is undone.
+TEST(FaultInjectionEnv, DropUnsyncedDataRestoresTheOldBytesOfAReusedFile) {
+  auto mem = NewMemEnv();
+  FaultInjectionEnv env(mem.get());
+  WAL_ASSERT_OK(env.CreateDir("d"));
+  {
+    WAL_ASSIGN_OR_FAIL(auto f, env.NewWritableFile("d/old"));
+    WAL_ASSERT_OK(f->Append("0123456789"));
+    WAL_ASSERT_OK(f->Sync());
+  }
+  WAL_ASSERT_OK(env.SyncDir("d"));
+  WAL_ASSIGN_OR_FAIL(auto f, env.ReuseWritableFile("d/old", "d/new"));
+  WAL_ASSERT_OK(env.SyncDir("d"));
+  WAL_ASSERT_OK(f->Append("ab"));
+  WAL_ASSERT_OK(f->Sync());
+  WAL_ASSERT_OK(f->Append("cdefghijklm"));  // over the old bytes and past them, unsynced
+  WAL_ASSERT_OK(env.DropUnsyncedData());
+  WAL_ASSIGN_OR_FAIL(std::string content, mem->ReadFile("d/new"));
+  EXPECT_EQ(content, "ab23456789");
+  WAL_ASSERT_OK(env.RenameFile("d/new", "d/renamed"));  // directory not synced after this
+  WAL_ASSERT_OK(env.DropUnsyncedData());
+  EXPECT_FALSE(mem->ReadFile("d/renamed").ok());
+  WAL_ASSIGN_OR_FAIL(content, mem->ReadFile("d/new"));
+  EXPECT_EQ(content, "ab23456789");
 }
 
 TEST(FaultInjectionEnv, FailingAppendWritesAShortPrefixAndFailingSyncLosesData) {

@@ -2,6 +2,9 @@
 
 #include <string.h>
 
+#include <utility>
+#include <vector>
+
 namespace otlake::wal {
 
 class FaultFile final : public WritableFile {
@@ -53,16 +56,65 @@ Status FaultInjectionEnv::Sync(const std::string& path, WritableFile* file) {
     size = files_[path].size;
   }
   OTLAKE_RETURN_NOT_OK(file->Sync());
+  std::string image;
+  bool reused;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reused = files_[path].reused;
+  }
+  if (reused) {
+    OTLAKE_ASSIGN_OR_RAISE(image, base_->ReadFile(path));
+  }
   std::lock_guard<std::mutex> lock(mu_);
-  files_[path].synced_size = size;
+  FileState& state = files_[path];
+  state.synced_size = size;
+  if (reused) state.durable_image = std::move(image);
   ++syncs_;
   return Status::OK();
+}
+
+Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::ReuseWritableFile(const std::string& from,
+                                                                            const std::string& to) {
+  OTLAKE_ASSIGN_OR_RAISE(std::string image, base_->ReadFile(from));
+  OTLAKE_ASSIGN_OR_RAISE(auto file, base_->ReuseWritableFile(from, to));
+  std::lock_guard<std::mutex> lock(mu_);
+  NoteRenameLocked(from, to);
+  FileState& state = files_[to];
+  state.size = state.synced_size = 0;
+  state.reused = true;
+  state.durable_image = std::move(image);
+  return std::unique_ptr<WritableFile>(std::make_unique<FaultFile>(this, to, std::move(file)));
+}
+
+Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string& to) {
+  OTLAKE_RETURN_NOT_OK(base_->RenameFile(from, to));
+  std::lock_guard<std::mutex> lock(mu_);
+  NoteRenameLocked(from, to);
+  return Status::OK();
+}
+
+void FaultInjectionEnv::NoteRenameLocked(const std::string& from, const std::string& to) {
+  FileState state;
+  if (auto it = files_.find(from); it != files_.end()) {
+    state = std::move(it->second);
+    files_.erase(it);
+  } else {
+    state.dir_entry_unsynced = false;  // not written through us: its old name was durable
+  }
+  if (!state.dir_entry_unsynced) {
+    // A power cut before the next SyncDir may undo the rename.
+    state.dir_entry_unsynced = true;
+    state.renamed_from = from;
+  }  // else: never durable under any name; a power cut deletes it
+  files_[to] = std::move(state);
 }
 
 Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewWritableFile(const std::string& path) {
   OTLAKE_ASSIGN_OR_RAISE(auto file, base_->NewWritableFile(path));
   std::lock_guard<std::mutex> lock(mu_);
-  files_[path] = FileState{0, 0, true};
+  FileState state;
+  state.dir_entry_unsynced = true;
+  files_[path] = std::move(state);
   return std::unique_ptr<WritableFile>(std::make_unique<FaultFile>(this, path, std::move(file)));
 }
 
@@ -72,7 +124,10 @@ Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewAppendableFile(
   OTLAKE_ASSIGN_OR_RAISE(auto file, base_->NewAppendableFile(path));
   OTLAKE_ASSIGN_OR_RAISE(int64_t size, base_->FileSize(path));
   std::lock_guard<std::mutex> lock(mu_);
-  auto [it, inserted] = files_.try_emplace(path, FileState{size, size, !existed});
+  FileState state;
+  state.size = state.synced_size = size;
+  state.dir_entry_unsynced = !existed;
+  auto [it, inserted] = files_.try_emplace(path, std::move(state));
   if (!inserted) it->second.size = size;  // keep what we knew about its synced prefix
   return std::unique_ptr<WritableFile>(std::make_unique<FaultFile>(this, path, std::move(file)));
 }
@@ -104,7 +159,10 @@ Status FaultInjectionEnv::SyncDir(const std::string& dir) {
   OTLAKE_RETURN_NOT_OK(base_->SyncDir(dir));
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [path, state] : files_) {
-    if (DirName(path) == dir) state.dir_entry_unsynced = false;
+    if (DirName(path) == dir) {
+      state.dir_entry_unsynced = false;
+      state.renamed_from.clear();
+    }
   }
   return Status::OK();
 }
@@ -112,22 +170,49 @@ Status FaultInjectionEnv::SyncDir(const std::string& dir) {
 Status FaultInjectionEnv::DropUnsyncedData() {
   std::lock_guard<std::mutex> lock(mu_);
   Status result;
+  std::vector<std::pair<std::string, std::string>> renamed_back;  // (tracked as, now named)
   for (auto it = files_.begin(); it != files_.end();) {
     FileState& s = it->second;
-    if (s.dir_entry_unsynced) {
-      Status st = base_->DeleteFile(it->first);
+    std::string path = it->first;
+    if (s.dir_entry_unsynced && s.renamed_from.empty()) {
+      Status st = base_->DeleteFile(path);
       if (!st.ok() && result.ok()) result = st;
       it = files_.erase(it);
       continue;
     }
-    if (s.size != s.synced_size) {
-      Status st = base_->Truncate(it->first, s.synced_size);
+    if (s.dir_entry_unsynced) {  // an unsynced rename: the old name comes back
+      Status st = base_->RenameFile(path, s.renamed_from);
+      if (!st.ok() && result.ok()) result = st;
+      path = s.renamed_from;
+      renamed_back.emplace_back(it->first, path);
+    }
+    if (s.reused && s.size != s.synced_size) {
+      // Overwritten in place: the unsynced writes are lost, the old bytes come back.
+      Status st = RewriteLocked(path, s.durable_image);
+      if (!st.ok() && result.ok()) result = st;
+      s.size = s.synced_size;
+    } else if (s.size != s.synced_size) {
+      Status st = base_->Truncate(path, s.synced_size);
       if (!st.ok() && result.ok()) result = st;
       s.size = s.synced_size;
     }
     ++it;
   }
+  for (const auto& [tracked, now] : renamed_back) {
+    FileState state = std::move(files_[tracked]);
+    files_.erase(tracked);
+    state.dir_entry_unsynced = false;
+    state.renamed_from.clear();
+    files_[now] = std::move(state);
+  }
   return result;
+}
+
+Status FaultInjectionEnv::RewriteLocked(const std::string& path, std::string_view bytes) {
+  OTLAKE_ASSIGN_OR_RAISE(auto file, base_->NewWritableFile(path));
+  OTLAKE_RETURN_NOT_OK(file->Append(bytes));
+  OTLAKE_RETURN_NOT_OK(file->Sync());
+  return file->Close();
 }
 
 void FaultInjectionEnv::SetFailSync(int err, int times) {

@@ -10,6 +10,16 @@ std::string SegmentFileName(int64_t first_lsn) {
   return buf;
 }
 
+std::string RecycledFileName(int64_t first_lsn) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "recycle-%020lld.log", static_cast<long long>(first_lsn));
+  return buf;
+}
+
+bool IsRecycledFileName(std::string_view name) {
+  return name.size() == 8 + 20 + 4 && name.starts_with("recycle-") && name.ends_with(".log");
+}
+
 std::optional<int64_t> ParseSegmentFileName(std::string_view name) {
   constexpr std::string_view kPrefix = "wal-", kSuffix = ".log";
   if (name.size() != kPrefix.size() + 20 + kSuffix.size()) return std::nullopt;

@@ -41,6 +41,12 @@ std::string SegmentFileName(int64_t first_lsn);
 /// Returns the first LSN encoded in a segment file name, or nullopt if `name` is not one.
 std::optional<int64_t> ParseSegmentFileName(std::string_view name);
 
+/// Returns "recycle-<first_lsn as 20 digits>.log": a retired segment kept for reuse (its old
+/// name's number, which keeps the names unique).
+std::string RecycledFileName(int64_t first_lsn);
+/// True for names RecycledFileName makes.
+bool IsRecycledFileName(std::string_view name);
+
 inline void PutFixed64(char* p, uint64_t v) {
   for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
 }

@@ -1,5 +1,6 @@
 #include "otlake/wal/mem_env.h"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <set>
@@ -15,11 +16,19 @@ struct Fs {
 
 class MemWritableFile final : public WritableFile {
  public:
-  MemWritableFile(Fs* fs, std::shared_ptr<std::string> data) : fs_(fs), data_(std::move(data)) {}
+  // append: every write goes to the end (O_APPEND); else from offset 0 (like POSIX, a write past
+  // the end after a truncation leaves zeros between).
+  MemWritableFile(Fs* fs, std::shared_ptr<std::string> data, bool append)
+      : fs_(fs), data_(std::move(data)), append_(append) {}
   Status Append(std::string_view d) override {
     if (closed_) return Status::IOError("append to closed file");
     std::lock_guard<std::mutex> lock(fs_->mu);
-    data_->append(d.data(), d.size());
+    if (append_) pos_ = data_->size();
+    if (pos_ > data_->size()) data_->resize(pos_);
+    const size_t over = std::min(d.size(), data_->size() - pos_);
+    data_->replace(pos_, over, d.data(), over);
+    data_->append(d.data() + over, d.size() - over);
+    pos_ += d.size();
     return Status::OK();
   }
   Status Sync() override {
@@ -33,6 +42,8 @@ class MemWritableFile final : public WritableFile {
  private:
   Fs* fs_;                             // owned by the MemEnv, which outlives its files
   std::shared_ptr<std::string> data_;  // shared with Fs::files (a deleted file stays writable)
+  const bool append_;
+  size_t pos_ = 0;                     // where the next Append writes
   bool closed_ = false;
 };
 
@@ -44,14 +55,32 @@ class MemEnv final : public Env {
     OTLAKE_RETURN_NOT_OK(CheckDirLocked(path));
     auto data = std::make_shared<std::string>();
     fs_.files[path] = data;
-    return std::unique_ptr<WritableFile>(std::make_unique<MemWritableFile>(&fs_, data));
+    return std::unique_ptr<WritableFile>(std::make_unique<MemWritableFile>(&fs_, data, /*append=*/false));
+  }
+  Result<std::unique_ptr<WritableFile>> ReuseWritableFile(const std::string& from,
+                                                          const std::string& to) override {
+    OTLAKE_RETURN_NOT_OK(RenameFile(from, to));
+    std::lock_guard<std::mutex> lock(fs_.mu);
+    return std::unique_ptr<WritableFile>(
+        std::make_unique<MemWritableFile>(&fs_, fs_.files[to], /*append=*/false));
+  }
+  Status RenameFile(const std::string& from, const std::string& to) override {
+    std::lock_guard<std::mutex> lock(fs_.mu);
+    OTLAKE_RETURN_NOT_OK(CheckDirLocked(to));
+    auto it = fs_.files.find(from);
+    if (it == fs_.files.end()) return Status::IOError("rename '", from, "': no such file");
+    auto data = it->second;
+    fs_.files.erase(it);
+    fs_.files[to] = std::move(data);
+    return Status::OK();
   }
   Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
     std::lock_guard<std::mutex> lock(fs_.mu);
     OTLAKE_RETURN_NOT_OK(CheckDirLocked(path));
     auto& data = fs_.files[path];
     if (!data) data = std::make_shared<std::string>();
-    return std::unique_ptr<WritableFile>(std::make_unique<MemWritableFile>(&fs_, data));
+    return std::unique_ptr<WritableFile>(
+        std::make_unique<MemWritableFile>(&fs_, data, /*append=*/true));
   }
   Result<std::string> ReadFile(const std::string& path) override {
     std::lock_guard<std::mutex> lock(fs_.mu);

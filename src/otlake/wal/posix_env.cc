@@ -63,6 +63,15 @@ class PosixEnv final : public Env {
   Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
     return Open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC);
   }
+  Result<std::unique_ptr<WritableFile>> ReuseWritableFile(const std::string& from,
+                                                          const std::string& to) override {
+    OTLAKE_RETURN_NOT_OK(RenameFile(from, to));
+    return Open(to, O_WRONLY | O_CLOEXEC);  // no O_TRUNC: writes overwrite from offset 0
+  }
+  Status RenameFile(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) return Errno("rename", from + "' to '" + to, errno);
+    return Status::OK();
+  }
   Result<std::string> ReadFile(const std::string& path) override { return otlake::ReadFile(path); }
 
   Result<std::vector<std::string>> ListDir(const std::string& dir) override {

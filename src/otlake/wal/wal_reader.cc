@@ -75,6 +75,7 @@ class SegmentScanner {
             DropPartial();
           }
           OTLAKE_RETURN_NOT_OK(on_record(header_pos, pos_, fragment));
+          if (stopped_) return Status::OK();
           good_end_ = pos_;
           break;
         case RecordType::kFirst:
@@ -100,6 +101,7 @@ class SegmentScanner {
             assembled_.append(fragment);
             in_record_ = false;
             OTLAKE_RETURN_NOT_OK(on_record(record_start_, pos_, assembled_));
+            if (stopped_) return Status::OK();
             good_end_ = pos_;
           }
           break;
@@ -113,7 +115,11 @@ class SegmentScanner {
     return Status::OK();
   }
 
-  // Offset just past the last good record; everything after it is damaged or torn.
+  // Called by on_record: the record just passed is not part of this segment (a recycled
+  // segment's old bytes) and neither is anything after it; Scan returns.
+  void Stop() { stopped_ = true; }
+  bool stopped() const { return stopped_; }
+  // Offset just past the last good record; everything after it is damaged, torn or stale.
   int64_t good_end() const { return good_end_; }
   // Reasons noted since the last good record; cleared by TakeReasons.
   std::string TakeReasons() {
@@ -145,6 +151,7 @@ class SegmentScanner {
   int64_t pos_ = 0;
   int64_t good_end_ = 0;
   bool in_record_ = false;
+  bool stopped_ = false;
   int64_t record_start_ = 0;
   std::string assembled_;
   std::vector<std::string> reasons_;
@@ -181,7 +188,12 @@ class Recovery {
       ++stats_.segments;
       current_ = it->second;
       SegmentScanner scanner(data);
+      const int64_t segment_first = it->first;
       OTLAKE_RETURN_NOT_OK(scanner.Scan([&](int64_t start, int64_t end, std::string_view rec) {
+        if (IsStale(rec, segment_first)) {
+          scanner.Stop();  // the old contents of a recycled segment begin here
+          return Status::OK();
+        }
         if (start > scanner.good_end()) {
           Corrupt(scanner.good_end(), start - scanner.good_end(), scanner.TakeReasons());
         } else {
@@ -192,7 +204,14 @@ class Recovery {
       }));
       const int64_t size = static_cast<int64_t>(data.size());
       const int64_t good_end = scanner.good_end();
-      if (good_end < size) {
+      if (scanner.stopped()) {
+        // Whatever lies between the last record and the old bytes is at most an unsynced,
+        // unacknowledged append (everything before a sync is in place); a missing record at the
+        // end of a non-last segment still shows as the LSN gap to the next segment.
+        (void)scanner.TakeReasons();
+        stats_.stale_tail_bytes += size - good_end;
+        if (last && opts_.repair) OTLAKE_RETURN_NOT_OK(env->Truncate(path, good_end));
+      } else if (good_end < size) {
         const std::string reasons = scanner.TakeReasons();
         if (last) {
           stats_.truncated_tail_bytes += size - good_end;
@@ -204,6 +223,13 @@ class Recovery {
           Corrupt(good_end, size - good_end, reasons);
         }
       }
+      if (!last && expect_ != 0 && next->first > expect_) {
+        // The next segment's name is its first LSN, so this one should end just before it.
+        stats_.corrupt_records += next->first - expect_;
+        Problem(current_ + ": LSNs " + std::to_string(expect_) + ".." +
+                std::to_string(next->first - 1) + " missing");
+        expect_ = next->first;
+      }
     }
     int64_t next = std::max<int64_t>(stats_.last_lsn + 1, 1);
     if (!segments.empty()) next = std::max(next, segments.rbegin()->first);
@@ -212,6 +238,14 @@ class Recovery {
   }
 
  private:
+  // A well-formed record whose LSN is below its segment's number cannot have been written to
+  // that segment: it is what a recycled segment file held before (docs/wal.md, "Recycling").
+  static bool IsStale(std::string_view rec, int64_t segment_first) {
+    if (rec.size() < static_cast<size_t>(kRecordHeaderSize)) return false;
+    const uint64_t lsn = GetFixed64(rec.data());
+    return lsn != 0 && lsn < static_cast<uint64_t>(segment_first);
+  }
+
   Status OnRecord(std::string_view rec) {
     if (rec.size() < static_cast<size_t>(kRecordHeaderSize)) {
       ++stats_.corrupt_records;

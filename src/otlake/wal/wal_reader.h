@@ -11,6 +11,8 @@
 //   corruption: it is reported in `problems`, counted (corrupt_records from the LSN gap it leaves,
 //   corrupt_bytes), skipped (resynchronising at the next block), and never aborts recovery.
 //   Duplicate or out-of-order LSNs are reported and skipped.
+// - A record whose LSN is below its segment's number ends the segment: it and everything after
+//   it are the old contents of a recycled segment file (stale_tail_bytes), not corruption.
 // - Segments whose records all lie below from_lsn (the next segment starts at or below from_lsn)
 //   are not read at all.
 // - Never crashes or allocates beyond the input size and max_payload_bytes, whatever the bytes.
@@ -34,6 +36,10 @@ struct RecoveryStats {
   int64_t corrupt_records = 0;    ///< records lost or skipped: LSN gaps, duplicates, bad headers
   int64_t corrupt_bytes = 0;      ///< bytes skipped in the middle of the log
   int64_t truncated_tail_bytes = 0;  ///< torn tail of the last segment
+  /// Recycled segments: the bytes after the last record that the file held before its reuse
+  /// (from the end of the last record, where a record with an LSN below the segment's number
+  /// starts the old contents). Not damage; left on disk, nothing is reported.
+  int64_t stale_tail_bytes = 0;
   int64_t segments = 0;           ///< segment files read
   int64_t first_lsn = 0;          ///< first valid LSN read (0: none)
   int64_t last_lsn = 0;           ///< last valid LSN read (0: none)

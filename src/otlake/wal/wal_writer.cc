@@ -52,6 +52,14 @@ Result<std::unique_ptr<WalWriter>> WalWriter::Open(WalOptions opts, int64_t next
   OTLAKE_RETURN_NOT_OK(env->SyncDir(DirName(dir)));  // the WAL directory itself is durable
   OTLAKE_ASSIGN_OR_RAISE(auto names, env->ListDir(dir));
   for (const std::string& name : names) {
+    if (IsRecycledFileName(name)) {  // retired by an earlier run
+      if (static_cast<int>(w->recycled_.size()) < w->opts_.recycle_segments) {
+        w->recycled_.push_back(JoinPath(dir, name));
+      } else {
+        OTLAKE_RETURN_NOT_OK(env->DeleteFile(JoinPath(dir, name)));
+      }
+      continue;
+    }
     auto first = ParseSegmentFileName(name);
     if (first && *first > next_lsn) {
       return Status::Invalid("WAL segment ", name, " starts after next_lsn ", next_lsn,
@@ -61,7 +69,8 @@ Result<std::unique_ptr<WalWriter>> WalWriter::Open(WalOptions opts, int64_t next
   OTLAKE_RETURN_NOT_OK(w->OpenSegment(next_lsn));
   std::lock_guard<std::mutex> lock(w->mu_);
   w->stats_.segments_created += w->io_segments_;
-  w->io_segments_ = 0;
+  w->stats_.segments_recycled += w->io_recycled_;
+  w->io_segments_ = w->io_recycled_ = 0;
   return w;
 }
 
@@ -209,7 +218,8 @@ Status WalWriter::LeadLocked(std::unique_lock<std::mutex>& lock) {
   stats_.bytes_written += io_bytes_;
   stats_.syncs += io_syncs_;
   stats_.segments_created += io_segments_;
-  io_bytes_ = io_syncs_ = io_segments_ = 0;
+  stats_.segments_recycled += io_recycled_;
+  io_bytes_ = io_syncs_ = io_segments_ = io_recycled_ = 0;
   if (st.ok()) {
     durable_lsn_.store(target, std::memory_order_release);
     failed_ = Status::OK();
@@ -242,7 +252,25 @@ void WalWriter::PublishDurable(int64_t lsn) {
 
 Status WalWriter::OpenSegment(int64_t first_lsn) {
   const std::string path = JoinPath(opts_.dir, SegmentFileName(first_lsn));
-  OTLAKE_ASSIGN_OR_RAISE(auto file, env_->NewWritableFile(path));
+  std::string retired;
+  {
+    std::lock_guard<std::mutex> lock(recycle_mu_);
+    if (!recycled_.empty()) {
+      retired = std::move(recycled_.back());
+      recycled_.pop_back();
+    }
+  }
+  Result<std::unique_ptr<WritableFile>> opened = Status::Invalid("no file");
+  if (!retired.empty()) {
+    // Overwrite a retired segment in place. Its old records have LSNs below first_lsn, so a
+    // reader stops where the new ones end (docs/wal.md, "Recycling").
+    opened = env_->ReuseWritableFile(retired, path);
+    if (opened.ok()) ++io_recycled_;
+  }
+  reused_size_ = 0;
+  if (opened.ok() && !retired.empty()) reused_size_ = env_->FileSize(path).ValueOr(0);
+  if (!opened.ok()) opened = env_->NewWritableFile(path);  // none, or the reuse failed
+  OTLAKE_ASSIGN_OR_RAISE(auto file, std::move(opened));
   // The new name must survive a power cut before any record in it is acknowledged.
   OTLAKE_RETURN_NOT_OK(env_->SyncDir(opts_.dir));
   file_ = std::move(file);
@@ -253,6 +281,16 @@ Status WalWriter::OpenSegment(int64_t first_lsn) {
   ++io_segments_;
   std::lock_guard<std::mutex> lock(mu_);
   active_first_lsn_ = first_lsn;
+  return Status::OK();
+}
+
+Status WalWriter::TrimReused() {
+  // Only the last segment may hold old bytes after its records (after a crash; recovery knows
+  // them by their LSNs): a segment that is finished is cut to what it holds.
+  if (reused_size_ > segment_size_) {
+    OTLAKE_RETURN_NOT_OK(env_->Truncate(file_path_, segment_size_));
+  }
+  reused_size_ = 0;
   return Status::OK();
 }
 
@@ -295,6 +333,7 @@ Status WalWriter::WriteBatch(std::deque<Pending>& batch, bool reopen) {
       // Rotate: the old segment is durable before the new one can acknowledge anything.
       OTLAKE_RETURN_NOT_OK(FlushScratch(/*sync=*/true));
       PublishDurable(segment_last_lsn_);
+      OTLAKE_RETURN_NOT_OK(TrimReused());
       (void)file_->Close();
       OTLAKE_RETURN_NOT_OK(OpenSegment(rec.lsn));
     }
@@ -334,12 +373,27 @@ Status WalWriter::DeleteSegmentsUpTo(int64_t lsn) {
   for (const std::string& name : names) {
     if (auto first = ParseSegmentFileName(name)) segments.emplace(*first, name);
   }
+  int room;
+  {
+    std::lock_guard<std::mutex> lock(recycle_mu_);
+    room = opts_.recycle_segments - static_cast<int>(recycled_.size());
+  }
   int64_t deleted = 0;
+  std::vector<std::string> kept;
+  Status st;
   for (auto it = segments.begin(); it != segments.end(); ++it) {
     auto next = std::next(it);
     if (next == segments.end() || it->first >= active) break;
     if (next->first - 1 > lsn) break;  // this segment may hold records > lsn
-    OTLAKE_RETURN_NOT_OK(env_->DeleteFile(JoinPath(opts_.dir, it->second)));
+    const std::string path = JoinPath(opts_.dir, it->second);
+    if (static_cast<int>(kept.size()) < room) {
+      const std::string to = JoinPath(opts_.dir, RecycledFileName(it->first));
+      st = env_->RenameFile(path, to);
+      if (st.ok()) kept.push_back(to);
+    } else {
+      st = env_->DeleteFile(path);
+    }
+    if (!st.ok()) break;
     ++deleted;
   }
   if (deleted > 0) {
@@ -347,9 +401,14 @@ Status WalWriter::DeleteSegmentsUpTo(int64_t lsn) {
       std::lock_guard<std::mutex> lock(mu_);
       stats_.segments_deleted += deleted;
     }
-    OTLAKE_RETURN_NOT_OK(env_->SyncDir(opts_.dir));
+    Status sync = env_->SyncDir(opts_.dir);
+    if (st.ok()) st = sync;
   }
-  return Status::OK();
+  if (!kept.empty()) {  // usable even if the dir sync failed: reuse renames and syncs again
+    std::lock_guard<std::mutex> lock(recycle_mu_);
+    for (std::string& path : kept) recycled_.push_back(std::move(path));
+  }
+  return st;
 }
 
 Status WalWriter::Close() {
@@ -365,6 +424,7 @@ Status WalWriter::Close() {
   cv_.wait(lock, [&] { return !leader_active_; });
   closed_ = true;
   if (file_) {
+    if (st.ok()) st = TrimReused();
     Status close_st = file_->Close();
     file_.reset();
     if (st.ok()) st = close_st;

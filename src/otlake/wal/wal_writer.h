@@ -49,6 +49,11 @@ struct WalOptions {
   int zstd_level = 1;
   /// Append blocks in a SyncUpTo once this many bytes are buffered (bounded memory).
   int64_t max_pending_bytes = 64 << 20;
+  /// Retired segments (every record committed) kept as `recycle-*.log` files, up to this many,
+  /// for new segments to overwrite in place instead of creating files: their blocks are
+  /// allocated and their pages cached, which makes a write a plain copy (docs/wal.md,
+  /// "Recycling"). 0: delete retired segments.
+  int recycle_segments = 4;
   int retry_backoff_ms = 100;
   int max_retry_backoff_ms = 5000;
 };
@@ -83,8 +88,9 @@ class WalWriter {
   /// True while failed; `reason` (may be null) receives the error.
   bool failed(std::string* reason) const;
 
-  /// Deletes whole segments whose every record has LSN <= lsn (pass the smallest LSN that all
-  /// tables have committed past). Never deletes the active segment.
+  /// Retires whole segments whose every record has LSN <= lsn (pass the smallest LSN that all
+  /// tables have committed past): renames them for recycling while fewer than
+  /// recycle_segments are kept, deletes them otherwise. Never touches the active segment.
   Status DeleteSegmentsUpTo(int64_t lsn);
 
   /// Syncs everything appended and closes the active segment. Later calls fail with Invalid.
@@ -95,7 +101,8 @@ class WalWriter {
     int64_t bytes_written = 0;  ///< framed bytes handed to the file system
     int64_t syncs = 0;          ///< successful fdatasyncs
     int64_t segments_created = 0;
-    int64_t segments_deleted = 0;
+    int64_t segments_deleted = 0;   ///< retired: deleted or kept for recycling
+    int64_t segments_recycled = 0;  ///< new segments that reused a retired file
   };
   Stats stats() const;
 
@@ -113,6 +120,8 @@ class WalWriter {
   Status WriteBatch(std::deque<Pending>& batch, bool reopen);
   Status OpenSegment(int64_t first_lsn);
   Status FlushScratch(bool sync);
+  // Leader (or Close): cuts a finished reused segment back to the bytes written to it.
+  Status TrimReused();
   void PublishDurable(int64_t lsn);
   // mu_ held: OK, or the failure status if the backoff has not elapsed yet.
   Status CheckFailedLocked() const;
@@ -139,6 +148,8 @@ class WalWriter {
   int64_t active_first_lsn_ = 0;      // guarded by mu_ (a copy for DeleteSegmentsUpTo)
   Stats stats_;                       // guarded by mu_
   std::mutex delete_mu_;              // serialises DeleteSegmentsUpTo
+  std::mutex recycle_mu_;
+  std::vector<std::string> recycled_;  // guarded by recycle_mu_: paths of recycle-*.log files
   // Record buffers whose records are written, for Append to reuse: their pages are already
   // faulted in, so a request's record is not a fresh allocation the kernel zero-fills. At most
   // kMaxPooledBuffers buffers and kMaxPooledBytes of capacity in all (wal_writer.cc).
@@ -153,8 +164,9 @@ class WalWriter {
   std::string file_path_;
   int64_t segment_size_ = 0;    // bytes written to the active segment
   int64_t synced_size_ = 0;     // bytes of it known durable
+  int64_t reused_size_ = 0;     // a recycled active segment's size when reused (0: a new file)
   int64_t segment_last_lsn_ = 0;  // last LSN written to the active segment
-  int64_t io_bytes_ = 0, io_syncs_ = 0, io_segments_ = 0;  // folded into stats_ by the leader
+  int64_t io_bytes_ = 0, io_syncs_ = 0, io_segments_ = 0, io_recycled_ = 0;  // folded into stats_
   Framer framer_;
   std::string scratch_;
 };
