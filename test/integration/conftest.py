@@ -189,17 +189,20 @@ READERS = {"deltalake": read_deltalake, "polars": read_polars, "duckdb": read_du
 ARROW_READERS = {"deltalake": arrow_deltalake, "polars": arrow_polars, "duckdb": arrow_duckdb}
 
 
+def _existing_table(server_or_root, table, day):
+    """The table's folder (a Server's table of `day`, or a path given as is), or None if it has no
+    Delta log yet."""
+    path = server_or_root.table_path(table, day) if isinstance(server_or_root, Server) else server_or_root
+    return path if os.path.isdir(os.path.join(path, "_delta_log")) else None
+
+
 def read_table(server_or_root, table, reader="deltalake", day=None, columns=None):
     """The table's rows as dicts (only `columns` when given); [] when the table does not exist."""
-    path = server_or_root.table_path(table, day) if isinstance(server_or_root, Server) else server_or_root
-    if not os.path.isdir(os.path.join(path, "_delta_log")):
-        return []
-    return READERS[reader](path, columns)
+    path = _existing_table(server_or_root, table, day)
+    return READERS[reader](path, columns) if path else []
 
 
 def count_table(server_or_root, table, reader="deltalake", day=None):
     """Rows of the table after `reader` decoded every column of it; 0 when it does not exist."""
-    path = server_or_root.table_path(table, day) if isinstance(server_or_root, Server) else server_or_root
-    if not os.path.isdir(os.path.join(path, "_delta_log")):
-        return 0
-    return ARROW_READERS[reader](path).num_rows
+    path = _existing_table(server_or_root, table, day)
+    return ARROW_READERS[reader](path).num_rows if path else 0
