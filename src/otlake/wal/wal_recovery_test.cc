@@ -30,16 +30,22 @@ void ExpectIntactPrefix(const Recovered& r, int64_t at_least) {
   }
 }
 
+// A log in "wal" on `env` with segments of 40–80 kB, so a run crosses several.
+WalOptions SmallSegments(Env* env, std::mt19937& rng) {
+  WalOptions o;
+  o.dir = "wal";
+  o.env = env;
+  o.segment_bytes = 40000 + static_cast<int64_t>(rng() % 40000);
+  return o;
+}
+
 TEST(WalCrash, PowerCutKeepsEverySyncedRecordAndNeverGarbles) {
   for (uint32_t seed = 1; seed <= 30; ++seed) {
     SCOPED_TRACE(seed);
     std::mt19937 rng(seed);
     auto mem = NewMemEnv();
     FaultInjectionEnv env(mem.get());
-    WalOptions o;
-    o.dir = "wal";
-    o.env = &env;
-    o.segment_bytes = 40000 + static_cast<int64_t>(rng() % 40000);
+    WalOptions o = SmallSegments(&env, rng);
     o.compress = seed % 2 == 0;
     WAL_ASSIGN_OR_FAIL(auto w, WalWriter::Open(o, 1));
     const int64_t n = 50 + rng() % 150, k = 1 + rng() % (n - 1);  // k < n: something unsynced
@@ -79,10 +85,7 @@ TEST(WalCrash, RecycledSegmentsNeverReplayTheirOldRecords) {
     std::mt19937 rng(seed);
     auto mem = NewMemEnv();
     FaultInjectionEnv env(mem.get());
-    WalOptions o;
-    o.dir = "wal";
-    o.env = &env;
-    o.segment_bytes = 40000 + static_cast<int64_t>(rng() % 40000);
+    WalOptions o = SmallSegments(&env, rng);
     o.recycle_segments = 1 + static_cast<int>(rng() % 4);
     o.compress = seed % 3 == 0;
     WAL_ASSIGN_OR_FAIL(auto w, WalWriter::Open(o, 1));
