@@ -51,17 +51,14 @@ Status FaultInjectionEnv::Sync(const std::string& path, WritableFile* file) {
   }
   // Size before the sync: an Append racing with Sync is not a WAL pattern (one writer per file).
   int64_t size;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    size = files_[path].size;
-  }
-  OTLAKE_RETURN_NOT_OK(file->Sync());
-  std::string image;
   bool reused;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    size = files_[path].size;
     reused = files_[path].reused;
   }
+  OTLAKE_RETURN_NOT_OK(file->Sync());
+  std::string image;
   if (reused) {
     OTLAKE_ASSIGN_OR_RAISE(image, base_->ReadFile(path));
   }

@@ -261,14 +261,16 @@ Status WalWriter::OpenSegment(int64_t first_lsn) {
     }
   }
   Result<std::unique_ptr<WritableFile>> opened = Status::Invalid("no file");
+  reused_size_ = 0;
   if (!retired.empty()) {
     // Overwrite a retired segment in place. Its old records have LSNs below first_lsn, so a
     // reader stops where the new ones end (docs/wal.md, "Recycling").
     opened = env_->ReuseWritableFile(retired, path);
-    if (opened.ok()) ++io_recycled_;
+    if (opened.ok()) {
+      ++io_recycled_;
+      reused_size_ = env_->FileSize(path).ValueOr(0);
+    }
   }
-  reused_size_ = 0;
-  if (opened.ok() && !retired.empty()) reused_size_ = env_->FileSize(path).ValueOr(0);
   if (!opened.ok()) opened = env_->NewWritableFile(path);  // none, or the reuse failed
   OTLAKE_ASSIGN_OR_RAISE(auto file, std::move(opened));
   // The new name must survive a power cut before any record in it is acknowledged.

@@ -10,7 +10,8 @@
 //   writes and fdatasyncs them without holding the lock, then wakes the waiting *followers*. N
 //   concurrent SyncUpTo calls cost about one fdatasync, not N.
 // - Segments: a new segment file is started at Open (never appended to an old one whose tail may
-//   be torn) and when the active one reaches segment_bytes; the old one is fsync'd first.
+//   be torn) and when the active one reaches segment_bytes; the old one is fsync'd first. A new
+//   segment overwrites a retired one kept for recycling when there is one (docs/wal.md).
 // - Failure: if a write or sync fails, SyncUpTo returns IOError and the writer is *failed*: Append
 //   and SyncUpTo fail fast with the reason. After a backoff (doubling, retry_backoff_ms up to
 //   max_retry_backoff_ms) the next Append/SyncUpTo retries: it starts a fresh segment after the
