@@ -122,6 +122,8 @@ def seeds():
     s["orphan-middle.wal"] = Segment().raw(physical(MIDDLE, b"orphan")).add(record(1, b"a")).bytes()
     s["short-record.wal"] = Segment().raw(physical(FULL, b"abc")).add(record(1, b"a")).bytes()
     s["huge-lsn.wal"] = Segment().add(record(2**63 - 1, b"x")).add(record(1, b"a")).bytes()
+    # The largest valid LSN: no LSN is left for a record after it.
+    s["max-lsn.wal"] = Segment().add(record(1, b"a")).add(record(2**62, b"last")).bytes()
     s["length-past-block.wal"] = Segment().raw(struct.pack("<IHB", 0, 40000, FULL)).raw(b"x" * 100).bytes()
     # Framed inputs (first byte 0xF5): the fuzz harness adds the CRCs; see wal_reader_fuzz.cc.
     def framed(*frags):
