@@ -106,7 +106,7 @@ def make_request(rng, spans_per_request=512, attrs_per_span=20):
     return req
 
 
-def sender(port, bodies, idx, out_q):
+def sender(port, bodies, idx, out_q, acked):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     lat, ok, other = [], 0, {}
     for b in bodies:
@@ -117,6 +117,8 @@ def sender(port, bodies, idx, out_q):
         lat.append(time.perf_counter() - t0)
         if r.status == 200:
             ok += 1
+            with acked.get_lock():
+                acked.value += 1
         else:
             other[r.status] = other.get(r.status, 0) + 1
     out_q.put((ok, other, lat))
@@ -400,6 +402,58 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu(pid):
+    """{tid: (thread name, CPU seconds)} of a running process, from /proc/<pid>/task/*/stat."""
+    out = {}
+    tck = os.sysconf("SC_CLK_TCK")
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                s = f.read()
+        except OSError:
+            continue  # the thread ended
+        fields = s.rsplit(")", 1)[1].split()
+        out[tid] = (s[s.index("(") + 1:s.rindex(")")], (int(fields[11]) + int(fields[12])) / tck)
+    return out
+
+
+class CpuSampler:
+    """Samples (acked requests, server CPU per thread) every 100 ms while the load runs, so the
+    report can leave out the warm-up (first touch of the server's memory is expensive on a VM)
+    and split the CPU between the HTTP threads (read, decode, WAL) and the flusher (Parquet,
+    Delta)."""
+
+    def __init__(self, pid, acked):
+        self.pid, self.acked, self.samples = pid, acked, []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def sample(self):
+        self.samples.append((self.acked.value, thread_cpu(self.pid)))
+
+    def run(self):
+        while not self.done.wait(0.1):
+            self.sample()
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+        self.sample()
+
+    def steady(self, total, skip=0.25):
+        """(requests, {thread name: CPU s}) between the sample where `skip` of `total` requests
+        were acked and the last one; None if the run was too short to tell."""
+        start = next((s for s in self.samples if s[0] >= skip * total), None)
+        end = self.samples[-1]
+        if start is None or end[0] - start[0] < 0.25 * total:
+            return None
+        by_name = {}
+        for tid, (name, cpu) in end[1].items():
+            by_name[name] = by_name.get(name, 0.0) + cpu - start[1].get(tid, (name, 0.0))[1]
+        return end[0] - start[0], by_name
+
+
 def du(path):
     total = 0
     for d, _, files in os.walk(path):
@@ -466,14 +520,17 @@ def main():
         cpu0 = cpu_seconds(proc.pid)
         wall0 = time.time()
         q = mp.Queue()
+        acked = mp.Value("q", 0)
+        sampler = CpuSampler(proc.pid, acked)
         chunks = [bodies[i::args.connections] for i in range(args.connections)]
-        ps = [mp.Process(target=sender, args=(port, c, i, q)) for i, c in enumerate(chunks)]
+        ps = [mp.Process(target=sender, args=(port, c, i, q, acked)) for i, c in enumerate(chunks)]
         for p in ps:
             p.start()
         results = [q.get() for _ in ps]
         for p in ps:
             p.join()
         send_wall = time.time() - wall0
+        sampler.stop()
         proc.send_signal(signal.SIGTERM)  # graceful stop: flush + commit everything
         # Peak RSS including the final flush: sample VmHWM until the process exits (WNOWAIT
         # leaves it unreaped, so wait4 below still gets its rusage).
@@ -499,6 +556,15 @@ def main():
         print(f"server CPU {cpu:.2f}s -> {ok * 512 / cpu:,.0f} spans per server CPU-second "
               f"(user {ru.ru_utime:.2f}s, sys {ru.ru_stime:.2f}s, whole run; "
               f"{ru.ru_minflt / 1000:.0f}k minor page faults)")
+        steady = sampler.steady(args.requests)
+        if steady:
+            n, by_name = steady
+            sp = n * 512
+            total = sum(by_name.values()) or float("nan")
+            parts = ", ".join(f"{k} {v * 1e6 / sp:.2f}" for k, v in sorted(by_name.items(), key=lambda kv: -kv[1])
+                              if v > 0)
+            print(f"steady state (requests acked after the first 25%: {sp} spans): {sp / total:,.0f} spans "
+                  f"per server CPU-second; CPU us/span by thread: {parts}")
         print(f"latency p50 {lat[len(lat) // 2] * 1000:.1f} ms, p99 {lat[int(len(lat) * 0.99)] * 1000:.1f} ms")
         la = os.getloadavg()
         print(f"server peak RSS (VmHWM) {hwm / 2**20:.0f} MiB; load average {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}")

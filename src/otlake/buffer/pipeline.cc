@@ -11,6 +11,7 @@
 
 #include "otlake/common/file_util.h"
 #include "otlake/common/log.h"
+#include "otlake/common/thread_util.h"
 #include "otlake/common/time_util.h"
 #include "otlake/lake/delta_table.h"
 
@@ -84,7 +85,10 @@ class Pipeline::Impl {
 
   Status Start() {
     OTLAKE_RETURN_NOT_OK(MakeDirs(options_.days_dir));
-    flusher_ = std::thread([this] { FlusherLoop(); });
+    flusher_ = std::thread([this] {
+      SetCurrentThreadName("otlake-flush");
+      FlusherLoop();
+    });
     return Status::OK();
   }
 

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "otlake/common/log.h"
+#include "otlake/common/thread_util.h"
 
 namespace otlake::server {
 
@@ -116,6 +117,7 @@ class HttpServer::Impl {
                                  : std::max(1u, std::thread::hardware_concurrency());
     for (int i = 0; i < n; ++i) {
       threads_.emplace_back([this] {
+        SetCurrentThreadName("otlake-http");
         for (;;) {
           try {
             ioc_.run();

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "otlake/common/log.h"
+#include "otlake/common/thread_util.h"
 #include "otlake/common/time_util.h"
 
 namespace otlake::ship {
@@ -63,7 +64,10 @@ Result<std::unique_ptr<Scheduler>> Scheduler::Start(SchedulerOptions options) {
   } else {
     OTLAKE_LOG(INFO) << "S3 not configured: past days are sealed and kept locally";
   }
-  s->thread_ = std::thread([p = s.get()] { p->Loop(); });
+  s->thread_ = std::thread([p = s.get()] {
+    SetCurrentThreadName("otlake-ship");
+    p->Loop();
+  });
   return s;
 }
 

@@ -23,6 +23,7 @@
 
 #include "otlake/common/file_util.h"
 #include "otlake/common/log.h"
+#include "otlake/common/thread_util.h"
 #include "otlake/common/time_util.h"
 #include "otlake/lake/delta_log.h"
 #include "otlake/lake/fs_util.h"
@@ -566,6 +567,7 @@ Status Shipper::Upload(const std::string& day, DayStatus* st, const ProgressFn& 
     const int n = std::max(1, std::min<int>(options_.upload_parallelism, static_cast<int>(data.size())));
     for (int w = 0; w < n; ++w) {
       workers.emplace_back([&] {
+        SetCurrentThreadName("otlake-upload");
         for (;;) {
           size_t i;
           {
