@@ -184,6 +184,7 @@ std::vector<OptionSpec> StartSpecs() {
           {"", "wal-segment-bytes", "BYTES", "67108864", "Start a new WAL segment at this size"},
           {"", "wal-recycle-segments", "N", "4", "Keep this many retired WAL segments to overwrite (0: delete them)"},
           {"", "wal-compress", "", "", "zstd-compress WAL records (off: measured slower, docs/wal.md)"},
+          {"", "wal-buffered-io", "", "", "Write the WAL through the page cache, not with O_DIRECT"},
           {"", "log-level", "LEVEL", "info", "debug, info, warn or error"},
           {"", "ship-grace-s", "SECONDS", "600", "Seal and ship a day this long after its UTC midnight"},
           {"", "ship-interval-s", "SECONDS", "30", "How often to look for days to seal and ship"},
@@ -305,6 +306,7 @@ int RunServer(const Args& a, const Instance& inst) {
   io.wal_segment_bytes = get("wal-segment-bytes");
   io.wal_recycle_segments = static_cast<int>(get("wal-recycle-segments"));
   io.wal_compress = a.Flag("wal-compress");
+  io.wal_direct_io = !a.Flag("wal-buffered-io");
   buffer::PipelineOptions& po = io.pipeline;
   po.days_dir = inst.days_dir();
   po.flush_age_ms = get("flush-age-ms");

@@ -69,6 +69,7 @@ Result<std::unique_ptr<Ingestor>> Ingestor::Open(IngestOptions options) {
   wo.segment_bytes = in->options_.wal_segment_bytes;
   wo.compress = in->options_.wal_compress;
   wo.recycle_segments = in->options_.wal_recycle_segments;
+  if (in->options_.wal_direct_io) wo.env = wal::Env::DirectIo();
   OTLAKE_ASSIGN_OR_RAISE(in->wal_, wal::WalWriter::Open(wo, in->recovery_.next_lsn));
   in->wal_ptr_.store(in->wal_.get());
   // Everything replayed is committed now: the old segments can go.
@@ -146,6 +147,7 @@ Status Ingestor::Recover() {
   rep.corrupt_records = st.corrupt_records;
   rep.truncated_tail_bytes = st.truncated_tail_bytes;
   rep.stale_tail_bytes = st.stale_tail_bytes;
+  rep.padding_bytes = st.padding_bytes;
   rep.next_lsn = std::max<int64_t>(st.next_lsn, 1);
   for (const auto& p : st.problems) rep.problems += p + "; ";
   if (rep.replayed_records > 0) OTLAKE_RETURN_NOT_OK(pipeline_->FlushAll());

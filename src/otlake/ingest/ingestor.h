@@ -37,6 +37,9 @@ struct IngestOptions {
   int64_t wal_segment_bytes = 64ll << 20;
   int wal_recycle_segments = 4;  ///< wal::WalOptions::recycle_segments
   bool wal_compress = false;
+  /// WAL segments written with O_DIRECT (wal::Env::DirectIo; buffered where the file system has
+  /// no O_DIRECT): measured cheaper than copying every byte into the page cache (docs/wal.md).
+  bool wal_direct_io = true;
   int max_nesting_depth = 64;
   buffer::PipelineOptions pipeline;  ///< make_durable/committed_through are set by the Ingestor
   /// For a day whose table folder is gone (shipped and cleaned, ship/): the WAL position that
@@ -54,6 +57,7 @@ struct RecoveryReport {
   int64_t corrupt_records = 0;
   int64_t truncated_tail_bytes = 0;
   int64_t stale_tail_bytes = 0;  ///< old bytes after the records of recycled segments (not damage)
+  int64_t padding_bytes = 0;     ///< direct-I/O zero padding after the last records (not damage)
   int64_t undecodable_records = 0;  ///< payloads that failed to parse or decode (reported)
   int64_t next_lsn = 1;
   std::string problems;  ///< human-readable, empty if none

@@ -296,6 +296,7 @@ class Receiver::Impl {
     j.Int("replayed_rows", rec.replayed_rows).Int("skipped_rows", rec.skipped_rows);
     j.Int("corrupt_records", rec.corrupt_records).Int("truncated_tail_bytes", rec.truncated_tail_bytes);
     j.Int("stale_tail_bytes", rec.stale_tail_bytes);
+    j.Int("padding_bytes", rec.padding_bytes);
     j.Int("undecodable_records", rec.undecodable_records).Str("problems", rec.problems);
     j.End();
     j.Begin("http");

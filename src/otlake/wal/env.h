@@ -38,6 +38,10 @@ class Env {
 
   /// Returns the process-wide POSIX Env (never deleted).
   static Env* Default();
+  /// The POSIX Env whose NewWritableFile and ReuseWritableFile open files with O_DIRECT (where
+  /// the file system supports it; buffered elsewhere): appends bypass the page cache, and a file
+  /// holds zero padding up to the next 4 KiB boundary past its last append until it is closed.
+  static Env* DirectIo();
 
   /// Creates `path`, truncating it if it exists.
   virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <random>
 
 #include "otlake/wal/fault_injection_env.h"
 #include "otlake/wal/mem_env.h"
@@ -15,7 +16,7 @@ namespace {
 
 using testing::TempDir;
 
-enum class Kind { kPosix, kMem, kFaultOverPosix };
+enum class Kind { kPosix, kDirect, kMem, kFaultOverPosix };
 
 class EnvConformance : public ::testing::TestWithParam<Kind> {
  protected:
@@ -23,6 +24,9 @@ class EnvConformance : public ::testing::TestWithParam<Kind> {
     switch (GetParam()) {
       case Kind::kPosix:
         env_ = Env::Default();
+        break;
+      case Kind::kDirect:
+        env_ = Env::DirectIo();
         break;
       case Kind::kMem:
         mem_ = NewMemEnv();
@@ -40,6 +44,17 @@ class EnvConformance : public ::testing::TestWithParam<Kind> {
   std::unique_ptr<FaultInjectionEnv> fault_;
   Env* env_ = nullptr;
   std::string dir_;
+
+  // True if files of env_ written but not closed end in zero padding to 4 KiB: Env::DirectIo on
+  // a file system with O_DIRECT (not tmpfs, where it writes through the page cache).
+  bool Pads() {
+    if (GetParam() != Kind::kDirect) return false;
+    const std::string probe = tmp_.path() + "/probe";
+    auto f = env_->NewWritableFile(probe);
+    if (!f.ok() || !(*f)->Append("x").ok()) return false;
+    auto size = env_->FileSize(probe);
+    return size.ok() && *size == 4096;
+  }
 };
 
 TEST_P(EnvConformance, WriteAppendReadListTruncateDelete) {
@@ -98,7 +113,11 @@ TEST_P(EnvConformance, ReuseOverwritesInPlaceAndRenameReplaces) {
     WAL_ASSERT_OK(f->Append("LO"));
     WAL_ASSERT_OK(f->Sync());
     WAL_ASSIGN_OR_FAIL(std::string content, env_->ReadFile(b));
-    EXPECT_EQ(content, "HELLO world");  // overwritten from offset 0, the rest kept
+    if (Pads()) {  // the last block is written whole, with zeros after the data
+      EXPECT_EQ(content, "HELLO" + std::string(4096 - 5, '\0'));
+    } else {
+      EXPECT_EQ(content, "HELLO world");  // overwritten from offset 0, the rest kept
+    }
     WAL_ASSERT_OK(f->Append(" WORLD and more"));
     WAL_ASSERT_OK(f->Close());
   }
@@ -119,7 +138,56 @@ TEST_P(EnvConformance, ReuseOverwritesInPlaceAndRenameReplaces) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllEnvs, EnvConformance,
-                         ::testing::Values(Kind::kPosix, Kind::kMem, Kind::kFaultOverPosix));
+                         ::testing::Values(Kind::kPosix, Kind::kDirect, Kind::kMem,
+                                           Kind::kFaultOverPosix));
+
+// Env::DirectIo: appends of any size land at the right offsets although every write is whole
+// aligned blocks; until Close the file ends in zeros to the next 4 KiB boundary, after Close it
+// has exactly its bytes. A reused file keeps its old bytes past the padded block.
+TEST(DirectIoEnv, UnalignedAppendsRewriteTheTailBlockAndCloseCutsThePadding) {
+  TempDir tmp;
+  Env* env = Env::DirectIo();
+  const std::string a = tmp.path() + "/a", b = tmp.path() + "/b";
+  std::mt19937 rng(7);
+  std::string expect;
+  bool pads = false;
+  {
+    WAL_ASSIGN_OR_FAIL(auto f, env->NewWritableFile(a));
+    for (int i = 0; i < 200; ++i) {
+      std::string chunk(rng() % (i % 10 == 0 ? 20000 : 3000), '\0');
+      for (char& c : chunk) c = static_cast<char>('a' + rng() % 26);
+      WAL_ASSERT_OK(f->Append(chunk));
+      expect += chunk;
+      if (i % 7 == 0) WAL_ASSERT_OK(f->Sync());
+      WAL_ASSIGN_OR_FAIL(std::string on_disk, env->ReadFile(a));
+      ASSERT_GE(on_disk.size(), expect.size());
+      ASSERT_EQ(on_disk.substr(0, expect.size()), expect) << "after append " << i;
+      if (on_disk.size() != expect.size()) {
+        pads = true;
+        ASSERT_EQ(on_disk.size() % 4096, 0u);
+        ASSERT_LT(on_disk.size() - expect.size(), 4096u);
+        ASSERT_EQ(on_disk.find_first_not_of('\0', expect.size()), std::string::npos);
+      }
+    }
+    WAL_ASSERT_OK(f->Close());
+  }
+  WAL_ASSIGN_OR_FAIL(std::string content, env->ReadFile(a));
+  EXPECT_TRUE(content == expect);
+  if (!pads) GTEST_SKIP() << "no O_DIRECT on this file system: the buffered fallback was tested";
+  // Reuse: 10 bytes over a 64 KiB file overwrite its first block; the rest stays.
+  WAL_ASSERT_OK(env->RenameFile(a, b));
+  WAL_ASSIGN_OR_FAIL(auto f, env->ReuseWritableFile(b, a));
+  WAL_ASSERT_OK(f->Append("0123456789"));
+  WAL_ASSERT_OK(f->Sync());
+  WAL_ASSIGN_OR_FAIL(content, env->ReadFile(a));
+  ASSERT_EQ(content.size(), expect.size());
+  EXPECT_EQ(content.substr(0, 10), "0123456789");
+  EXPECT_EQ(content.find_first_not_of('\0', 10), 4096u);
+  EXPECT_TRUE(content.substr(4096) == expect.substr(4096));
+  WAL_ASSERT_OK(f->Close());
+  WAL_ASSIGN_OR_FAIL(content, env->ReadFile(a));
+  EXPECT_EQ(content.size(), expect.size());  // a reused file is the writer's to trim
+}
 
 TEST(FaultInjectionEnv, DropUnsyncedDataKeepsTheSyncedPrefixAndForgetsUnsyncedFiles) {
   auto mem = NewMemEnv();

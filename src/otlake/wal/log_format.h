@@ -18,6 +18,9 @@ namespace otlake::wal {
 
 inline constexpr int kBlockSize = 32 * 1024;
 inline constexpr int kHeaderSize = 4 + 2 + 1;
+/// A direct-I/O writer pads its last write with zeros to a multiple of this; kBlockSize is one.
+inline constexpr int kPadAlign = 4096;
+static_assert(kBlockSize % kPadAlign == 0);
 inline constexpr int kRecordHeaderSize = 8 + 1;  // LSN + flags
 inline constexpr uint8_t kFlagZstd = 0x01;
 inline constexpr uint8_t kKnownFlags = kFlagZstd;

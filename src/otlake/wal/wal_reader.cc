@@ -40,6 +40,14 @@ class SegmentScanner {
                           (static_cast<int64_t>(static_cast<uint8_t>(h[5])) << 8);
       const uint8_t type = static_cast<uint8_t>(h[6]);
       if (masked == 0 && len == 0 && type == 0) {
+        // Zeros from an unaligned offset to the next 4 KiB boundary (or the end) are what a
+        // direct-I/O writer pads its last block with (docs/wal.md, "Direct I/O"): not damage.
+        const int64_t pad_end = std::min((pos_ / kPadAlign + 1) * kPadAlign, size);
+        if (pos_ % kPadAlign != 0 && AllZero(pos_, pad_end)) {
+          if (pos_ == good_end_ && !in_record_ && reasons_.empty()) padded_end_ = pad_end;
+          pos_ = pad_end;
+          continue;
+        }
         Note("zero-filled block");
         DropPartial();
         pos_ = block_end;
@@ -115,12 +123,21 @@ class SegmentScanner {
     return Status::OK();
   }
 
+  bool AllZero(int64_t from, int64_t to) const {
+    for (int64_t i = from; i < to; ++i) {
+      if (data_[static_cast<size_t>(i)] != 0) return false;
+    }
+    return true;
+  }
+
   // Called by on_record: the record just passed is not part of this segment (a recycled
   // segment's old bytes) and neither is anything after it; Scan returns.
   void Stop() { stopped_ = true; }
   bool stopped() const { return stopped_; }
   // Offset just past the last good record; everything after it is damaged, torn or stale.
   int64_t good_end() const { return good_end_; }
+  // Where the zero padding that directly follows the last good record ends (0: none).
+  int64_t padded_end() const { return padded_end_; }
   // Reasons noted since the last good record; cleared by TakeReasons.
   std::string TakeReasons() {
     std::string out;
@@ -150,6 +167,7 @@ class SegmentScanner {
   std::string_view data_;
   int64_t pos_ = 0;
   int64_t good_end_ = 0;
+  int64_t padded_end_ = 0;
   bool in_record_ = false;
   bool stopped_ = false;
   int64_t record_start_ = 0;
@@ -211,6 +229,8 @@ class Recovery {
         (void)scanner.TakeReasons();
         stats_.stale_tail_bytes += size - good_end;
         if (last && opts_.repair) OTLAKE_RETURN_NOT_OK(env->Truncate(path, good_end));
+      } else if (good_end < size && scanner.padded_end() == size) {
+        stats_.padding_bytes += size - good_end;  // a direct-I/O file that was not closed
       } else if (good_end < size) {
         const std::string reasons = scanner.TakeReasons();
         if (last) {

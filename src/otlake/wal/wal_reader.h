@@ -13,6 +13,8 @@
 //   Duplicate or out-of-order LSNs are reported and skipped.
 // - A record whose LSN is below its segment's number ends the segment: it and everything after
 //   it are the old contents of a recycled segment file (stale_tail_bytes), not corruption.
+// - Zeros from the end of a record to the next 4 KiB boundary are a direct-I/O writer's padding
+//   and are skipped; at the end of a segment they are counted in padding_bytes, not damage.
 // - Segments whose records all lie below from_lsn (the next segment starts at or below from_lsn)
 //   are not read at all.
 // - Never crashes or allocates beyond the input size and max_payload_bytes, whatever the bytes.
@@ -40,6 +42,9 @@ struct RecoveryStats {
   /// (from the end of the last record, where a record with an LSN below the segment's number
   /// starts the old contents). Not damage; left on disk, nothing is reported.
   int64_t stale_tail_bytes = 0;
+  /// Zeros after the last record up to the next 4 KiB boundary, at the end of a segment: the
+  /// padding of a direct-I/O writer that did not close the file (a crash). Not damage.
+  int64_t padding_bytes = 0;
   int64_t segments = 0;           ///< segment files read
   int64_t first_lsn = 0;          ///< first valid LSN read (0: none)
   int64_t last_lsn = 0;           ///< last valid LSN read (0: none)

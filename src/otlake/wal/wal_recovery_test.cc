@@ -2,6 +2,7 @@
 // byte offset, flipped bytes in the middle of the log.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <random>
 
 #include "otlake/wal/fault_injection_env.h"
@@ -152,6 +153,73 @@ std::string WriteSegment(std::vector<int64_t>* ends, std::vector<size_t> sizes) 
   }
   (void)w->Close();
   return *mem->ReadFile("wal/" + SegmentFileName(1));
+}
+
+// Direct I/O on a real file system (Env::DirectIo): a kill -9 leaves every segment as written,
+// the last one ending in the zero padding of its last block, and recycled segments hold old
+// records behind that padding. Recovery of such an image delivers every written record from the
+// committed point on, intact, and reports no damage; the padding is counted, not called damage.
+// After a clean Close no padding is left.
+TEST(WalDirectIo, AKillImageOfARecyclingLogReadsCleanly) {
+  {
+    testing::TempDir probe;
+    auto f = Env::DirectIo()->NewWritableFile(probe.path() + "/p");
+    ASSERT_TRUE(f.ok() && (*f)->Append("x").ok());
+    if (*Env::Default()->FileSize(probe.path() + "/p") != kPadAlign) {
+      GTEST_SKIP() << "no O_DIRECT on this file system (it writes through the page cache)";
+    }
+  }
+  int64_t total_padding = 0, total_recycled = 0;
+  for (uint32_t seed = 1; seed <= 12; ++seed) {
+    SCOPED_TRACE(seed);
+    std::mt19937 rng(seed);
+    testing::TempDir tmp;
+    WalOptions o = SmallSegments(Env::DirectIo(), rng);
+    o.dir = tmp.path() + "/wal";
+    o.recycle_segments = 1 + static_cast<int>(rng() % 4);
+    o.compress = seed % 3 == 0;
+    WAL_ASSIGN_OR_FAIL(auto w, WalWriter::Open(o, 1));
+    const int64_t n = 200 + rng() % 300;
+    int64_t committed = 0;
+    for (int64_t lsn = 1; lsn <= n; ++lsn) {
+      ASSERT_EQ(*w->Append(Payload(lsn, SizeOf(lsn))), lsn);
+      if (rng() % 6 == 0) WAL_ASSERT_OK(w->SyncUpTo(lsn));
+      if (rng() % 40 == 0) {
+        committed = std::max<int64_t>(committed, w->durable_lsn() - static_cast<int64_t>(rng() % 20));
+        WAL_ASSERT_OK(w->DeleteSegmentsUpTo(committed));
+      }
+    }
+    WAL_ASSERT_OK(w->SyncUpTo(n));
+    total_recycled += w->stats().segments_recycled;
+    // The kill -9: the files as they are, the writer never closed.
+    const std::string image = tmp.path() + "/image";
+    std::filesystem::copy(o.dir, image);
+    WAL_ASSIGN_OR_FAIL(Recovered r, RecoverAll(image, nullptr, /*repair=*/true, committed + 1));
+    // Old bytes behind the padding of a reused last segment that hold no whole old record read
+    // as a torn tail (as with buffered writes): cut off, nothing lost. Nothing else may show.
+    for (const std::string& p : r.stats.problems) {
+      EXPECT_TRUE(p.starts_with("torn tail") && p.find("zero") == std::string::npos) << p;
+    }
+    EXPECT_EQ(r.stats.corrupt_records, 0);
+    EXPECT_EQ(r.stats.corrupt_bytes, 0);
+    if (w->stats().segments_recycled == 0) EXPECT_TRUE(r.stats.problems.empty()) << Problems(r.stats);
+    total_padding += r.stats.padding_bytes;
+    ASSERT_FALSE(r.records.empty());
+    EXPECT_LE(r.records.front().first, committed + 1);
+    EXPECT_EQ(r.records.back().first, n);
+    for (size_t i = 0; i < r.records.size(); ++i) {
+      const int64_t lsn = r.records.front().first + static_cast<int64_t>(i);
+      ASSERT_EQ(r.records[i].first, lsn);
+      ASSERT_TRUE(r.records[i].second == Payload(lsn, SizeOf(lsn))) << "garbled record " << lsn;
+    }
+    WAL_ASSERT_OK(w->Close());
+    WAL_ASSIGN_OR_FAIL(Recovered closed, RecoverAll(o.dir, nullptr, false, committed + 1));
+    EXPECT_TRUE(closed.stats.problems.empty()) << Problems(closed.stats);
+    EXPECT_EQ(closed.stats.padding_bytes, 0);
+    EXPECT_EQ(closed.records.size(), r.records.size());
+  }
+  EXPECT_GT(total_recycled, 0);
+  EXPECT_GT(total_padding, 0);
 }
 
 TEST(WalCrash, TruncationAtEveryByteOfTheLastRecordsYieldsAPrefixAndCutsTheTail) {
