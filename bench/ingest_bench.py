@@ -402,6 +402,11 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def minor_faults(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[7])
+
+
 def thread_cpu(pid):
     """{tid: (thread name, CPU seconds)} of a running process, from /proc/<pid>/task/*/stat."""
     out = {}
@@ -430,7 +435,10 @@ class CpuSampler:
         self.thread.start()
 
     def sample(self):
-        self.samples.append((self.acked.value, thread_cpu(self.pid)))
+        try:
+            self.samples.append((self.acked.value, thread_cpu(self.pid), minor_faults(self.pid)))
+        except OSError:
+            pass  # the server has exited
 
     def run(self):
         while not self.done.wait(0.1):
@@ -442,8 +450,8 @@ class CpuSampler:
         self.sample()
 
     def steady(self, total, skip=0.25):
-        """(requests, {thread name: CPU s}) between the sample where `skip` of `total` requests
-        were acked and the last one; None if the run was too short to tell."""
+        """(requests, {thread name: CPU s}, minor page faults) between the sample where `skip` of
+        `total` requests were acked and the last one; None if the run was too short to tell."""
         start = next((s for s in self.samples if s[0] >= skip * total), None)
         end = self.samples[-1]
         if start is None or end[0] - start[0] < 0.25 * total:
@@ -451,7 +459,7 @@ class CpuSampler:
         by_name = {}
         for tid, (name, cpu) in end[1].items():
             by_name[name] = by_name.get(name, 0.0) + cpu - start[1].get(tid, (name, 0.0))[1]
-        return end[0] - start[0], by_name
+        return end[0] - start[0], by_name, end[2] - start[2]
 
 
 def du(path):
@@ -558,13 +566,14 @@ def main():
               f"{ru.ru_minflt / 1000:.0f}k minor page faults)")
         steady = sampler.steady(args.requests)
         if steady:
-            n, by_name = steady
+            n, by_name, faults = steady
             sp = n * 512
             total = sum(by_name.values()) or float("nan")
             parts = ", ".join(f"{k} {v * 1e6 / sp:.2f}" for k, v in sorted(by_name.items(), key=lambda kv: -kv[1])
                               if v > 0)
             print(f"steady state (requests acked after the first 25%: {sp} spans): {sp / total:,.0f} spans "
-                  f"per server CPU-second; CPU us/span by thread: {parts}")
+                  f"per server CPU-second; CPU us/span by thread: {parts}; "
+                  f"{faults / n:.1f} minor page faults per request")
         print(f"latency p50 {lat[len(lat) // 2] * 1000:.1f} ms, p99 {lat[int(len(lat) * 0.99)] * 1000:.1f} ms")
         la = os.getloadavg()
         print(f"server peak RSS (VmHWM) {hwm / 2**20:.0f} MiB; load average {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}")
