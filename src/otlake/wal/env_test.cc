@@ -2,13 +2,16 @@
 #include "otlake/wal/env.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <random>
 
 #include "otlake/wal/fault_injection_env.h"
 #include "otlake/wal/mem_env.h"
+#include "otlake/wal/posix_env_internal.h"
 #include "otlake/wal/test_util.h"
 
 namespace otlake::wal {
@@ -144,6 +147,40 @@ INSTANTIATE_TEST_SUITE_P(AllEnvs, EnvConformance,
 // Env::DirectIo: appends of any size land at the right offsets although every write is whole
 // aligned blocks; until Close the file ends in zeros to the next 4 KiB boundary, after Close it
 // has exactly its bytes. A reused file keeps its old bytes past the padded block.
+// A write function that refuses the first O_DIRECT write the way some file systems do after
+// accepting O_DIRECT at open (EINVAL), then behaves.
+int refused_writes = 0;
+ssize_t RefuseFirstDirectWrite(int fd, const void* buf, size_t n, off_t off) {
+  if ((::fcntl(fd, F_GETFL) & O_DIRECT) != 0 && refused_writes == 0) {
+    ++refused_writes;
+    errno = EINVAL;
+    return -1;
+  }
+  return ::pwrite(fd, buf, n, off);
+}
+
+TEST(DirectIoEnv, AFileSystemThatRefusesDirectWritesGetsBufferedOnes) {
+  TempDir tmp;
+  const std::string path = tmp.path() + "/seg";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
+  if (fd < 0) GTEST_SKIP() << "no O_DIRECT on this file system";
+  refused_writes = 0;
+  auto f = internal::NewDirectWritableFile(fd, path, &RefuseFirstDirectWrite);
+  WAL_ASSERT_OK(f->Append("first record"));
+  EXPECT_EQ(refused_writes, 1);
+  EXPECT_EQ(::fcntl(fd, F_GETFL) & O_DIRECT, 0) << "O_DIRECT turned off on the descriptor";
+  WAL_ASSERT_OK(f->Sync());
+  WAL_ASSERT_OK(f->Append(std::string(5000, 'x')));
+  WAL_ASSERT_OK(f->Sync());
+  WAL_ASSIGN_OR_FAIL(std::string content, Env::Default()->ReadFile(path));
+  const std::string expect = "first record" + std::string(5000, 'x');
+  ASSERT_EQ(content.size(), 8192u) << "still padded to the 4 KiB boundary until Close";
+  EXPECT_TRUE(content.substr(0, expect.size()) == expect);
+  WAL_ASSERT_OK(f->Close());
+  WAL_ASSIGN_OR_FAIL(content, Env::Default()->ReadFile(path));
+  EXPECT_TRUE(content == expect);
+}
+
 TEST(DirectIoEnv, UnalignedAppendsRewriteTheTailBlockAndCloseCutsThePadding) {
   TempDir tmp;
   Env* env = Env::DirectIo();

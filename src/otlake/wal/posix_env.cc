@@ -11,7 +11,9 @@
 #include <cstring>
 
 #include "otlake/common/file_util.h"
+#include "otlake/common/log.h"
 #include "otlake/wal/env.h"
+#include "otlake/wal/posix_env_internal.h"
 
 namespace otlake::wal {
 namespace {
@@ -67,9 +69,13 @@ class PosixWritableFile final : public WritableFile {
 // therefore ends with up to kDirectAlign - 1 zero bytes past the last record until Close cuts it
 // to its logical size; the WAL reader takes zeros that run to the next 4 KiB boundary as this
 // padding (docs/wal.md, "Direct I/O").
+//
+// A file system may accept O_DIRECT at open and still refuse the writes (EINVAL: alignment rules
+// of its own); the file then turns O_DIRECT off (fcntl) and goes on buffered, same bytes.
 class DirectWritableFile final : public WritableFile {
  public:
-  DirectWritableFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  DirectWritableFile(int fd, std::string path, internal::PwriteFn pwrite = &::pwrite)
+      : fd_(fd), path_(std::move(path)), pwrite_(pwrite) {}
   ~DirectWritableFile() override {
     if (fd_ >= 0) (void)Close();
     std::free(buf_);
@@ -85,9 +91,10 @@ class DirectWritableFile final : public WritableFile {
     std::memset(buf_ + len_, 0, padded - len_);
     size_t done = 0;
     while (done < padded) {
-      const ssize_t n = ::pwrite(fd_, buf_ + done, padded - done, static_cast<off_t>(base_ + done));
+      const ssize_t n = pwrite_(fd_, buf_ + done, padded - done, static_cast<off_t>(base_ + done));
       if (n < 0) {
         if (errno == EINTR) continue;
+        if (errno == EINVAL && direct_ && TurnDirectIoOff()) continue;
         return Errno("write", path_, errno);
       }
       if (n == 0 || n % kDirectAlign != 0) return Status::IOError("short direct write to '", path_, "'");
@@ -130,6 +137,15 @@ class DirectWritableFile final : public WritableFile {
 
  private:
   static constexpr size_t kDirectAlign = 4096;  // covers 512-byte and 4 KiB logical blocks
+
+  bool TurnDirectIoOff() {
+    const int flags = ::fcntl(fd_, F_GETFL);
+    if (flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0) return false;
+    direct_ = false;
+    OTLAKE_LOG(WARN) << "wal: the file system refused an O_DIRECT write to " << path_
+                     << " (EINVAL); writing it through the page cache";
+    return true;
+  }
   static size_t RoundUp(size_t n) { return (n + kDirectAlign - 1) & ~(kDirectAlign - 1); }
 
   Status Reserve(size_t n) {
@@ -147,6 +163,8 @@ class DirectWritableFile final : public WritableFile {
 
   int fd_;
   std::string path_;
+  internal::PwriteFn pwrite_;
+  bool direct_ = true;
   char* buf_ = nullptr;  // [0, len_): bytes from file offset base_ on, not all in whole blocks
   size_t cap_ = 0;
   size_t len_ = 0;
@@ -240,6 +258,12 @@ Env* Env::Default() {
   static PosixEnv* env = new PosixEnv(false);  // never deleted: usable from any static destructor
   return env;
 }
+
+namespace internal {
+std::unique_ptr<WritableFile> NewDirectWritableFile(int fd, std::string path, PwriteFn pwrite) {
+  return std::make_unique<DirectWritableFile>(fd, std::move(path), pwrite);
+}
+}  // namespace internal
 
 Env* Env::DirectIo() {
   static PosixEnv* env = new PosixEnv(true);
