@@ -9,6 +9,14 @@
 #include <emmintrin.h>
 #endif
 
+#if defined(__SANITIZE_ADDRESS__)
+#define OTLAKE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define OTLAKE_ASAN 1
+#endif
+#endif
+
 #include "otlake/otlp/encoding.h"
 #include "otlake/otlp/json_fields.h"
 #include "otlake/otlp/utf8.h"
@@ -52,21 +60,44 @@ namespace {
 
 // The first byte at or after `p` that needs escaping or UTF-8 checking (control, '"', '\\',
 // >= 0x80), or `end`.
+#if defined(__SSE2__)
+// 16 bytes at a time: a signed compare below 0x20 catches control bytes and non-ASCII.
+inline int Attention16(const unsigned char* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i hit = _mm_or_si128(
+      _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+  return _mm_movemask_epi8(hit);
+}
+
+// A string shorter than 16 bytes (most keys and values) is checked with one 16-byte load when
+// that load stays inside p's 4 KiB page: the bytes past `end` are read but masked off, and
+// reading them cannot fault (the page is mapped). Left out under ASan, which would call it an
+// overflow (the byte loops below do the same work there).
+inline const unsigned char* SkipPlainShort(const unsigned char* p, size_t n) {
+  const int mask = Attention16(p) & ((1 << n) - 1);
+  return mask != 0 ? p + __builtin_ctz(static_cast<unsigned>(mask)) : p + n;
+}
+#endif
+
 inline const unsigned char* SkipPlain(const unsigned char* p, const unsigned char* end) {
 #if defined(__SSE2__)
-  // 16 bytes at a time: a signed compare below 0x20 catches control bytes and non-ASCII.
-  const __m128i space = _mm_set1_epi8(0x20);
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
-  while (end - p >= 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const __m128i hit = _mm_or_si128(
-        _mm_cmplt_epi8(v, space),
-        _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
-    const int mask = _mm_movemask_epi8(hit);
-    if (mask != 0) return p + __builtin_ctz(static_cast<unsigned>(mask));
-    p += 16;
+  const size_t n = static_cast<size_t>(end - p);
+  if (n >= 16) {
+    while (end - p >= 16) {
+      const int mask = Attention16(p);
+      if (mask != 0) return p + __builtin_ctz(static_cast<unsigned>(mask));
+      p += 16;
+    }
+    if (p == end) return p;
+    // The tail: the last 16 bytes, overlapping bytes already found plain (their bits are 0).
+    const unsigned char* q = end - 16;
+    const int mask = Attention16(q);
+    return mask != 0 ? q + __builtin_ctz(static_cast<unsigned>(mask)) : end;
   }
+#if !defined(OTLAKE_ASAN)
+  if (n > 0 && (reinterpret_cast<uintptr_t>(p) & 4095) <= 4096 - 16) return SkipPlainShort(p, n);
+#endif
 #endif
   while (end - p >= 8) {
     uint64_t w;

@@ -1,11 +1,14 @@
 // Typed attribute JSON: encoding rules and lossless round trips (docs/attributes-json.md).
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "otlake/otlp/typed_json.h"
 
@@ -62,6 +65,82 @@ TEST(TypedJson, StringsAreEscapedPerRfc8259AndKeepUtf8) {
   out.clear();
   EXPECT_FALSE(AppendJsonString(&out, "bad \xC3("));
   EXPECT_FALSE(AppendJsonString(&out, "\xED\xA0\x80"));  // surrogate
+}
+
+// The escaper's scans read 16 bytes at a time, for short strings past their end while that stays
+// in the page. Every length 0..40 at offsets that end on, just before and just past a page
+// boundary, with a special byte at each position, must give what a byte-by-byte escaper gives.
+std::string EscapeByteByByte(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+TEST(TypedJson, StringScansAgreeWithAByteByByteEscaperAtPageBoundaries) {
+  constexpr size_t kPage = 4096;
+  std::vector<char> mem(5 * kPage);
+  char* page = mem.data() + (kPage - reinterpret_cast<uintptr_t>(mem.data()) % kPage) + kPage;
+  const char specials[] = {'"', '\\', '\n', '\x01', '\x1f', 'z'};
+  for (size_t len = 0; len <= 40; ++len) {
+    for (long shift : {-40L, -17L, -16L, -15L, -1L, 0L, 1L, 15L}) {
+      char* p = page + shift - static_cast<long>(len);  // the string ends `shift` from the boundary
+      for (size_t at = 0; at <= len; ++at) {
+        for (char special : specials) {
+          for (size_t plain_after : {0, 1, 6}) {
+            for (size_t i = 0; i < len; ++i) p[i] = static_cast<char>('a' + (i * 7) % 26);
+            if (at < len) p[at] = special;
+            // Past the end: a few plain bytes, then ones that would need escaping.
+            std::memset(p + len, 'x', plain_after);
+            std::memset(p + len + plain_after, '"', 16);
+            const std::string_view in(p, len);
+            std::string out = "prefix";
+            ASSERT_TRUE(AppendJsonString(&out, in));
+            ASSERT_EQ(out, "prefix" + EscapeByteByByte(in))
+                << len << " " << shift << " " << at << " " << plain_after;
+          }
+          if (at == len) break;  // no special byte to vary
+        }
+      }
+    }
+  }
+  // Strings that end right before an unmapped page: the 16-byte load must not be used there.
+  char* guard = static_cast<char*>(
+      ::mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(guard, MAP_FAILED);
+  ASSERT_EQ(::mprotect(guard + kPage, kPage, PROT_NONE), 0);
+  for (size_t len = 0; len <= 40; ++len) {
+    for (size_t gap : {0, 1, 7, 15, 16}) {
+      char* q = guard + kPage - gap - len;
+      for (size_t i = 0; i < len; ++i) q[i] = static_cast<char>('a' + i % 26);
+      std::string out;
+      ASSERT_TRUE(AppendJsonString(&out, std::string_view(q, len)));
+      ASSERT_EQ(out, EscapeByteByByte(std::string_view(q, len)));
+    }
+  }
+  ::munmap(guard, 2 * kPage);
+  // Non-ASCII inside the window is still checked as UTF-8.
+  char* p = page - 5;
+  std::memcpy(p, "ab\xC3(", 4);
+  std::string out;
+  EXPECT_FALSE(AppendJsonString(&out, std::string_view(p, 4)));
 }
 
 TEST(TypedJson, ArraysAndKvlists) {
