@@ -110,8 +110,9 @@ class ProtoDecoder {
   [[gnu::aligned(64)]] Status AttrList(const std::vector<std::string_view>& kvs, std::string* out,
                                        Captures* caps);
   // Hot path: false on error (recorded in path_).
-  [[gnu::aligned(64)]] bool KeyValueEntry(std::string_view kv, int depth, std::string* out,
-                                          Captures* caps);
+  // Appends `sep` (',' or '\0' for the first member), "key":value.
+  [[gnu::aligned(64)]] bool KeyValueEntry(std::string_view kv, int depth, char sep,
+                                          std::string* out, Captures* caps);
   [[gnu::aligned(64)]] bool Value(std::string_view msg, int depth, std::string* out,
                                   ValueInfo* info);
 
@@ -192,8 +193,7 @@ Status ProtoDecoder::Attrs(std::string_view msg, uint32_t field, std::string* ou
     if (f.type != WireType::kLen) {
       OTLP_RETURN_AT(path_, WrongType("attributes", f), "attributes", index);
     }
-    if (index > 0) out->push_back(',');
-    if (!KeyValueEntry(f.data, 0, out, caps)) {
+    if (!KeyValueEntry(f.data, 0, index > 0 ? ',' : '\0', out, caps)) {
       path_.Push("attributes", index);
       return Status::Invalid("");
     }
@@ -209,8 +209,7 @@ Status ProtoDecoder::AttrList(const std::vector<std::string_view>& kvs, std::str
   out->clear();
   out->push_back('{');
   for (size_t i = 0; i < kvs.size(); ++i) {
-    if (i > 0) out->push_back(',');
-    if (!KeyValueEntry(kvs[i], 0, out, caps)) {
+    if (!KeyValueEntry(kvs[i], 0, i > 0 ? ',' : '\0', out, caps)) {
       path_.Push("attributes", static_cast<int64_t>(i));
       return Status::Invalid("");
     }
@@ -221,7 +220,7 @@ Status ProtoDecoder::AttrList(const std::vector<std::string_view>& kvs, std::str
 
 // The hot path: bool results (the error itself is in path_), and a fast path for the usual
 // encoding of a KeyValue -- exactly one key field then one value field, short lengths.
-bool ProtoDecoder::KeyValueEntry(std::string_view kv, int depth, std::string* out,
+bool ProtoDecoder::KeyValueEntry(std::string_view kv, int depth, char sep, std::string* out,
                                  Captures* caps) {
   std::string_view key, value;
   bool has_value = false;
@@ -247,8 +246,7 @@ bool ProtoDecoder::KeyValueEntry(std::string_view kv, int depth, std::string* ou
     }
     if (!r.ok()) return Failed(ReaderError(r));
   }
-  if (!AppendJsonString(out, key)) return Failed(path_.Fail("key", "invalid UTF-8"));
-  out->push_back(':');
+  if (!AppendJsonKey(out, sep, key)) return Failed(path_.Fail("key", "invalid UTF-8"));
   const size_t begin = out->size();
   ValueInfo info;
   if (has_value) {
@@ -395,8 +393,7 @@ bool ProtoDecoder::Value(std::string_view msg, int depth, std::string* out, Valu
           path_.Push("kvlist_value");
           return false;
         }
-        if (index > 0) out->push_back(',');
-        if (!KeyValueEntry(e.data, depth + 1, out, nullptr)) {
+        if (!KeyValueEntry(e.data, depth + 1, index > 0 ? ',' : '\0', out, nullptr)) {
           path_.Push("values", index);
           path_.Push("kvlist_value");
           return false;
@@ -779,8 +776,7 @@ Status ProtoDecoder::Metric(std::string_view msg) {
     metadata_.push_back('{');
     while (mr.Next(&f)) {
       if (f.number != 12) continue;
-      if (index > 0) metadata_.push_back(',');
-      if (!KeyValueEntry(f.data, 0, &metadata_, nullptr)) {
+      if (!KeyValueEntry(f.data, 0, index > 0 ? ',' : '\0', &metadata_, nullptr)) {
         path_.Push("metadata", index);
         return Status::Invalid("");
       }

@@ -80,7 +80,8 @@ inline const unsigned char* SkipPlainShort(const unsigned char* p, size_t n) {
 }
 #endif
 
-inline const unsigned char* SkipPlain(const unsigned char* p, const unsigned char* end) {
+__attribute__((always_inline)) inline const unsigned char* SkipPlain(const unsigned char* p,
+                                                                 const unsigned char* end) {
 #if defined(__SSE2__)
   const size_t n = static_cast<size_t>(end - p);
   if (n >= 16) {
@@ -143,6 +144,27 @@ bool AppendJsonString(std::string* out, std::string_view s) {
   }
   out->append(reinterpret_cast<const char*>(run), end - run);
   out->push_back('"');
+  return true;
+}
+
+bool AppendJsonKey(std::string* out, char sep, std::string_view key) {
+  auto* p = reinterpret_cast<const unsigned char*>(key.data());
+  auto* end = p + key.size();
+  if (SkipPlain(p, end) == end) {  // one resize for separator, quotes, name and colon
+    const size_t n = out->size();
+    out->resize(n + (sep != '\0' ? 1 : 0) + key.size() + 3);
+    char* d = out->data() + n;
+    if (sep != '\0') *d++ = sep;
+    *d++ = '"';
+    if (!key.empty()) std::memcpy(d, key.data(), key.size());
+    d += key.size();
+    d[0] = '"';
+    d[1] = ':';
+    return true;
+  }
+  if (sep != '\0') out->push_back(sep);
+  if (!AppendJsonString(out, key)) return false;
+  out->push_back(':');
   return true;
 }
 

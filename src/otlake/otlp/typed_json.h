@@ -33,6 +33,10 @@ namespace otlake::otlp {
 /// output is then partial and must be discarded).
 bool AppendJsonString(std::string* out, std::string_view s);
 
+/// Appends an object member's name: `sep` (unless it is '\0', e.g. ',' between members), `key`
+/// as a JSON string literal, then ':'. Returns false if `key` is not valid UTF-8.
+bool AppendJsonKey(std::string* out, char sep, std::string_view key);
+
 /// Appends a JSON integer literal.
 inline void AppendJsonInt(std::string* out, int64_t v) {
   char buf[24];

@@ -143,6 +143,18 @@ TEST(TypedJson, StringScansAgreeWithAByteByByteEscaperAtPageBoundaries) {
   EXPECT_FALSE(AppendJsonString(&out, std::string_view(p, 4)));
 }
 
+TEST(TypedJson, KeysCarryTheirSeparatorAndColon) {
+  std::string out = "{";
+  ASSERT_TRUE(AppendJsonKey(&out, '\0', "a"));
+  out += "1";
+  ASSERT_TRUE(AppendJsonKey(&out, ',', "needs \"escape\"\n"));
+  out += "2";
+  ASSERT_TRUE(AppendJsonKey(&out, ',', ""));
+  out += "3}";
+  EXPECT_EQ(out, R"({"a":1,"needs \"escape\"\n":2,"":3})");
+  EXPECT_FALSE(AppendJsonKey(&out, ',', "bad \xC3("));
+}
+
 TEST(TypedJson, ArraysAndKvlists) {
   AnyValue arr = AnyValue::Array({AnyValue::Int(1), AnyValue::Double(1), AnyValue::String("1"),
                                   AnyValue(), AnyValue::Array({})});
