@@ -70,11 +70,23 @@ class Checkpoint {
   std::map<std::string, int64_t> reasons_;
 };
 
+// Room for the spans' attributes JSON before decoding: in protobuf it is about as long as the
+// request (the field tags and lengths it drops weigh about what quotes, colons and commas add),
+// in OTLP/JSON about half. Saves that column's string a dozen regrowth copies per request
+// (protobuf decode -3.9% instructions, callgrind); at most `estimate` bytes too many.
+void ReserveSpanAttrs(Signal signal, size_t estimate, DecodeResult* out) {
+  if (signal != Signal::kTraces || estimate < 4096) return;
+  std::string& attrs =
+      out->batches.Get(table::TableId::kSpans).mutable_column(table::spans::kSpanAttrsJson).chars;
+  attrs.reserve(attrs.size() + estimate);
+}
+
 // Runs one decoder; on failure restores *out as it was, so a rejected request leaves nothing.
 Status DecodeOrRestore(Status (*impl)(Signal, std::string_view, const DecodeOptions&,
                                       DecodeResult*),
                        Signal signal, std::string_view body, const DecodeOptions& options,
                        DecodeResult* out) {
+  ReserveSpanAttrs(signal, impl == internal::DecodeJsonImpl ? body.size() / 2 : body.size(), out);
   Checkpoint cp(out);
   Status st = impl(signal, body, options, out);
   if (!st.ok()) cp.Restore();
