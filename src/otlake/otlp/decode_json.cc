@@ -419,6 +419,7 @@ Status JsonDecoder::Decode(Signal signal, const JValue& root) {
 }
 
 Status JsonDecoder::ResourceLevel(Signal signal, const JValue& obj) {
+  emit_.ContextChanged();  // res_/scope_ change below: no shortcut across this
   const char* scopes = signal == Signal::kTraces ? "scopeSpans"
                        : signal == Signal::kLogs ? "scopeLogs"
                                                  : "scopeMetrics";
@@ -490,6 +491,7 @@ Status JsonDecoder::Scope(const JValue* obj) {
 }
 
 Status JsonDecoder::ScopeLevel(Signal signal, const JValue& obj) {
+  emit_.ContextChanged();  // res_/scope_ change below: no shortcut across this
   const char* records = signal == Signal::kTraces ? "spans"
                         : signal == Signal::kLogs ? "logRecords"
                                                   : "metrics";

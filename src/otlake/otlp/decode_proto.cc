@@ -436,6 +436,7 @@ Status ProtoDecoder::Decode(Signal signal, std::string_view body) {
 }
 
 Status ProtoDecoder::ResourceLevel(Signal signal, std::string_view msg) {
+  emit_.ContextChanged();  // res_/scope_ change below: no shortcut across this
   const char* scopes = signal == Signal::kTraces ? "scope_spans"
                        : signal == Signal::kLogs ? "scope_logs"
                                                  : "scope_metrics";
@@ -511,6 +512,7 @@ Status ProtoDecoder::Scope(std::string_view msg) {
 }
 
 Status ProtoDecoder::ScopeLevel(Signal signal, std::string_view msg) {
+  emit_.ContextChanged();  // res_/scope_ change below: no shortcut across this
   const char* records = signal == Signal::kTraces ? "spans"
                         : signal == Signal::kLogs ? "log_records"
                                                   : "metrics";

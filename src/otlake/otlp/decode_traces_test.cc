@@ -516,6 +516,51 @@ TEST(DecodeTraces, MultipleResourcesAndScopesKeepTheirOwnContext) {
   testing::ExpectSameRows(r, MustProto(*proto));
 }
 
+// Request-level columns are repeated from the row before while the resource and scope stay the
+// same: contexts of equal length but different content, a rejected span, an event table filled
+// in between and a day change inside one scope must all still give each row its own values.
+TEST(DecodeTraces, RequestLevelValuesFollowEveryContextChange) {
+  auto span = [](const char* id, const char* start) {
+    return std::string(R"({"traceId":"000102030405060708090a0b0c0d0e0f","spanId":")") + id +
+           R"(","startTimeUnixNano":")" + start + R"(","endTimeUnixNano":")" + start +
+           R"(","events":[{"timeUnixNano":")" + start + R"(","name":"e"}]})";
+  };
+  const std::string day1 = "1700000000000000000", day2 = "1700092800000000000";  // 11-14, 11-16
+  auto scope = [&](const char* name) {
+    return std::string(R"({"scope":{"name":")") + name + R"("},"spans":[)" + span("0001020304050607", day1.c_str()) +
+           "," + R"({"traceId":"00","spanId":"0001020304050607"})" + "," +  // rejected: bad trace id
+           span("0001020304050608", day1.c_str()) + "," + span("0001020304050609", day2.c_str()) + "]}";
+  };
+  auto resource = [&](const char* service) {
+    return std::string(R"({"resource":{"attributes":[{"key":"service.name","value":{"stringValue":")") +
+           service + R"("}}]},"scopeSpans":[)" + scope("s1") + "," + scope("s2") + "]}";
+  };
+  const std::string json = R"({"resourceSpans":[)" + resource("aa") + "," + resource("bb") + "]}";
+  DecodeResult r;
+  ASSERT_TRUE(DecodeJson(Signal::kTraces, json, Opts(), &r).ok());
+  ASSERT_EQ(Rows(r, TableId::kSpans), 12);
+  ASSERT_EQ(Rows(r, TableId::kSpanEvents), 12);
+  for (TableId t : {TableId::kSpans, TableId::kSpanEvents}) {
+    for (int row = 0; row < 12; ++row) {
+      const std::string service = row < 6 ? "aa" : "bb";
+      const std::string scope_name = row % 6 < 3 ? "s1" : "s2";
+      EXPECT_EQ(Cell(r, t, "service_name", row), service) << row;
+      EXPECT_EQ(Cell(r, t, "resource_attrs_json", row), R"({"service.name":")" + service + "\"}") << row;
+      EXPECT_EQ(Cell(r, t, "scope_name", row), scope_name) << row;
+      EXPECT_EQ(Cell(r, t, "event_date", row), row % 3 == 2 ? "2023-11-16" : "2023-11-14") << row;
+    }
+  }
+  EXPECT_EQ(r.rejected, 4);
+  auto proto = OtlpJsonToProtobuf(Signal::kTraces, json);
+  ASSERT_TRUE(proto.ok());
+  testing::ExpectSameRows(r, MustProto(*proto));
+  // A second request decoded into the same result starts without the shortcut.
+  ASSERT_TRUE(DecodeJson(Signal::kTraces, R"({"resourceSpans":[)" + resource("cc") + "]}", Opts(), &r).ok());
+  ASSERT_EQ(Rows(r, TableId::kSpans), 18);
+  EXPECT_EQ(Cell(r, TableId::kSpans, "service_name", 12), "cc");
+  EXPECT_EQ(Cell(r, TableId::kSpans, "scope_name", 15), "s2");
+}
+
 TEST(DecodeTraces, HugeAttributeValues) {
   const std::string big(1 << 20, 'x');
   ProtoWriter w;

@@ -387,23 +387,45 @@ void RowEmitter::AppendHex(RowBatch& b, int col, const RawId& id) {
 void RowEmitter::Shared(RowBatch& b, const ResourceCtx& r, const ScopeCtx& s, const Identity& id,
                         int64_t event_ts_ms) {
   namespace t = table;
-  b.AppendString(t::kProjectId, options_.project_id);
+  SharedMemo& m = memo_[static_cast<int>(b.table())];
+  // The row before in this batch was written by the last Shared() here, under the same resource
+  // and scope: its dictionary values are this row's too (no compare of the resource JSON).
+  const bool same = m.serial == serial_ && b.num_rows() > 0 && b.num_rows() == m.rows + 1;
+  int64_t day = event_ts_ms / 86400000;  // floor, as DateOf
+  if (event_ts_ms % 86400000 < 0) --day;
+  if (same) {
+    for (int col : {t::kProjectId, t::kServiceName, t::kServiceNamespace, t::kServiceInstanceId,
+                    t::kServiceVersion, t::kDeploymentEnv, t::kResourceAttrsJson,
+                    t::kResourceSchemaUrl, t::kScopeName, t::kScopeVersion, t::kScopeAttrsJson,
+                    t::kScopeSchemaUrl}) {
+      b.RepeatDict(col);
+    }
+  } else {
+    b.AppendString(t::kProjectId, options_.project_id);
+    b.AppendString(t::kServiceName, r.service_name);
+    b.AppendString(t::kServiceNamespace, r.service_namespace);
+    b.AppendString(t::kServiceInstanceId, r.service_instance_id);
+    b.AppendString(t::kServiceVersion, r.service_version);
+    b.AppendString(t::kDeploymentEnv, r.deployment_env);
+    b.AppendString(t::kResourceAttrsJson, r.attrs_json);
+    b.AppendString(t::kResourceSchemaUrl, r.schema_url);
+    b.AppendString(t::kScopeName, s.name);
+    b.AppendString(t::kScopeVersion, s.version);
+    b.AppendString(t::kScopeAttrsJson, s.attrs_json);
+    b.AppendString(t::kScopeSchemaUrl, s.schema_url);
+  }
   b.AppendInt(t::kSchemaVersion, 1);
-  b.AppendString(t::kServiceName, r.service_name);
-  b.AppendString(t::kServiceNamespace, r.service_namespace);
-  b.AppendString(t::kServiceInstanceId, r.service_instance_id);
-  b.AppendString(t::kServiceVersion, r.service_version);
-  b.AppendString(t::kDeploymentEnv, r.deployment_env);
-  b.AppendString(t::kResourceAttrsJson, r.attrs_json);
   b.AppendInt(t::kResourceDroppedAttributesCount, r.dropped);
-  b.AppendString(t::kResourceSchemaUrl, r.schema_url);
-  b.AppendString(t::kScopeName, s.name);
-  b.AppendString(t::kScopeVersion, s.version);
-  b.AppendString(t::kScopeAttrsJson, s.attrs_json);
   b.AppendInt(t::kScopeDroppedAttributesCount, s.dropped);
-  b.AppendString(t::kScopeSchemaUrl, s.schema_url);
   b.AppendInt(t::kEventTs, event_ts_ms);
-  b.AppendString(t::kEventDate, DateOf(event_ts_ms));
+  if (same && day == m.day) {
+    b.RepeatDict(t::kEventDate);
+  } else {
+    b.AppendString(t::kEventDate, DateOf(event_ts_ms));
+  }
+  m.serial = serial_;
+  m.rows = b.num_rows();
+  m.day = day;
   b.AppendString(t::kSessionId, id.v[kPromoSessionId]);
   b.AppendString(t::kSessionPreviousId, id.v[kPromoSessionPreviousId]);
   b.AppendString(t::kUserId, id.v[kPromoUserId]);

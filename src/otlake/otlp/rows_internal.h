@@ -252,6 +252,10 @@ class RowEmitter {
   /// Counts one rejected record with its reason.
   void Reject(const std::string& reason);
   void Accept() { ++result_->accepted; }
+  /// The decoders call this before they change the ResourceCtx or ScopeCtx they pass in (a new
+  /// ResourceSpans / ScopeSpans ...): until then, rows emitted into a batch right after one
+  /// another repeat the previous row's request-level dictionary values without comparing them.
+  void ContextChanged() { ++serial_; }
 
   void EmitSpan(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span,
                 std::string_view attrs_json, const Identity& id);
@@ -305,6 +309,14 @@ class RowEmitter {
   const DecodeOptions& options_;
   DecodeResult* result_;
   table::RowBatch* batches_[table::kNumTables] = {};
+  // Per table: the context serial and row count of the last Shared(), and its event day.
+  struct SharedMemo {
+    uint64_t serial = 0;
+    int64_t rows = -1;
+    int64_t day = INT64_MIN;
+  };
+  uint64_t serial_ = 1;
+  SharedMemo memo_[table::kNumTables];
   int64_t cached_day_ = INT64_MIN;
   char cached_date_[16] = {};
   size_t cached_date_len_ = 0;

@@ -86,6 +86,12 @@ class RowBatch {
   }
   /// Appends a null to a nullable column (a zero value to a non-nullable one).
   void AppendNull(int col);
+  /// Appends to dictionary column `col` the value of the row before (which must exist): the
+  /// emitter's shortcut for a request-level value that is known not to have changed.
+  void RepeatDict(int col) {
+    Column& c = columns_[col];
+    c.codes.push_back(c.codes.back());
+  }
 
   /// Ends the current row. Every column must have received exactly one value since the last
   /// FinishRow (checked in debug builds).
