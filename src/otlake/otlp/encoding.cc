@@ -1,5 +1,9 @@
 #include "otlake/otlp/encoding.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <array>
 
 namespace otlake::otlp {
@@ -70,7 +74,27 @@ void AppendHex(std::string* out, std::string_view bytes) {
   const size_t base = out->size();
   out->resize(base + bytes.size() * 2);
   char* d = out->data() + base;
-  for (unsigned char c : bytes) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  size_t n = bytes.size();
+#if defined(__SSE2__)
+  // 8 bytes (an id's half) at a time: split the nibbles, interleave high/low, map 0-9 to '0'-'9'
+  // and 10-15 to 'a'-'f'.
+  while (n >= 8) {
+    const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+    const __m128i lo = _mm_and_si128(v, _mm_set1_epi8(0x0F));
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(0x0F));
+    const __m128i nib = _mm_unpacklo_epi8(hi, lo);
+    const __m128i letter = _mm_cmpgt_epi8(nib, _mm_set1_epi8(9));
+    const __m128i digits = _mm_add_epi8(_mm_add_epi8(nib, _mm_set1_epi8('0')),
+                                        _mm_and_si128(letter, _mm_set1_epi8('a' - '0' - 10)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d), digits);
+    p += 8;
+    d += 16;
+    n -= 8;
+  }
+#endif
+  for (; n > 0; --n) {
+    const unsigned char c = *p++;
     *d++ = kHexDigits[c >> 4];
     *d++ = kHexDigits[c & 15];
   }

@@ -52,6 +52,26 @@ TEST(Hex, EncodesLowercaseAndDecodesEitherCase) {
   EXPECT_FALSE(DecodeHex(std::string(34, 'a'), buf, sizeof(buf), &n));  // too long for buf
 }
 
+TEST(Hex, EveryByteAtEveryLengthMatchesTheTable) {
+  std::string bytes;
+  for (int i = 0; i < 256; ++i) bytes.push_back(static_cast<char>(i));
+  for (int i = 0; i < 37; ++i) bytes.push_back(static_cast<char>(i * 97 + 13));
+  for (size_t start = 0; start < bytes.size(); start += 5) {
+    for (size_t len : {0, 1, 7, 8, 9, 15, 16, 17, 24, 33}) {
+      if (start + len > bytes.size()) continue;
+      const std::string in = bytes.substr(start, len);
+      std::string want = "x";
+      for (unsigned char c : in) {
+        want.push_back("0123456789abcdef"[c >> 4]);
+        want.push_back("0123456789abcdef"[c & 15]);
+      }
+      std::string got = "x";
+      AppendHex(&got, in);
+      ASSERT_EQ(got, want) << start << " " << len;
+    }
+  }
+}
+
 TEST(Base64, StandardPaddedEncoding) {
   std::string out;
   AppendBase64(&out, "");

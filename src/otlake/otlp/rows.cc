@@ -379,9 +379,7 @@ int64_t RowEmitter::PointEventTs(uint64_t time, uint64_t start) const {
 }
 
 void RowEmitter::AppendHex(RowBatch& b, int col, const RawId& id) {
-  hex_.clear();
-  otlp::AppendHex(&hex_, id.view());
-  b.AppendString(col, hex_);
+  b.AppendStringInPlace(col, [&id](std::string* chars) { otlp::AppendHex(chars, id.view()); });
 }
 
 void RowEmitter::Shared(RowBatch& b, const ResourceCtx& r, const ScopeCtx& s, const Identity& id,

@@ -320,7 +320,6 @@ class RowEmitter {
   int64_t cached_day_ = INT64_MIN;
   char cached_date_[16] = {};
   size_t cached_date_len_ = 0;
-  std::string hex_;  // scratch
 };
 
 /// Names of enum values as otlake stores them; unknown numbers as decimal text in *buf.

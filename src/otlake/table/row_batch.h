@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <cassert>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -66,6 +67,16 @@ class RowBatch {
     Column& c = columns_[col];
     if (c.dict) return AppendDictString(c, v);
     c.chars.append(v.data(), v.size());
+    c.offsets.push_back(static_cast<int32_t>(c.chars.size()));
+    if (c.nullable) c.valid.push_back(1);
+  }
+  /// Appends the string that `fill(std::string* chars)` appends to the column's bytes, written
+  /// in place instead of through a scratch copy (not for dictionary columns).
+  template <typename Fill>
+  void AppendStringInPlace(int col, Fill&& fill) {
+    Column& c = columns_[col];
+    assert(!c.dict);
+    fill(&c.chars);
     c.offsets.push_back(static_cast<int32_t>(c.chars.size()));
     if (c.nullable) c.valid.push_back(1);
   }
