@@ -431,8 +431,8 @@ void RowEmitter::Shared(RowBatch& b, const ResourceCtx& r, const ScopeCtx& s, co
   b.AppendString(t::kUserRolesJson, id.v[kPromoUserRoles]);
 }
 
-void RowEmitter::EmitSpan(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span,
-                          std::string_view attrs_json, const Identity& id) {
+void RowEmitter::EmitSpanRow(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span,
+                             const std::string_view* attrs_json, const Identity& id) {
   namespace c = table::spans;
   RowBatch& b = Batch(TableId::kSpans);
   Shared(b, r, s, id, static_cast<int64_t>(span.start / 1000000));
@@ -450,7 +450,11 @@ void RowEmitter::EmitSpan(const ResourceCtx& r, const ScopeCtx& s, const SpanDat
                  span.end > span.start ? static_cast<double>(span.end - span.start) / 1e6 : 0.0);
   b.AppendString(c::kStatusCode, StatusCodeText(span.status_code, buf));
   b.AppendString(c::kStatusMessage, span.status_message);
-  b.AppendString(c::kSpanAttrsJson, attrs_json);
+  if (attrs_json == nullptr) {
+    b.AppendStringInPlace(c::kSpanAttrsJson, [](std::string*) {});  // rendered there already
+  } else {
+    b.AppendString(c::kSpanAttrsJson, *attrs_json);
+  }
   b.AppendInt(c::kDroppedAttributesCount, span.dropped_attributes);
   b.AppendInt(c::kDroppedEventsCount, span.dropped_events);
   b.AppendInt(c::kDroppedLinksCount, span.dropped_links);

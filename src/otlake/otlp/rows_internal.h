@@ -257,8 +257,20 @@ class RowEmitter {
   /// another repeat the previous row's request-level dictionary values without comparing them.
   void ContextChanged() { ++serial_; }
 
+  /// The spans table's span_attrs_json bytes: a decoder may render a span's attributes at their
+  /// end and pass kAttrsInPlace to EmitSpan (or cut them off again if the span is not emitted).
+  std::string* SpanAttrsChars() {
+    return &Batch(table::TableId::kSpans).mutable_column(table::spans::kSpanAttrsJson).chars;
+  }
   void EmitSpan(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span,
-                std::string_view attrs_json, const Identity& id);
+                std::string_view attrs_json, const Identity& id) {
+    EmitSpanRow(r, s, span, &attrs_json, id);
+  }
+  /// EmitSpan whose attributes are what SpanAttrsChars() holds past the previous row's value.
+  void EmitSpanWithAttrsInPlace(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span,
+                                const Identity& id) {
+    EmitSpanRow(r, s, span, nullptr, id);
+  }
   void EmitEvent(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span, int64_t index,
                  const EventData& ev, std::string_view attrs_json, const Identity& id);
   void EmitLink(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span, int64_t index,
@@ -300,6 +312,9 @@ class RowEmitter {
     if (b == nullptr) b = &result_->batches.Get(t);
     return *b;
   }
+  // attrs_json nullptr: already in the column (EmitSpanWithAttrsInPlace).
+  void EmitSpanRow(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span,
+                   const std::string_view* attrs_json, const Identity& id);
   void Shared(table::RowBatch& b, const ResourceCtx& r, const ScopeCtx& s, const Identity& id,
               int64_t event_ts_ms);
   std::string_view DateOf(int64_t ms);
