@@ -1,4 +1,5 @@
 #include <charconv>
+#include <iterator>
 #include <cstring>
 
 #include "otlake/otlp/encoding.h"
@@ -391,26 +392,20 @@ void RowEmitter::Shared(RowBatch& b, const ResourceCtx& r, const ScopeCtx& s, co
   const bool same = m.serial == serial_ && b.num_rows() > 0 && b.num_rows() == m.rows + 1;
   int64_t day = event_ts_ms / 86400000;  // floor, as DateOf
   if (event_ts_ms % 86400000 < 0) --day;
+  // The request-level dictionary columns, and their values when they change.
+  static constexpr int kCols[] = {t::kProjectId,       t::kServiceName,       t::kServiceNamespace,
+                                  t::kServiceInstanceId, t::kServiceVersion,  t::kDeploymentEnv,
+                                  t::kResourceAttrsJson, t::kResourceSchemaUrl, t::kScopeName,
+                                  t::kScopeVersion,     t::kScopeAttrsJson,    t::kScopeSchemaUrl};
   if (same) {
-    for (int col : {t::kProjectId, t::kServiceName, t::kServiceNamespace, t::kServiceInstanceId,
-                    t::kServiceVersion, t::kDeploymentEnv, t::kResourceAttrsJson,
-                    t::kResourceSchemaUrl, t::kScopeName, t::kScopeVersion, t::kScopeAttrsJson,
-                    t::kScopeSchemaUrl}) {
-      b.RepeatDict(col);
-    }
+    for (int col : kCols) b.RepeatDict(col);
   } else {
-    b.AppendString(t::kProjectId, options_.project_id);
-    b.AppendString(t::kServiceName, r.service_name);
-    b.AppendString(t::kServiceNamespace, r.service_namespace);
-    b.AppendString(t::kServiceInstanceId, r.service_instance_id);
-    b.AppendString(t::kServiceVersion, r.service_version);
-    b.AppendString(t::kDeploymentEnv, r.deployment_env);
-    b.AppendString(t::kResourceAttrsJson, r.attrs_json);
-    b.AppendString(t::kResourceSchemaUrl, r.schema_url);
-    b.AppendString(t::kScopeName, s.name);
-    b.AppendString(t::kScopeVersion, s.version);
-    b.AppendString(t::kScopeAttrsJson, s.attrs_json);
-    b.AppendString(t::kScopeSchemaUrl, s.schema_url);
+    const std::string_view values[] = {options_.project_id, r.service_name, r.service_namespace,
+                                       r.service_instance_id, r.service_version, r.deployment_env,
+                                       r.attrs_json, r.schema_url, s.name, s.version, s.attrs_json,
+                                       s.schema_url};
+    static_assert(std::size(kCols) == std::size(values));
+    for (size_t i = 0; i < std::size(kCols); ++i) b.AppendString(kCols[i], values[i]);
   }
   b.AppendInt(t::kSchemaVersion, 1);
   b.AppendInt(t::kResourceDroppedAttributesCount, r.dropped);

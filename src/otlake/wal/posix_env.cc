@@ -22,6 +22,13 @@ Status Errno(const char* what, const std::string& path, int err) {
   return Status::IOError(what, " '", path, "': ", strerror(err));
 }
 
+// fdatasync of an open writable file (the data and the size).
+Status DataSync(int fd, const std::string& path) {
+  if (fd < 0) return Status::IOError("sync of closed file '", path, "'");
+  if (::fdatasync(fd) != 0) return Errno("fdatasync", path, errno);
+  return Status::OK();
+}
+
 class PosixWritableFile final : public WritableFile {
  public:
   PosixWritableFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
@@ -42,11 +49,7 @@ class PosixWritableFile final : public WritableFile {
     return Status::OK();
   }
 
-  Status Sync() override {
-    if (fd_ < 0) return Status::IOError("sync of closed file '", path_, "'");
-    if (::fdatasync(fd_) != 0) return Errno("fdatasync", path_, errno);
-    return Status::OK();
-  }
+  Status Sync() override { return DataSync(fd_, path_); }
 
   Status Close() override {
     if (fd_ < 0) return Status::OK();
@@ -111,11 +114,7 @@ class DirectWritableFile final : public WritableFile {
     return Status::OK();
   }
 
-  Status Sync() override {
-    if (fd_ < 0) return Status::IOError("sync of closed file '", path_, "'");
-    if (::fdatasync(fd_) != 0) return Errno("fdatasync", path_, errno);
-    return Status::OK();
-  }
+  Status Sync() override { return DataSync(fd_, path_); }
 
   Status Close() override {
     if (fd_ < 0) return Status::OK();
