@@ -3,6 +3,7 @@
 #include <rapidjson/document.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #if defined(__SSE2__)
@@ -168,6 +169,54 @@ bool AppendJsonKey(std::string* out, char sep, std::string_view key) {
   return true;
 }
 
+namespace {
+
+// The text std::to_chars(v) gives (its shortest round-trip digits, fixed notation unless the
+// scientific one is shorter), for the values most attributes hold: 0.001 <= |v| < 1e9 with at
+// most 6 decimals. False for anything else (the caller falls back to to_chars). Why the digits
+// are the same: for such v, d / 10^k == v with d an integer and k the fewest decimals is exact
+// arithmetic on exactly representable d and 10^k, so the decimal d * 10^-k rounds to v; any other
+// decimal that rounds to v is within ulp(v) < 2.3e-7 < 10^-k of it, so it has more digits.
+bool ShortDecimal(double v, char* buf, size_t* len) {
+  static constexpr double kPow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+  const double a = std::fabs(v);
+  if (!(a >= 1e-3 && a < 1e9)) return false;  // also NaN
+  int k = 0;
+  uint64_t d = 0;
+  for (;; ++k) {
+    if (k > 6) return false;
+    d = static_cast<uint64_t>(a * kPow10[k] + 0.5);
+    if (static_cast<double>(d) / kPow10[k] == a) break;
+  }
+  char digits[24];
+  int n = 0;
+  for (uint64_t x = d; x > 0; x /= 10) digits[n++] = static_cast<char>('0' + x % 10);  // reversed
+  // Fixed: [-]int[.frac]; scientific: [-]d[.ddd]e[+-]XX (the exponent has 2 digits here).
+  int trailing = 0;
+  while (k == 0 && trailing < n - 1 && digits[trailing] == '0') ++trailing;
+  const int significant = n - trailing;
+  const int fixed_len = k == 0 ? n : (n > k ? n - k : 1) + 1 + k;
+  const int sci_len = significant + (significant > 1 ? 1 : 0) + 4;
+  if (fixed_len > sci_len) return false;
+  char* o = buf;
+  if (v < 0) *o++ = '-';
+  if (k == 0) {
+    for (int i = n - 1; i >= 0; --i) *o++ = digits[i];
+  } else {
+    if (n <= k) {
+      *o++ = '0';
+    } else {
+      for (int i = n - 1; i >= k; --i) *o++ = digits[i];
+    }
+    *o++ = '.';
+    for (int i = k - 1; i >= 0; --i) *o++ = i < n ? digits[i] : '0';
+  }
+  *len = static_cast<size_t>(o - buf);
+  return true;
+}
+
+}  // namespace
+
 void AppendTypedDouble(std::string* out, double v) {
   if (std::isnan(v)) {
     out->append(R"({"$double":"NaN"})");
@@ -178,6 +227,12 @@ void AppendTypedDouble(std::string* out, double v) {
     return;
   }
   char buf[40];
+  size_t n = 0;
+  if (ShortDecimal(v, buf, &n)) {
+    out->append(buf, n);
+    if (std::memchr(buf, '.', n) == nullptr) out->append(".0");
+    return;
+  }
   auto r = std::to_chars(buf, buf + sizeof(buf), v);
   out->append(buf, r.ptr);
   for (const char* q = buf; q < r.ptr; ++q) {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -51,6 +52,40 @@ TEST(TypedJson, DoublesAlwaysLookLikeDoubles) {
   EXPECT_EQ(Dbl(std::nan("")), R"({"$double":"NaN"})");
   EXPECT_EQ(Dbl(HUGE_VAL), R"({"$double":"Infinity"})");
   EXPECT_EQ(Dbl(-HUGE_VAL), R"({"$double":"-Infinity"})");
+}
+
+// AppendTypedDouble has a fast path for short decimals; its text must be to_chars' exactly.
+std::string ToCharsReference(double v) {
+  char buf[40];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  std::string s(buf, r.ptr);
+  if (s.find_first_of(".e") == std::string::npos) s += ".0";
+  return s;
+}
+
+TEST(TypedJson, ShortDecimalsPrintAsToCharsDoes) {
+  std::mt19937_64 rng(11);
+  std::vector<double> values = {0.001, 0.0015, 0.000999, 1e-3, 999999999.0, 999999999.5, 1e9,
+                                100, 1000, 1e5, 1e6, 1500000, 1234567, 0.1, 0.2, 0.3, 0.25,
+                                2.5, 12.5, 3.14159, 0.333333, 0.3333333, 1.000001, 1.0000001,
+                                999999.999999, 123456789.123456, 5e8, 10, 1, 7, 0.01, 0.02};
+  for (int i = 0; i < 200000; ++i) {
+    const int k = static_cast<int>(rng() % 8);
+    const uint64_t d = rng() % (i % 3 == 0 ? 1000ull : 1000000000000000ull);
+    values.push_back(static_cast<double>(d) / std::pow(10.0, k));
+    uint64_t bits = rng();
+    double any;
+    std::memcpy(&any, &bits, 8);
+    values.push_back(any);
+    values.push_back(std::ldexp(static_cast<double>(rng() % 100000), -static_cast<int>(rng() % 30)));
+  }
+  for (double v : values) {
+    for (double x : {v, -v}) {
+      std::string out;
+      AppendTypedDouble(&out, x);
+      if (std::isfinite(x)) ASSERT_EQ(out, ToCharsReference(x)) << std::hexfloat << x;
+    }
+  }
 }
 
 TEST(TypedJson, StringsAreEscapedPerRfc8259AndKeepUtf8) {
