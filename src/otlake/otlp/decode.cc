@@ -82,11 +82,12 @@ void ReserveSpanAttrs(Signal signal, size_t estimate, DecodeResult* out) {
 }
 
 // Runs one decoder; on failure restores *out as it was, so a rejected request leaves nothing.
+// `attrs_estimate`: ReserveSpanAttrs.
 Status DecodeOrRestore(Status (*impl)(Signal, std::string_view, const DecodeOptions&,
                                       DecodeResult*),
                        Signal signal, std::string_view body, const DecodeOptions& options,
-                       DecodeResult* out) {
-  ReserveSpanAttrs(signal, impl == internal::DecodeJsonImpl ? body.size() / 2 : body.size(), out);
+                       size_t attrs_estimate, DecodeResult* out) {
+  ReserveSpanAttrs(signal, attrs_estimate, out);
   Checkpoint cp(out);
   Status st = impl(signal, body, options, out);
   if (!st.ok()) cp.Restore();
@@ -97,12 +98,12 @@ Status DecodeOrRestore(Status (*impl)(Signal, std::string_view, const DecodeOpti
 
 Status DecodeProtobuf(Signal signal, std::string_view body, const DecodeOptions& options,
                       DecodeResult* out) {
-  return DecodeOrRestore(internal::DecodeProtobufImpl, signal, body, options, out);
+  return DecodeOrRestore(internal::DecodeProtobufImpl, signal, body, options, body.size(), out);
 }
 
 Status DecodeJson(Signal signal, std::string_view body, const DecodeOptions& options,
                   DecodeResult* out) {
-  return DecodeOrRestore(internal::DecodeJsonImpl, signal, body, options, out);
+  return DecodeOrRestore(internal::DecodeJsonImpl, signal, body, options, body.size() / 2, out);
 }
 
 }  // namespace otlake::otlp

@@ -656,8 +656,8 @@ Status ProtoDecoder::Span(std::string_view msg) {
     attrs->resize(attrs_begin);
     return st;
   }
-  if (!ok) attrs->resize(attrs_begin);
   if (!ok) {
+    attrs->resize(attrs_begin);
     // Still render the parts we will not store, so that a malformed request is a 400 whether
     // or not one of its spans is also invalid.
     for (size_t i = 0; i < events_.size(); ++i) {

@@ -332,9 +332,13 @@ void RowEmitter::Reject(const std::string& reason) {
   ++result_->reasons[reason];
 }
 
+namespace {
+// The UTC day of Unix time `ms` (days since 1970-01-01, rounded down).
+int64_t FloorDays(int64_t ms) { return ms / 86400000 - (ms % 86400000 < 0 ? 1 : 0); }
+}  // namespace
+
 std::string_view RowEmitter::DateOf(int64_t ms) {
-  int64_t days = ms / 86400000;
-  if (ms % 86400000 < 0) --days;
+  const int64_t days = FloorDays(ms);
   if (days != cached_day_) {
     // Howard Hinnant's civil_from_days.
     const int64_t z = days + 719468;
@@ -390,8 +394,7 @@ void RowEmitter::Shared(RowBatch& b, const ResourceCtx& r, const ScopeCtx& s, co
   // The row before in this batch was written by the last Shared() here, under the same resource
   // and scope: its dictionary values are this row's too (no compare of the resource JSON).
   const bool same = m.serial == serial_ && b.num_rows() > 0 && b.num_rows() == m.rows + 1;
-  int64_t day = event_ts_ms / 86400000;  // floor, as DateOf
-  if (event_ts_ms % 86400000 < 0) --day;
+  const int64_t day = FloorDays(event_ts_ms);
   // The request-level dictionary columns, and their values when they change.
   static constexpr int kCols[] = {t::kProjectId,       t::kServiceName,       t::kServiceNamespace,
                                   t::kServiceInstanceId, t::kServiceVersion,  t::kDeploymentEnv,

@@ -258,7 +258,7 @@ class RowEmitter {
   void ContextChanged() { ++serial_; }
 
   /// The spans table's span_attrs_json bytes: a decoder may render a span's attributes at their
-  /// end and pass kAttrsInPlace to EmitSpan (or cut them off again if the span is not emitted).
+  /// end and call EmitSpanWithAttrsInPlace (or cut them off again if the span is not emitted).
   std::string* SpanAttrsChars() {
     return &Batch(table::TableId::kSpans).mutable_column(table::spans::kSpanAttrsJson).chars;
   }

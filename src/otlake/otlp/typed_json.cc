@@ -111,6 +111,20 @@ __attribute__((always_inline)) inline const unsigned char* SkipPlain(const unsig
   return p;
 }
 
+// Appends [before]"s"[after] ('\0': none) with one resize: `s` needs no escaping.
+__attribute__((always_inline)) inline void AppendQuotedPlain(std::string* out, char before,
+                                                             std::string_view s, char after) {
+  const size_t n = out->size();
+  out->resize(n + (before != '\0') + s.size() + 2 + (after != '\0'));
+  char* d = out->data() + n;
+  if (before != '\0') *d++ = before;
+  *d++ = '"';
+  if (!s.empty()) std::memcpy(d, s.data(), s.size());
+  d += s.size();
+  *d++ = '"';
+  if (after != '\0') *d = after;
+}
+
 }  // namespace
 
 bool AppendJsonString(std::string* out, std::string_view s) {
@@ -118,12 +132,7 @@ bool AppendJsonString(std::string* out, std::string_view s) {
   auto* end = p + s.size();
   p = SkipPlain(p, end);
   if (p == end) {  // the common case: nothing to escape, nothing to check
-    const size_t n = out->size();
-    out->resize(n + s.size() + 2);
-    char* d = out->data() + n;
-    d[0] = '"';
-    if (!s.empty()) std::memcpy(d + 1, s.data(), s.size());
-    d[s.size() + 1] = '"';
+    AppendQuotedPlain(out, '\0', s, '\0');
     return true;
   }
   auto* run = reinterpret_cast<const unsigned char*>(s.data());  // bytes not yet copied
@@ -151,16 +160,8 @@ bool AppendJsonString(std::string* out, std::string_view s) {
 bool AppendJsonKey(std::string* out, char sep, std::string_view key) {
   auto* p = reinterpret_cast<const unsigned char*>(key.data());
   auto* end = p + key.size();
-  if (SkipPlain(p, end) == end) {  // one resize for separator, quotes, name and colon
-    const size_t n = out->size();
-    out->resize(n + (sep != '\0' ? 1 : 0) + key.size() + 3);
-    char* d = out->data() + n;
-    if (sep != '\0') *d++ = sep;
-    *d++ = '"';
-    if (!key.empty()) std::memcpy(d, key.data(), key.size());
-    d += key.size();
-    d[0] = '"';
-    d[1] = ':';
+  if (SkipPlain(p, end) == end) {
+    AppendQuotedPlain(out, sep, key, ':');
     return true;
   }
   if (sep != '\0') out->push_back(sep);

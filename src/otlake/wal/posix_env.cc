@@ -13,6 +13,7 @@
 #include "otlake/common/file_util.h"
 #include "otlake/common/log.h"
 #include "otlake/wal/env.h"
+#include "otlake/wal/log_format.h"
 #include "otlake/wal/posix_env_internal.h"
 
 namespace otlake::wal {
@@ -135,7 +136,8 @@ class DirectWritableFile final : public WritableFile {
   }
 
  private:
-  static constexpr size_t kDirectAlign = 4096;  // covers 512-byte and 4 KiB logical blocks
+  // 4 KiB covers 512-byte and 4 KiB logical blocks; the WAL reader skips padding to this boundary.
+  static constexpr size_t kDirectAlign = kPadAlign;
 
   bool TurnDirectIoOff() {
     const int flags = ::fcntl(fd_, F_GETFL);
