@@ -21,14 +21,19 @@ using testing::Recovered;
 
 size_t SizeOf(int64_t lsn) { return static_cast<size_t>((lsn * 7919) % 9000); }
 
-// Checks the invariant every recovery must keep: records are exactly 1..n for some n, intact.
-void ExpectIntactPrefix(const Recovered& r, int64_t at_least) {
-  ASSERT_GE(static_cast<int64_t>(r.records.size()), at_least) << Problems(r.stats);
+// Records are `first`, first + 1, ... with no gap, each intact.
+void ExpectIntactRun(const Recovered& r, int64_t first) {
   for (size_t i = 0; i < r.records.size(); ++i) {
-    const int64_t lsn = static_cast<int64_t>(i + 1);
+    const int64_t lsn = first + static_cast<int64_t>(i);
     ASSERT_EQ(r.records[i].first, lsn);
     ASSERT_TRUE(r.records[i].second == Payload(lsn, SizeOf(lsn))) << "garbled record " << lsn;
   }
+}
+
+// Checks the invariant every recovery must keep: records are exactly 1..n for some n, intact.
+void ExpectIntactPrefix(const Recovered& r, int64_t at_least) {
+  ASSERT_GE(static_cast<int64_t>(r.records.size()), at_least) << Problems(r.stats);
+  ExpectIntactRun(r, 1);
 }
 
 // A log in "wal" on `env` with segments of 40–80 kB, so a run crosses several.
@@ -114,11 +119,7 @@ TEST(WalCrash, RecycledSegmentsNeverReplayTheirOldRecords) {
     ASSERT_FALSE(r.records.empty());
     EXPECT_LE(r.records.front().first, committed + 1);
     EXPECT_GE(r.records.back().first, k);
-    for (size_t i = 0; i < r.records.size(); ++i) {
-      const int64_t lsn = r.records.front().first + static_cast<int64_t>(i);
-      ASSERT_EQ(r.records[i].first, lsn);
-      ASSERT_TRUE(r.records[i].second == Payload(lsn, SizeOf(lsn))) << "garbled record " << lsn;
-    }
+    ASSERT_NO_FATAL_FAILURE(ExpectIntactRun(r, r.records.front().first));
     // The writer continues (reusing what the last run retired) and a second recovery agrees.
     WAL_ASSIGN_OR_FAIL(auto w2, WalWriter::Open(o, r.stats.next_lsn));
     const int64_t first = r.stats.next_lsn;
@@ -207,11 +208,7 @@ TEST(WalDirectIo, AKillImageOfARecyclingLogReadsCleanly) {
     ASSERT_FALSE(r.records.empty());
     EXPECT_LE(r.records.front().first, committed + 1);
     EXPECT_EQ(r.records.back().first, n);
-    for (size_t i = 0; i < r.records.size(); ++i) {
-      const int64_t lsn = r.records.front().first + static_cast<int64_t>(i);
-      ASSERT_EQ(r.records[i].first, lsn);
-      ASSERT_TRUE(r.records[i].second == Payload(lsn, SizeOf(lsn))) << "garbled record " << lsn;
-    }
+    ASSERT_NO_FATAL_FAILURE(ExpectIntactRun(r, r.records.front().first));
     WAL_ASSERT_OK(w->Close());
     WAL_ASSIGN_OR_FAIL(Recovered closed, RecoverAll(o.dir, nullptr, false, committed + 1));
     EXPECT_TRUE(closed.stats.problems.empty()) << Problems(closed.stats);
