@@ -169,7 +169,7 @@ std::vector<OptionSpec> StartSpecs() {
           {"H", "host", "HOST", "0.0.0.0", "Address to listen on"},
           {"P", "port", "PORT", "4318", "Port to listen on (0 picks a free port)"},
           {"F", "foreground", "", "", "Run in the foreground (logs to the terminal)"},
-          {"", "threads", "N", "0", "HTTP threads (0 = 4 per CPU: handlers wait for the WAL's fsync)"},
+          {"", "threads", "N", "0", "HTTP threads (0 = 2 per CPU: a query holds its thread, an ingest request waiting for the WAL's fsync does not)"},
           {"", "max-body-bytes", "BYTES", "67108864", "Largest request body accepted (413 above)"},
           {"", "max-decompressed-bytes", "BYTES", "268435456", "Largest decompressed body (413 above)"},
           {"", "flush-age-ms", "MS", "5000", "Commit buffered rows at least this often"},
@@ -370,7 +370,7 @@ int RunServer(const Args& a, const Instance& inst) {
   so.host = a.Get("host");
   so.port = static_cast<int>(get("port"));
   so.threads = static_cast<int>(get("threads"));
-  if (so.threads == 0) so.threads = 4 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (so.threads == 0) so.threads = 2 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   so.max_body_bytes = get("max-body-bytes");
   so.max_drain_bytes = std::max<int64_t>(so.max_body_bytes * 4, 256ll << 20);
   so.memory = receiver.memory_budget();  // bodies count against --max-buffered-bytes too

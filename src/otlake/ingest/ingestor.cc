@@ -1,16 +1,8 @@
 #include "otlake/ingest/ingestor.h"
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <map>
-#include <optional>
-#include <thread>
 
 #include "otlake/common/file_util.h"
 #include "otlake/common/log.h"
@@ -23,33 +15,6 @@ namespace otlake::ingest {
 
 using table::TableId;
 
-namespace {
-
-// The flusher (Parquet encoding + zstd, compaction) runs at a lower CPU priority than the HTTP
-// threads: its bursts (a 256k-row flush is ~1 CPU-second) then take idle CPU first instead of
-// delaying acks. Linux keeps a nice value per thread and a new thread inherits its creator's, so
-// the pipeline is started from a short-lived thread that raised its own nice value -- no
-// privilege needed, and no other thread is affected. Its backlog is bounded by the memory budget
-// (429 once the open batches reach --max-buffered-bytes), so it cannot starve for long.
-constexpr int kFlusherNice = 5;
-
-Result<std::unique_ptr<buffer::Pipeline>> StartNiced(buffer::PipelineOptions po) {
-  std::optional<Result<std::unique_ptr<buffer::Pipeline>>> out;
-  std::thread starter([&] {
-    const id_t tid = static_cast<id_t>(::syscall(SYS_gettid));
-    errno = 0;
-    const int nice = ::getpriority(PRIO_PROCESS, tid);
-    if (errno != 0 || ::setpriority(PRIO_PROCESS, tid, std::min(nice + kFlusherNice, 19)) != 0) {
-      OTLAKE_LOG(WARN) << "could not lower the flusher's CPU priority: " << std::strerror(errno);
-    }
-    out.emplace(buffer::Pipeline::Start(std::move(po)));
-  });
-  starter.join();
-  return std::move(*out);
-}
-
-}  // namespace
-
 Ingestor::Ingestor(IngestOptions options) : options_(std::move(options)) {}
 
 Ingestor::~Ingestor() { (void)Stop(); }
@@ -61,7 +26,7 @@ Result<std::unique_ptr<Ingestor>> Ingestor::Open(IngestOptions options) {
   Ingestor* self = in.get();
   po.make_durable = [self](int64_t lsn) { return self->MakeDurable(lsn); };
   po.committed_through = [self](int64_t lsn) { self->CommittedThrough(lsn); };
-  OTLAKE_ASSIGN_OR_RAISE(in->pipeline_, StartNiced(std::move(po)));
+  OTLAKE_ASSIGN_OR_RAISE(in->pipeline_, buffer::Pipeline::Start(std::move(po)));
   OTLAKE_RETURN_NOT_OK(in->Recover());
 
   wal::WalOptions wo;
@@ -176,8 +141,8 @@ void Ingestor::CommittedThrough(int64_t lsn) {
   if (!st.ok()) OTLAKE_LOG(WARN) << "WAL: could not delete segments: " << st.ToString();
 }
 
-Status Ingestor::Ingest(const Record& record, otlp::DecodeResult* decoded, Timing* timing) {
-  if (decoded->batches.TotalRows() == 0) return Status::OK();  // nothing to keep
+Result<int64_t> Ingestor::Submit(const Record& record, otlp::DecodeResult* decoded, Timing* timing) {
+  if (decoded->batches.TotalRows() == 0) return 0;  // nothing to keep
   const auto t0 = std::chrono::steady_clock::now();
   // The payload is logged as header + body, straight from the request's body (no concatenation).
   std::string header;
@@ -191,10 +156,24 @@ Status Ingestor::Ingest(const Record& record, otlp::DecodeResult* decoded, Timin
     OTLAKE_ASSIGN_OR_RAISE(lsn, wal_->Append(parts));
     OTLAKE_RETURN_NOT_OK(pipeline_->Append(&decoded->batches, record.arrival_unix_nano / 1000000, lsn));
   }
+  if (timing != nullptr) {
+    timing->buffer_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+  }
+  return lsn;
+}
+
+void Ingestor::WhenDurable(int64_t lsn, std::function<void(Status)> done) {
+  if (lsn <= 0) return done(Status::OK());  // nothing was logged
+  wal_->WhenDurable(lsn, std::move(done));
+}
+
+Status Ingestor::Ingest(const Record& record, otlp::DecodeResult* decoded, Timing* timing) {
+  OTLAKE_ASSIGN_OR_RAISE(const int64_t lsn, Submit(record, decoded, timing));
+  if (lsn == 0) return Status::OK();
   const auto t1 = std::chrono::steady_clock::now();
   Status st = wal_->SyncUpTo(lsn);
   if (timing != nullptr) {
-    timing->buffer_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
     timing->sync_ns =
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t1).count();
   }

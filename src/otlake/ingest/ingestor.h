@@ -7,10 +7,13 @@
 // Order: a sequencer lock makes "assign LSN, buffer rows" atomic, so rows reach every open batch
 // in LSN order and a flush always commits a prefix of the log (see buffer/pipeline.h).
 //
-// Threads: Ingest() runs on HTTP threads and blocks on the WAL's group commit; recovery runs in
-// Open() before the server accepts traffic. The pipeline's flusher thread is started with its
-// nice value raised by 5 (ingestor.cc: StartNiced), so Parquet flushes and compaction yield the
-// CPU to the threads that acknowledge requests.
+// Threads: Submit() and WhenDurable() run on HTTP threads and never wait for the disk: the WAL's
+// sync thread answers WhenDurable (Ingest() is Submit + a blocking wait, for callers without an
+// event loop); recovery runs in
+// Open() before the server accepts traffic. The pipeline's flusher thread runs at the same CPU
+// priority as the HTTP threads: it was niced (+5) while handlers blocked on the fsync, but once
+// they stopped blocking, a niced flusher fell behind under saturation and the memory budget
+// turned the backlog into 429s (goodput -25% in the measurement, docs/wal.md "Asynchronous acks").
 #pragma once
 
 #include <atomic>
@@ -75,9 +78,17 @@ class Ingestor {
   struct Timing {
     int64_t buffer_ns = 0, sync_ns = 0;
   };
-  /// Logs and buffers one decoded request. Returns after its WAL record is durable.
-  /// CapacityError (-> 429) when over the memory bound (nothing logged); IOError (-> 503) when the
-  /// log cannot be written or synced. `timing` (may be null) receives the phases.
+  /// Logs and buffers one decoded request without waiting for the disk: returns the LSN of its
+  /// WAL record (0 if it had no rows: nothing to wait for). It may be acknowledged once
+  /// WhenDurable(lsn) answers OK. CapacityError (-> 429) when over the memory bound (nothing
+  /// logged); IOError (-> 503) when the log is failing. `timing` (may be null) receives the
+  /// buffer phase.
+  Result<int64_t> Submit(const Record& record, otlp::DecodeResult* decoded, Timing* timing = nullptr);
+  /// Calls `done(status)` once the WAL record `lsn` (from Submit) is durable, or with the error
+  /// that keeps it from being so (-> 503); on the WAL's sync thread or the caller's, so `done`
+  /// must only hand the answer over (wal::WalWriter::WhenDurable).
+  void WhenDurable(int64_t lsn, std::function<void(Status)> done);
+  /// Submit, then wait until the record is durable. `timing` also receives the sync phase.
   Status Ingest(const Record& record, otlp::DecodeResult* decoded, Timing* timing = nullptr);
 
   /// Stops the pipeline (flush + commit everything), closes the log and deletes the segments

@@ -444,47 +444,91 @@ class Receiver::Impl {
     record.body = body;
     const int64_t decode_ns = SteadyNs() - decode_start;
     ingest::Ingestor::Timing timing;
-    st = ingestor_->Ingest(record, &decoded, &timing);
-    if (!st.ok()) {
-      if (st.IsCapacityError()) {
-        return Reject(res, format, kRejectMemory, 429, kResourceExhausted, st.message(),
-                      {{"Retry-After", "1"}});
-      }
-      if (ingestor_->Ok(&reason)) {  // not a storage failure: the pipeline is stopping
-        return Reject(res, format, kRejectStopping, 503, kUnavailable,
-                      "otlake is stopping, retry later: " + st.message(), {{"Retry-After", "5"}});
-      }
-      return StorageFailing(res, format, reason);
-    }
-    if (req.header_read_ns > 0) {
-      latency_.Add({req.body_read_ns, decode_ns, timing.buffer_ns, timing.sync_ns,
-                    SteadyNs() - req.header_read_ns});
-    }
-    stats.accepted += decoded.accepted;
+    Result<int64_t> lsn = ingestor_->Submit(record, &decoded, &timing);
+    if (!lsn.ok()) return NotLogged(res, format, lsn.status());
+    // Acknowledged once the WAL record is durable. The request is parked meanwhile (the HTTP
+    // thread serves other connections) and finished when the WAL's sync thread wakes it.
+    auto ack = std::make_shared<PendingAck>();
+    ack->signal = signal;
+    ack->format = format;
+    ack->accepted = decoded.accepted;
+    ack->rejected = decoded.rejected;
     if (decoded.rejected > 0) {
-      stats.rejected += decoded.rejected;
+      ack->message = decoded.ErrorMessage(signal);  // before the reasons move out
+      ack->reasons = std::move(decoded.reasons);
+    }
+    ack->phases = {req.body_read_ns, decode_ns, timing.buffer_ns, 0, 0};
+    ack->header_read_ns = req.header_read_ns;
+    ack->logged_ns = SteadyNs();
+    res->wait = [this, lsn = *lsn, ack](std::function<void()> wake) {
+      ingestor_->WhenDurable(lsn, [ack, wake = std::move(wake)](Status st) {
+        ack->status = std::move(st);
+        wake();
+      });
+    };
+    res->finish = [this, ack](HttpResponse* r) { FinishExport(*ack, r); };
+  }
+
+  // What a logged request needs once its WAL record is durable (or not): its answer.
+  struct PendingAck {
+    otlp::Signal signal;
+    Format format;
+    int64_t accepted = 0, rejected = 0;
+    std::map<std::string, int64_t> reasons;
+    std::string message;  // partialSuccess error message when rejected > 0
+    std::array<int64_t, kNumPhases> phases{};
+    int64_t header_read_ns = 0, logged_ns = 0;
+    Status status;  // the WAL's answer
+  };
+
+  // A request the ingestor refused to log (nothing of it is kept).
+  void NotLogged(HttpResponse* res, Format format, const Status& st) {
+    if (st.IsCapacityError()) {
+      return Reject(res, format, kRejectMemory, 429, kResourceExhausted, st.message(),
+                    {{"Retry-After", "1"}});
+    }
+    std::string reason;
+    if (ingestor_->Ok(&reason)) {  // not a storage failure: the pipeline is stopping
+      return Reject(res, format, kRejectStopping, 503, kUnavailable,
+                    "otlake is stopping, retry later: " + st.message(), {{"Retry-After", "5"}});
+    }
+    StorageFailing(res, format, reason);
+  }
+
+  void FinishExport(PendingAck& ack, HttpResponse* res) {
+    const Format format = ack.format;
+    if (!ack.status.ok()) return NotLogged(res, format, ack.status);
+    if (ack.header_read_ns > 0) {
+      const int64_t now = SteadyNs();
+      ack.phases[kPhaseWalSync] = now - ack.logged_ns;
+      ack.phases[kPhaseTotal] = now - ack.header_read_ns;
+      latency_.Add(ack.phases);
+    }
+    SignalStats& stats = signals_[static_cast<int>(ack.signal)];
+    stats.accepted += ack.accepted;
+    if (ack.rejected > 0) {
+      stats.rejected += ack.rejected;
       std::lock_guard lk(stats.mu);
-      for (const auto& [r, n] : decoded.reasons) stats.reasons[r] += n;
+      for (const auto& [r, n] : ack.reasons) stats.reasons[r] += n;
     }
     res->status = 200;
-    const std::string message = decoded.rejected > 0 ? decoded.ErrorMessage(signal) : std::string();
     if (format == Format::kProtobuf) {
       res->content_type = "application/x-protobuf";
-      if (decoded.rejected > 0) {
+      if (ack.rejected > 0) {
         // Export*ServiceResponse { partial_success = 1 { rejected = 1; error_message = 2 } }
         otlp::ProtoWriter partial;
-        partial.Int64(1, decoded.rejected);
-        partial.String(2, message);
+        partial.Int64(1, ack.rejected);
+        partial.String(2, ack.message);
         otlp::ProtoWriter response;
         response.Bytes(1, partial.data());
         res->body = response.data();
       }
     } else {
       res->content_type = "application/json";
-      if (decoded.rejected > 0) {
-        res->body = std::string("{\"partialSuccess\":{\"") + RejectedField(signal) +
-                    "\":" + std::to_string(decoded.rejected) +
-                    ",\"errorMessage\":" + JsonEscape(message) + "}}";
+      if (ack.rejected > 0) {
+        res->body = std::string("{\"partialSuccess\":{\"") + RejectedField(ack.signal) +
+                    "\":" + std::to_string(ack.rejected) +
+                    ",\"errorMessage\":" + JsonEscape(ack.message) + "}}";
       } else {
         res->body = "{}";
       }

@@ -10,7 +10,9 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -19,6 +21,7 @@
 #include <chrono>
 #include <exception>
 #include <limits>
+#include <mutex>
 #include <thread>
 
 #include "otlake/common/log.h"
@@ -90,6 +93,39 @@ int64_t SteadyNanos() {
       .count();
 }
 
+// A request parked until its handler's `wake` (HttpResponse::wait). It lives in the session's
+// coroutine frame, which stays suspended on `timer` until the wake-up cancels it.
+struct Parked {
+  net::any_io_executor executor;  // the connection's strand
+  net::steady_timer timer;
+  bool woken = false;  // on the strand only
+  explicit Parked(const net::any_io_executor& ex)
+      : executor(ex), timer(ex, net::steady_timer::time_point::max()) {}
+};
+
+// Lets wake-ups from other threads reach the io_context only while it can run them: closed
+// (under its mutex) after the I/O threads have stopped, before the io_context is destroyed. A
+// wake-up after that is dropped; its request's coroutine is destroyed with the io_context.
+struct WakeGate {
+  std::mutex mu;
+  bool open = true;  // guarded by mu
+
+  void Wake(Parked* p) {
+    std::lock_guard lk(mu);
+    if (!open) return;
+    // The frame holding *p is alive: it is suspended on p->timer (or about to be, on this
+    // strand, which runs the posted function only after it suspends) until this runs.
+    net::post(p->executor, [p] {
+      p->woken = true;
+      p->timer.cancel();
+    });
+  }
+  void Close() {
+    std::lock_guard lk(mu);
+    open = false;
+  }
+};
+
 class HttpServer::Impl {
  public:
   Impl(HttpServerOptions options, HttpHandler handler)
@@ -147,6 +183,7 @@ class HttpServer::Impl {
     ioc_.stop();
     for (auto& t : threads_) t.join();
     threads_.clear();
+    gate_->Close();
   }
 
   ~Impl() { Stop(0); }
@@ -271,6 +308,24 @@ class HttpServer::Impl {
         res.body = std::string("{\"code\":13,\"message\":\"internal error\"}");
         OTLAKE_LOG(ERROR) << "http: handler threw: " << e.what();
       }
+      if (res.wait) {
+        // Parked: this thread serves other connections until the handler's wake-up.
+        Parked parked(stream.get_executor());
+        auto wait = std::move(res.wait);
+        wait([gate = gate_, p = &parked] { gate->Wake(p); });
+        if (!parked.woken) {
+          co_await parked.timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+        }
+        auto finish = std::move(res.finish);
+        try {
+          if (finish) finish(&res);
+        } catch (const std::exception& e) {
+          res = HttpResponse();
+          res.status = 500;
+          res.body = std::string("{\"code\":13,\"message\":\"internal error\"}");
+          OTLAKE_LOG(ERROR) << "http: handler threw: " << e.what();
+        }
+      }
       http::response<http::string_body> out{static_cast<http::status>(res.status), h.version()};
       out.set(http::field::server, "otlake/" OTLAKE_VERSION);
       out.set(http::field::content_type, res.content_type);
@@ -390,6 +445,7 @@ class HttpServer::Impl {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stopped_{false};
   std::atomic<int> active_{0};
+  std::shared_ptr<WakeGate> gate_ = std::make_shared<WakeGate>();
 };
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,

@@ -3,7 +3,9 @@
 //
 // Threads: `threads` Asio threads accept connections and run the handler inline, one request at a
 // time per connection (keep-alive, pipelining in order). The handler may block briefly (decode,
-// append); it must be thread-safe.
+// append); it must be thread-safe. A handler whose answer waits for something slow (the WAL's
+// fsync) does not block its thread: it sets HttpResponse::wait, and the request is parked until
+// woken -- the thread serves other connections meanwhile.
 // Bodies: the server reads at most `max_body_bytes` of a body. A larger body is drained and
 // discarded (up to `max_drain_bytes`, after which the connection is closed) and the handler sees
 // `body_too_large`, so it can answer 413 in the request's own content type and the connection
@@ -59,6 +61,13 @@ struct HttpResponse {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  ///< extra headers
   bool close = false;  ///< close the connection after this response
+  /// Set by a handler whose answer waits for another thread (the WAL's group commit) instead of
+  /// blocking its own: once the handler has returned, the server parks the request and calls
+  /// wait(wake). `wake` must be called exactly once, from any thread (it only schedules the
+  /// request's resumption); the server then calls finish(this) on an HTTP thread to complete
+  /// the response and writes it. A server stopped before `wake` closes the connection unanswered.
+  std::function<void(std::function<void()> wake)> wait;
+  std::function<void(HttpResponse*)> finish;
 };
 
 using HttpHandler = std::function<void(HttpRequest& request, HttpResponse* response)>;

@@ -1,6 +1,7 @@
 // HttpServer over real sockets: the body a handler sees is exactly the bytes the client sent,
 // however they arrive (Content-Length or chunked, one write or many, pipelined), and the limits
-// (max_body_bytes, the memory budget) answer without losing the connection.
+// (max_body_bytes, the memory budget) answer without losing the connection. A parked request
+// (HttpResponse::wait) does not hold its thread.
 #include "otlake/server/http_server.h"
 
 #include <arpa/inet.h>
@@ -13,6 +14,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <string>
@@ -365,6 +368,95 @@ TEST(HttpServer, ClientHangingUpMidBodyIsNotHandled) {
   auto seen = server.seen();
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].path, "/still");
+}
+
+// A handler that parks every request on /park/<n> until the test wakes it (HttpResponse::wait),
+// and answers everything else at once.
+class ParkingServer {
+ public:
+  explicit ParkingServer(int threads) {
+    HttpServerOptions opts;
+    opts.host = "127.0.0.1";
+    opts.port = 0;
+    opts.threads = threads;
+    auto started = HttpServer::Start(opts, [this](HttpRequest& req, HttpResponse* res) {
+      res->content_type = "text/plain";
+      if (req.path.rfind("/park/", 0) != 0) {
+        res->body = "now " + req.path;
+        return;
+      }
+      const std::string name = req.path.substr(6);
+      res->wait = [this, name](std::function<void()> wake) {
+        std::lock_guard lk(mu_);
+        parked_.emplace_back(name, std::move(wake));
+        cv_.notify_all();
+      };
+      res->finish = [name](HttpResponse* r) { r->body = "woken " + name; };
+    });
+    EXPECT_TRUE(started.ok()) << started.status().ToString();
+    server_ = std::move(*started);
+  }
+  int port() const { return server_->port(); }
+  HttpServer* server() { return server_.get(); }
+  // Waits until `n` requests are parked, then takes their wake-ups.
+  std::vector<std::pair<std::string, std::function<void()>>> TakeParked(size_t n) {
+    std::unique_lock lk(mu_);
+    EXPECT_TRUE(cv_.wait_for(lk, std::chrono::seconds(10), [&] { return parked_.size() >= n; }));
+    return std::move(parked_);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::pair<std::string, std::function<void()>>> parked_;  // guarded by mu_
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST(HttpServer, ParkedRequestsDoNotHoldTheirThread) {
+  ParkingServer server(/*threads=*/1);
+  constexpr int kParked = 8;
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < kParked; ++i) {
+    clients.push_back(std::make_unique<Client>(server.port()));
+    clients.back()->Send(Post("/park/" + std::to_string(i), "body"));
+  }
+  auto parked = server.TakeParked(kParked);
+  ASSERT_EQ(parked.size(), static_cast<size_t>(kParked));
+  // Eight requests wait and the only thread still answers a ninth connection.
+  Client other(server.port());
+  other.Send(Post("/ping", ""));
+  auto r = other.Read();
+  ASSERT_EQ(r.status, 200) << r.head;
+  EXPECT_EQ(r.body, "now /ping");
+  // Woken from another thread, in reverse order: each connection gets its own answer.
+  std::thread waker([&] {
+    for (auto it = parked.rbegin(); it != parked.rend(); ++it) it->second();
+  });
+  waker.join();
+  for (int i = 0; i < kParked; ++i) {
+    auto got = clients[i]->Read();
+    ASSERT_EQ(got.status, 200) << got.head;
+    EXPECT_EQ(got.body, "woken " + std::to_string(i));
+    // The connection is kept alive and serves the next request.
+    clients[i]->Send(Post("/again", ""));
+    EXPECT_EQ(clients[i]->Read().body, "now /again");
+  }
+}
+
+TEST(HttpServer, StoppingWithARequestParkedClosesItAndALateWakeUpIsHarmless) {
+  std::function<void()> wake;
+  std::unique_ptr<Client> c;
+  {
+    ParkingServer server(/*threads=*/2);
+    c = std::make_unique<Client>(server.port());
+    c->Send(Post("/park/late", "x"));
+    auto parked = server.TakeParked(1);
+    ASSERT_EQ(parked.size(), 1u);
+    wake = std::move(parked[0].second);
+    server.server()->Stop(/*grace_ms=*/50);
+  }
+  EXPECT_TRUE(c->Closed());  // never answered: the client retries elsewhere
+  wake();  // the server and its io_context are gone: dropped (ASan would see a use after free)
 }
 
 }  // namespace

@@ -1,8 +1,11 @@
 #include "otlake/wal/wal_writer.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
+#include <vector>
 
+#include "otlake/common/thread_util.h"
 #include "otlake/wal/compression.h"
 #include "otlake/wal/log_format.h"
 
@@ -31,7 +34,12 @@ WalWriter::WalWriter(WalOptions opts, int64_t next_lsn)
       durable_lsn_(next_lsn - 1) {}
 
 WalWriter::~WalWriter() {
-  // No flush: an unclosed writer behaves like a crash (see the header).
+  // No flush: an unclosed writer behaves like a crash (see the header). Whoever still waits
+  // hears so: nothing more will be written.
+  StopSyncThread();
+  AnswerWaiters(durable_lsn_.load(std::memory_order_acquire),
+                Status::IOError("WAL writer destroyed before the record was synced"),
+                std::numeric_limits<int64_t>::max());
   if (file_) (void)file_->Close();
 }
 
@@ -194,6 +202,63 @@ Status WalWriter::SyncUpTo(int64_t lsn) {
     OTLAKE_RETURN_NOT_OK(CheckFailedLocked());
     OTLAKE_RETURN_NOT_OK(LeadLocked(lock));
   }
+}
+
+void WalWriter::WhenDurable(int64_t lsn, std::function<void(Status)> done) {
+  if (lsn <= durable_lsn_.load(std::memory_order_acquire)) return done(Status::OK());
+  if (lsn > last_lsn()) {
+    return done(Status::Invalid("WhenDurable(", lsn, ") beyond the last LSN ", last_lsn()));
+  }
+  {
+    std::lock_guard<std::mutex> lock(waiters_mu_);
+    if (!sync_stop_) {
+      waiters_.emplace(lsn, std::move(done));
+      if (!sync_thread_.joinable()) sync_thread_ = std::thread([this] { SyncLoop(); });
+      waiters_cv_.notify_one();
+      return;
+    }
+  }
+  // Closed (or closing, after the last group commit): the answer is known now.
+  if (lsn <= durable_lsn_.load(std::memory_order_acquire)) return done(Status::OK());
+  done(Status::Invalid("WAL writer is closed"));
+}
+
+void WalWriter::SyncLoop() {
+  SetCurrentThreadName("otlake-wal");
+  std::unique_lock<std::mutex> lock(waiters_mu_);
+  for (;;) {
+    waiters_cv_.wait(lock, [&] { return sync_stop_ || !waiters_.empty(); });
+    if (sync_stop_) return;
+    // Everyone who waits now is covered by one group commit: the newest LSN waited for.
+    const int64_t target = waiters_.rbegin()->first;
+    lock.unlock();
+    const Status st = SyncUpTo(target);
+    AnswerWaiters(durable_lsn_.load(std::memory_order_acquire), st, target);
+    lock.lock();
+  }
+}
+
+void WalWriter::AnswerWaiters(int64_t durable, const Status& st, int64_t failed_through) {
+  std::vector<std::pair<std::function<void(Status)>, bool>> ready;
+  {
+    std::lock_guard<std::mutex> lock(waiters_mu_);
+    const int64_t through = st.ok() ? durable : std::max(durable, failed_through);
+    auto end = waiters_.upper_bound(through);
+    for (auto it = waiters_.begin(); it != end; ++it) {
+      ready.emplace_back(std::move(it->second), it->first <= durable);
+    }
+    waiters_.erase(waiters_.begin(), end);
+  }
+  for (auto& [done, durable_ok] : ready) done(durable_ok ? Status::OK() : st);
+}
+
+void WalWriter::StopSyncThread() {
+  {
+    std::lock_guard<std::mutex> lock(waiters_mu_);
+    sync_stop_ = true;
+  }
+  waiters_cv_.notify_all();
+  if (sync_thread_.joinable()) sync_thread_.join();
 }
 
 Status WalWriter::CheckFailedLocked() const {
@@ -422,6 +487,12 @@ Status WalWriter::Close() {
     last = next_lsn_ - 1;
   }
   Status st = SyncUpTo(last);
+  // Every record that will ever be written is written: answer whoever still waits (the sync
+  // thread may be answering some of them right now; each is answered once).
+  StopSyncThread();
+  AnswerWaiters(durable_lsn_.load(std::memory_order_acquire),
+                st.ok() ? Status::Invalid("WAL writer is closed") : st,
+                std::numeric_limits<int64_t>::max());
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return !leader_active_; });
   closed_ = true;

@@ -18,6 +18,11 @@
 //   last durable record (a failed fsync leaves a file's state unknown; the old segment is cut back
 //   to its last synced size) and rewrites every record not yet durable, so LSNs stay contiguous.
 //   Nothing acknowledged before the failure is touched.
+// - Asynchronous acks: WhenDurable(lsn, done) never blocks; the writer's sync thread
+//   (`otlake-wal`, started on first use) leads the group commits while anyone waits and calls
+//   `done` once the record is durable or the log has failed. Every `done` is called exactly
+//   once: at the latest by Close() (OK if its record reached the disk) or by the destructor
+//   (an error: nothing more is written).
 // - Thread-safe; all methods may be called from any thread. Destroying the writer without Close()
 //   drops buffered, unsynced records exactly like a crash would (nothing is written).
 #pragma once
@@ -27,11 +32,14 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "otlake/common/status.h"
@@ -82,6 +90,14 @@ class WalWriter {
   /// (the writer is then failed; see the contract above). Invalid if lsn > last_lsn().
   Status SyncUpTo(int64_t lsn);
 
+  /// Calls `done(status)` once every record with LSN <= lsn is durable (OK), or with the error
+  /// that keeps it from being so (a failed write or sync, a closed writer). Never blocks on I/O:
+  /// the writer's sync thread leads the group commits and calls `done` on that thread (or the
+  /// caller's, when the answer is already known), so `done` must be quick and must not call
+  /// back into this writer -- hand the result to another thread (the HTTP server posts it to
+  /// the connection's executor). Invalid if lsn > last_lsn().
+  void WhenDurable(int64_t lsn, std::function<void(Status)> done);
+
   /// Last LSN assigned (0 before the first Append after Open at LSN 1).
   int64_t last_lsn() const;
   /// Every record with LSN <= durable_lsn() is durable.
@@ -130,6 +146,14 @@ class WalWriter {
   std::string TakeBuffer(size_t size);
   // Gives the buffers of records that are written back to the pool (within its bounds).
   void ReturnBuffers(std::deque<Pending>& batch);
+  // The sync thread: while WhenDurable callers wait, syncs up to the newest LSN they wait for
+  // and answers them.
+  void SyncLoop();
+  // Answers the waiters with LSN <= durable with OK and, if `st` is an error, those with
+  // LSN <= failed_through with `st`. Called without waiters_mu_ held.
+  void AnswerWaiters(int64_t durable, const Status& st, int64_t failed_through);
+  // Stops the sync thread (answering nobody); waiters_mu_ not held.
+  void StopSyncThread();
 
   const WalOptions opts_;
   Env* const env_;  // = opts_.env or Env::Default(); outlives this
@@ -158,6 +182,13 @@ class WalWriter {
   std::vector<std::string> pool_;     // guarded by pool_mu_
   size_t pool_bytes_ = 0;             // guarded by pool_mu_: sum of the pooled capacities
   std::atomic<int64_t> durable_lsn_;  // written by the leader under mu_, read anywhere
+
+  // WhenDurable's waiters and the sync thread that answers them.
+  std::mutex waiters_mu_;
+  std::condition_variable waiters_cv_;  // signalled when a waiter arrives or the thread stops
+  std::multimap<int64_t, std::function<void(Status)>> waiters_;  // guarded by waiters_mu_, by LSN
+  bool sync_stop_ = false;                                       // guarded by waiters_mu_
+  std::thread sync_thread_;  // started by the first WhenDurable (under waiters_mu_)
 
   // Owned by the current leader (the thread that set leader_active_; Open/Close/~ when none
   // can run). Handed over through mu_, so no lock is needed to touch them.
