@@ -1,7 +1,8 @@
 // decode_bench: OTLP decode throughput, in spans per CPU-second, for a realistic traces request
 // (512 spans x 20 attributes, 8 services with typical resource attributes) in protobuf and in
 // OTLP/JSON. Not part of ctest: `make bench` (or `ninja -C build/release decode_bench`), then
-//   build/release/decode_bench [seconds per form, default 3] [protobuf|json]
+//   build/release/decode_bench [seconds per form, default 3] [protobuf|json] [spans per service]
+// (spans per service: 64 by default, 8 for the 64-span requests of a chattier SDK).
 #include <time.h>
 
 #include <cstdio>
@@ -57,8 +58,9 @@ std::string Hex(std::mt19937_64& rng, int bytes) {
   return out;
 }
 
-// One ExportTraceServiceRequest as OTLP/JSON: 8 ResourceSpans x 64 spans x 20 attributes.
-std::string MakeRequestJson(uint64_t seed) {
+// One ExportTraceServiceRequest as OTLP/JSON: 8 ResourceSpans x `per_service` spans x 20
+// attributes.
+std::string MakeRequestJson(uint64_t seed, int per_service) {
   std::mt19937_64 rng(seed);
   const char* services[] = {"frontend", "checkout", "cart",     "payment",
                             "shipping", "currency", "catalog", "recommendation"};
@@ -82,7 +84,7 @@ std::string MakeRequestJson(uint64_t seed) {
     j.Attr("telemetry.sdk.version", JsonOut::Str("1.32.0"));
     j.Attr("process.pid", JsonOut::Int(1000 + r));
     j.s += R"(]},"scopeSpans":[{"scope":{"name":"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp","version":"0.57.0"},"spans":[)";
-    for (int i = 0; i < 64; ++i) {
+    for (int i = 0; i < per_service; ++i) {
       if (i) j.s += ',';
       const uint64_t start = base + rng() % 1000000000000ULL;
       const uint64_t dur = rng() % 500000000ULL;
@@ -155,9 +157,10 @@ double Run(const char* label, otlp::Signal s, const std::vector<std::string>& bo
 int main(int argc, char** argv) {
   const double seconds = argc > 1 ? std::atof(argv[1]) : 3.0;
   const std::string only = argc > 2 ? argv[2] : "";  // "protobuf" or "json" to run one form
+  const int per_service = argc > 3 ? std::atoi(argv[3]) : 64;
   std::vector<std::string> json, proto;
   for (uint64_t seed = 1; seed <= 4; ++seed) {
-    json.push_back(MakeRequestJson(seed));
+    json.push_back(MakeRequestJson(seed, per_service));
     auto p = otlp::OtlpJsonToProtobuf(otlp::Signal::kTraces, json.back());
     if (!p.ok()) {
       std::fprintf(stderr, "%s\n", p.status().ToString().c_str());
@@ -165,7 +168,7 @@ int main(int argc, char** argv) {
     }
     proto.push_back(*p);
   }
-  std::printf("512 spans x 20 attributes per request, 8 services\n");
+  std::printf("%d spans x 20 attributes per request, 8 services\n", 8 * per_service);
   if (only.empty() || only == "protobuf") {
     Run("protobuf", otlp::Signal::kTraces, proto, false, seconds);
   }

@@ -561,6 +561,43 @@ TEST(DecodeTraces, RequestLevelValuesFollowEveryContextChange) {
   EXPECT_EQ(Cell(r, TableId::kSpans, "scope_name", 15), "s2");
 }
 
+// A protobuf request's rows are counted before decoding and their columns sized once (no growth
+// step by step); a hostile count (tiny empty spans) reserves no more than the body could hold.
+TEST(DecodeTraces, ProtobufReservesTheRequestsRowsUpFront) {
+  std::string json = R"({"resourceSpans":[)";
+  for (int r = 0; r < 2; ++r) {
+    json += std::string(r ? "," : "") + R"({"scopeSpans":[{"spans":[)";
+    for (int i = 0; i < 150; ++i) {
+      char id[17];
+      std::snprintf(id, sizeof(id), "%016x", r * 1000 + i);
+      json += std::string(i ? "," : "") + R"({"traceId":"000102030405060708090a0b0c0d0e0f","spanId":")" +
+              id + R"("})";
+    }
+    json += "]}]}";
+  }
+  json += "]}";
+  auto proto = OtlpJsonToProtobuf(Signal::kTraces, json);
+  ASSERT_TRUE(proto.ok());
+  DecodeResult r = MustProto(*proto);
+  ASSERT_EQ(Rows(r, TableId::kSpans), 300);
+  const table::RowBatch* spans = r.batches.Find(TableId::kSpans);
+  EXPECT_EQ(spans->column(table::spans::kStartTimeUnixNano).ints.capacity(), 300u);  // not 512
+  EXPECT_EQ(spans->column(table::spans::kTraceId).chars.capacity(), 300u * 32);
+
+  ProtoWriter scope;
+  for (int i = 0; i < 20000; ++i) scope.Bytes(2, "");  // 20,000 empty spans, 2 bytes each
+  ProtoWriter resource, request;
+  resource.Bytes(2, scope.data());
+  request.Bytes(1, resource.data());
+  DecodeResult hostile;
+  ASSERT_TRUE(DecodeProtobuf(Signal::kTraces, request.data(), Opts(), &hostile).ok());
+  EXPECT_EQ(hostile.rejected, 20000);
+  const table::RowBatch* none = hostile.batches.Find(TableId::kSpans);
+  ASSERT_NE(none, nullptr);
+  EXPECT_LE(none->column(table::spans::kStartTimeUnixNano).ints.capacity(),
+            request.data().size() / 28 + 1);
+}
+
 TEST(DecodeTraces, HugeAttributeValues) {
   const std::string big(1 << 20, 'x');
   ProtoWriter w;

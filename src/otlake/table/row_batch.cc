@@ -63,6 +63,26 @@ void RowBatch::AppendNull(int col) {
   if (c.nullable) c.valid.push_back(0);
 }
 
+void RowBatch::ReserveRows(int64_t rows) {
+  if (rows <= 0) return;
+  const size_t n = static_cast<size_t>(rows);
+  for (Column& c : columns_) {
+    switch (c.type) {
+      case ColType::kString:
+        if (c.dict) {
+          c.codes.reserve(c.codes.size() + n);
+        } else {
+          c.offsets.reserve(c.offsets.size() + n);
+        }
+        break;
+      case ColType::kInt64: c.ints.reserve(c.ints.size() + n); break;
+      case ColType::kDouble: c.doubles.reserve(c.doubles.size() + n); break;
+      case ColType::kBool: c.bools.reserve(c.bools.size() + n); break;
+    }
+    if (c.nullable) c.valid.reserve(c.valid.size() + n);
+  }
+}
+
 void RowBatch::FinishRow() {
   ++num_rows_;
 #ifndef NDEBUG

@@ -104,6 +104,10 @@ class RowBatch {
     c.codes.push_back(c.codes.back());
   }
 
+  /// Makes room for `rows` more rows in every column's per-row vectors (values, offsets, codes,
+  /// validity), so appending them does not regrow them step by step; string bytes still grow.
+  void ReserveRows(int64_t rows);
+
   /// Ends the current row. Every column must have received exactly one value since the last
   /// FinishRow (checked in debug builds).
   void FinishRow();

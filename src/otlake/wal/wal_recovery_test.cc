@@ -203,7 +203,9 @@ TEST(WalDirectIo, AKillImageOfARecyclingLogReadsCleanly) {
     }
     EXPECT_EQ(r.stats.corrupt_records, 0);
     EXPECT_EQ(r.stats.corrupt_bytes, 0);
-    if (w->stats().segments_recycled == 0) EXPECT_TRUE(r.stats.problems.empty()) << Problems(r.stats);
+    if (w->stats().segments_recycled == 0) {
+      EXPECT_TRUE(r.stats.problems.empty()) << Problems(r.stats);
+    }
     total_padding += r.stats.padding_bytes;
     ASSERT_FALSE(r.records.empty());
     EXPECT_LE(r.records.front().first, committed + 1);
