@@ -14,6 +14,9 @@ Load modes (issue 4: ack latency and overload). Every request gets fresh span id
 pre-encoded body: request number, connection, span index), so after the server is stopped the
 bench reads the spans tables back and checks that every span of every 2xx answer is there exactly
 once. The server's peak resident memory is its VmHWM (/proc/<pid>/status) just before the stop.
+The clients are build/release/load_client (bench/load_client.cc: a thread per connection, same
+stamped requests) unless --client python (the Python clients of the runs before 2026-12-06, which
+took much of the 2 cores the server runs on).
 
   --find-max [--duration 20] [--connections 8]
       closed loop (each connection sends its next request as soon as the last is answered): the
@@ -31,6 +34,7 @@ once. The server's peak resident memory is its VmHWM (/proc/<pid>/status) just b
 """
 import argparse
 import http.client
+import json
 import multiprocessing as mp
 import os
 import random
@@ -277,9 +281,37 @@ class BenchServer:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+CLIENT = ["native"]  # load modes: "native" (build/release/load_client) or "python" (--client)
+LOAD_CLIENT = os.path.join(ROOT, "build", "release", "load_client")
+
+
+def run_native_load(server, templates, rate, duration, connections, first_conn):
+    """The same load from bench/load_client.cc: one thread per connection, blocking sockets, the
+    same stamped span ids; far less client CPU on the server's cores than Python clients."""
+    with tempfile.NamedTemporaryFile(prefix="otlake-templates-", delete=False) as f:
+        for body, offsets in templates:
+            f.write(struct.pack("<I", len(body)) + body + struct.pack("<I", len(offsets)))
+            f.write(struct.pack("<%dI" % len(offsets), *offsets))
+        path = f.name
+    try:
+        out = subprocess.run([LOAD_CLIENT, "--port", str(server.port), "--templates", path,
+                              "--connections", str(connections), "--first-conn", str(first_conn),
+                              "--rate", str(rate), "--duration", str(duration), "--start-in-ms", "500"],
+                             check=True, capture_output=True, text=True).stdout
+    finally:
+        os.unlink(path)
+    r = json.loads(out)
+    res = {"statuses": collections.Counter({int(k): v for k, v in r["statuses"].items()}),
+           "retry_after": collections.Counter(r["retry_after"]), "lat": r["lat"], "svc": r["svc"],
+           "acked": [tuple(x) for x in r["acked"]], "errors": r["errors"]}
+    return res, r["wall"]
+
+
 def run_load(server, templates, rate, duration, connections, procs, phase=0):
     """Runs the clients; rate 0 means closed loop. Returns the merged results and the wall time.
     Connection numbers (part of every span id) are phase * 1000 + i, so phases never share ids."""
+    if CLIENT[0] == "native":
+        return run_native_load(server, templates, rate, duration, connections, phase * 1000)
     procs = max(1, min(procs, connections))
     groups = [list(range(phase * 1000 + i, phase * 1000 + connections, procs)) for i in range(procs)]
     q = mp.Queue()
@@ -373,6 +405,9 @@ def load_phase(args, templates, label, rate, procs):
 
 def load_main(args):
     SPANS[0] = args.spans_per_request
+    CLIENT[0] = args.client
+    if args.client == "native" and not os.path.exists(LOAD_CLIENT):
+        sys.exit(f"{LOAD_CLIENT} is missing: ninja -C build/release load_client (or --client python)")
     DATA_DIR[0] = args.data_dir
     templates = make_templates(args.unique_load, args.spans_per_request)
     la = os.getloadavg()
@@ -488,6 +523,9 @@ def main():
     ap.add_argument("--spans-per-request", type=int, default=512, help="load modes: spans per request")
     ap.add_argument("--unique-load", type=int, default=16, help="distinct request templates in load modes")
     ap.add_argument("--server-args", default="", help="extra otlake start flags, space-separated")
+    ap.add_argument("--client", choices=["native", "python"], default="native",
+                    help="load modes: bench/load_client.cc (default; build/release/load_client) or "
+                         "Python http.client processes (the clients of the runs before 2026-12-06)")
     args = ap.parse_args()
     if args.rate or args.find_max or args.overload:
         if args.overload and not args.rate:
