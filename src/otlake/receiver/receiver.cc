@@ -460,6 +460,7 @@ class Receiver::Impl {
     ack->phases = {req.body_read_ns, decode_ns, timing.buffer_ns, 0, 0};
     ack->header_read_ns = req.header_read_ns;
     ack->logged_ns = SteadyNs();
+    if (*lsn == 0) return FinishExport(*ack, res);  // no rows to keep: nothing to wait for
     res->wait = [this, lsn = *lsn, ack](std::function<void()> wake) {
       ingestor_->WhenDurable(lsn, [ack, wake = std::move(wake)](Status st) {
         ack->status = std::move(st);

@@ -58,12 +58,22 @@ class Answers {
   std::map<int64_t, Answer> by_lsn_;
 };
 
+// An in-memory file system that can fail and lose unsynced bytes, and options for a log on it.
+struct FaultyDisk {
+  std::unique_ptr<Env> mem = NewMemEnv();
+  FaultInjectionEnv env{mem.get()};
+  WalOptions Options() {
+    WalOptions o;
+    o.dir = "wal";
+    o.env = &env;
+    return o;
+  }
+};
+
 TEST(WalWhenDurable, OkAnswersSurviveAPowerCutAndShareSyncs) {
-  auto mem = NewMemEnv();
-  FaultInjectionEnv env(mem.get());
-  WalOptions o;
-  o.dir = "wal";
-  o.env = &env;
+  FaultyDisk disk;
+  FaultInjectionEnv& env = disk.env;
+  WalOptions o = disk.Options();
   o.segment_bytes = 200000;  // several rotations
   WAL_ASSIGN_OR_FAIL(auto w, WalWriter::Open(o, 1));
   Answers answers;
@@ -99,11 +109,9 @@ TEST(WalWhenDurable, OkAnswersSurviveAPowerCutAndShareSyncs) {
 }
 
 TEST(WalWhenDurable, AFailingSyncAnswersWithItsErrorAndTheLogRecovers) {
-  auto mem = NewMemEnv();
-  FaultInjectionEnv env(mem.get());
-  WalOptions o;
-  o.dir = "wal";
-  o.env = &env;
+  FaultyDisk disk;
+  FaultInjectionEnv& env = disk.env;
+  WalOptions o = disk.Options();
   o.retry_backoff_ms = 20;
   o.max_retry_backoff_ms = 20;
   WAL_ASSIGN_OR_FAIL(auto w, WalWriter::Open(o, 1));
@@ -141,12 +149,9 @@ TEST(WalWhenDurable, AFailingSyncAnswersWithItsErrorAndTheLogRecovers) {
 
 TEST(WalWhenDurable, EveryWaiterIsAnsweredOnceWhenTheWriterGoesAway) {
   for (bool close : {true, false}) {
-    auto mem = NewMemEnv();
-    FaultInjectionEnv env(mem.get());
-    WalOptions o;
-    o.dir = "wal";
-    o.env = &env;
-    WAL_ASSIGN_OR_FAIL(auto w, WalWriter::Open(o, 1));
+    FaultyDisk disk;
+    FaultInjectionEnv& env = disk.env;
+    WAL_ASSIGN_OR_FAIL(auto w, WalWriter::Open(disk.Options(), 1));
     Answers answers;
     constexpr int kRecords = 2000;
     for (int i = 0; i < kRecords; ++i) {
