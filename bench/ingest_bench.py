@@ -128,6 +128,38 @@ def sender(port, bodies, idx, out_q, acked):
     out_q.put((ok, other, lat))
 
 
+def send_native(port, bodies, connections, acked):
+    """CPU mode with bench/load_client.cc: connection i sends bodies i, i + C, ... once each.
+    Returns [(ok, other statuses, latencies)] like the Python senders; `acked` follows its
+    progress lines (for the steady-state sampler)."""
+    with tempfile.NamedTemporaryFile(prefix="otlake-bodies-", delete=False) as f:
+        for body in bodies:
+            f.write(struct.pack("<I", len(body)) + body + struct.pack("<I", 0))
+        path = f.name
+    try:
+        p = subprocess.Popen([LOAD_CLIENT, "--port", str(port), "--templates", path, "--connections",
+                              str(connections), "--sequential", "1", "--progress", "1",
+                              "--start-in-ms", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def follow():
+            for line in p.stderr:
+                if line.strip().isdigit():
+                    acked.value = int(line)
+        t = threading.Thread(target=follow, daemon=True)
+        t.start()
+        out = p.stdout.read()
+        p.wait()
+        t.join()
+    finally:
+        os.unlink(path)
+    if p.returncode != 0:
+        sys.exit(f"load_client failed ({p.returncode})")
+    r = json.loads(out)
+    statuses = {int(k): v for k, v in r["statuses"].items()}
+    ok = statuses.pop(200, 0)
+    return [(ok, statuses, r["lat"])]
+
+
 # ---------------------------------------------------------------------------------------------
 # Load modes
 
@@ -557,6 +589,8 @@ def main():
     print(f"generated {args.requests} requests ({spans} spans) in {time.time() - t0:.1f}s; "
           f"protobuf {wire / spans:.1f} B/span, protobuf+zstd-3 per request {zstd3 / spans:.1f} B/span")
 
+    if args.client == "native" and not os.path.exists(LOAD_CLIENT):
+        sys.exit(f"{LOAD_CLIENT} is missing: ninja -C build/release load_client (or --client python)")
     tmp = tempfile.mkdtemp(prefix="otlake-bench-")
     try:
         subprocess.run([args.bin, "init", "-D", tmp], check=True, capture_output=True)
@@ -565,16 +599,19 @@ def main():
         port = int(proc.stdout.readline().decode().strip().rsplit(":", 1)[1])
         cpu0 = cpu_seconds(proc.pid)
         wall0 = time.time()
-        q = mp.Queue()
         acked = mp.Value("q", 0)
         sampler = CpuSampler(proc.pid, acked)
-        chunks = [bodies[i::args.connections] for i in range(args.connections)]
-        ps = [mp.Process(target=sender, args=(port, c, i, q, acked)) for i, c in enumerate(chunks)]
-        for p in ps:
-            p.start()
-        results = [q.get() for _ in ps]
-        for p in ps:
-            p.join()
+        if args.client == "native":
+            results = send_native(port, bodies, args.connections, acked)
+        else:
+            q = mp.Queue()
+            chunks = [bodies[i::args.connections] for i in range(args.connections)]
+            ps = [mp.Process(target=sender, args=(port, c, i, q, acked)) for i, c in enumerate(chunks)]
+            for p in ps:
+                p.start()
+            results = [q.get() for _ in ps]
+            for p in ps:
+                p.join()
         send_wall = time.time() - wall0
         sampler.stop()
         proc.send_signal(signal.SIGTERM)  # graceful stop: flush + commit everything
@@ -598,7 +635,8 @@ def main():
         cpu = cpu1 - cpu0
         day_bytes = du(os.path.join(tmp, "default", "staging", "days"))
         print(f"server exit {rc}; acked {ok} requests ({ok * 512} spans), other statuses {other}")
-        print(f"send wall {send_wall:.2f}s -> {ok * 512 / send_wall:,.0f} spans/s wall (client-bound on 2 cores)")
+        print(f"send wall {send_wall:.2f}s -> {ok * 512 / send_wall:,.0f} spans/s wall ({args.client} clients "
+              f"on the same 2 cores)")
         print(f"server CPU {cpu:.2f}s -> {ok * 512 / cpu:,.0f} spans per server CPU-second "
               f"(user {ru.ru_utime:.2f}s, sys {ru.ru_stime:.2f}s, whole run; "
               f"{ru.ru_minflt / 1000:.0f}k minor page faults)")

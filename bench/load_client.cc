@@ -4,13 +4,16 @@
 // sockets and no per-request allocation beyond the body copy.
 //
 //   load_client --port P --templates FILE --connections C [--first-conn N] [--rate R]
-//               [--duration S] [--start-in-ms MS]
+//               [--duration S] [--start-in-ms MS] [--sequential 1] [--progress 1]
 //
 // FILE (written by ingest_bench.py): per template, u32 body length, the body, u32 n, n u32 byte
 // offsets of its span ids (little-endian). Request i (1-based) of connection c is template
 // (c * 7 + i) % count with every span id set to big-endian (i: u32, c: u16, span index: u16) --
 // the same bytes as ingest_bench.py's stamp(), so its stored check works unchanged.
 //
+// --sequential 1 (ingest_bench.py's CPU mode): connection c sends templates c, c + C, c + 2C, ...
+// once each, as they are (no stamping), closed loop, and stops. --progress 1: the number of 200s
+// so far on stderr every 100 ms (the bench's steady-state sampler follows it).
 // --rate R: open loop, R requests/s over all connections, request i of a connection scheduled at
 // start + (i - 1) / (R / C) and timed from that instant (a stall counts against every request it
 // delays); 0: closed loop. Prints one JSON object: statuses, Retry-After values of refusals,
@@ -22,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -127,14 +131,22 @@ bool ReadResponse(int fd, std::string* buf, int* status, std::string* retry_afte
   return true;
 }
 
+std::atomic<int64_t> g_acked{0};
+
 void RunConnection(int port, int conn_no, const std::vector<Template>& templates,
                    double rate_per_conn, Clock::time_point start, Clock::time_point end,
-                   ConnResult* res) {
+                   int sequential_of, ConnResult* res) {
   int fd = -1;
   std::string request, buf;
   for (int64_t i = 1;; ++i) {
     Clock::time_point sched;
-    if (rate_per_conn > 0) {
+    size_t which = static_cast<size_t>(conn_no * 7 + i) % templates.size();
+    if (sequential_of > 0) {
+      which = static_cast<size_t>(conn_no + (i - 1) * sequential_of);
+      if (which >= templates.size()) break;
+      if (i == 1) std::this_thread::sleep_until(start);
+      sched = Clock::now();
+    } else if (rate_per_conn > 0) {
       sched = start + std::chrono::duration_cast<Clock::duration>(
                           std::chrono::duration<double>(static_cast<double>(i - 1) / rate_per_conn));
       if (sched >= end || Clock::now() >= end) break;
@@ -144,7 +156,7 @@ void RunConnection(int port, int conn_no, const std::vector<Template>& templates
       sched = Clock::now();
       if (sched >= end) break;
     }
-    const Template& t = templates[static_cast<size_t>(conn_no * 7 + i) % templates.size()];
+    const Template& t = templates[which];
     request = "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
               "Content-Length: " + std::to_string(t.body.size()) + "\r\n\r\n";
     const size_t head = request.size();
@@ -177,6 +189,7 @@ void RunConnection(int port, int conn_no, const std::vector<Template>& templates
     const Clock::time_point t1 = Clock::now();
     ++res->statuses[status];
     if (status == 200) {
+      g_acked.fetch_add(1, std::memory_order_relaxed);
       res->acked.push_back(i);
       res->lat.push_back(std::chrono::duration<double>(t1 - sched).count());
       res->svc.push_back(std::chrono::duration<double>(t1 - t0).count());
@@ -205,6 +218,7 @@ void JsonList(const char* key, const std::vector<T>& v, const char* fmt) {
 
 int main(int argc, char** argv) {
   int port = 0, connections = 4, first_conn = 0;
+  bool sequential = false, progress = false;
   double rate = 0, duration = 20, start_in_ms = 1000;
   const char* templates_path = nullptr;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -217,6 +231,8 @@ int main(int argc, char** argv) {
     else if (k == "--rate") rate = std::atof(v);
     else if (k == "--duration") duration = std::atof(v);
     else if (k == "--start-in-ms") start_in_ms = std::atof(v);
+    else if (k == "--sequential") sequential = std::atoi(v) != 0;
+    else if (k == "--progress") progress = std::atoi(v) != 0;
     else {
       std::fprintf(stderr, "load_client: unknown flag %s\n", k.c_str());
       return 2;
@@ -236,10 +252,24 @@ int main(int argc, char** argv) {
   std::vector<ConnResult> results(static_cast<size_t>(connections));
   std::vector<std::thread> threads;
   for (int c = 0; c < connections; ++c) {
-    threads.emplace_back(RunConnection, port, first_conn + c, std::cref(templates), rate / connections,
-                         start, end, &results[static_cast<size_t>(c)]);
+    threads.emplace_back(RunConnection, port, sequential ? c : first_conn + c, std::cref(templates),
+                         rate / connections, start, sequential ? Clock::time_point::max() : end,
+                         sequential ? connections : 0, &results[static_cast<size_t>(c)]);
+  }
+  std::atomic<bool> done{false};
+  std::thread reporter;
+  if (progress) {
+    reporter = std::thread([&] {
+      while (!done.load()) {
+        std::fprintf(stderr, "%lld\n", static_cast<long long>(g_acked.load()));
+        std::fflush(stderr);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
   }
   for (auto& t : threads) t.join();
+  done = true;
+  if (reporter.joinable()) reporter.join();
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();
 
   ConnResult all;
