@@ -313,7 +313,7 @@ class HttpServer::Impl {
         Parked parked(stream.get_executor());
         auto wait = std::move(res.wait);
         wait([gate = gate_, p = &parked] { gate->Wake(p); });
-        if (!parked.woken) {
+        while (!parked.woken) {  // only the wake-up ends the wait (it sets woken, then cancels)
           co_await parked.timer.async_wait(net::redirect_error(net::use_awaitable, ec));
         }
         auto finish = std::move(res.finish);

@@ -115,6 +115,11 @@ class Client {
     buf_.erase(0, len);
     return r;
   }
+  // True if the server has sent something not yet read (does not wait).
+  bool HasData() {
+    char c;
+    return !buf_.empty() || ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+  }
   // True once the server has closed the connection (after whatever it sent is read).
   bool Closed() {
     while (Fill()) {
@@ -422,6 +427,9 @@ TEST(HttpServer, ParkedRequestsDoNotHoldTheirThread) {
   }
   auto parked = server.TakeParked(kParked);
   ASSERT_EQ(parked.size(), static_cast<size_t>(kParked));
+  // Nothing is answered before its wake-up.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (auto& c : clients) EXPECT_FALSE(c->HasData()) << "answered before its wake-up";
   // Eight requests wait and the only thread still answers a ninth connection.
   Client other(server.port());
   other.Send(Post("/ping", ""));
