@@ -13,7 +13,7 @@
 // Open() before the server accepts traffic. The pipeline's flusher thread runs at the same CPU
 // priority as the HTTP threads: it was niced (+5) while handlers blocked on the fsync, but once
 // they stopped blocking, a niced flusher fell behind under saturation and the memory budget
-// turned the backlog into 429s (goodput -25% in the measurement, docs/wal.md "Asynchronous acks").
+// turned the backlog into 429s (goodput -25% measured: bench/README.md "Asynchronous acks").
 #pragma once
 
 #include <atomic>
