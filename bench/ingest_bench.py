@@ -128,14 +128,33 @@ def sender(port, bodies, idx, out_q, acked):
     out_q.put((ok, other, lat))
 
 
+LOAD_CLIENT = os.path.join(ROOT, "build", "release", "load_client")
+
+
+def require_load_client(args):
+    if args.client == "native" and not os.path.exists(LOAD_CLIENT):
+        sys.exit(f"{LOAD_CLIENT} is missing: ninja -C build/release load_client (or --client python)")
+
+
+def write_templates(templates):
+    """A temporary file of (body, span-id offsets) pairs in load_client's format; returns its path."""
+    with tempfile.NamedTemporaryFile(prefix="otlake-templates-", delete=False) as f:
+        for body, offsets in templates:
+            f.write(struct.pack("<I", len(body)) + body + struct.pack("<I", len(offsets)))
+            f.write(struct.pack("<%dI" % len(offsets), *offsets))
+        return f.name
+
+
+def native_statuses(r):
+    """load_client's {"200": n, ...} as {200: n, ...}."""
+    return {int(k): v for k, v in r["statuses"].items()}
+
+
 def send_native(port, bodies, connections, acked):
     """CPU mode with bench/load_client.cc: connection i sends bodies i, i + C, ... once each.
     Returns [(ok, other statuses, latencies)] like the Python senders; `acked` follows its
     progress lines (for the steady-state sampler)."""
-    with tempfile.NamedTemporaryFile(prefix="otlake-bodies-", delete=False) as f:
-        for body in bodies:
-            f.write(struct.pack("<I", len(body)) + body + struct.pack("<I", 0))
-        path = f.name
+    path = write_templates([(body, []) for body in bodies])  # sent as they are: no stamping
     try:
         p = subprocess.Popen([LOAD_CLIENT, "--port", str(port), "--templates", path, "--connections",
                               str(connections), "--sequential", "1", "--progress", "1",
@@ -155,7 +174,7 @@ def send_native(port, bodies, connections, acked):
     if p.returncode != 0:
         sys.exit(f"load_client failed ({p.returncode})")
     r = json.loads(out)
-    statuses = {int(k): v for k, v in r["statuses"].items()}
+    statuses = native_statuses(r)
     ok = statuses.pop(200, 0)
     return [(ok, statuses, r["lat"])]
 
@@ -314,17 +333,12 @@ class BenchServer:
 
 
 CLIENT = ["native"]  # load modes: "native" (build/release/load_client) or "python" (--client)
-LOAD_CLIENT = os.path.join(ROOT, "build", "release", "load_client")
 
 
 def run_native_load(server, templates, rate, duration, connections, first_conn):
     """The same load from bench/load_client.cc: one thread per connection, blocking sockets, the
     same stamped span ids; far less client CPU on the server's cores than Python clients."""
-    with tempfile.NamedTemporaryFile(prefix="otlake-templates-", delete=False) as f:
-        for body, offsets in templates:
-            f.write(struct.pack("<I", len(body)) + body + struct.pack("<I", len(offsets)))
-            f.write(struct.pack("<%dI" % len(offsets), *offsets))
-        path = f.name
+    path = write_templates(templates)
     try:
         out = subprocess.run([LOAD_CLIENT, "--port", str(server.port), "--templates", path,
                               "--connections", str(connections), "--first-conn", str(first_conn),
@@ -333,7 +347,7 @@ def run_native_load(server, templates, rate, duration, connections, first_conn):
     finally:
         os.unlink(path)
     r = json.loads(out)
-    res = {"statuses": collections.Counter({int(k): v for k, v in r["statuses"].items()}),
+    res = {"statuses": collections.Counter(native_statuses(r)),
            "retry_after": collections.Counter(r["retry_after"]), "lat": r["lat"], "svc": r["svc"],
            "acked": [tuple(x) for x in r["acked"]], "errors": r["errors"]}
     return res, r["wall"]
@@ -438,8 +452,7 @@ def load_phase(args, templates, label, rate, procs):
 def load_main(args):
     SPANS[0] = args.spans_per_request
     CLIENT[0] = args.client
-    if args.client == "native" and not os.path.exists(LOAD_CLIENT):
-        sys.exit(f"{LOAD_CLIENT} is missing: ninja -C build/release load_client (or --client python)")
+    require_load_client(args)
     DATA_DIR[0] = args.data_dir
     templates = make_templates(args.unique_load, args.spans_per_request)
     la = os.getloadavg()
@@ -589,8 +602,7 @@ def main():
     print(f"generated {args.requests} requests ({spans} spans) in {time.time() - t0:.1f}s; "
           f"protobuf {wire / spans:.1f} B/span, protobuf+zstd-3 per request {zstd3 / spans:.1f} B/span")
 
-    if args.client == "native" and not os.path.exists(LOAD_CLIENT):
-        sys.exit(f"{LOAD_CLIENT} is missing: ninja -C build/release load_client (or --client python)")
+    require_load_client(args)
     tmp = tempfile.mkdtemp(prefix="otlake-bench-")
     try:
         subprocess.run([args.bin, "init", "-D", tmp], check=True, capture_output=True)

@@ -9,8 +9,8 @@
 //
 // Threads: Submit() and WhenDurable() run on HTTP threads and never wait for the disk: the WAL's
 // sync thread answers WhenDurable (Ingest() is Submit + a blocking wait, for callers without an
-// event loop); recovery runs in
-// Open() before the server accepts traffic. The pipeline's flusher thread runs at the same CPU
+// event loop); recovery runs in Open() before the server accepts traffic. The pipeline's flusher
+// thread runs at the same CPU
 // priority as the HTTP threads: it was niced (+5) while handlers blocked on the fsync, but once
 // they stopped blocking, a niced flusher fell behind under saturation and the memory budget
 // turned the backlog into 429s (goodput -25% measured: bench/README.md "Asynchronous acks").

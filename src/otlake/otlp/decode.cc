@@ -98,9 +98,10 @@ int64_t CountProtobufRows(Signal signal, std::string_view body) {
 
 // Room before decoding: the main table's per-row vectors for the rows the body holds (a request's
 // batch then grows none of its ~40 columns step by step: protobuf decode -8.3% instructions per
-// 64-span request, -1.8% per 512-span request, callgrind over decode_bench), the spans' ids (fixed-length hex) and their attributes JSON, which
-// in protobuf is about as long as the request (the field tags and lengths it drops weigh about
-// what quotes, colons and commas add), in OTLP/JSON about half (-3.9% instructions). `rows` is
+// 64-span request, -1.8% per 512-span request, callgrind over decode_bench), the spans' ids
+// (fixed-length hex) and their attributes JSON, which in protobuf is about as long as the request
+// (the field tags and lengths it drops weigh about what quotes, colons and commas add), in
+// OTLP/JSON about half (-3.9% instructions). `rows` is
 // capped by what the body could hold (a stored span or log record has at least a 16-byte id or a
 // timestamp: 28 bytes) and at 64k, so a hostile count cannot reserve much beyond the body.
 void Reserve(Signal signal, int64_t rows, size_t attrs_estimate, size_t body_size, DecodeResult* out) {

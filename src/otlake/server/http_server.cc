@@ -300,14 +300,7 @@ class HttpServer::Impl {
 
       req.body_read_ns = SteadyNanos() - req.header_read_ns;
       HttpResponse res;
-      try {
-        handler_(req, &res);
-      } catch (const std::exception& e) {
-        res = HttpResponse();
-        res.status = 500;
-        res.body = std::string("{\"code\":13,\"message\":\"internal error\"}");
-        OTLAKE_LOG(ERROR) << "http: handler threw: " << e.what();
-      }
+      Guarded(&res, [&] { handler_(req, &res); });
       if (res.wait) {
         // Parked: this thread serves other connections until the handler's wake-up.
         Parked parked(stream.get_executor());
@@ -317,14 +310,7 @@ class HttpServer::Impl {
           co_await parked.timer.async_wait(net::redirect_error(net::use_awaitable, ec));
         }
         auto finish = std::move(res.finish);
-        try {
-          if (finish) finish(&res);
-        } catch (const std::exception& e) {
-          res = HttpResponse();
-          res.status = 500;
-          res.body = std::string("{\"code\":13,\"message\":\"internal error\"}");
-          OTLAKE_LOG(ERROR) << "http: handler threw: " << e.what();
-        }
+        if (finish) Guarded(&res, [&] { finish(&res); });
       }
       http::response<http::string_body> out{static_cast<http::status>(res.status), h.version()};
       out.set(http::field::server, "otlake/" OTLAKE_VERSION);
@@ -339,6 +325,20 @@ class HttpServer::Impl {
         stream.socket().shutdown(tcp::socket::shutdown_send, ec);
         co_return;
       }
+    }
+  }
+
+  // Runs a step of the handler (the handler, or its finish after a park); an exception it throws
+  // becomes a 500 (our code does not throw; this catches what a library might).
+  template <typename Step>
+  static void Guarded(HttpResponse* res, Step&& step) {
+    try {
+      step();
+    } catch (const std::exception& e) {
+      *res = HttpResponse();
+      res->status = 500;
+      res->body = std::string("{\"code\":13,\"message\":\"internal error\"}");
+      OTLAKE_LOG(ERROR) << "http: handler threw: " << e.what();
     }
   }
 

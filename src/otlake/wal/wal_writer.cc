@@ -36,10 +36,7 @@ WalWriter::WalWriter(WalOptions opts, int64_t next_lsn)
 WalWriter::~WalWriter() {
   // No flush: an unclosed writer behaves like a crash (see the header). Whoever still waits
   // hears so: nothing more will be written.
-  StopSyncThread();
-  AnswerWaiters(durable_lsn_.load(std::memory_order_acquire),
-                Status::IOError("WAL writer destroyed before the record was synced"),
-                std::numeric_limits<int64_t>::max());
+  StopSyncThread(Status::IOError("WAL writer destroyed before the record was synced"));
   if (file_) (void)file_->Close();
 }
 
@@ -252,13 +249,15 @@ void WalWriter::AnswerWaiters(int64_t durable, const Status& st, int64_t failed_
   for (auto& [done, durable_ok] : ready) done(durable_ok ? Status::OK() : st);
 }
 
-void WalWriter::StopSyncThread() {
+void WalWriter::StopSyncThread(const Status& not_durable) {
   {
     std::lock_guard<std::mutex> lock(waiters_mu_);
     sync_stop_ = true;
   }
   waiters_cv_.notify_all();
   if (sync_thread_.joinable()) sync_thread_.join();
+  AnswerWaiters(durable_lsn_.load(std::memory_order_acquire), not_durable,
+                std::numeric_limits<int64_t>::max());
 }
 
 Status WalWriter::CheckFailedLocked() const {
@@ -489,10 +488,7 @@ Status WalWriter::Close() {
   Status st = SyncUpTo(last);
   // Every record that will ever be written is written: answer whoever still waits (the sync
   // thread may be answering some of them right now; each is answered once).
-  StopSyncThread();
-  AnswerWaiters(durable_lsn_.load(std::memory_order_acquire),
-                st.ok() ? Status::Invalid("WAL writer is closed") : st,
-                std::numeric_limits<int64_t>::max());
+  StopSyncThread(st.ok() ? Status::Invalid("WAL writer is closed") : st);
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return !leader_active_; });
   closed_ = true;

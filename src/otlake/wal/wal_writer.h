@@ -152,8 +152,9 @@ class WalWriter {
   // Answers the waiters with LSN <= durable with OK and, if `st` is an error, those with
   // LSN <= failed_through with `st`. Called without waiters_mu_ held.
   void AnswerWaiters(int64_t durable, const Status& st, int64_t failed_through);
-  // Stops the sync thread (answering nobody); waiters_mu_ not held.
-  void StopSyncThread();
+  // Stops the sync thread, then answers every waiter left: OK if its record is durable, else
+  // `not_durable`. Idempotent; waiters_mu_ not held.
+  void StopSyncThread(const Status& not_durable);
 
   const WalOptions opts_;
   Env* const env_;  // = opts_.env or Env::Default(); outlives this
