@@ -354,6 +354,7 @@ class Pipeline::Impl {
       lake::WriterOptions wo;
       wo.zstd_level = options_.zstd_level;
       wo.checkpoint_interval = options_.checkpoint_interval;
+      wo.readers_dir = options_.days_dir + "/" + day;  // compaction deletes only unheld files
       OTLAKE_ASSIGN_OR_RAISE(auto writer, lake::DeltaTableWriter::Open(dir, t, wo));
       it = writers_.emplace(w.key, std::move(writer)).first;
     }
@@ -438,12 +439,18 @@ class Pipeline::Impl {
     co.target_file_rows = options_.compact_target_rows;
     co.max_input_rows = options_.compact_target_rows;
     co.max_input_bytes = options_.compact_max_input_bytes;
+    co.retention_ms = options_.compact_retention_ms;
     for (auto& [key, writer] : writers_) {
       auto r = writer->Compact(co);
       if (!r.ok()) {
         OTLAKE_LOG(WARN) << "compaction of " << writer->table_dir() << " failed (will retry): "
                          << r.status().ToString();
         continue;
+      }
+      if (r->files_deleted > 0 || r->files_deferred > 0) {
+        std::lock_guard lk(mu_);
+        health_[key.second].replaced_files_deleted += r->files_deleted;
+        health_[key.second].replaced_files_deferred += r->files_deferred;
       }
       if (r->version < 0) continue;
       OTLAKE_LOG(INFO) << "compacted " << writer->table_dir() << ": " << r->files_in << " files ("

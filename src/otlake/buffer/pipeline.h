@@ -62,6 +62,9 @@ struct PipelineOptions {
   /// Uncompressed bytes one compaction run merges at most (lake::CompactOptions::max_input_bytes):
   /// a run holds its inputs in memory, so this bounds compaction's share of the process.
   int64_t compact_max_input_bytes = 256ll << 20;
+  /// How long files a compaction replaced stay on disk for readers outside otlake
+  /// (lake::CompactOptions::retention_ms); otlake's own queries are waited for regardless.
+  int64_t compact_retention_ms = 10 * 60 * 1000;
 };
 
 /// Counters for one table, as /healthz reports them.
@@ -75,6 +78,8 @@ struct TableHealth {
   int64_t write_failures = 0;
   int64_t compactions = 0;        ///< OPTIMIZE commits by this process
   int64_t compacted_files = 0;    ///< small files they replaced
+  int64_t replaced_files_deleted = 0;   ///< of those, deleted (past retention, no query held them)
+  int64_t replaced_files_deferred = 0;  ///< deletions put off because a query held the day
   int64_t last_commit_unix_ms = 0;
   int64_t last_commit_version = -1;
   int64_t oldest_buffered_unix_ms = 0;  ///< 0 if nothing buffered

@@ -181,6 +181,7 @@ std::vector<OptionSpec> StartSpecs() {
           {"", "compact-min-files", "N", "8", "Compact a table of today once it has N small files (0: never)"},
           {"", "compact-max-bytes", "BYTES", "268435456", "Uncompressed bytes one compaction reads at most (bounds its memory)"},
           {"", "compact-interval-ms", "MS", "30000", "How often to look for tables to compact"},
+          {"", "compact-retention-s", "SECONDS", "600", "Keep files a compaction replaced this long, for readers outside otlake"},
           {"", "wal-segment-bytes", "BYTES", "67108864", "Start a new WAL segment at this size"},
           {"", "wal-recycle-segments", "N", "4", "Keep this many retired WAL segments to overwrite (0: delete them)"},
           {"", "wal-compress", "", "", "zstd-compress WAL records (off: measured slower, docs/wal.md)"},
@@ -218,7 +219,7 @@ int RunServer(const Args& a, const Instance& inst) {
                    {"flush-bytes", 1024, 1ll << 36, 0}, {"max-buffered-bytes", 1 << 20, 1ll << 40, 0},
                    {"zstd-level", 1, 22, 0},           {"checkpoint-interval", 1, 100000, 0},
                    {"compact-min-files", 0, 1000000, 0}, {"compact-interval-ms", 10, 86400000, 0},
-                   {"compact-max-bytes", 1 << 20, 1ll << 40, 0},
+                   {"compact-max-bytes", 1 << 20, 1ll << 40, 0}, {"compact-retention-s", 0, 7 * 86400, 0},
                    {"wal-segment-bytes", 1 << 20, 1ll << 34, 0},
                    {"wal-recycle-segments", 0, 1024, 0}, {"ship-grace-s", 0, 7 * 86400, 0},
                    {"ship-interval-s", 1, 86400, 0}, {"ship-retry-s", 1, 86400, 0},
@@ -318,6 +319,7 @@ int RunServer(const Args& a, const Instance& inst) {
   po.compact_min_files = static_cast<int>(get("compact-min-files"));
   po.compact_interval_ms = get("compact-interval-ms");
   po.compact_max_input_bytes = get("compact-max-bytes");
+  po.compact_retention_ms = get("compact-retention-s") * 1000;
   // Recovery (WAL replay into the tables) happens here, before the port opens.
   auto ingestor = ingest::Ingestor::Open(std::move(io));
   if (!ingestor.ok()) {

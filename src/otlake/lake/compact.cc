@@ -15,6 +15,7 @@
 #include "otlake/lake/arrow_convert.h"
 #include "otlake/lake/data_file.h"
 #include "otlake/lake/delta_log.h"
+#include "otlake/lake/day_readers.h"
 #include "otlake/lake/delta_table.h"
 #include "otlake/lake/delta_table_internal.h"
 #include "otlake/lake/fs_util.h"
@@ -163,13 +164,27 @@ Result<int64_t> UncompressedBytes(const std::string& path) {
 Result<CompactResult> DeltaTableWriter::Compact(const CompactOptions& o) {
   CompactResult res;
   const int64_t now = Now();
-  // 1. Delete files removed long enough ago that no reader can still need them.
+  // 1. Delete files removed long enough ago (readers outside otlake) and held by no query of
+  //    this day (otlake's readers, day_readers.h). A held day is not waited for: a later run
+  //    deletes them.
+  std::vector<std::string> expired;
   for (const auto& [path, rm] : state_->removes) {
     if (rm.deletion_timestamp > now - o.retention_ms) continue;
     const std::string full = table_dir_ + "/" + path;
-    if (::access(full.c_str(), F_OK) == 0) {
-      OTLAKE_RETURN_NOT_OK(RemoveIfExists(full));
-      ++res.files_deleted;
+    if (::access(full.c_str(), F_OK) == 0) expired.push_back(full);
+  }
+  if (!expired.empty()) {
+    std::unique_ptr<DayLock> no_readers;
+    if (!opts_.readers_dir.empty()) {
+      OTLAKE_ASSIGN_OR_RAISE(no_readers, ExclusiveDay(opts_.readers_dir, /*timeout_ms=*/0));
+    }
+    if (opts_.readers_dir.empty() || no_readers) {
+      for (const std::string& full : expired) {
+        OTLAKE_RETURN_NOT_OK(RemoveIfExists(full));
+        ++res.files_deleted;
+      }
+    } else {
+      res.files_deferred = static_cast<int64_t>(expired.size());
     }
   }
 

@@ -44,6 +44,10 @@ struct WriterOptions {
   int checkpoint_interval = 10;
   /// Clock for commit timestamps and file modification times; 0 = real clock.
   int64_t now_unix_ms = 0;
+  /// The day folder whose readers lock (day_readers.h) guards this table's deletions: Compact
+  /// and Seal delete a file that a snapshot may reference only while holding it exclusively.
+  /// Empty: the table has no readers to wait for (tools, tests).
+  std::string readers_dir;
 };
 
 /// What one Append committed.
@@ -71,8 +75,9 @@ struct CompactOptions {
   int64_t max_input_bytes = 256ll << 20;
   /// zstd level of the merged files.
   int zstd_level = 3;
-  /// Removed files are deleted from disk only after this long, so readers holding an older
-  /// snapshot can finish (Delta's vacuum retention).
+  /// Removed files are deleted from disk only after this long, for readers outside otlake
+  /// (Delta's vacuum retention), and only when no otlake query holds the day (readers_dir);
+  /// a run that finds the day held leaves them to a later run.
   int64_t retention_ms = 10 * 60 * 1000;
 };
 
@@ -83,6 +88,7 @@ struct CompactResult {
   int64_t bytes_in = 0, bytes_out = 0;
   int64_t uncompressed_bytes_in = 0;  ///< inputs' footer sizes (0 when max_input_bytes <= 0)
   int64_t files_deleted = 0;  ///< files removed earlier and now past retention
+  int64_t files_deferred = 0;  ///< past retention but left: a query held the day
 };
 
 /// Sealing a past day's table (seal.cc): its final layout, written once.
@@ -101,6 +107,10 @@ struct SealOptions {
   int64_t max_row_group_rows = 0;
   /// Rows per data page at most; 0 = the table's (layout.h).
   int64_t max_rows_per_page = 0;
+  /// How long to wait for running queries of the day (readers_dir) before deleting the files
+  /// sealing replaced; past it Seal fails with IOError, having committed everything, and a
+  /// rerun deletes them.
+  int64_t readers_wait_ms = 10 * 60 * 1000;
 };
 
 /// The layout sealed files get per table (seal.cc; measurements in bench/README.md): a sort key
@@ -153,8 +163,8 @@ class DeltaTableWriter {
   /// uncompressed bytes, at least two files) are read, merged in the table's sort order,
   /// written as one file and swapped in by one commit (`remove` + `add`, dataChange=false,
   /// operation OPTIMIZE; the new add's stats are the merge of the inputs'). Readers see either
-  /// the old files or the new one; the old files stay on disk for `retention_ms` (then the
-  /// next Compact deletes them). Same threading rule as Append: call it from the writer's
+  /// the old files or the new one; the old files stay on disk for `retention_ms` and while a
+  /// query holds the day (then a later Compact deletes them). Same threading rule as Append: call it from the writer's
   /// thread, between appends.
   Result<CompactResult> Compact(const CompactOptions& options);
 
@@ -164,7 +174,8 @@ class DeltaTableWriter {
   /// zstd level (one OPTIMIZE commit per output file, so an interrupted seal keeps its progress
   /// and a rerun continues); then a checkpoint of the final version and `_last_checkpoint` are
   /// written, and everything the final checkpoint does not need is deleted: removed data files,
-  /// temp files, older commits and checkpoints, tombstones. The row count is checked against the
+  /// temp files, older commits and checkpoints, tombstones — once no query holds the day
+  /// (WriterOptions::readers_dir, waiting up to `readers_wait_ms`). The row count is checked against the
   /// Parquet footers of the live files (Status::Invalid if the log's stats disagree).
   /// Idempotent: sealing a sealed table rewrites nothing. `progress(rows_done, rows_total)` is
   /// called after each output file. Same threading rule as Append.

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "otlake/lake/checkpoint.h"
+#include "otlake/lake/day_readers.h"
 #include "otlake/lake/data_file.h"
 #include "otlake/lake/delta_log.h"
 #include "otlake/lake/delta_table.h"
@@ -162,7 +163,17 @@ Result<SealResult> DeltaTableWriter::Seal(const SealOptions& o,
   checkpoint_status_ = Status::OK();
   res.version = state_->version;
 
-  // 4. Delete what the checkpoint does not reference. Only names otlake writes are touched.
+  // 4. Delete what the checkpoint does not reference, once no query holds the day (a query that
+  //    loaded an older snapshot reads the replaced files). Only names otlake writes are touched.
+  std::unique_ptr<DayLock> no_readers;
+  if (!opts_.readers_dir.empty()) {
+    OTLAKE_ASSIGN_OR_RAISE(no_readers, ExclusiveDay(opts_.readers_dir, o.readers_wait_ms));
+    if (!no_readers) {
+      return Status::IOError("sealed ", table_dir_, " at version ", res.version,
+                             " but queries held the day for ", o.readers_wait_ms,
+                             " ms; the replaced files stay until sealing runs again");
+    }
+  }
   OTLAKE_ASSIGN_OR_RAISE(auto names, ListDir(table_dir_));
   for (const std::string& n : names) {
     if (n == "_delta_log") continue;
@@ -181,6 +192,7 @@ Result<SealResult> DeltaTableWriter::Seal(const SealOptions& o,
   }
   if (res.files_deleted > 0) OTLAKE_RETURN_NOT_OK(FsyncDir(table_dir_));
   if (res.log_files_deleted > 0) OTLAKE_RETURN_NOT_OK(FsyncDir(log_dir_));
+  no_readers.reset();
 
   // 5. The rows, from the files themselves.
   for (const auto& [path, add] : state_->adds) {

@@ -26,6 +26,9 @@ struct LogSource {
 /// commits after base->version are read unless a newer checkpoint exists. Returns a state with
 /// version -1 when the log holds no commit. Status::Invalid for a gap in the log or a
 /// _last_checkpoint that names a missing checkpoint.
+/// Safe against a writer working meanwhile: _last_checkpoint is read before the folder is listed
+/// (a writer publishes a checkpoint before naming it there), and a listed file that is gone when
+/// read (log clean-up after a newer checkpoint) starts the load over, up to four attempts.
 Result<TableState> LoadTableState(const LogSource& src, const TableState* base = nullptr);
 
 }  // namespace otlake::lake

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "otlake/common/time_util.h"
+#include "otlake/lake/day_readers.h"
 #include "otlake/lake/delta_log.h"
 #include "otlake/lake/layout.h"
 #include "otlake/lake/snapshot.h"
@@ -356,7 +357,7 @@ class QueryEngine::Impl {
     } else {
       OTLAKE_ASSIGN_OR_RAISE(auto local, ListLocalDays());
       std::map<std::string, DaySource> by_name;
-      for (const auto& [d, name] : local) by_name[name] = {d, name, false, false};
+      for (const auto& [d, name] : local) by_name[name] = {d, name, false, false, ""};
       if (storage == Storage::kAuto) {
         for (const auto& [name, st] : IndexStatuses()) {
           if (st.done < ship::Phase::kVerified) continue;
@@ -393,11 +394,50 @@ class QueryEngine::Impl {
            std::string(table::TableName(t));
   }
 
+  // Where a query reads `day` (one of `planned`), held for the query's length (docs/delta.md
+  // "Readers and deleted files"): an S3 day as it is; a local day with its readers lock taken
+  // (added to *holds), so no file of the snapshots loaded next leaves disk before the query
+  // ends. A local day being cleaned, or moved away since it was listed, is read from its
+  // verified S3 copy instead (storage=auto), whole: never half local, half S3. nullopt: the day
+  // is no longer anywhere this query may read.
+  Result<std::optional<DaySource>> HoldDay(const DaySource& day, Storage storage,
+                                           const std::vector<DaySource>& planned,
+                                           std::vector<std::unique_ptr<lake::DayLock>>* holds) {
+    if (day.remote) return std::optional<DaySource>(day);
+    std::unique_ptr<lake::DayLock> lock;
+    OTLAKE_ASSIGN_OR_RAISE(lake::ShareState state, lake::ShareDay(days_dir_ + "/" + day.name, &lock));
+    if (state == lake::ShareState::kHeld) {
+      holds->push_back(std::move(lock));
+      return std::optional<DaySource>(day);
+    }
+    // The S3 copy, unless the plan reads it already (a cleaned day that has a local folder
+    // again reads both, each whole).
+    const bool planned_remote = std::any_of(planned.begin(), planned.end(), [&](const DaySource& p) {
+      return p.remote && p.name == day.name;
+    });
+    if (storage == Storage::kAuto && options_.s3 && !planned_remote) {
+      const auto idx = IndexStatuses();
+      auto it = idx.find(day.name);
+      if (it != idx.end() && it->second.done >= ship::Phase::kVerified) {
+        return std::optional<DaySource>(DaySource{day.d, day.name, true, true, VerifiedStamp(it->second)});
+      }
+    }
+    if (state == lake::ShareState::kClosing) {  // nowhere else to read it: the clean waits for us
+      holds->push_back(std::move(lock));
+      return std::optional<DaySource>(day);
+    }
+    return std::optional<DaySource>();
+  }
+
+  static std::string TableDisplay(const DaySource& day, TableId t) {
+    return (day.remote ? "s3:" : "") + day.name + "/otel/" + std::string(table::TableName(t));
+  }
+
   // The table's snapshot, or nullptr if the day has no such table.
   Result<std::shared_ptr<const Snapshot>> GetSnapshot(const DaySource& day, TableId t) {
     arrow::fs::FileSystem* fs = day.remote ? options_.s3.get() : fs_.get();
     const std::string table_dir = TableDir(day, t);
-    const std::string display_dir = (day.remote ? "s3:" : "") + day.name + "/otel/" + std::string(table::TableName(t));
+    const std::string display_dir = TableDisplay(day, t);
     const std::string log_dir = table_dir + "/_delta_log";
     const std::string cache_key = (day.remote ? "s3://" : "") + log_dir;
     std::shared_ptr<const Snapshot> cached;
@@ -512,19 +552,24 @@ class QueryEngine::Impl {
       int64_t best_ts;  // newest (desc) or oldest (asc) event_ts it may hold
     };
     std::vector<Candidate> candidates;
+    // Readers locks of the local days read; released when Run returns, after every read
+    // (including the read-ahead tasks below, which are waited for first).
+    std::vector<std::unique_ptr<lake::DayLock>> holds;
     OTLAKE_ASSIGN_OR_RAISE(auto days, ListDays(q.storage, &rs.warnings));
-    for (const DaySource& day : days) {
-      const int64_t d = day.d;
-      if (q.day_from && (d < *q.day_from || d > *q.day_to)) continue;
+    for (const DaySource& planned : days) {
+      if (q.day_from && (planned.d < *q.day_from || planned.d > *q.day_to)) continue;
+      OTLAKE_ASSIGN_OR_RAISE(std::optional<DaySource> held, HoldDay(planned, q.storage, days, &holds));
+      if (!held) continue;
+      const DaySource& day = *held;
       auto snap_or = GetSnapshot(day, q.table);
-      if (!snap_or.ok()) {  // one broken day must not hide every other day
-        rs.warnings.push_back((day.remote ? "s3:" : "") + day.name + "/" + std::string(table::TableName(q.table)) +
-                              " skipped: " + snap_or.status().ToString());
-        continue;
+      if (!snap_or.ok()) {  // an answer without this day's rows would look complete: fail
+        return Status::IOError("cannot read the Delta log of ", TableDisplay(day, q.table), ": ",
+                               snap_or.status().ToString());
       }
       auto snap = std::move(*snap_or);
       if (!snap) continue;
       ++rs.stats.days;
+      rs.stats.snapshots.push_back({day.name, q.table, day.remote, snap->version});
       rs.stats.files_total += static_cast<int64_t>(snap->files.size());
       for (const auto& f : snap->files) {
         if (!FileMayMatch(q, *f)) continue;
@@ -594,8 +639,10 @@ class QueryEngine::Impl {
       }
       if (!part_or.ok()) {
         if (part_or.status().IsCancelled()) return part_or.status();
-        rs.warnings.push_back(cand.file->display + " skipped: " + part_or.status().ToString());
-        continue;
+        // The snapshot's files stay on disk while the day is held, so this file went missing or
+        // broke outside otlake's control: say so rather than answer fewer rows.
+        return Status::IOError("data file ", cand.file->display, " of the snapshot cannot be read: ",
+                               part_or.status().ToString());
       }
       auto part = std::move(*part_or);
       for (auto& t : part) {
@@ -684,7 +731,11 @@ class QueryEngine::Impl {
     if (auto l = ListLocalDays(); l.ok()) {
       for (const auto& [d, name] : *l) local.insert(name);
     }
-    for (const DaySource& day : days) {
+    std::vector<std::unique_ptr<lake::DayLock>> holds;
+    for (const DaySource& planned : days) {
+      OTLAKE_ASSIGN_OR_RAISE(std::optional<DaySource> held, HoldDay(planned, storage, days, &holds));
+      if (!held) continue;
+      const DaySource& day = *held;
       DayInfo di;
       di.day = day.name;
       di.storage = day.remote ? "s3" : "local";
@@ -716,6 +767,7 @@ class QueryEngine::Impl {
         di.tables.push_back(ti);
       }
       out.push_back(std::move(di));
+      holds.clear();
     }
     return out;
   }
@@ -725,10 +777,13 @@ class QueryEngine::Impl {
     OTLAKE_RETURN_NOT_OK(CheckStorage(storage));
     std::vector<ServiceCount> out;
     OTLAKE_ASSIGN_OR_RAISE(auto days, ListDays(storage, nullptr));
-    for (const DaySource& day : days) {
-      const int64_t d = day.d;
+    for (const DaySource& planned : days) {
+      if ((from && planned.d < *from) || (to && planned.d > *to)) continue;
+      std::vector<std::unique_ptr<lake::DayLock>> holds;
+      OTLAKE_ASSIGN_OR_RAISE(std::optional<DaySource> held, HoldDay(planned, storage, days, &holds));
+      if (!held) continue;
+      const DaySource& day = *held;
       const std::string& name = day.name;
-      if ((from && d < *from) || (to && d > *to)) continue;
       std::map<std::string, ServiceCount> per;
       for (TableId t : {TableId::kSpans, TableId::kLogs}) {
         OTLAKE_ASSIGN_OR_RAISE(auto snap, GetSnapshot(day, t));

@@ -99,8 +99,17 @@ using Cell = std::variant<std::monostate, int64_t, double, bool, std::string>;
 
 enum class CellKind : uint8_t { kString, kInt64, kDouble, kBool, kJson };
 
+/// One table of one day as a query read it: the Delta snapshot (version) it read from start to end.
+struct SnapshotRead {
+  std::string day;  ///< YYYY-MM-DD
+  table::TableId table = table::TableId::kSpans;
+  bool remote = false;  ///< read from S3 (else the local folder)
+  int64_t version = -1;
+};
+
 /// What a scan touched (for the API's "scan" object and the benchmarks).
 struct ScanStats {
+  std::vector<SnapshotRead> snapshots;  ///< every day and table read, with its version
   int64_t days = 0;
   int64_t files_total = 0;     ///< live files in the planned days' tables
   int64_t files_read = 0;      ///< files opened
@@ -119,7 +128,8 @@ struct ResultSet {
   ScanStats stats;
   /// Set when the answer holds max_rows rows (more may follow): pass as `cursor`.
   std::string next_cursor;
-  /// Tables or files that could not be read and were skipped (the rest of the answer stands).
+  /// Days the plan could not read at all (shipped to S3 with S3 not configured here). A table
+  /// or file of a planned day that cannot be read fails the query instead.
   std::vector<std::string> warnings;
 };
 
@@ -170,8 +180,10 @@ class QueryEngine {
   QueryEngine(const QueryEngine&) = delete;
   QueryEngine& operator=(const QueryEngine&) = delete;
 
-  /// Runs `q`. Status::Invalid for a storage this instance has not got (s3 before shipping
-  /// exists), Status::Cancelled when the deadline passes, IOError when a file cannot be read.
+  /// Runs `q`. Each day's table is read from one Delta snapshot, whose files stay on disk until
+  /// the query returns (lake/day_readers.h). Status::Invalid for a storage this instance has not
+  /// got (s3 before shipping exists), Status::Cancelled when the deadline passes, IOError when a
+  /// Delta log or a data file of the snapshot cannot be read (never a shorter answer).
   Result<ResultSet> Run(const Query& q);
 
   /// Every span, event and link of `trace_id` (32 lowercase hex) across all days.

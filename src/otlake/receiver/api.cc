@@ -85,7 +85,14 @@ void AppendScan(const query::ScanStats& s, std::string* out) {
           ",\"row_groups_total\":" + std::to_string(s.row_groups_total) + ",\"row_groups_read\":" +
           std::to_string(s.row_groups_read) + ",\"rows_scanned\":" + std::to_string(s.rows_scanned) +
           ",\"bytes_read\":" + std::to_string(s.bytes_read) + ",\"elapsed_ms\":" +
-          std::to_string(s.elapsed_us / 1000.0) + "}";
+          std::to_string(s.elapsed_us / 1000.0) + ",\"snapshots\":[";
+  for (size_t i = 0; i < s.snapshots.size(); ++i) {
+    const query::SnapshotRead& r = s.snapshots[i];
+    *out += std::string(i ? "," : "") + "{\"day\":\"" + r.day + "\",\"table\":\"" +
+            std::string(table::TableName(r.table)) + "\",\"storage\":\"" + (r.remote ? "s3" : "local") +
+            "\",\"version\":" + std::to_string(r.version) + "}";
+  }
+  *out += "]}";
 }
 
 bool TableForPath(std::string_view path, TableId* t) {
@@ -136,7 +143,7 @@ void HandleTable(QueryEngine* engine, TableId t, std::vector<std::pair<std::stri
     out += "\"warnings\":[";
     for (size_t i = 0; i < rs->warnings.size(); ++i) out += (i ? "," : "") + Quote(rs->warnings[i]);
     out += "],";
-    OTLAKE_LOG(WARN) << "query skipped unreadable data: " << rs->warnings.front();
+    OTLAKE_LOG(WARN) << "query could not plan every day: " << rs->warnings.front();
   }
   AppendScan(rs->stats, &out);
   out += "}";
@@ -215,6 +222,7 @@ void HandleTrace(QueryEngine* engine, std::string id, std::vector<std::pair<std:
     total.rows_scanned += rs->stats.rows_scanned;
     total.bytes_read += rs->stats.bytes_read;
     total.elapsed_us += rs->stats.elapsed_us;
+    total.snapshots.insert(total.snapshots.end(), rs->stats.snapshots.begin(), rs->stats.snapshots.end());
   }
   std::vector<std::string> warnings;
   for (const auto* rs : {&tr->spans, &tr->events, &tr->links}) {

@@ -333,6 +333,7 @@ class Receiver::Impl {
       j.Int("persisted", h.persisted_rows).Int("flushes", h.flushes).Int("files", h.files);
       j.Int("write_failures", h.write_failures);
       j.Int("compactions", h.compactions).Int("compacted_files", h.compacted_files);
+      j.Int("replaced_files_deleted", h.replaced_files_deleted).Int("replaced_files_deferred", h.replaced_files_deferred);
       if (h.last_commit_unix_ms > 0) {
         j.Str("last_commit_utc", UtcIso8601(h.last_commit_unix_ms));
       } else {

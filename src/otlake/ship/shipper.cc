@@ -25,6 +25,7 @@
 #include "otlake/common/log.h"
 #include "otlake/common/thread_util.h"
 #include "otlake/common/time_util.h"
+#include "otlake/lake/day_readers.h"
 #include "otlake/lake/delta_log.h"
 #include "otlake/lake/fs_util.h"
 #include "otlake/lake/snapshot.h"
@@ -343,6 +344,7 @@ Status Shipper::Seal(const std::string& day, DayStatus* st, const ProgressFn& pr
     e.name = IndexTableName(name);
     lake::WriterOptions wo;
     wo.checkpoint_interval = 0;  // Seal writes the one checkpoint that matters
+    wo.readers_dir = day_dir;    // replaced files go once no query holds the day
     auto writer = lake::DeltaTableWriter::Open(day_dir + "/otel/" + name, id, wo);
     Result<lake::SealResult> sr = writer.ok() ? (*writer)->Seal(options_.seal, [&](int64_t done, int64_t total) {
       if (progress) {
@@ -829,15 +831,31 @@ Status Shipper::Clean(const std::string& day, DayStatus* st) {
     std::error_code ec;
     for (auto it = std::filesystem::recursive_directory_iterator(day_dir, ec);
          !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-      if (it->is_regular_file(ec)) {
+      const std::string base = it->path().filename().string();
+      if (it->is_regular_file(ec) && base != lake::kReadersLockName && base != lake::kClosingName) {
         r.files += 1;
         r.bytes += static_cast<int64_t>(it->file_size(ec));
       }
     }
     OTLAKE_RETURN_NOT_OK(MakeDirs(trash_root));
+    // Queries that start from now on read the S3 copy; the ones reading the local files finish
+    // first (lake/day_readers.h), and the day moves away with their lock held.
+    OTLAKE_RETURN_NOT_OK(lake::MarkClosing(day_dir));
+    auto no_readers = lake::ExclusiveDay(day_dir, options_.seal.readers_wait_ms);
+    if (!no_readers.ok() || !*no_readers) {
+      (void)lake::UnmarkClosing(day_dir);
+      r.ok = false;
+      r.reason = "in_use";
+      r.error = no_readers.ok() ? "queries held the local day for " + std::to_string(options_.seal.readers_wait_ms) +
+                                      " ms; not cleaning it now"
+                                : no_readers.status().message();
+      OTLAKE_RETURN_NOT_OK(Record(r, st));
+      return Status::IOError(r.error);
+    }
     const std::string trash = trash_root + "/" + day + "-" + lake::NewUuid();
     if (::rename(day_dir.c_str(), trash.c_str()) != 0) {
       Status s = Status::IOError("cannot move ", day_dir, " away: ", std::strerror(errno));
+      (void)lake::UnmarkClosing(day_dir);
       r.ok = false;
       r.reason = "clean_failed";
       r.error = s.message();
