@@ -5,6 +5,7 @@ import base64
 import json
 import os
 import random
+import shutil
 import subprocess
 import threading
 import time
@@ -281,7 +282,9 @@ def test_trace_as_otlp_json_round_trips_through_the_official_protobuf_parser(ser
     assert requests.get(f"{server.url}/api/traces/{tid}?format=xml", timeout=30).status_code == 400
 
 
-def test_empty_missing_and_broken_days_do_not_hide_the_good_ones(server):
+def test_empty_and_missing_days_answer_and_broken_data_fails_naming_it(server):
+    """Days with nothing to read are no error; a log or data file that cannot be read fails the
+    query with a 500 naming it, never a shorter 200 (docs/delta.md "Readers and deleted files")."""
     tid = f"{random.getrandbits(128):032x}"
     post(server, trace_body(tid, 2, events=False, links=False))
     server.wait_persisted()
@@ -289,28 +292,35 @@ def test_empty_missing_and_broken_days_do_not_hide_the_good_ones(server):
     os.makedirs(os.path.join(days, "2026-01-01"))                       # empty day
     os.makedirs(os.path.join(days, "2026-01-02", "otel", "spans"))      # table folder, no log
     os.makedirs(os.path.join(days, "not-a-day", "otel", "spans"))       # ignored name
+    r = requests.get(f"{server.url}/api/spans?date_from=2026-01-01&date_to=2030-01-01&select=trace_id", timeout=30)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["count"] == 2 and {x["trace_id"] for x in body["rows"]} == {tid}
+    assert "warnings" not in body
+    assert [s["table"] for s in body["scan"]["snapshots"]] == ["spans"], body["scan"]
     broken = os.path.join(days, "2026-01-03", "otel", "spans", "_delta_log")
     os.makedirs(broken)
     with open(os.path.join(broken, "00000000000000000000.json"), "w") as f:
         f.write("{not json\n")
     r = requests.get(f"{server.url}/api/spans?date_from=2026-01-01&date_to=2030-01-01&select=trace_id", timeout=30)
-    assert r.status_code == 200, r.text
-    body = r.json()
-    assert body["count"] == 2 and {x["trace_id"] for x in body["rows"]} == {tid}
-    assert len(body["warnings"]) == 1 and body["warnings"][0].startswith("2026-01-03/spans skipped")
-    t = requests.get(f"{server.url}/api/traces/{tid}", timeout=30).json()
-    assert t["count"] == 2 and any("2026-01-03" in w for w in t["warnings"])
+    assert r.status_code == 500 and "2026-01-03/otel/spans" in r.json()["error"], r.text
+    t = requests.get(f"{server.url}/api/traces/{tid}", timeout=30)
+    assert t.status_code == 500 and "2026-01-03/otel/spans" in t.json()["error"], t.text
+    # Other days still answer when the query leaves the broken one out.
+    r = requests.get(f"{server.url}/api/spans?date_from=2026-01-04&date_to=2030-01-01&select=trace_id", timeout=30)
+    assert r.status_code == 200 and r.json()["count"] == 2, r.text
     days_answer = requests.get(f"{server.url}/api/days", timeout=30)
     assert days_answer.status_code == 200
     by_day = {d["day"]: d for d in days_answer.json()["days"]}
     assert "error" in by_day["2026-01-03"]["tables"]["spans"] and "not-a-day" not in by_day
     assert by_day["2026-01-01"]["tables"] == {}
-    # A data file that vanished: the other files still answer.
+    shutil.rmtree(os.path.join(days, "2026-01-03"))
+    # A data file removed behind otlake's back: an error naming it, not the rows of the others.
     today = requests.get(f"{server.url}/api/spans?select=trace_id", timeout=30).json()
     post(server, trace_body(f"{random.getrandbits(128):032x}", 2, events=False, links=False))
     server.wait_persisted()
     parquet = sorted(f for f in os.listdir(server.table_path("spans")) if f.endswith(".parquet"))
     os.remove(os.path.join(server.table_path("spans"), parquet[0]))
-    r = requests.get(f"{server.url}/api/spans?select=trace_id", timeout=30).json()
-    assert r["count"] == 2 and any(parquet[0] in w for w in r["warnings"]), r
+    r = requests.get(f"{server.url}/api/spans?select=trace_id", timeout=30)
+    assert r.status_code == 500 and parquet[0] in r.json()["error"], r.text
     assert today["count"] == 2

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <rapidjson/document.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -211,7 +212,18 @@ bool ParseInt(const std::string& s, int64_t lo, int64_t hi, int64_t* out) {
   return true;
 }
 
+// The soft limit on open files up to the hard one: connections, WAL segments, Parquet files and
+// one readers lock per local day a query holds (lake/day_readers.h) all take descriptors.
+void RaiseOpenFileLimit() {
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
 int RunServer(const Args& a, const Instance& inst) {
+  RaiseOpenFileLimit();
   struct IntOpt { const char* name; int64_t lo, hi; int64_t value; };
   IntOpt opts[] = {{"port", 0, 65535, 0},          {"threads", 0, 256, 0},
                    {"max-body-bytes", 1, 1ll << 34, 0}, {"max-decompressed-bytes", 1, 1ll << 36, 0},

@@ -558,16 +558,21 @@ class QueryEngine::Impl {
     OTLAKE_ASSIGN_OR_RAISE(auto days, ListDays(q.storage, &rs.warnings));
     for (const DaySource& planned : days) {
       if (q.day_from && (planned.d < *q.day_from || planned.d > *q.day_to)) continue;
+      const size_t held_before = holds.size();
       OTLAKE_ASSIGN_OR_RAISE(std::optional<DaySource> held, HoldDay(planned, q.storage, days, &holds));
       if (!held) continue;
       const DaySource& day = *held;
+      const size_t candidates_before = candidates.size();
       auto snap_or = GetSnapshot(day, q.table);
       if (!snap_or.ok()) {  // an answer without this day's rows would look complete: fail
         return Status::IOError("cannot read the Delta log of ", TableDisplay(day, q.table), ": ",
                                snap_or.status().ToString());
       }
       auto snap = std::move(*snap_or);
-      if (!snap) continue;
+      if (!snap) {
+        if (holds.size() > held_before) holds.pop_back();  // nothing to read here: no lock needed
+        continue;
+      }
       ++rs.stats.days;
       rs.stats.snapshots.push_back({day.name, q.table, day.remote, snap->version});
       rs.stats.files_total += static_cast<int64_t>(snap->files.size());
@@ -578,6 +583,8 @@ class QueryEngine::Impl {
         if (const auto* v = std::get_if<int64_t>(&b)) best = *v;
         candidates.push_back({f, best});
       }
+      // A day none of whose files will be read needs no lock either (a descriptor per day held).
+      if (candidates.size() == candidates_before && holds.size() > held_before) holds.pop_back();
     }
     std::stable_sort(candidates.begin(), candidates.end(), [&](const Candidate& a, const Candidate& b) {
       return q.ascending ? a.best_ts < b.best_ts : a.best_ts > b.best_ts;
