@@ -47,6 +47,30 @@ bool AllExist(const std::string& dir, const std::map<std::string, AddFile>& file
   return true;
 }
 
+// A table of day `day_name` under `tmp` with `files` small files, written with the day's readers
+// lock, and a query holding the day with the snapshot it loaded.
+struct HeldDay {
+  std::string day, dir;
+  std::unique_ptr<DeltaTableWriter> writer;
+  std::unique_ptr<DayLock> query;
+  TableState snapshot;
+};
+
+HeldDay MakeHeldDay(const testing::TempDir& tmp, const char* day_name, TableId t, int files) {
+  HeldDay h;
+  h.day = tmp / day_name;
+  h.dir = h.day + "/otel/" + std::string(table::TableName(t));
+  WriterOptions wo;
+  wo.readers_dir = h.day;
+  wo.checkpoint_interval = 0;
+  h.writer = DeltaTableWriter::Open(h.dir, t, wo).ValueOrDie();
+  AppendFiles(h.writer.get(), t, files, 1);
+  EXPECT_EQ(ShareDay(h.day, &h.query).ValueOrDie(), ShareState::kHeld);
+  h.snapshot = LoadTableState(SourceOf(h.dir)).ValueOrDie();
+  EXPECT_EQ(h.snapshot.adds.size(), static_cast<size_t>(files));
+  return h;
+}
+
 TEST(DayReaders, SharedHoldersExcludeAWriterButNotEachOther) {
   testing::TempDir tmp;
   const std::string day = tmp / "2026-12-07";
@@ -118,19 +142,11 @@ TEST(DayReaders, AClosingDayIsReportedAndAMovedDayIsGone) {
 
 TEST(DayReaders, ACompactedFileOutlivesTheLastQueryHoldingTheDay) {
   testing::TempDir tmp;
-  const std::string day = tmp / "2026-12-07";
-  const std::string dir = day + "/otel/logs";
-  WriterOptions wo;
-  wo.readers_dir = day;
-  OTLAKE_ASSERT_OK_AND_ASSIGN(auto w, DeltaTableWriter::Open(dir, TableId::kLogs, wo));
-  AppendFiles(w.get(), TableId::kLogs, 4, 1);
-
   // A query holds the day and loads its snapshot (the 4 small files).
-  std::unique_ptr<DayLock> query;
-  OTLAKE_ASSERT_OK_AND_ASSIGN(ShareState st, ShareDay(day, &query));
-  ASSERT_EQ(st, ShareState::kHeld);
-  OTLAKE_ASSERT_OK_AND_ASSIGN(TableState snap, LoadTableState(SourceOf(dir)));
-  ASSERT_EQ(snap.adds.size(), 4u);
+  HeldDay h = MakeHeldDay(tmp, "2026-12-07", TableId::kLogs, 4);
+  auto& w = h.writer;
+  const std::string& dir = h.dir;
+  const TableState& snap = h.snapshot;
 
   CompactOptions co;
   co.min_files = 4;
@@ -144,7 +160,7 @@ TEST(DayReaders, ACompactedFileOutlivesTheLastQueryHoldingTheDay) {
   EXPECT_TRUE(AllExist(dir, snap.adds));
 
   // Once the query is done they go, and the live file stays.
-  query.reset();
+  h.query.reset();
   OTLAKE_ASSERT_OK_AND_ASSIGN(auto r3, w->Compact(co));
   EXPECT_EQ(r3.files_deleted, 4);
   for (const auto& [path, _] : snap.adds) EXPECT_FALSE(std::filesystem::exists(dir + "/" + path)) << path;
@@ -154,18 +170,10 @@ TEST(DayReaders, ACompactedFileOutlivesTheLastQueryHoldingTheDay) {
 
 TEST(DayReaders, SealDeletesReplacedFilesOnlyAfterTheLastQueryOfTheDay) {
   testing::TempDir tmp;
-  const std::string day = tmp / "2026-12-06";
-  const std::string dir = day + "/otel/spans";
-  WriterOptions wo;
-  wo.readers_dir = day;
-  wo.checkpoint_interval = 0;
-  OTLAKE_ASSERT_OK_AND_ASSIGN(auto w, DeltaTableWriter::Open(dir, TableId::kSpans, wo));
-  AppendFiles(w.get(), TableId::kSpans, 5, 10);
-
-  std::unique_ptr<DayLock> query;
-  OTLAKE_ASSERT_OK_AND_ASSIGN(ShareState st, ShareDay(day, &query));
-  ASSERT_EQ(st, ShareState::kHeld);
-  OTLAKE_ASSERT_OK_AND_ASSIGN(TableState snap, LoadTableState(SourceOf(dir)));
+  HeldDay h = MakeHeldDay(tmp, "2026-12-06", TableId::kSpans, 5);
+  auto& w = h.writer;
+  const std::string& dir = h.dir;
+  const TableState& snap = h.snapshot;
 
   // While the query runs past the wait, the seal commits but deletes nothing, and says so.
   SealOptions so;
@@ -183,7 +191,7 @@ TEST(DayReaders, SealDeletesReplacedFilesOnlyAfterTheLastQueryOfTheDay) {
   so.readers_wait_ms = 10'000;
   std::thread done([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    query.reset();
+    h.query.reset();
   });
   OTLAKE_ASSERT_OK_AND_ASSIGN(auto r, w->Seal(so));
   done.join();
