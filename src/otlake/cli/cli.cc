@@ -22,6 +22,7 @@
 #include "otlake/buffer/pipeline.h"
 #include "otlake/ingest/ingestor.h"
 #include "otlake/cli/args.h"
+#include "otlake/cli/replay_cmd.h"
 #include "otlake/cli/ship_cmds.h"
 #include "otlake/cli/view.h"
 #include "otlake/common/file_util.h"
@@ -734,6 +735,13 @@ int CmdDays(int argc, char** argv) {
   return RunDays(a, inst.id, inst.root);
 }
 
+int CmdReplay(int argc, char** argv) {
+  Args a;
+  std::string err;
+  if (!a.Parse(ReplaySpecs(), argc, argv, 2, &err)) return Usage(err, "replay");
+  return RunReplayCommand(a);
+}
+
 int CmdTrace(int argc, char** argv) {
   Args a;
   Instance inst;
@@ -792,6 +800,10 @@ const Command kCommands[] = {
      "Seal (if needed), upload to S3, verify table by table, then remove the local copy.\n"
      "Resumes where an earlier attempt stopped. Exit 0 done, 1 failed (recorded), 2 usage.",
      CmdShip, ShipSpecs},
+    {"replay", "otlake replay (--s3-bucket B | --source-dir DIR) --start T --end T (--to-otlp URL | --to-dir DIR | --dry-run)",
+     "Replay a time window of a Collector-layout OTLP archive (awss3exporter) to an OTLP/HTTP\n"
+     "endpoint or a directory (docs/archive.md). Exit 0 all replayed, 1 some objects failed, 2 usage.",
+     CmdReplay, ReplaySpecs},
 };
 
 void PrintMainHelp() {

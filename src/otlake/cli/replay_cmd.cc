@@ -1,0 +1,330 @@
+#include "otlake/cli/replay_cmd.h"
+
+#include <arrow/filesystem/localfs.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+#include "otlake/archive/replay.h"
+#include "otlake/ship/s3_config.h"
+#include "otlake/ship/s3_fs.h"
+
+namespace otlake::cli {
+namespace {
+
+int Usage(const std::string& msg) {
+  std::cerr << "otlake replay: " << msg << "\nTry 'otlake replay --help'.\n";
+  return 2;
+}
+
+std::string HumanBytes(int64_t b) {
+  char buf[32];
+  if (b < 1024) std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(b));
+  else if (b < (1 << 20)) std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
+  else if (b < (1ll << 30)) std::snprintf(buf, sizeof buf, "%.1f MiB", b / 1048576.0);
+  else std::snprintf(buf, sizeof buf, "%.2f GiB", b / 1073741824.0);
+  return buf;
+}
+
+bool ParseIntFlag(const Args& a, const char* name, int64_t lo, int64_t hi, int64_t* out, std::string* err) {
+  const std::string& s = a.Get(name);
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(s.c_str(), &end, 10);
+  if (s.empty() || errno || *end || v < lo || v > hi) {
+    *err = "--" + std::string(name) + " must be an integer in [" + std::to_string(lo) + ", " +
+           std::to_string(hi) + "], got '" + s + "'";
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+// The progress line on a terminal: objects, bytes, records, rate, ETA.
+void PrintProgress(const archive::ReplayProgress& p) {
+  const double rate = p.seconds > 0 ? static_cast<double>(p.records) / p.seconds : 0;
+  const double mbs = p.seconds > 0 ? static_cast<double>(p.bytes) / 1048576.0 / p.seconds : 0;
+  std::string eta = "-";
+  if (p.bytes > 0 && p.bytes_total > p.bytes) {
+    eta = std::to_string(static_cast<int64_t>(p.seconds * static_cast<double>(p.bytes_total - p.bytes) /
+                                              static_cast<double>(p.bytes))) + "s";
+  }
+  std::fprintf(stderr, "\rreplay: %lld/%lld objects (%lld failed)  %s / %s  %lld records  %.0f rec/s  %.1f MiB/s  ETA %s\033[K",
+               static_cast<long long>(p.objects_done), static_cast<long long>(p.objects_total),
+               static_cast<long long>(p.objects_failed), HumanBytes(p.bytes).c_str(),
+               HumanBytes(p.bytes_total).c_str(), static_cast<long long>(p.records), rate, mbs,
+               eta.c_str());
+  std::fflush(stderr);
+}
+
+// The source's endpoint when none is configured anywhere: AWS itself.
+bool EndpointConfigured(const std::string& instance_root) {
+  for (const char* v : {"AWS_ENDPOINT_URL", "S3_URL"}) {
+    const char* e = std::getenv(v);
+    if (e && *e) return true;
+  }
+  std::vector<std::string> warnings;
+  auto file = ship::ReadConfigFile(ship::ConfigFilePath(instance_root), &warnings);
+  if (!file.ok()) return false;
+  for (const char* v : {"AWS_ENDPOINT_URL", "S3_URL"}) {
+    auto it = file->find(v);
+    if (it != file->end() && !it->second.empty()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<OptionSpec> ReplaySpecs() {
+  return {
+      {"", "source-dir", "DIR", "", "Read the archive from a local directory with the bucket's layout"},
+      {"", "s3-bucket", "BUCKET", "", "Read the archive from this bucket (awss3receiver s3_bucket)"},
+      {"", "s3-prefix", "PREFIX", "", "\"Directory\" in the bucket or source dir (s3_prefix)"},
+      {"", "s3-partition-format", "FORMAT", std::string(archive::kDefaultPartitionFormat),
+       "strftime layout of the partitions (s3_partition_format)"},
+      {"", "s3-partition-timezone", "ZONE", "UTC", "IANA zone the exporter partitioned in (s3_partition_timezone; 'Local' = /etc/localtime)"},
+      {"", "file-prefix", "PREFIX", "", "Text in front of the signal name in file names (file_prefix)"},
+      {"", "region", "REGION", "", "S3 region (region) [default: AWS_REGION, else us-east-1]"},
+      {"", "endpoint", "URL", "", "S3 endpoint (endpoint) [default: AWS_ENDPOINT_URL, else AWS]"},
+      {"", "s3-force-path-style", "", "", "Path-style addressing (s3_force_path_style; always used with --endpoint)"},
+      {"", "start", "TIME", "", "Window start (starttime): RFC 3339, 'YYYY-MM-DD HH:MM' or YYYY-MM-DD, in the partition zone"},
+      {"", "end", "TIME", "", "Window end, exclusive (endtime)"},
+      {"", "signal", "SIGNALS", "traces,logs,metrics", "Signals to replay (comma-separated)"},
+      {"", "to-otlp", "URL", "", "Send to an OTLP/HTTP endpoint: POST URL/v1/<signal>, protobuf, gzip"},
+      {"", "to-dir", "DIR", "", "Write to a local directory: OTLP/JSON lines (.jsonl) and .binpb files at the archive keys"},
+      {"", "parallelism", "N", "4", "Objects downloaded and sent at once"},
+      {"", "max-attempts", "N", "8", "Sends of one document before it fails (429/502/503/504, connection errors)"},
+      {"", "timeout-s", "SECONDS", "30", "Timeout of one OTLP/HTTP request"},
+      {"", "dry-run", "", "", "List the objects, their count and bytes; send nothing"},
+      {"", "json", "", "", "Print the report as JSON"},
+      {"I", "instance-id", "ID", "default", "Instance whose configs/otlake.env holds S3 credentials"},
+      {"D", "dir", "DIR", "./otlake_data", "Parent directory of instances"},
+  };
+}
+
+int RunReplayCommand(const Args& a) {
+  std::string err;
+  // ---- the window and the layout
+  auto tz = archive::TimeZone::Load(a.Get("s3-partition-timezone") == "UTC" ? "" : a.Get("s3-partition-timezone"));
+  if (!tz.ok()) return Usage("--s3-partition-timezone: " + tz.status().message());
+  if (auto step = archive::InferStep(a.Get("s3-partition-format")); !step.ok()) {
+    return Usage("--s3-partition-format: " + step.status().message());
+  }
+  if (a.Get("file-prefix").find('/') != std::string::npos) {
+    return Usage("--file-prefix must not contain '/'");
+  }
+  if (!a.Has("start") || !a.Has("end")) return Usage("--start and --end are required (the window to replay)");
+  auto start = archive::ParseWindowTime(a.Get("start"), *tz, "--start");
+  if (!start.ok()) return Usage(start.status().message());
+  auto end = archive::ParseWindowTime(a.Get("end"), *tz, "--end");
+  if (!end.ok()) return Usage(end.status().message());
+  if (*end <= *start) return Usage("--end '" + a.Get("end") + "' is not after --start '" + a.Get("start") + "'");
+
+  archive::ListOptions lo;
+  lo.window.s3_prefix = a.Get("s3-prefix");
+  lo.window.s3_partition_format = a.Get("s3-partition-format");
+  lo.window.s3_partition_timezone = a.Get("s3-partition-timezone") == "UTC" ? "" : a.Get("s3-partition-timezone");
+  lo.window.file_prefix = a.Get("file-prefix");
+  lo.window.starttime = a.Get("start");
+  lo.window.endtime = a.Get("end");
+  lo.signals.clear();
+  {
+    std::string list = a.Get("signal") + ",";
+    for (size_t p = 0, q; (q = list.find(',', p)) != std::string::npos; p = q + 1) {
+      const std::string s = list.substr(p, q - p);
+      archive::Signal sig;
+      if (s == "traces") sig = archive::Signal::kTraces;
+      else if (s == "logs") sig = archive::Signal::kLogs;
+      else if (s == "metrics") sig = archive::Signal::kMetrics;
+      else return Usage("--signal: '" + s + "' is not traces, logs or metrics");
+      if (std::find(lo.signals.begin(), lo.signals.end(), sig) == lo.signals.end()) lo.signals.push_back(sig);
+    }
+  }
+  int64_t parallelism, max_attempts;
+  if (!ParseIntFlag(a, "parallelism", 1, 64, &parallelism, &err)) return Usage(err);
+  if (!ParseIntFlag(a, "max-attempts", 1, 100, &max_attempts, &err)) return Usage(err);
+  const double timeout_s = std::atof(a.Get("timeout-s").c_str());
+  if (!(timeout_s > 0)) return Usage("--timeout-s must be a positive number of seconds");
+  lo.parallelism = static_cast<int>(parallelism);
+
+  // ---- the destination
+  const bool dry_run = a.Flag("dry-run");
+  if (a.Has("to-otlp") && a.Has("to-dir")) return Usage("give one destination: --to-otlp or --to-dir");
+  std::unique_ptr<archive::ReplaySink> sink;
+  std::string destination = "nothing (dry run)";
+  if (a.Has("to-otlp")) {
+    archive::OtlpHttpOptions ho;
+    ho.url = a.Get("to-otlp");
+    ho.retry.max_attempts = static_cast<int>(max_attempts);
+    ho.timeout_s = timeout_s;
+    auto s = archive::MakeOtlpHttpSink(ho);
+    if (!s.ok()) return Usage(s.status().message());
+    sink = std::move(*s);
+    destination = ho.url;
+  } else if (a.Has("to-dir")) {
+    if (a.Get("to-dir").empty()) return Usage("--to-dir: empty path");
+    destination = std::filesystem::absolute(a.Get("to-dir")).lexically_normal().string();
+    sink = archive::MakeDirSink(destination);
+  } else if (!dry_run) {
+    return Usage("a destination is required: --to-otlp URL or --to-dir DIR (or --dry-run); "
+                 "replay into this instance's lake is not built yet");
+  }
+  if (dry_run) {
+    sink.reset();
+    destination = "nothing (dry run)";
+  }
+
+  // ---- the source
+  if (a.Has("source-dir") == a.Has("s3-bucket")) {
+    return Usage(a.Has("source-dir") ? "give one source: --s3-bucket or --source-dir"
+                                     : "a source is required: --s3-bucket BUCKET (s3_bucket) or --source-dir DIR");
+  }
+  archive::ReplaySource source;
+  if (a.Has("source-dir")) {
+    std::error_code ec;
+    const std::string dir = std::filesystem::absolute(a.Get("source-dir"), ec).lexically_normal().string();
+    if (a.Get("source-dir").empty() || !std::filesystem::is_directory(dir, ec)) {
+      return Usage("--source-dir: '" + a.Get("source-dir") + "' is not a directory");
+    }
+    source.fs = std::make_shared<arrow::fs::LocalFileSystem>();
+    source.root = dir;
+    while (source.root.size() > 1 && source.root.back() == '/') source.root.pop_back();
+    source.display = dir;
+  } else {
+    const std::string bucket = a.Get("s3-bucket");
+    if (bucket.empty() || bucket.find('/') != std::string::npos) {
+      return Usage("--s3-bucket: '" + bucket + "' is not a bucket name");
+    }
+    const std::string root = a.Get("dir") + "/" + a.Get("instance-id");
+    std::map<std::string, std::string> flags = {{"S3_BUCKET", bucket}};
+    if (a.Has("endpoint")) flags["AWS_ENDPOINT_URL"] = a.Get("endpoint");
+    else if (!EndpointConfigured(root)) flags["AWS_ENDPOINT_URL"] = "https://s3.amazonaws.com";
+    if (a.Has("region")) flags["AWS_REGION"] = a.Get("region");
+    ship::S3Settings s = ship::LoadS3Settings(root, flags);
+    for (const auto& w : s.warnings) std::cerr << "otlake replay: warning: " << w << "\n";
+    if (!s.enabled()) {
+      std::string problem = s.problem;
+      const std::string tail = "; shipping is disabled";
+      if (problem.size() > tail.size() && problem.compare(problem.size() - tail.size(), tail.size(), tail) == 0) {
+        problem.resize(problem.size() - tail.size());
+      }
+      return Usage("cannot read s3://" + bucket + ": " + problem + " (credentials as in docs/s3.md)");
+    }
+    auto fs = ship::MakeS3FileSystem(*s.config);
+    if (!fs.ok()) {
+      std::cerr << "otlake replay: cannot use S3: " << fs.status().message() << "\n";
+      return 1;
+    }
+    source.fs = *fs;
+    source.root = bucket;
+    source.display = "s3://" + bucket;
+  }
+
+  // ---- list
+  auto listing = archive::ListReplayObjects(source, lo);
+  if (!listing.ok()) {
+    if (listing.status().IsInvalid()) return Usage(listing.status().message());
+    std::cerr << "otlake replay: " << listing.status().message() << "\n";
+    return 1;
+  }
+
+  // ---- replay
+  archive::ReplayOptions ro;
+  ro.parallelism = static_cast<int>(parallelism);
+  ro.decode.file_prefix = lo.window.file_prefix;
+  const bool tty = ::isatty(STDERR_FILENO) == 1;
+  if (tty && !dry_run) ro.progress = PrintProgress;
+  archive::ReplayReport r;
+  if (!dry_run) {
+    r = archive::RunReplay(source, *listing, sink.get(), ro);
+    if (tty) std::fprintf(stderr, "\n");
+  } else {
+    r.objects = static_cast<int64_t>(listing->objects.size());
+    r.bytes = listing->bytes();
+  }
+
+  const std::string src = source.display + (lo.window.s3_prefix.empty() ? "" : " prefix " + lo.window.s3_prefix);
+  if (a.Flag("json")) {
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    w.StartObject();
+    w.Key("source"); w.String(src.c_str());
+    w.Key("destination"); w.String(destination.c_str());
+    w.Key("dry_run"); w.Bool(dry_run);
+    w.Key("start"); w.String(a.Get("start").c_str());
+    w.Key("end"); w.String(a.Get("end").c_str());
+    w.Key("step"); w.String(std::string(archive::StepName(listing->step)).c_str());
+    w.Key("partitions"); w.Int64(listing->partitions);
+    w.Key("objects"); w.Int64(r.objects);
+    w.Key("objects_ok"); w.Int64(r.objects_ok);
+    w.Key("objects_failed"); w.Int64(r.objects_failed);
+    w.Key("objects_skipped"); w.Int64(static_cast<int64_t>(listing->skipped.size()));
+    w.Key("bytes_listed"); w.Int64(listing->bytes());
+    w.Key("bytes"); w.Int64(r.bytes);
+    w.Key("records"); w.Int64(r.records);
+    w.Key("documents"); w.Int64(r.documents);
+    w.Key("retries"); w.Int64(r.retries);
+    w.Key("seconds"); w.Double(r.seconds);
+    w.Key("failures");
+    w.StartArray();
+    for (const auto& f : r.failures) {
+      w.StartObject();
+      w.Key("key"); w.String(f.key.c_str());
+      w.Key("reason"); w.String(f.reason.c_str());
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("skipped");
+    w.StartArray();
+    for (const auto& s : listing->skipped) {
+      w.StartObject();
+      w.Key("key"); w.String(s.key.c_str());
+      w.Key("reason"); w.String(s.reason.c_str());
+      w.EndObject();
+    }
+    w.EndArray();
+    if (dry_run) {
+      w.Key("listed");
+      w.StartArray();
+      for (const auto& o : listing->objects) {
+        w.StartObject();
+        w.Key("key"); w.String(o.key.c_str());
+        w.Key("size"); w.Int64(o.size);
+        w.EndObject();
+      }
+      w.EndArray();
+    }
+    w.EndObject();
+    std::cout << sb.GetString() << "\n";
+  } else {
+    if (dry_run) {
+      for (const auto& o : listing->objects) std::cout << o.key << "  " << o.size << "\n";
+    }
+    std::cout << (dry_run ? "would replay " : "replayed ") << r.objects << " objects ("
+              << HumanBytes(listing->bytes()) << ") from " << src << " to " << destination << "; "
+              << listing->partitions << " " << archive::StepName(listing->step) << " partitions\n";
+    if (!dry_run) {
+      std::cout << "  ok " << r.objects_ok << ", failed " << r.objects_failed << ", records " << r.records
+                << ", documents " << r.documents << ", " << HumanBytes(r.bytes) << " read, retries "
+                << r.retries << ", " << static_cast<int64_t>(r.seconds * 1000) << " ms\n";
+    }
+    if (!listing->skipped.empty()) {
+      std::cout << "skipped " << listing->skipped.size() << " (not archive objects):\n";
+      for (const auto& s : listing->skipped) std::cout << "  " << s.key << ": " << s.reason << "\n";
+    }
+    if (!r.failures.empty()) {
+      std::cout << "failed " << r.failures.size() << ":\n";
+      for (const auto& f : r.failures) std::cout << "  " << f.key << ": " << f.reason << "\n";
+    }
+  }
+  return r.objects_failed > 0 ? 1 : 0;
+}
+
+}  // namespace otlake::cli
