@@ -402,6 +402,47 @@ def test_a_4xx_is_a_permanent_failure_of_that_object(tmp_path, archive):
         assert srv.stop() == 0, srv.read_log()
 
 
+def test_event_time_keeps_only_records_whose_own_time_is_in_the_window(tmp_path):
+    hour = datetime.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    start, end = hour - datetime.timedelta(hours=3), hour - datetime.timedelta(hours=1)
+    ns = lambda t: str(int(t.timestamp()) * 1_000_000_000)
+    minutes = lambda m: start + datetime.timedelta(minutes=m)
+    kept, dropped = set(), set()
+    spans = []
+    for i, (t, ok) in enumerate([(minutes(10), True), (minutes(-30), False), (minutes(119), True),
+                                 (minutes(120), False), (minutes(150), False)]):
+        sid = f"{i + 1:016x}"
+        (kept if ok else dropped).add(sid)
+        spans.append({"traceId": "0102030405060708090a0b0c0d0e0f10", "spanId": sid, "name": "op",
+                      "startTimeUnixNano": ns(t), "endTimeUnixNano": ns(t)})
+    doc = {"resourceSpans": [{"resource": {"attributes": _attrs(**{"service.name": "archived"})},
+                              "scopeSpans": [{"spans": spans}]}]}
+    logs = {"resourceLogs": [{"resource": {"attributes": _attrs(**{"service.name": "archived"})},
+                              "scopeLogs": [{"logRecords": [
+                                  {"timeUnixNano": ns(minutes(5)), "body": {"stringValue": "inside"}},
+                                  {"timeUnixNano": ns(minutes(-5)), "body": {"stringValue": "before"}}]}]}]}
+    src = tmp_path / "archive"
+    part = minutes(30).strftime(HOUR_FMT)  # uploaded in the window
+    objects = {f"{part}/traces_1.binpb.zst": Archive.encode(doc, "traces", "otlp_proto", "zstd"),
+               f"{part}/logs_2.json.gz": Archive.encode(logs, "logs", "otlp_json", "gzip")}
+    for k, v in objects.items():
+        os.makedirs(os.path.dirname(src / k), exist_ok=True)
+        (src / k).write_bytes(v)
+    srv = Server(tmp_path / "srv").start()
+    try:
+        p = replay("--source-dir", str(src), "--s3-partition-format", HOUR_FMT,
+                   "--start", start.isoformat(), "--end", end.isoformat(), "--event-time",
+                   "--to-otlp", srv.url, "--json", base=tmp_path)
+        assert p.returncode == 0, p.stdout + p.stderr
+        rep = json.loads(p.stdout)
+        assert rep["records"] == 3 and rep["records_dropped"] == 4, rep
+        srv.wait_persisted()
+        assert set(rows(srv, "spans", "span_id")) == kept
+        assert rows(srv, "logs", "body") == ["inside"]
+    finally:
+        assert srv.stop() == 0, srv.read_log()
+
+
 @pytest.mark.parametrize("args,needle", [
     (["--start", "25-06-2025", "--end", "2025-06-26"], "--start"),
     (["--start", "2025-06-25", "--end", "2025-06-25T25:00:00Z"], "--end"),
@@ -425,6 +466,8 @@ def test_missing_source_destination_and_credentials(tmp_path, moto):
     assert p.returncode == 2 and "--s3-bucket" in p.stderr, p.stderr
     p = replay(*w, "--source-dir", str(tmp_path), base=tmp_path)
     assert p.returncode == 2 and "--to-otlp" in p.stderr and "--to-dir" in p.stderr, p.stderr
+    p = replay(*w, "--source-dir", str(tmp_path), "--to-dir", str(tmp_path / "o"), "--event-time", base=tmp_path)
+    assert p.returncode == 2 and "--event-time" in p.stderr, p.stderr
     p = replay(*w, "--source-dir", str(tmp_path / "nope"), "--dry-run", base=tmp_path)
     assert p.returncode == 2 and "--source-dir" in p.stderr, p.stderr
     p = replay(*w, "--source-dir", str(tmp_path), "--to-otlp", "https://127.0.0.1:1", base=tmp_path)

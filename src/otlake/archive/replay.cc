@@ -22,6 +22,7 @@
 
 #include "otlake/common/file_util.h"
 #include "otlake/otlp/json_to_proto.h"
+#include "otlake/otlp/proto_writer.h"
 #include "otlake/otlp/wire.h"
 
 namespace otlake::archive {
@@ -490,6 +491,104 @@ Result<int64_t> CountRecords(Signal signal, std::string_view protobuf) {
   return n;
 }
 
+namespace {
+
+void CopyField(otlp::ProtoWriter* w, const otlp::WireField& f) {
+  switch (f.type) {
+    case otlp::WireType::kVarint: w->Varint(f.number, f.value); break;
+    case otlp::WireType::kFixed64: w->Fixed64(f.number, f.value); break;
+    case otlp::WireType::kFixed32: w->Fixed32(f.number, static_cast<uint32_t>(f.value)); break;
+    case otlp::WireType::kLen: w->Bytes(f.number, f.data); break;
+    default: break;  // groups: not used by OTLP, dropped
+  }
+}
+
+// A child message rewritten: its new bytes, or nullopt to drop it.
+using ChildFn = std::function<Result<std::optional<std::string>>(std::string_view)>;
+
+// Copies `msg`, passing each length-delimited field whose number `is_child` accepts through fn.
+// *kept counts the children kept.
+Result<std::string> Rewrite(std::string_view msg, const std::function<bool(uint32_t)>& is_child,
+                            const ChildFn& fn, int64_t* kept) {
+  otlp::ProtoWriter w;
+  otlp::WireReader r(msg);
+  otlp::WireField f;
+  while (r.Next(&f)) {
+    if (f.type == otlp::WireType::kLen && is_child(f.number)) {
+      OTLAKE_ASSIGN_OR_RAISE(auto child, fn(f.data));
+      if (child) {
+        w.Bytes(f.number, *child);
+        ++*kept;
+      }
+      continue;
+    }
+    CopyField(&w, f);
+  }
+  if (!r.ok()) return Status::Invalid("bad protobuf: ", r.error());
+  return w.Release();
+}
+
+// The fixed64 fields `a` (else `b`, when a is 0 or absent) of `msg`; 0 if neither is set.
+Result<uint64_t> TimeOf(std::string_view msg, uint32_t a, uint32_t b) {
+  uint64_t va = 0, vb = 0;
+  otlp::WireReader r(msg);
+  otlp::WireField f;
+  while (r.Next(&f)) {
+    if (f.type != otlp::WireType::kFixed64) continue;
+    if (f.number == a) va = f.value;
+    if (f.number == b) vb = f.value;
+  }
+  if (!r.ok()) return Status::Invalid("bad protobuf: ", r.error());
+  return va != 0 ? va : vb;
+}
+
+}  // namespace
+
+Result<std::string> FilterByEventTime(Signal signal, std::string_view protobuf,
+                                      int64_t start_unix_nanos, int64_t end_unix_nanos,
+                                      int64_t* dropped) {
+  auto in_window = [&](uint64_t t) {
+    return t == 0 || (t >= static_cast<uint64_t>(std::max<int64_t>(0, start_unix_nanos)) &&
+                      t < static_cast<uint64_t>(std::max<int64_t>(0, end_unix_nanos)));
+  };
+  auto is = [](uint32_t n) { return [n](uint32_t x) { return x == n; }; };
+  // A leaf record (span, log record, data point) with its time fields.
+  auto leaf = [&](uint32_t a, uint32_t b) -> ChildFn {
+    return [&, a, b](std::string_view rec) -> Result<std::optional<std::string>> {
+      OTLAKE_ASSIGN_OR_RAISE(uint64_t t, TimeOf(rec, a, b));
+      if (in_window(t)) return std::optional<std::string>(std::string(rec));
+      ++*dropped;
+      return std::optional<std::string>();
+    };
+  };
+  // A container kept only if some child is.
+  auto container = [](std::function<bool(uint32_t)> is_child, ChildFn fn) -> ChildFn {
+    return [is_child, fn](std::string_view msg) -> Result<std::optional<std::string>> {
+      int64_t kept = 0;
+      OTLAKE_ASSIGN_OR_RAISE(auto out, Rewrite(msg, is_child, fn, &kept));
+      if (kept == 0) return std::optional<std::string>();
+      return std::optional<std::string>(std::move(out));
+    };
+  };
+  ChildFn record;
+  switch (signal) {
+    case Signal::kTraces: record = leaf(7, 7); break;   // start_time_unix_nano
+    case Signal::kLogs: record = leaf(1, 11); break;    // time_unix_nano, observed_time_unix_nano
+    case Signal::kMetrics: {
+      // gauge 5, sum 7, histogram 9, exponential_histogram 10, summary 11 -> data_points 1,
+      // each with time_unix_nano 3.
+      ChildFn data = container(is(1), leaf(3, 3));
+      record = container([](uint32_t n) { return n == 5 || n == 7 || n == 9 || n == 10 || n == 11; },
+                         data);
+      break;
+    }
+  }
+  ChildFn scope = container(is(2), record);
+  ChildFn resource = container(is(2), scope);
+  int64_t kept = 0;
+  return Rewrite(protobuf, is(1), resource, &kept);
+}
+
 HttpVerdict ClassifyHttpStatus(int status) {
   if (status >= 200 && status < 300) return HttpVerdict::kOk;
   if (status == 429 || status == 502 || status == 503 || status == 504) return HttpVerdict::kRetry;
@@ -543,7 +642,8 @@ std::string DirSinkRelativePath(const ListedObject& object) {
 // Running
 
 Result<PreparedObject> PrepareObject(const ListedObject& object, std::string_view bytes,
-                                     const ObjectDecodeOptions& options) {
+                                     const ObjectDecodeOptions& options,
+                                     const std::optional<EventTimeWindow>& event_time) {
   PreparedObject p;
   p.listed = &object;
   OTLAKE_ASSIGN_OR_RAISE(p.decoded, DecodeObjectBytes(object.key, object.name, bytes, options));
@@ -558,6 +658,16 @@ Result<PreparedObject> PrepareObject(const ListedObject& object, std::string_vie
                                "not OTLP/JSON: ", converted.status().message());
       }
       pb = std::move(*converted);
+    }
+    if (event_time) {
+      auto filtered = FilterByEventTime(p.decoded.name.signal, pb, event_time->start_unix_nanos,
+                                        event_time->end_unix_nanos, &p.records_dropped);
+      if (!filtered.ok()) {
+        return Status::Invalid(d.line > 0 ? "line " + std::to_string(d.line) + ": " : "",
+                               filtered.status().message());
+      }
+      if (filtered->empty()) continue;  // nothing of this document is in the window
+      pb = std::move(*filtered);
     }
     auto n = CountRecords(p.decoded.name.signal, pb);
     if (!n.ok()) {
@@ -615,7 +725,7 @@ ReplayReport RunReplay(const ReplaySource& source, const ObjectListing& listing,
       c.bytes += data->size();
       auto prepared = PrepareObject(o, std::string_view(reinterpret_cast<const char*>(data->data()),
                                                         static_cast<size_t>(data->size())),
-                                    options.decode);
+                                    options.decode, options.event_time);
       if (!prepared.ok()) {
         fail(o, Reason(prepared.status(), o.key));
       } else {
@@ -626,6 +736,7 @@ ReplayReport RunReplay(const ReplaySource& source, const ObjectListing& listing,
           ok = true;
           c.records += prepared->records;
           c.documents += static_cast<int64_t>(prepared->protobuf.size());
+          c.records_dropped += prepared->records_dropped;
         }
       }
     }
@@ -665,6 +776,7 @@ ReplayReport RunReplay(const ReplaySource& source, const ObjectListing& listing,
   r.bytes = c.bytes.load();
   r.records = c.records.load();
   r.documents = c.documents.load();
+  r.records_dropped = c.records_dropped.load();
   r.retries = sink ? sink->retries() : 0;
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   r.failures = std::move(failures);

@@ -14,6 +14,8 @@
 //   truncated or undecodable object, or a sink that refuses it, is one ObjectFailure (key,
 //   reason) and the run goes on. An object is sent whole or reported failed; a sink failure in the
 //   middle of a multi-document object (.jsonl) may have delivered its earlier documents.
+// - With an event-time window, each document is rewritten on the wire to keep only the records
+//   whose own timestamp is in it (FilterByEventTime); a document left empty is not sent.
 // - Every JSON document is transcoded to protobuf (otlp::OtlpJsonToProtobuf) before anything is
 //   sent, which both validates it with the ingest decoder's reading rules and lets records be
 //   counted; records are spans, log records and metric data points.
@@ -26,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -120,8 +123,25 @@ int64_t RetryDelayMs(const RetryPolicy& policy, int retry, int64_t retry_after_m
 struct PreparedObject {
   const ListedObject* listed = nullptr;
   DecodedObject decoded;
-  std::vector<std::string> protobuf;  // one per document
-  int64_t records = 0;
+  std::vector<std::string> protobuf;  // one per document (filtered by event time, if asked)
+  int64_t records = 0;                // in `protobuf`
+  int64_t records_dropped = 0;        // outside the event-time window
+};
+
+/// Keeps the records of a protobuf Export*ServiceRequest whose own time falls in
+/// [start_unix_nanos, end_unix_nanos): a span's start_time_unix_nano, a log record's
+/// time_unix_nano (else its observed_time_unix_nano), a data point's time_unix_nano. A record
+/// with no time at all (both 0) is kept. Scopes, resources and metrics left without records are
+/// dropped; every other field is copied as it was. Adds the records dropped to *dropped.
+/// Invalid if the wire format is broken.
+Result<std::string> FilterByEventTime(Signal signal, std::string_view protobuf,
+                                      int64_t start_unix_nanos, int64_t end_unix_nanos,
+                                      int64_t* dropped);
+
+/// The `--event-time` window: when set, PrepareObject filters every document with it.
+struct EventTimeWindow {
+  int64_t start_unix_nanos = 0;
+  int64_t end_unix_nanos = 0;
 };
 
 class ReplaySink {
@@ -173,6 +193,7 @@ struct ReplayCounters {
   std::atomic<int64_t> bytes{0};  // downloaded (as stored)
   std::atomic<int64_t> records{0};
   std::atomic<int64_t> documents{0};
+  std::atomic<int64_t> records_dropped{0};
 };
 
 struct ReplayProgress {
@@ -182,6 +203,7 @@ struct ReplayProgress {
   int64_t objects_failed = 0;
   int64_t bytes = 0;
   int64_t records = 0;
+  int64_t records_dropped = 0;
   double seconds = 0;
 };
 
@@ -191,6 +213,8 @@ struct ReplayOptions {
   int64_t download_backoff_ms = 200;
   /// Data for the decoder (file_prefix, max_decompressed_bytes).
   ObjectDecodeOptions decode;
+  /// Keep only records whose own time is in this window (`--event-time`); unset: every record.
+  std::optional<EventTimeWindow> event_time;
   /// Called about every `progress_interval_ms` and once at the end, on the calling thread.
   std::function<void(const ReplayProgress&)> progress;
   int64_t progress_interval_ms = 250;
@@ -203,6 +227,7 @@ struct ReplayReport {
   int64_t bytes = 0;
   int64_t records = 0;
   int64_t documents = 0;
+  int64_t records_dropped = 0;  // outside the event-time window, not sent
   int64_t retries = 0;
   double seconds = 0;
   std::vector<ObjectFailure> failures;  // sorted by key
@@ -213,8 +238,10 @@ ReplayReport RunReplay(const ReplaySource& source, const ObjectListing& listing,
                        const ReplayOptions& options);
 
 /// Downloads and prepares one object (exposed for tests): the bytes, DecodeObject, the protobuf
-/// transcoding and the record count. Errors name the reason (the key is added by the caller).
+/// transcoding, the event-time filter (if `event_time`) and the record count. Errors name the
+/// reason (the key is added by the caller).
 Result<PreparedObject> PrepareObject(const ListedObject& object, std::string_view bytes,
-                                     const ObjectDecodeOptions& options);
+                                     const ObjectDecodeOptions& options,
+                                     const std::optional<EventTimeWindow>& event_time = std::nullopt);
 
 }  // namespace otlake::archive

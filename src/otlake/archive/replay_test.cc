@@ -173,6 +173,71 @@ TEST(CountRecords, CountsSpansLogsAndDataPoints) {
   EXPECT_FALSE(CountRecords(Signal::kTraces, std::string("\x0a\x05\x12", 3)).ok());
 }
 
+std::string Pb(Signal s, const std::string& json) {
+  ListedObject o;
+  o.key = std::string(SignalName(s)) + "_1.json";
+  o.name = *ParseObjectName(o.key);
+  auto p = PrepareObject(o, json, {});
+  EXPECT_TRUE(p.ok()) << p.status().ToString();
+  return p.ok() ? p->protobuf[0] : "";
+}
+
+std::string Span(const std::string& id, int64_t start) {
+  return "{\"traceId\":\"0102030405060708090a0b0c0d0e0f10\",\"spanId\":\"" + id +
+         "\",\"name\":\"op\",\"startTimeUnixNano\":\"" + std::to_string(start) + "\"}";
+}
+
+TEST(FilterByEventTime, KeepsRecordsInTheWindowAndDropsEmptiedContainers) {
+  // Resource 1: spans at 99 (out), 100 (in), 199 (in), 200 (out); resource 2: only out.
+  const std::string json =
+      "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"k\",\"value\":{\"stringValue\":\"v\"}}]},"
+      "\"scopeSpans\":[{\"scope\":{\"name\":\"a\"},\"spans\":[" + Span("0000000000000001", 99) + "," +
+      Span("0000000000000002", 100) + "]},{\"scope\":{\"name\":\"b\"},\"spans\":[" +
+      Span("0000000000000003", 199) + "," + Span("0000000000000004", 200) + "]}]},"
+      "{\"scopeSpans\":[{\"spans\":[" + Span("0000000000000005", 5) + "]}]}]}";
+  const std::string pb = Pb(Signal::kTraces, json);
+  int64_t dropped = 0;
+  auto f = FilterByEventTime(Signal::kTraces, pb, 100, 200, &dropped);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(dropped, 3);
+  EXPECT_EQ(*CountRecords(Signal::kTraces, *f), 2);
+  // Exactly what transcoding the kept part gives (resource and scopes copied, resource 2 gone).
+  const std::string kept_json =
+      "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"k\",\"value\":{\"stringValue\":\"v\"}}]},"
+      "\"scopeSpans\":[{\"scope\":{\"name\":\"a\"},\"spans\":[" + Span("0000000000000002", 100) +
+      "]},{\"scope\":{\"name\":\"b\"},\"spans\":[" + Span("0000000000000003", 199) + "]}]}]}";
+  EXPECT_EQ(*f, Pb(Signal::kTraces, kept_json));
+  // Nothing in the window: an empty request.
+  dropped = 0;
+  EXPECT_EQ(*FilterByEventTime(Signal::kTraces, pb, 1000, 2000, &dropped), "");
+  EXPECT_EQ(dropped, 5);
+
+  // Logs: time_unix_nano, else observed; no time at all is kept.
+  const std::string logs = Pb(Signal::kLogs,
+      "{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{\"timeUnixNano\":\"150\"},"
+      "{\"observedTimeUnixNano\":\"150\"},{\"timeUnixNano\":\"50\",\"observedTimeUnixNano\":\"150\"},"
+      "{\"body\":{\"stringValue\":\"timeless\"}}]}]}]}");
+  dropped = 0;
+  auto fl = FilterByEventTime(Signal::kLogs, logs, 100, 200, &dropped);
+  ASSERT_TRUE(fl.ok());
+  EXPECT_EQ(*CountRecords(Signal::kLogs, *fl), 3);
+  EXPECT_EQ(dropped, 1);
+
+  // Metrics: data points; a metric left without points goes.
+  const std::string metrics = Pb(Signal::kMetrics,
+      "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"name\":\"g\",\"gauge\":{\"dataPoints\":["
+      "{\"timeUnixNano\":\"150\",\"asInt\":\"1\"},{\"timeUnixNano\":\"250\",\"asInt\":\"2\"}]}},"
+      "{\"name\":\"s\",\"sum\":{\"dataPoints\":[{\"timeUnixNano\":\"300\",\"asInt\":\"1\"}]}}]}]}]}");
+  dropped = 0;
+  auto fm = FilterByEventTime(Signal::kMetrics, metrics, 100, 200, &dropped);
+  ASSERT_TRUE(fm.ok());
+  EXPECT_EQ(*CountRecords(Signal::kMetrics, *fm), 1);
+  EXPECT_EQ(dropped, 2);
+  EXPECT_EQ(fm->find(std::string("\x0a\x01s", 3)), std::string::npos);  // metric "s" dropped
+
+  EXPECT_FALSE(FilterByEventTime(Signal::kTraces, std::string("\x0a\x05\x12", 3), 0, 1, &dropped).ok());
+}
+
 TEST(PrepareObject, CorruptTruncatedAndNotOtlpAreInvalid) {
   ListedObject o;
   o.key = "traces_1.json.gz";
