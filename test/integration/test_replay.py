@@ -476,12 +476,22 @@ def test_missing_source_destination_and_credentials(tmp_path, moto):
     p = replay(*w, *s3_source(moto), "--dry-run", env={"AWS_SECRET_ACCESS_KEY": moto.secret}, base=tmp_path)
     assert p.returncode == 2 and "AWS_ACCESS_KEY_ID" in p.stderr, p.stderr
     assert moto.secret not in p.stdout + p.stderr
-    # Wrong secret: the listing fails (exit 1), the secret is not in the message.
-    p = replay("--start", "2025-06-25", "--end", "2025-06-25 00:10", *s3_source(moto), "--dry-run",
-               env={"AWS_ACCESS_KEY_ID": moto.key_id, "AWS_SECRET_ACCESS_KEY": "wrong-" + moto.secret},
-               base=tmp_path)
-    assert p.returncode == 1 and "cannot list" in p.stderr, p.stderr
-    assert moto.secret not in p.stdout + p.stderr
+    # Wrong secret, wrong key id: refused before listing, exit 2 naming the variables; no secret shown.
+    for kid, secret in ((moto.key_id, "wrong-" + moto.secret), ("AKIANOSUCHKEY0000000", moto.secret)):
+        p = replay(*w, *s3_source(moto), "--dry-run", env={"AWS_ACCESS_KEY_ID": kid, "AWS_SECRET_ACCESS_KEY": secret},
+                   base=tmp_path)
+        assert p.returncode == 2 and "AWS_SECRET_ACCESS_KEY" in p.stderr and "refused" in p.stderr, p.stderr
+        assert moto.secret not in p.stdout + p.stderr
+    # A bucket that does not exist is not an empty archive.
+    args = s3_source(moto)
+    args[1] = "no-such-bucket"
+    p = replay(*w, *args, "--dry-run", env=s3_env(moto), base=tmp_path)
+    assert p.returncode == 2 and "--s3-bucket: bucket 'no-such-bucket' does not exist" in p.stderr, p.stderr
+    # An endpoint that does not answer: exit 1 (not a setting the command can judge).
+    args = s3_source(moto)
+    args[3] = "http://127.0.0.1:1"
+    p = replay(*w, *args, "--dry-run", env=s3_env(moto), base=tmp_path)
+    assert p.returncode == 1 and "cannot reach bucket" in p.stderr, p.stderr
 
 
 def test_help_lists_replay():

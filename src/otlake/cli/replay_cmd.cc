@@ -80,6 +80,25 @@ bool EndpointConfigured(const std::string& instance_root) {
   return false;
 }
 
+// An S3 error that bad settings explain: wrong credentials or a missing bucket (exit 2, naming
+// the setting); "" for anything else (unreachable, throttled: exit 1).
+std::string SettingProblem(const std::string& message, const std::string& bucket) {
+  for (const char* code : {"SIGNATURE_DOES_NOT_MATCH", "SignatureDoesNotMatch", "INVALID_ACCESS_KEY_ID",
+                           "InvalidAccessKeyId", "ACCESS_DENIED", "AccessDenied", "EXPIRED_TOKEN",
+                           "ExpiredToken"}) {
+    if (message.find(code) != std::string::npos) {
+      return "S3 refused the credentials for bucket '" + bucket +
+             "': check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN (docs/s3.md) and "
+             "--region (" + message + ")";
+    }
+  }
+  if (message.find("does not exist") != std::string::npos || message.find("NO_SUCH_BUCKET") != std::string::npos ||
+      message.find("NoSuchBucket") != std::string::npos) {
+    return "--s3-bucket: bucket '" + bucket + "' does not exist (" + message + ")";
+  }
+  return "";
+}
+
 }  // namespace
 
 std::vector<OptionSpec> ReplaySpecs() {
@@ -224,6 +243,12 @@ int RunReplayCommand(const Args& a) {
       std::cerr << "otlake replay: cannot use S3: " << fs.status().message() << "\n";
       return 1;
     }
+    // A missing bucket would otherwise list as empty: check it (and the credentials) first.
+    if (Status st = ship::CheckS3Access(fs->get(), *s.config); !st.ok()) {
+      if (std::string p = SettingProblem(st.message(), bucket); !p.empty()) return Usage(p);
+      std::cerr << "otlake replay: " << st.message() << "\n";
+      return 1;
+    }
     source.fs = *fs;
     source.root = bucket;
     source.display = "s3://" + bucket;
@@ -233,6 +258,10 @@ int RunReplayCommand(const Args& a) {
   auto listing = archive::ListReplayObjects(source, lo);
   if (!listing.ok()) {
     if (listing.status().IsInvalid()) return Usage(listing.status().message());
+    if (a.Has("s3-bucket")) {
+      const std::string p = SettingProblem(listing.status().message(), a.Get("s3-bucket"));
+      if (!p.empty()) return Usage(p);
+    }
     std::cerr << "otlake replay: " << listing.status().message() << "\n";
     return 1;
   }
