@@ -59,7 +59,9 @@ void ParallelFor(int64_t n, int parallelism, const std::function<void(int64_t)>&
 // A DecodeObject message starts with the key; the report shows the key on its own.
 std::string Reason(const Status& st, const std::string& key) {
   std::string m = st.message();
-  if (m.rfind(key + ": ", 0) == 0) m = m.substr(key.size() + 2);
+  for (const std::string& prefix : {key + ": ", "'" + key + "': "}) {
+    if (m.rfind(prefix, 0) == 0) return m.substr(prefix.size());
+  }
   return m;
 }
 
@@ -757,10 +759,13 @@ ReplayReport RunReplay(const ReplaySource& source, const ObjectListing& listing,
   };
   std::thread runner([&] { ParallelFor(total, options.parallelism, one); });
   {
+    const auto interval = std::chrono::milliseconds(std::max<int64_t>(10, options.progress_interval_ms));
+    auto next_report = Clock::now();
     std::unique_lock<std::mutex> lock(mu);
     while (c.objects_done.load() < total) {
-      cv.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(10, options.progress_interval_ms)));
-      if (options.progress) {
+      cv.wait_for(lock, interval);
+      if (options.progress && Clock::now() >= next_report) {
+        next_report = Clock::now() + interval;
         lock.unlock();
         options.progress(snapshot());
         lock.lock();
