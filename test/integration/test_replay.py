@@ -443,6 +443,29 @@ def test_event_time_keeps_only_records_whose_own_time_is_in_the_window(tmp_path)
         assert srv.stop() == 0, srv.read_log()
 
 
+def test_records_the_destination_rejects_are_reported(tmp_path):
+    good, bad = "00000000000000aa", "abcd"  # a 2-byte span ID: otlake rejects that span alone
+    doc = {"resourceSpans": [{"resource": {"attributes": _attrs(**{"service.name": "archived"})},
+                              "scopeSpans": [{"spans": [
+                                  {"traceId": "0102030405060708090a0b0c0d0e0f10", "spanId": sid, "name": "op",
+                                   "startTimeUnixNano": str(time.time_ns() - 10**12)} for sid in (good, bad)]}]}]}
+    key = "year=2025/month=06/day=25/hour=14/minute=09/traces_1.json"
+    (tmp_path / "a" / os.path.dirname(key)).mkdir(parents=True)
+    (tmp_path / "a" / key).write_text(json.dumps(doc))
+    srv = Server(tmp_path / "srv").start()
+    try:
+        p = replay("--source-dir", str(tmp_path / "a"), "--start", "2025-06-25 14:00", "--end", "2025-06-25 15:00",
+                   "--to-otlp", srv.url, "--json", base=tmp_path)
+        assert p.returncode == 1, p.stdout + p.stderr
+        rep = json.loads(p.stdout)
+        assert rep["objects_ok"] == 1 and rep["records"] == 2 and rep["records_rejected"] == 1, rep
+        assert [r["key"] for r in rep["rejections"]] == [key] and "1 records rejected" in rep["rejections"][0]["reason"]
+        srv.wait_persisted()
+        assert rows(srv, "spans", "span_id") == [good]
+    finally:
+        assert srv.stop() == 0, srv.read_log()
+
+
 @pytest.mark.parametrize("args,needle", [
     (["--start", "25-06-2025", "--end", "2025-06-26"], "--start"),
     (["--start", "2025-06-25", "--end", "2025-06-25T25:00:00Z"], "--end"),

@@ -285,7 +285,17 @@ class OtlpHttpSink final : public ReplaySink {
         std::string why;
         if (answer.ok()) {
           const HttpVerdict v = ClassifyHttpStatus(answer->status);
-          if (v == HttpVerdict::kOk) break;
+          if (v == HttpVerdict::kOk) {
+            int64_t rejected = 0;
+            std::string message;
+            if (ParsePartialSuccess(answer->body, &rejected, &message) && rejected > 0) {
+              rejected_ += rejected;
+              std::lock_guard<std::mutex> lock(mu_);
+              rejections_.push_back({obj.listed->key, std::to_string(rejected) + " records rejected" +
+                                                          doc + ": " + Excerpt(message)});
+            }
+            break;
+          }
           if (v == HttpVerdict::kPermanent) {
             return Status::Invalid("HTTP ", answer->status, " from POST ", path, doc, ": ",
                                    Excerpt(answer->body));
@@ -306,11 +316,19 @@ class OtlpHttpSink final : public ReplaySink {
   }
 
   int64_t retries() const override { return retries_.load(); }
+  int64_t rejected() const override { return rejected_.load(); }
+  std::vector<ObjectFailure> rejections() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return rejections_;
+  }
 
  private:
   OtlpHttpOptions o_;
   HttpUrl url_;
   std::atomic<int64_t> retries_{0};
+  std::atomic<int64_t> rejected_{0};
+  mutable std::mutex mu_;
+  std::vector<ObjectFailure> rejections_;  // GUARDED_BY(mu_)
 };
 
 std::string StripSuffix(std::string s, std::string_view suffix) {
@@ -591,6 +609,24 @@ Result<std::string> FilterByEventTime(Signal signal, std::string_view protobuf,
   return Rewrite(protobuf, is(1), resource, &kept);
 }
 
+bool ParsePartialSuccess(std::string_view response, int64_t* rejected, std::string* message) {
+  *rejected = 0;
+  message->clear();
+  otlp::WireReader r(response);
+  otlp::WireField f;
+  while (r.Next(&f)) {
+    if (f.number != 1 || f.type != otlp::WireType::kLen) continue;
+    otlp::WireReader p(f.data);
+    otlp::WireField g;
+    while (p.Next(&g)) {
+      if (g.number == 1 && g.type == otlp::WireType::kVarint) *rejected = g.AsInt64();
+      if (g.number == 2 && g.type == otlp::WireType::kLen) *message = std::string(g.data);
+    }
+    if (!p.ok()) return false;
+  }
+  return r.ok();
+}
+
 HttpVerdict ClassifyHttpStatus(int status) {
   if (status >= 200 && status < 300) return HttpVerdict::kOk;
   if (status == 429 || status == 502 || status == 503 || status == 504) return HttpVerdict::kRetry;
@@ -783,6 +819,10 @@ ReplayReport RunReplay(const ReplaySource& source, const ObjectListing& listing,
   r.documents = c.documents.load();
   r.records_dropped = c.records_dropped.load();
   r.retries = sink ? sink->retries() : 0;
+  r.records_rejected = sink ? sink->rejected() : 0;
+  if (sink) r.rejections = sink->rejections();
+  std::sort(r.rejections.begin(), r.rejections.end(),
+            [](const ObjectFailure& a, const ObjectFailure& b) { return a.key < b.key; });
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   r.failures = std::move(failures);
   std::sort(r.failures.begin(), r.failures.end(),

@@ -118,6 +118,12 @@ int64_t RetryDelayMs(const RetryPolicy& policy, int retry, int64_t retry_after_m
 // ---------------------------------------------------------------------------------------------
 // Sinks
 
+/// An object that failed, or a note about one: its key and the reason.
+struct ObjectFailure {
+  std::string key;
+  std::string reason;
+};
+
 /// One decoded object, ready to send: its documents as decoded (JSON or protobuf) and each as
 /// protobuf.
 struct PreparedObject {
@@ -152,7 +158,16 @@ class ReplaySink {
   virtual Status Send(const PreparedObject& object) = 0;
   /// Retries made so far (for the report).
   virtual int64_t retries() const { return 0; }
+  /// Records the destination accepted the request of but rejected alone (OTLP partial success),
+  /// with one note per object (key, the destination's message).
+  virtual int64_t rejected() const { return 0; }
+  virtual std::vector<ObjectFailure> rejections() const { return {}; }
 };
+
+/// The partial success of an OTLP Export*ServiceResponse (protobuf): field 1 { rejected = 1;
+/// error_message = 2 }. Sets *rejected (0 when absent) and *message; false if the body is not
+/// such a message.
+bool ParsePartialSuccess(std::string_view response, int64_t* rejected, std::string* message);
 
 struct OtlpHttpOptions {
   /// "http://host:port" or "http://host:port/base"; documents go to <url>/v1/<signal>.
@@ -165,7 +180,8 @@ struct OtlpHttpOptions {
 };
 
 /// POSTs each document as application/x-protobuf (gzip-compressed) and retries 429/502/503/504
-/// and connection failures per the RetryPolicy, honouring Retry-After. Invalid for a URL that is
+/// and connection failures per the RetryPolicy, honouring Retry-After. A 2xx answer's partial
+/// success (records rejected alone) is counted in rejected() and noted per object. Invalid for a URL that is
 /// not http://host[:port][/path] (https is not supported).
 Result<std::unique_ptr<ReplaySink>> MakeOtlpHttpSink(OtlpHttpOptions options);
 
@@ -180,11 +196,6 @@ std::string DirSinkRelativePath(const ListedObject& object);
 
 // ---------------------------------------------------------------------------------------------
 // Running
-
-struct ObjectFailure {
-  std::string key;
-  std::string reason;
-};
 
 struct ReplayCounters {
   std::atomic<int64_t> objects_done{0};  // ok or failed
@@ -228,9 +239,11 @@ struct ReplayReport {
   int64_t records = 0;
   int64_t documents = 0;
   int64_t records_dropped = 0;  // outside the event-time window, not sent
+  int64_t records_rejected = 0;  // sent, but rejected by the destination (partial success)
   int64_t retries = 0;
   double seconds = 0;
-  std::vector<ObjectFailure> failures;  // sorted by key
+  std::vector<ObjectFailure> failures;    // sorted by key
+  std::vector<ObjectFailure> rejections;  // objects with records_rejected, sorted by key
 };
 
 /// Downloads, decodes and sends every listed object to `sink`; see the contract above.

@@ -1,5 +1,7 @@
 #include "otlake/archive/replay.h"
 
+#include "otlake/otlp/proto_writer.h"
+
 #include <arrow/filesystem/localfs.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -285,6 +287,22 @@ TEST(Retry, ExponentialBackoffIsBoundedAndRetryAfterWins) {
   EXPECT_EQ(RetryDelayMs(p, 1, 7000), 7000);  // the server's word over the schedule
   EXPECT_EQ(RetryDelayMs(p, 1, 0), 0);
   EXPECT_EQ(RetryDelayMs(p, 1, 3600000), 60000);  // capped
+}
+
+TEST(Retry, PartialSuccessOfAnExportResponse) {
+  otlp::ProtoWriter w;
+  w.BeginMessage(1);
+  w.Int64(1, 3);
+  w.String(2, "span_id: 3 (wrong length)");
+  w.EndMessage();
+  int64_t rejected = -1;
+  std::string message;
+  EXPECT_TRUE(ParsePartialSuccess(w.data(), &rejected, &message));
+  EXPECT_EQ(rejected, 3);
+  EXPECT_EQ(message, "span_id: 3 (wrong length)");
+  EXPECT_TRUE(ParsePartialSuccess("", &rejected, &message));  // an empty response: all accepted
+  EXPECT_EQ(rejected, 0);
+  EXPECT_FALSE(ParsePartialSuccess("{\"partialSuccess\":{}}", &rejected, &message));
 }
 
 TEST(OtlpHttpSink, RefusesUrlsItCannotUse) {

@@ -304,11 +304,21 @@ int RunReplayCommand(const Args& a) {
     w.Key("documents"); w.Int64(r.documents);
     w.Key("event_time"); w.Bool(a.Flag("event-time"));
     w.Key("records_dropped"); w.Int64(r.records_dropped);
+    w.Key("records_rejected"); w.Int64(r.records_rejected);
     w.Key("retries"); w.Int64(r.retries);
     w.Key("seconds"); w.Double(r.seconds);
     w.Key("failures");
     w.StartArray();
     for (const auto& f : r.failures) {
+      w.StartObject();
+      w.Key("key"); w.String(f.key.c_str());
+      w.Key("reason"); w.String(f.reason.c_str());
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("rejections");
+    w.StartArray();
+    for (const auto& f : r.rejections) {
       w.StartObject();
       w.Key("key"); w.String(f.key.c_str());
       w.Key("reason"); w.String(f.reason.c_str());
@@ -356,12 +366,16 @@ int RunReplayCommand(const Args& a) {
       std::cout << "skipped " << listing->skipped.size() << " (not archive objects):\n";
       for (const auto& s : listing->skipped) std::cout << "  " << s.key << ": " << s.reason << "\n";
     }
+    if (!r.rejections.empty()) {
+      std::cout << "records rejected by the destination (" << r.records_rejected << "):\n";
+      for (const auto& f : r.rejections) std::cout << "  " << f.key << ": " << f.reason << "\n";
+    }
     if (!r.failures.empty()) {
       std::cout << "failed " << r.failures.size() << ":\n";
       for (const auto& f : r.failures) std::cout << "  " << f.key << ": " << f.reason << "\n";
     }
   }
-  return r.objects_failed > 0 ? 1 : 0;
+  return r.objects_failed > 0 || r.records_rejected > 0 ? 1 : 0;
 }
 
 }  // namespace otlake::cli

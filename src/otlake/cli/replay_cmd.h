@@ -11,7 +11,8 @@ namespace otlake::cli {
 
 std::vector<OptionSpec> ReplaySpecs();
 
-/// Exit codes: 0 every object replayed, 1 some objects failed (or the listing failed), 2 usage
+/// Exit codes: 0 every object replayed, 1 some objects failed, the destination rejected some
+/// records (OTLP partial success), or the source could not be listed; 2 usage
 /// (bad times, end not after start, unknown directive or time zone, no source, no destination,
 /// incomplete S3 credentials); the message names the flag.
 int RunReplayCommand(const Args& a);
