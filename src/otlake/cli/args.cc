@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <iostream>
 
 namespace otlake::cli {
@@ -116,6 +117,15 @@ void PrintTable(const std::vector<std::string>& header, const std::vector<std::v
   };
   line(header);
   for (const auto& r : rows) line(r);
+}
+
+std::string HumanBytes(int64_t b) {
+  char buf[32];
+  if (b < 1024) std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(b));
+  else if (b < (1 << 20)) std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
+  else if (b < (1ll << 30)) std::snprintf(buf, sizeof buf, "%.1f MiB", b / 1048576.0);
+  else std::snprintf(buf, sizeof buf, "%.2f GiB", b / 1073741824.0);
+  return buf;
 }
 
 }  // namespace otlake::cli

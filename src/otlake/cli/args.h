@@ -2,6 +2,7 @@
 // `--long=value`, boolean flags; unknown options and missing values are usage errors (exit 2).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ class Args {
   std::map<std::string, bool> given_;
   std::vector<std::string> positional_;
 };
+
+/// A byte count for people: "512 B", "3.4 KiB", "12.0 MiB", "1.25 GiB".
+std::string HumanBytes(int64_t bytes);
 
 /// `s` padded with spaces to `w` columns (on the left when `right`).
 std::string Pad(const std::string& s, size_t w, bool right = false);

@@ -24,15 +24,6 @@ int Usage(const std::string& msg) {
   return 2;
 }
 
-std::string HumanBytes(int64_t b) {
-  char buf[32];
-  if (b < 1024) std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(b));
-  else if (b < (1 << 20)) std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
-  else if (b < (1ll << 30)) std::snprintf(buf, sizeof buf, "%.1f MiB", b / 1048576.0);
-  else std::snprintf(buf, sizeof buf, "%.2f GiB", b / 1073741824.0);
-  return buf;
-}
-
 bool ParseIntFlag(const Args& a, const char* name, int64_t lo, int64_t hi, int64_t* out, std::string* err) {
   const std::string& s = a.Get(name);
   char* end = nullptr;

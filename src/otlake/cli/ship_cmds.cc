@@ -40,15 +40,6 @@ bool ServerRunning(const std::string& root) {
   return !cmdline.ok() || cmdline->find("otlake") != std::string::npos;
 }
 
-std::string HumanBytes(int64_t b) {
-  char buf[32];
-  if (b < 1024) std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(b));
-  else if (b < (1 << 20)) std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
-  else if (b < (1ll << 30)) std::snprintf(buf, sizeof buf, "%.1f MiB", b / 1048576.0);
-  else std::snprintf(buf, sizeof buf, "%.2f GiB", b / 1073741824.0);
-  return buf;
-}
-
 // A progress bar on stderr (a terminal), or a line per 25% otherwise.
 class ProgressBar {
  public:
