@@ -7,6 +7,7 @@
 #include <map>
 #include <thread>
 
+#include "otlake/auth/policy.h"
 #include "otlake/common/log.h"
 #include "otlake/common/time_util.h"
 #include "otlake/query/query.h"
@@ -149,8 +150,20 @@ void HandleTable(QueryEngine* engine, TableId t, std::vector<std::pair<std::stri
   out += "}";
 }
 
+// Keeps only the rows of `project` (an API key limited to it).
+void KeepProject(ResultSet* rs, std::string_view project) {
+  size_t col = 0;
+  while (col < rs->columns.size() && rs->columns[col] != "project_id") ++col;
+  std::vector<std::vector<query::Cell>> kept;
+  for (auto& row : rs->rows) {
+    const auto* p = col < row.size() ? std::get_if<std::string>(&row[col]) : nullptr;
+    if (p != nullptr && *p == project) kept.push_back(std::move(row));
+  }
+  rs->rows = std::move(kept);
+}
+
 void HandleTrace(QueryEngine* engine, std::string id, std::vector<std::pair<std::string, std::string>> params,
-                 const std::function<bool()>& client_gone, HttpResponse* res) {
+                 const std::function<bool()>& client_gone, std::string_view project, HttpResponse* res) {
   if (!query::IsHexId(id, 32)) {
     return Fail(res, 400, "trace id must be 32 hex characters, got '" + id.substr(0, 64) + "'");
   }
@@ -169,6 +182,9 @@ void HandleTrace(QueryEngine* engine, std::string id, std::vector<std::pair<std:
   }
   auto tr = engine->GetTrace(id, storage, client_gone);
   if (!tr.ok()) return FailStatus(res, tr.status());
+  if (!project.empty()) {
+    for (ResultSet* rs : {&tr->spans, &tr->events, &tr->links}) KeepProject(rs, project);
+  }
   if (tr->spans.rows.empty() && tr->events.rows.empty() && tr->links.rows.empty()) {
     return Fail(res, 404, "trace " + id + " not found");
   }
@@ -323,7 +339,14 @@ void HandleServices(QueryEngine* engine, std::vector<std::pair<std::string, std:
 
 }  // namespace
 
-void HandleApi(QueryEngine* engine, HttpRequest& req, HttpResponse* res) {
+std::string ApiRequestProject(const HttpRequest& req, std::string_view key_project) {
+  if (req.path == "/api/days" || req.path == "/api/services") return std::string(auth::kAllProjects);
+  std::string p;
+  if (req.QueryParam("project_id", &p)) return p;
+  return std::string(key_project);
+}
+
+void HandleApi(QueryEngine* engine, HttpRequest& req, HttpResponse* res, std::string_view project) {
   res->content_type = "application/json";
   if (engine == nullptr) return Fail(res, 404, "the read API is not enabled on this server");
   TableId t = TableId::kSpans;
@@ -349,8 +372,14 @@ void HandleApi(QueryEngine* engine, HttpRequest& req, HttpResponse* res) {
   struct Release {
     ~Release() { running.fetch_sub(1); }
   } release;
+  if (!project.empty()) {
+    // A key limited to one project: every table query gets that project as one more filter (the
+    // caller refused a request naming another); days and services span every project.
+    if (!is_table && !is_trace) return Fail(res, 403, req.path + " spans every project; use a key without a project");
+    if (is_table) params.emplace_back("project_id", std::string(project));
+  }
   if (is_table) return HandleTable(engine, t, std::move(params), req.client_gone, res);
-  if (is_trace) return HandleTrace(engine, req.path.substr(12), std::move(params), req.client_gone, res);
+  if (is_trace) return HandleTrace(engine, req.path.substr(12), std::move(params), req.client_gone, project, res);
   if (req.path == "/api/days") return HandleDays(engine, params, res);
   HandleServices(engine, std::move(params), res);
 }

@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 
+#include "otlake/auth/key_store.h"
 #include "otlake/buffer/pipeline.h"
 #include "otlake/ingest/ingestor.h"
 #include "otlake/common/log.h"
@@ -40,9 +41,27 @@ namespace {
 
 enum class Format { kJson, kProtobuf };
 
+// The project an ingest request names: our header, Depths' two headers, then ?project_id=.
+// False (and *project untouched) if it names none.
+bool IngestProject(const HttpRequest& req, std::string* project) {
+  for (const char* h : {"x-otlake-project-id", "x-depths-project-id", "x-otlp-project-id"}) {
+    std::string_view v = req.Header(h);
+    if (!v.empty()) {
+      project->assign(v);
+      return true;
+    }
+  }
+  std::string q;
+  if (!req.QueryParam("project_id", &q)) return false;
+  *project = std::move(q);
+  return true;
+}
+
 // gRPC status codes used in google.rpc.Status bodies.
 constexpr int kInvalidArgument = 3;
 constexpr int kNotFound = 5;
+constexpr int kPermissionDenied = 7;
+constexpr int kUnauthenticated = 16;
 constexpr int kResourceExhausted = 8;
 constexpr int kUnimplemented = 12;
 constexpr int kInternal = 13;
@@ -232,6 +251,9 @@ class Receiver::Impl {
       Count(204);
       return;
     }
+    std::string key_project;  // set when the request's key is limited to a project
+    const auth::RouteClass route = auth::ClassifyPath(req.path);
+    if (auth::NeedsKey(options_.auth_mode, route) && !Authorize(req, route, res, &key_project)) return;
     otlp::Signal signal;
     if (req.path == "/v1/traces") {
       signal = otlp::Signal::kTraces;
@@ -247,7 +269,7 @@ class Receiver::Impl {
       Count(200);
       return;
     } else if (req.path.rfind("/api/", 0) == 0) {
-      HandleApi(engine_, req, res);
+      HandleApi(engine_, req, res, key_project);
       Count(res->status);
       return;
     } else {
@@ -258,7 +280,7 @@ class Receiver::Impl {
                    "method " + req.method + " not allowed on " + req.path + "; use POST",
                    {{"Allow", "POST"}});
     }
-    HandleExport(signal, req, res);
+    HandleExport(signal, req, res, key_project);
   }
 
   std::string HealthJson() const {
@@ -279,6 +301,11 @@ class Receiver::Impl {
     j.End();
     j.Begin("ack_latency_ms");
     latency_.Write(j);
+    j.End();
+    j.Begin("auth");
+    j.Str("mode", auth::ModeName(options_.auth_mode));
+    j.Int("failures_total", auth_unauthenticated_.load() + auth_forbidden_.load());
+    j.Int("unauthenticated", auth_unauthenticated_.load()).Int("forbidden", auth_forbidden_.load());
     j.End();
     j.Begin("rejections");
     for (int r = 0; r < kNumRejections; ++r) j.Int(kRejectionNames[r], rejections_[r].load());
@@ -349,7 +376,58 @@ class Receiver::Impl {
   }
 
  private:
-  void HandleExport(otlp::Signal signal, HttpRequest& req, HttpResponse* res) {
+  // Checks the request's API key against the route (docs/auth.md). False when it answered 401
+  // or 403; otherwise *key_project is the project the key is limited to ("" for none).
+  bool Authorize(const HttpRequest& req, auth::RouteClass route, HttpResponse* res,
+                 std::string* key_project) {
+    // OTLP answers in the request's own format; every other route in JSON.
+    std::string lowered;
+    const std::string_view media = MediaType(req.Header("content-type"), &lowered);
+    const bool proto = route == auth::RouteClass::kIngest &&
+                       (media == "application/x-protobuf" || media == "application/protobuf");
+    auto deny = [&](int http_status, const std::string& message, bool unauthenticated) {
+      ++(unauthenticated ? auth_unauthenticated_ : auth_forbidden_);
+      if (unauthenticated) {
+        res->headers.emplace_back("WWW-Authenticate", "Bearer realm=\"otlake\"");
+      }
+      if (route == auth::RouteClass::kIngest) {
+        Error(res, proto ? Format::kProtobuf : Format::kJson, http_status,
+              unauthenticated ? kUnauthenticated : kPermissionDenied, message);
+      } else {
+        res->status = http_status;
+        res->content_type = "application/json";
+        res->body = "{\"error\":" + JsonEscape(message) + ",\"status\":" + std::to_string(http_status) + "}";
+        Count(http_status);
+      }
+      OTLAKE_LOG(DEBUG) << http_status << " " << req.method << " " << req.path << " from " << req.peer << ": " << message;
+      return false;
+    };
+    // A key in the URL would end up in proxy and access logs: never accepted there.
+    if (req.query.find("otlk_") != std::string::npos) {
+      return deny(401, "API keys are not accepted in the URL; send 'Authorization: Bearer <key>'", true);
+    }
+    auth::AuthResult a;
+    if (options_.keys != nullptr) {
+      a = options_.keys->Authenticate(req.Header("authorization"));
+    } else {
+      a.failure = auth::AuthFailure::kInvalid;
+      a.message = "no API keys are configured on this server";
+    }
+    if (!a.ok()) return deny(401, a.message, true);
+    std::string project;
+    if (route == auth::RouteClass::kIngest) {
+      if (!IngestProject(req, &project)) project = a.principal.project.empty() ? "default" : a.principal.project;
+    } else if (route == auth::RouteClass::kRead) {
+      project = ApiRequestProject(req, a.principal.project);
+    }
+    const auth::Decision d = auth::Authorize(options_.auth_mode, route, &a.principal, project);
+    if (!d.ok()) return deny(d.outcome == auth::Outcome::kNeedKey ? 401 : 403, d.message,
+                             d.outcome == auth::Outcome::kNeedKey);
+    *key_project = a.principal.project;
+    return true;
+  }
+
+  void HandleExport(otlp::Signal signal, HttpRequest& req, HttpResponse* res, const std::string& key_project) {
     SignalStats& stats = signals_[static_cast<int>(signal)];
     ++stats.requests;
     std::string lowered;
@@ -369,19 +447,10 @@ class Receiver::Impl {
                     "request body exceeds the limit (max_body_bytes)");
     }
     if (req.over_budget) return OverBudget(res, format, "reading the body");
-    // Project id: our header, Depths' two headers, then ?project_id=, else "default".
-    std::string project = "default";
-    bool from_header = false;
-    for (const char* h : {"x-otlake-project-id", "x-depths-project-id", "x-otlp-project-id"}) {
-      std::string_view v = req.Header(h);
-      if (!v.empty()) {
-        project.assign(v);
-        from_header = true;
-        break;
-      }
-    }
-    std::string q;
-    if (!from_header && req.QueryParam("project_id", &q)) project = q;
+    // Project id: our header, Depths' two headers, then ?project_id=, else the key's project
+    // (Authorize refused any other), else "default".
+    std::string project = key_project.empty() ? "default" : key_project;
+    (void)IngestProject(req, &project);
     if (!IsValidProjectId(project)) {
       return Reject(res, format, kRejectInvalid, 400, kInvalidArgument,
                     "invalid project id '" + project.substr(0, 160) +
@@ -594,6 +663,7 @@ class Receiver::Impl {
   buffer::Pipeline* pipeline_;  // the ingestor's
   server::MemoryBudget memory_;
   std::array<std::atomic<int64_t>, kNumRejections> rejections_{};
+  std::atomic<int64_t> auth_unauthenticated_{0}, auth_forbidden_{0};  // 401s and 403s
   LatencyRing latency_;
   int64_t started_ms_;
   mutable std::array<SignalStats, 3> signals_;

@@ -12,14 +12,23 @@
 // decompressed and copied into the WAL record (reserved here). A request the budget refuses gets
 // 429 + Retry-After before its body is kept. Every ingest answer other than 200 is counted by
 // reason in /healthz "rejections".
+//
+// Authorization (docs/auth.md): before anything else, a route that needs a key (auth::Authorize)
+// gets its `Authorization: Bearer` key checked against the in-memory auth::KeyCache; 401 with
+// `WWW-Authenticate` for a missing or bad key, 403 for a key of the wrong scope or project,
+// counted in /healthz "auth". A project-limited key ingests into its project and reads only it.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "otlake/auth/policy.h"
 #include "otlake/server/http_server.h"
 
+namespace otlake::auth {
+class KeyCache;
+}
 namespace otlake::ingest {
 class Ingestor;
 }
@@ -35,6 +44,11 @@ struct ReceiverOptions {
   int max_nesting_depth = 64;
   /// The /healthz "shipping" object (ship::Scheduler::StatusJson); unset: omitted.
   std::function<std::string()> shipping_json;
+  /// --auth: kRequired makes /v1/* and /api/* need an API key (docs/auth.md); /v3/* always does.
+  auth::Mode auth_mode = auth::Mode::kOpen;
+  /// The keys requests are checked against (not owned; outlives the receiver). Null: no keys,
+  /// every route that needs one answers 401.
+  const auth::KeyCache* keys = nullptr;
 };
 
 class Receiver {
