@@ -279,7 +279,9 @@ TEST_F(KeyStoreTest, CheckCostsMicroseconds) {
   const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / n;
   EXPECT_EQ(okn, n);
   std::printf("[ bench    ] key check: %.0f ns per Authenticate (100 keys loaded)\n", ns);
-  EXPECT_LT(ns, 50000);  // microseconds, not a SQLite query
+#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  EXPECT_LT(ns, 50000);  // microseconds, not a SQLite query (release builds only)
+#endif
 }
 
 }  // namespace
