@@ -6,17 +6,20 @@ warnings about skipped data.
 The short versions run in CI; the long ones are behind the slow label and take their length from
 OTLAKE_STRESS_SECONDS (default 600).
 """
+import fcntl
+import glob
 import json
 import os
 import random
+import subprocess
 import threading
 import time
 
 import pytest
 import requests
 
-from conftest import Server
-from test_ship import DAY_MS, FAST, MotoS3, phase_of, post as post_url, records, traces_body
+from conftest import Server, otlake_bin
+from test_ship import DAY_MS, FAST, MotoS3, phase_of, post as post_url, records, run, traces_body, wait_phase
 
 SPANS_PER_REQUEST = 3
 SERVICE_REQUESTS = 1000  # a service gets this many requests (3,000 spans), then the next one starts
@@ -228,3 +231,85 @@ def test_queries_during_seal_upload_and_clean_never_lose_or_repeat_rows_long(tmp
     while time.time() < deadline:
         run_ship_stress(tmp_path / f"long-{rnd}", moto, rounds=1, days_per_round=3, n_requests=150)
         rnd += 1
+
+
+class DayReader:
+    """Another process's query of a local day (`otlake view` mid-read), as the readers lock
+    protocol sees it: the day's .readers.lock held shared (docs/delta.md)."""
+
+    def __init__(self, day_dir):
+        self.fd = os.open(os.path.join(day_dir, ".readers.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self.fd, fcntl.LOCK_SH)
+
+    def release(self):
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+def spans_files(day_dir):
+    return sorted(glob.glob(os.path.join(day_dir, "otel", "spans", "part-*.parquet")))
+
+
+def test_a_reader_in_another_process_holds_off_seal_deletions_and_clean(tmp_path, moto):
+    """Deterministic: while a reader holds the day, the seal commits but keeps the files the
+    reader's snapshot names, and the clean waits (queries meanwhile read the S3 copy, whole);
+    once it lets go, both finish."""
+    bucket = moto.create_bucket(f"hold-{random.getrandbits(32):08x}")
+    day = make_past_days(tmp_path, 1, 12, seed=3)[0]
+    root = os.path.join(str(tmp_path), "default")
+    day_dir = os.path.join(root, "staging", "days", day)
+    expect = 12 * 5 * 6
+    before = spans_files(day_dir)
+    assert len(before) >= 2, before
+
+    reader = DayReader(day_dir)
+    srv = Server(tmp_path, env=moto.env(bucket), extra_args=FAST + ["--keep-local"]).start()
+    try:
+        # The seal rewrites the day into sealed files, and stops before deleting anything.
+        # The seal's final checkpoint is its last write before the deletions.
+        final = os.path.join(day_dir, "otel", "spans", "_delta_log", "_last_checkpoint")
+        deadline = time.time() + 60
+        while time.time() < deadline and not os.path.exists(final):
+            time.sleep(0.05)
+        assert any(".sealed." in f for f in spans_files(day_dir)), spans_files(day_dir)
+        time.sleep(1)  # a window in which a seal that did not wait would have deleted them
+        assert phase_of(srv.root, day) == "none", records(srv.root, day)
+        assert set(before) <= set(spans_files(day_dir)), "a file of the reader's snapshot was deleted"
+        # The server's own queries read the day meanwhile (they share the lock), at the new version.
+        r = requests.get(f"{srv.url}/api/spans", params={"date_from": day, "date_to": day, "max_rows": 10000,
+                                                        "select": "span_id"}, timeout=60).json()
+        assert r["count"] == expect and "warnings" not in r, r
+        reader.release()
+        wait_phase(srv.root, day, "verified", timeout=60, srv=srv)
+        assert not set(before) & set(spans_files(day_dir)), "replaced files left after the reader let go"
+    finally:
+        srv.stop()
+
+    # Clean by `otlake ship` (another process) while a reader holds the day: it waits; a query
+    # started meanwhile reads the verified S3 copy, whole.
+    srv = Server(tmp_path, env=moto.env(bucket), extra_args=FAST + ["--keep-local"]).start()
+    try:
+        reader = DayReader(day_dir)
+        env = {k: v for k, v in moto.env(bucket).items()}
+        cleaner = subprocess.Popen([otlake_bin(), "ship", "-D", str(tmp_path), "--day", day, "--grace-s", "0"],
+                                   env={**{k: v for k, v in os.environ.items() if not k.startswith(("S3_", "AWS_"))}, **env},
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 30
+        while time.time() < deadline and not os.path.exists(os.path.join(day_dir, ".closing")):
+            time.sleep(0.05)
+        assert os.path.exists(os.path.join(day_dir, ".closing")), cleaner.communicate(timeout=5)
+        r = requests.get(f"{srv.url}/api/spans", params={"date_from": day, "date_to": day, "max_rows": 10000,
+                                                        "select": "span_id"}, timeout=60).json()
+        assert r["count"] == expect, r
+        assert [(x["storage"], x["table"]) for x in r["scan"]["snapshots"]] == [("s3", "spans")], r["scan"]
+        assert cleaner.poll() is None and os.path.isdir(day_dir), "the clean did not wait for the reader"
+        reader.release()
+        out, err = cleaner.communicate(timeout=60)
+        assert cleaner.returncode == 0, (out, err)
+        assert not os.path.exists(day_dir)
+        assert phase_of(root, day) == "cleaned"
+        r = requests.get(f"{srv.url}/api/spans", params={"date_from": day, "date_to": day, "max_rows": 10000,
+                                                        "select": "span_id"}, timeout=60).json()
+        assert r["count"] == expect, r
+    finally:
+        srv.stop()
