@@ -90,6 +90,11 @@ def test_required_mode(tmp_path):
         h = get(s, "/healthz")
         assert h.status_code == 200 and h.json()["auth"]["mode"] == "required"
 
+        # CORS preflight stays public and lets browsers send the key.
+        r = requests.options(s.url + "/v1/traces", headers={"Origin": "http://127.0.0.1:9",
+                                                          "Access-Control-Request-Headers": "authorization"})
+        assert r.status_code == 204 and "Authorization" in r.headers["Access-Control-Allow-Headers"]
+
         # No key, a malformed one, a wrong one, one in the URL: 401 + WWW-Authenticate, no echo.
         r = post(s)
         assert r.status_code == 401 and r.headers["WWW-Authenticate"] == 'Bearer realm="otlake"'

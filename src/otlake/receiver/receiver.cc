@@ -246,7 +246,9 @@ class Receiver::Impl {
     if (req.method == "OPTIONS") {  // CORS preflight for browser exporters
       res->status = 204;
       res->headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-      res->headers.emplace_back("Access-Control-Allow-Headers", "*");
+      // "*" does not cover Authorization (Fetch spec): browser exporters sending an API key
+      // need it named.
+      res->headers.emplace_back("Access-Control-Allow-Headers", "*, Authorization");
       res->headers.emplace_back("Access-Control-Max-Age", "86400");
       Count(204);
       return;
