@@ -252,3 +252,33 @@ def test_admin_routes_need_an_admin_key_even_in_open_mode(server):
     assert post(server).status_code == 200  # ingest stays open
     a = server.health()["auth"]
     assert a["mode"] == "open" and a["unauthenticated"] >= 1 and a["forbidden"] == 1
+
+
+def test_sdk_exporter_sends_the_key(tmp_path):
+    """The real OTel SDK exporter, configured with the key as a header (what
+    OTEL_EXPORTER_OTLP_HEADERS does), gets its spans in; without the key it is refused at once."""
+    from opentelemetry.exporter.otlp.proto.http import Compression
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    subprocess.run([otlake_bin(), "init", "-D", str(tmp_path)], check=True, capture_output=True)
+    token = create(tmp_path, "--scope", "ingest", "--project", "sdk")
+    read = create(tmp_path, "--scope", "read")
+    s = Server(tmp_path, extra_args=["--auth", "required"]).start()
+    try:
+        provider = TracerProvider()
+        with provider.get_tracer("t").start_as_current_span("sdk-span") as span:
+            pass
+        spans = [span]
+        ok = OTLPSpanExporter(endpoint=s.url + "/v1/traces", compression=Compression.Gzip,
+                              headers={"Authorization": "Bearer " + token})
+        assert ok.export(spans) == SpanExportResult.SUCCESS
+        t0 = time.time()
+        assert OTLPSpanExporter(endpoint=s.url + "/v1/traces").export(spans) == SpanExportResult.FAILURE
+        assert time.time() - t0 < 5  # 401 is not retried
+        s.wait_persisted()
+        rows = get(s, "/api/spans", read, params={"select": "name,project_id"}).json()["rows"]
+        assert rows == [{"name": "sdk-span", "project_id": "sdk"}]
+    finally:
+        assert s.stop() == 0
