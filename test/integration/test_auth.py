@@ -109,12 +109,14 @@ def test_required_mode(tmp_path):
             assert secret(ingest) not in r.text and secret(wrong) not in r.text
         r = get(s, "/api/spans", params={"api_key": read})
         assert r.status_code == 401 and "URL" in r.json()["error"] and secret(read) not in r.text
+        r = requests.get(s.url + "/api/spans?token=" + read.replace("_", "%5F"), timeout=30)
+        assert r.status_code == 401 and "URL" in r.json()["error"]
         r = get(s, "/api/spans")
         assert r.status_code == 401 and r.json()["status"] == 401 and "WWW-Authenticate" in r.headers
         # OTLP/protobuf clients get a google.rpc.Status in protobuf.
         r = requests.post(s.url + "/v1/traces", data=b"", headers={"Content-Type": "application/x-protobuf"})
         assert r.status_code == 401 and r.headers["Content-Type"] == "application/x-protobuf"
-        failures += 8
+        failures += 9
 
         # Scopes: ingest writes but cannot read; read reads but cannot write; admin does both.
         assert post(s, ingest, spans_body(TRACE_A, "by-ingest")).status_code == 200

@@ -57,6 +57,16 @@ bool IngestProject(const HttpRequest& req, std::string* project) {
   return true;
 }
 
+// True if a raw query string holds something shaped like an API key ("otlk_", also
+// percent-encoded as "otlk%5F").
+bool LooksLikeKeyInQuery(std::string_view query) {
+  for (size_t p = query.find("otlk"); p != std::string_view::npos; p = query.find("otlk", p + 1)) {
+    std::string_view rest = query.substr(p + 4);
+    if (rest.rfind("_", 0) == 0 || rest.rfind("%5F", 0) == 0 || rest.rfind("%5f", 0) == 0) return true;
+  }
+  return false;
+}
+
 // gRPC status codes used in google.rpc.Status bodies.
 constexpr int kInvalidArgument = 3;
 constexpr int kNotFound = 5;
@@ -405,7 +415,7 @@ class Receiver::Impl {
       return false;
     };
     // A key in the URL would end up in proxy and access logs: never accepted there.
-    if (req.query.find("otlk_") != std::string::npos) {
+    if (LooksLikeKeyInQuery(req.query)) {
       return deny(401, "API keys are not accepted in the URL; send 'Authorization: Bearer <key>'", true);
     }
     auth::AuthResult a;
