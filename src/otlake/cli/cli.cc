@@ -194,7 +194,8 @@ std::vector<OptionSpec> StartSpecs() {
           {"", "ship-interval-s", "SECONDS", "30", "How often to look for days to seal and ship"},
           {"", "ship-retry-s", "SECONDS", "60", "First retry of a failed day after this long (doubles, up to 1 h)"},
           {"", "ship-parallelism", "N", "4", "Files uploaded at once"},
-          {"", "keep-local", "", "", "Keep local copies of days verified on S3 (do not clean)"}};
+          {"", "keep-local", "", "", "Keep local copies of days verified on S3 (do not clean)"},
+          {"", "metrics-public", "", "", "/metrics needs no API key even with --auth required"}};
 }
 
 std::vector<OptionSpec> StartAllSpecs() {
@@ -381,6 +382,7 @@ int RunServer(const Args& a, const Instance& inst) {
   ship::Scheduler* sched = scheduler->get();
   ro.shipping_json = [sched] { return sched->StatusJson(); };
   ro.auth_mode = auth_mode;
+  ro.metrics_public = a.Flag("metrics-public");
   ro.keys = keys.get();
   query::EngineOptions eo;
   eo.instance_dir = inst.root;

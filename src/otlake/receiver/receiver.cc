@@ -2,6 +2,7 @@
 
 #include "otlake/receiver/api.h"
 
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -14,15 +15,20 @@
 #include <map>
 #include <mutex>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "otlake/auth/key_store.h"
 #include "otlake/buffer/pipeline.h"
 #include "otlake/ingest/ingestor.h"
 #include "otlake/common/log.h"
+#include "otlake/common/metrics.h"
 #include "otlake/common/time_util.h"
 #include "otlake/otlp/decode.h"
 #include "otlake/otlp/proto_writer.h"
 #include "otlake/server/decompress.h"
 #include "otlake/server/memory_budget.h"
+#include "otlake/wal/wal_writer.h"
 
 namespace otlake::receiver {
 
@@ -247,7 +253,12 @@ class Receiver::Impl {
         pipeline_(ingestor->pipeline()),
         memory_(ingestor->max_buffered_bytes(), ingestor->low_buffered_bytes(),
                 [p = pipeline_] { return p->BufferedBytes(); }),
-        started_ms_(NowUnixMillis()) {}
+        started_ms_(NowUnixMillis()) {
+    for (auto& h : ack_hist_) {
+      h = std::make_unique<metrics::Histogram>(metrics::Histogram::LatencyBoundsNs(), 1'000'000'000);
+    }
+    for (auto& h : body_hist_) h = std::make_unique<metrics::Histogram>(metrics::Histogram::SizeBoundsBytes());
+  }
 
   server::MemoryBudget* memory_budget() { return &memory_; }
 
@@ -264,7 +275,10 @@ class Receiver::Impl {
       return;
     }
     std::string key_project;  // set when the request's key is limited to a project
-    const auth::RouteClass route = auth::ClassifyPath(req.path);
+    auth::RouteClass route = auth::ClassifyPath(req.path);
+    // /metrics counts every project's traffic: in --auth required it needs a read or admin key
+    // not limited to a project (Authorize), unless --metrics-public.
+    if (req.path == "/metrics" && !options_.metrics_public) route = auth::RouteClass::kRead;
     if (auth::NeedsKey(options_.auth_mode, route) && !Authorize(req, route, res, &key_project)) return;
     otlp::Signal signal;
     if (req.path == "/v1/traces") {
@@ -278,6 +292,14 @@ class Receiver::Impl {
         return Error(res, Format::kJson, 405, kUnimplemented, "method " + req.method + " not allowed on /healthz; use GET", {{"Allow", "GET"}});
       }
       res->body = HealthJson();
+      Count(200);
+      return;
+    } else if (req.path == "/metrics") {
+      if (req.method != "GET" && req.method != "HEAD") {
+        return Error(res, Format::kJson, 405, kUnimplemented, "method " + req.method + " not allowed on /metrics; use GET", {{"Allow", "GET"}});
+      }
+      res->content_type = std::string(metrics::kContentType);
+      res->body = MetricsText();
       Count(200);
       return;
     } else if (req.path.rfind("/api/", 0) == 0) {
@@ -320,7 +342,7 @@ class Receiver::Impl {
     j.Int("unauthenticated", auth_unauthenticated_.load()).Int("forbidden", auth_forbidden_.load());
     j.End();
     j.Begin("rejections");
-    for (int r = 0; r < kNumRejections; ++r) j.Int(kRejectionNames[r], rejections_[r].load());
+    for (int r = 0; r < kNumRejections; ++r) j.Int(kRejectionNames[r], Rejections(r));
     j.End();
     const ingest::Ingestor::WalStats ws = ingestor_->wal_stats();
     j.Begin("wal");
@@ -387,7 +409,190 @@ class Receiver::Impl {
     return j.Take();
   }
 
+  std::string MetricsText() const {
+    using metrics::PromWriter;
+    PromWriter w;
+    auto counter = [&](const char* name, const char* help, int64_t v) {
+      w.Family(name, "counter", help).Sample(name, v);
+    };
+    auto gauge = [&](const char* name, const char* help, int64_t v) {
+      w.Family(name, "gauge", help).Sample(name, v);
+    };
+    std::string reason;
+    const bool ok = ingestor_->Ok(&reason);
+    w.Family("otlake_build_info", "gauge", "Constant 1, labelled with the version and instance.");
+    w.Sample("otlake_build_info", {{"version", OTLAKE_VERSION}, {"instance_id", options_.instance_id}}, int64_t{1});
+    gauge("otlake_healthy", "1 while the WAL and table writes succeed (/healthz ok), else 0.", ok ? 1 : 0);
+    w.Family("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch.");
+    w.Sample("process_start_time_seconds", {}, started_ms_ / 1000.0);
+    {
+      struct rusage ru {};
+      ::getrusage(RUSAGE_SELF, &ru);
+      const double cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+      w.Family("process_cpu_seconds_total", "counter", "User and system CPU time of the process.");
+      w.Sample("process_cpu_seconds_total", {}, cpu);
+      w.Family("process_max_resident_memory_bytes", "gauge", "Peak resident set size of the process.");
+      w.Sample("process_max_resident_memory_bytes", {}, static_cast<int64_t>(ru.ru_maxrss) * 1024);
+    }
+    gauge("otlake_auth_required", "1 if --auth required (ingest and reads need an API key), 0 if open.",
+          options_.auth_mode == auth::Mode::kRequired ? 1 : 0);
+
+    // Requests and items by signal.
+    w.Family("otlake_requests_total", "counter", "OTLP export requests received, by signal.");
+    for (int s = 0; s < 3; ++s) {
+      w.Sample("otlake_requests_total", {{"signal", otlp::SignalName(static_cast<otlp::Signal>(s))}}, signals_[s].requests.load());
+    }
+    w.Family("otlake_requests_rejected_total", "counter",
+             "OTLP export requests not acknowledged (4xx/5xx), by signal and reason.");
+    for (int s = 0; s < 3; ++s) {
+      for (int r = 0; r < kNumRejections; ++r) {
+        w.Sample("otlake_requests_rejected_total",
+                 {{"signal", otlp::SignalName(static_cast<otlp::Signal>(s))}, {"reason", kRejectionNames[r]}},
+                 rejections_[s][r].load());
+      }
+    }
+    w.Family("otlake_items_accepted_total", "counter",
+             "Spans, log records or data points acknowledged (durable), by signal.");
+    for (int s = 0; s < 3; ++s) {
+      w.Sample("otlake_items_accepted_total", {{"signal", otlp::SignalName(static_cast<otlp::Signal>(s))}}, signals_[s].accepted.load());
+    }
+    w.Family("otlake_items_rejected_total", "counter",
+             "Items rejected from acknowledged requests (partialSuccess), by signal.");
+    for (int s = 0; s < 3; ++s) {
+      w.Sample("otlake_items_rejected_total", {{"signal", otlp::SignalName(static_cast<otlp::Signal>(s))}}, signals_[s].rejected.load());
+    }
+    w.Family("otlake_items_rejected_by_reason_total", "counter",
+             "Items rejected from acknowledged requests, by signal and the decoder's message.");
+    for (int s = 0; s < 3; ++s) {
+      std::lock_guard lk(signals_[s].mu);
+      for (const auto& [r, n] : signals_[s].reasons) {
+        w.Sample("otlake_items_rejected_by_reason_total", {{"signal", otlp::SignalName(static_cast<otlp::Signal>(s))}, {"reason", r}}, n);
+      }
+    }
+    w.Family("otlake_http_responses_total", "counter", "HTTP answers by status code (every route).");
+    {
+      std::lock_guard lk(status_mu_);
+      for (const auto& [code, n] : status_counts_) w.Sample("otlake_http_responses_total", {{"code", std::to_string(code)}}, n);
+    }
+    w.Family("otlake_auth_failures_total", "counter", "Requests refused for their API key: 401 unauthenticated, 403 forbidden.");
+    w.Sample("otlake_auth_failures_total", {{"reason", "unauthenticated"}}, auth_unauthenticated_.load());
+    w.Sample("otlake_auth_failures_total", {{"reason", "forbidden"}}, auth_forbidden_.load());
+
+    // Memory budget.
+    gauge("otlake_memory_limit_bytes", "The memory budget (--max-buffered-bytes).", memory_.limit());
+    gauge("otlake_memory_low_watermark_bytes", "Below this an overloaded budget accepts again.", memory_.low());
+    gauge("otlake_memory_buffered_bytes", "Bytes in open batches (all tables).", pipeline_->BufferedBytes());
+    gauge("otlake_memory_request_bytes", "Bytes reserved by requests in flight.", memory_.reserved());
+    gauge("otlake_memory_peak_bytes", "Highest total a reservation saw.", memory_.peak());
+    gauge("otlake_memory_overloaded", "1 between a refusal and the total falling below the low watermark.", memory_.overloaded() ? 1 : 0);
+    counter("otlake_overload_rejections_total", "Refusals by the open batches themselves (also in reason=\"memory\").",
+            pipeline_->OverloadRejections());
+
+    // Tables.
+    const int64_t now = NowUnixMillis();
+    std::array<buffer::TableHealth, table::kNumTables> th;
+    for (size_t i = 0; i < th.size(); ++i) th[i] = pipeline_->Health(table::kAllTables[i]);
+    auto per_table = [&](const char* name, const char* type, const char* help, auto field) {
+      w.Family(name, type, help);
+      for (size_t i = 0; i < th.size(); ++i) w.Sample(name, {{"table", table::TableName(table::kAllTables[i])}}, field(th[i]));
+    };
+    per_table("otlake_rows_accepted_total", "counter", "Rows accepted into the open batches.", [](const buffer::TableHealth& h) { return h.accepted_rows; });
+    per_table("otlake_rows_buffered", "gauge", "Rows in open batches, not yet committed.", [](const buffer::TableHealth& h) { return h.buffered_rows; });
+    per_table("otlake_buffered_bytes", "gauge", "Bytes in open batches.", [](const buffer::TableHealth& h) { return h.buffered_bytes; });
+    per_table("otlake_oldest_buffered_age_seconds", "gauge", "Age of the oldest buffered row (0 when none).",
+              [now](const buffer::TableHealth& h) { return h.oldest_buffered_unix_ms > 0 ? (now - h.oldest_buffered_unix_ms) / 1000.0 : 0.0; });
+    per_table("otlake_rows_persisted_total", "counter", "Rows committed to Delta tables.", [](const buffer::TableHealth& h) { return h.persisted_rows; });
+    per_table("otlake_flushes_total", "counter", "Delta commits of buffered rows.", [](const buffer::TableHealth& h) { return h.flushes; });
+    per_table("otlake_files_written_total", "counter", "Parquet files written by flushes.", [](const buffer::TableHealth& h) { return h.files; });
+    per_table("otlake_table_write_failures_total", "counter", "Failed flushes (retried).", [](const buffer::TableHealth& h) { return h.write_failures; });
+    per_table("otlake_compactions_total", "counter", "Compaction (OPTIMIZE) commits.", [](const buffer::TableHealth& h) { return h.compactions; });
+    per_table("otlake_compacted_files_total", "counter", "Small files compactions replaced.", [](const buffer::TableHealth& h) { return h.compacted_files; });
+    per_table("otlake_replaced_files_deleted_total", "counter", "Replaced files deleted.", [](const buffer::TableHealth& h) { return h.replaced_files_deleted; });
+    per_table("otlake_replaced_files_deferred_total", "counter", "Deletions put off because a query held the day.", [](const buffer::TableHealth& h) { return h.replaced_files_deferred; });
+    per_table("otlake_last_commit_timestamp_seconds", "gauge", "Time of the last commit (0: none yet).",
+              [](const buffer::TableHealth& h) { return h.last_commit_unix_ms / 1000.0; });
+    per_table("otlake_last_commit_version", "gauge", "Delta version of the last commit (-1: none yet).", [](const buffer::TableHealth& h) { return h.last_commit_version; });
+
+    // WAL.
+    const ingest::Ingestor::WalStats ws = ingestor_->wal_stats();
+    gauge("otlake_wal_last_lsn", "Last LSN assigned.", ws.last_lsn);
+    gauge("otlake_wal_durable_lsn", "Every record up to this LSN is fdatasync'd.", ws.durable_lsn);
+    gauge("otlake_wal_committed_lsn", "Every record up to this LSN is committed to every table.", ws.committed_lsn);
+    counter("otlake_wal_syncs_total", "Successful fdatasyncs of WAL segments.", ws.syncs);
+    counter("otlake_wal_written_bytes_total", "Framed bytes written to WAL segments.", ws.bytes_written);
+    counter("otlake_wal_segments_retired_total", "Segments retired (deleted or kept for recycling).", ws.segments_deleted);
+    counter("otlake_wal_segments_recycled_total", "New segments that overwrote a retired file.", ws.segments_recycled);
+    const ingest::RecoveryReport& rec = ingestor_->recovery();
+    // What start-up recovery found (constant while the process runs).
+    w.Family("otlake_wal_recovery_records", "gauge", "WAL records start-up recovery read, by kind.");
+    w.Sample("otlake_wal_recovery_records", {{"kind", "read"}}, rec.records);
+    w.Sample("otlake_wal_recovery_records", {{"kind", "replayed"}}, rec.replayed_records);
+    w.Sample("otlake_wal_recovery_records", {{"kind", "corrupt"}}, rec.corrupt_records);
+    w.Sample("otlake_wal_recovery_records", {{"kind", "undecodable"}}, rec.undecodable_records);
+    w.Family("otlake_wal_recovery_rows", "gauge", "Rows start-up recovery replayed or skipped (already committed).");
+    w.Sample("otlake_wal_recovery_rows", {{"kind", "replayed"}}, rec.replayed_rows);
+    w.Sample("otlake_wal_recovery_rows", {{"kind", "skipped"}}, rec.skipped_rows);
+    w.Family("otlake_wal_recovery_bytes", "gauge", "Bytes after the last records: truncated (damage), stale or padding (not damage).");
+    w.Sample("otlake_wal_recovery_bytes", {{"kind", "truncated_tail"}}, rec.truncated_tail_bytes);
+    w.Sample("otlake_wal_recovery_bytes", {{"kind", "stale_tail"}}, rec.stale_tail_bytes);
+    w.Sample("otlake_wal_recovery_bytes", {{"kind", "padding"}}, rec.padding_bytes);
+
+    // Histograms.
+    w.Family("otlake_ack_latency_seconds", "histogram",
+             "Server-side time of acknowledged requests by phase (as /healthz ack_latency_ms).");
+    for (int p = 0; p < kNumPhases; ++p) w.Histogram("otlake_ack_latency_seconds", {{"phase", kPhaseNames[p]}}, ack_hist_[p]->Snapshot());
+    w.Family("otlake_request_body_bytes", "histogram", "OTLP request bodies as received (before decompression), by signal.");
+    for (int s = 0; s < 3; ++s) {
+      w.Histogram("otlake_request_body_bytes", {{"signal", otlp::SignalName(static_cast<otlp::Signal>(s))}}, body_hist_[s]->Snapshot());
+    }
+    w.Family("otlake_wal_sync_duration_seconds", "histogram", "Time of each fdatasync of a WAL segment.");
+    w.Histogram("otlake_wal_sync_duration_seconds", {}, wal::SyncHistogram().Snapshot());
+
+    if (options_.shipping_json) WriteShippingMetrics(options_.shipping_json(), &w);
+    return w.Take();
+  }
+
  private:
+  // The /healthz "shipping" object as gauges.
+  static void WriteShippingMetrics(const std::string& json, metrics::PromWriter* w) {
+    rapidjson::Document d;
+    d.Parse(json.data(), json.size());
+    if (d.HasParseError() || !d.IsObject()) return;
+    auto flag = [&](const char* key) -> int64_t {
+      auto it = d.FindMember(key);
+      return it != d.MemberEnd() && it->value.IsBool() && it->value.GetBool() ? 1 : 0;
+    };
+    w->Family("otlake_ship_enabled", "gauge", "1 when days are shipped to S3.").Sample("otlake_ship_enabled", flag("enabled"));
+    auto days = d.FindMember("days");
+    if (days != d.MemberEnd() && days->value.IsObject()) {
+      w->Family("otlake_ship_days", "gauge",
+                "Days by the last shipping phase done (none, sealed, uploaded, verified, cleaned), local "
+                "days and failing days.");
+      for (auto m = days->value.MemberBegin(); m != days->value.MemberEnd(); ++m) {
+        if (!m->value.IsInt64()) continue;
+        w->Sample("otlake_ship_days", {{"phase", std::string_view(m->name.GetString(), m->name.GetStringLength())}},
+                  m->value.GetInt64());
+      }
+    }
+    auto access = d.FindMember("s3_access");
+    if (access != d.MemberEnd() && access->value.IsObject()) {
+      auto ok = access->value.FindMember("ok");
+      if (ok != access->value.MemberEnd() && ok->value.IsBool()) {
+        w->Family("otlake_ship_s3_access_ok", "gauge", "1 if the last S3 access check succeeded, 0 if it failed.")
+            .Sample("otlake_ship_s3_access_ok", ok->value.GetBool() ? 1 : 0);
+      }
+    }
+    auto running = d.FindMember("running");
+    w->Family("otlake_ship_running", "gauge", "1 while a day is being sealed or shipped.")
+        .Sample("otlake_ship_running", running != d.MemberEnd() && running->value.IsObject() ? 1 : 0);
+  }
+
+  int64_t Rejections(int r) const {
+    int64_t n = 0;
+    for (const auto& by_signal : rejections_) n += by_signal[r].load();
+    return n;
+  }
+
   // Checks the request's API key against the route (docs/auth.md). False when it answered 401
   // or 403; otherwise *key_project is the project the key is limited to ("" for none).
   bool Authorize(const HttpRequest& req, auth::RouteClass route, HttpResponse* res,
@@ -430,7 +635,8 @@ class Receiver::Impl {
     if (route == auth::RouteClass::kIngest) {
       if (!IngestProject(req, &project)) project = a.principal.project.empty() ? "default" : a.principal.project;
     } else if (route == auth::RouteClass::kRead) {
-      project = ApiRequestProject(req, a.principal.project);
+      project = req.path == "/metrics" ? std::string(auth::kAllProjects)
+                                       : ApiRequestProject(req, a.principal.project);
     }
     const auth::Decision d = auth::Authorize(options_.auth_mode, route, &a.principal, project);
     if (!d.ok()) return deny(d.outcome == auth::Outcome::kNeedKey ? 401 : 403, d.message,
@@ -450,26 +656,27 @@ class Receiver::Impl {
     } else if (media == "application/json") {
       format = Format::kJson;
     } else {
-      return Reject(res, Format::kJson, kRejectUnsupported, 415, kInvalidArgument,
+      return Reject(res, signal, Format::kJson, kRejectUnsupported, 415, kInvalidArgument,
                     "unsupported Content-Type '" + std::string(req.Header("content-type")) +
                         "': use application/x-protobuf or application/json");
     }
     if (req.body_too_large) {
-      return Reject(res, format, kRejectBodyTooLarge, 413, kResourceExhausted,
+      return Reject(res, signal, format, kRejectBodyTooLarge, 413, kResourceExhausted,
                     "request body exceeds the limit (max_body_bytes)");
     }
-    if (req.over_budget) return OverBudget(res, format, "reading the body");
+    if (req.over_budget) return OverBudget(res, signal, format, "reading the body");
+    body_hist_[static_cast<int>(signal)]->Observe(static_cast<int64_t>(req.body.size()));
     // Project id: our header, Depths' two headers, then ?project_id=, else the key's project
     // (Authorize refused any other), else "default".
     std::string project = key_project.empty() ? "default" : key_project;
     (void)IngestProject(req, &project);
     if (!IsValidProjectId(project)) {
-      return Reject(res, format, kRejectInvalid, 400, kInvalidArgument,
+      return Reject(res, signal, format, kRejectInvalid, 400, kInvalidArgument,
                     "invalid project id '" + project.substr(0, 160) +
                         "': use 1-128 characters of A-Z a-z 0-9 . _ -");
     }
     std::string reason;
-    if (!ingestor_->Ok(&reason)) return StorageFailing(res, format, reason);
+    if (!ingestor_->Ok(&reason)) return StorageFailing(res, signal, format, reason);
 
     const int64_t decode_start = SteadyNs();
     std::string body;
@@ -477,7 +684,7 @@ class Receiver::Impl {
     if (server::IsIdentityEncoding(encoding)) {
       // No copy: the body read is the body (its reservation stays the same).
       if (static_cast<int64_t>(req.body.size()) > options_.max_decompressed_bytes) {
-        return Reject(res, format, kRejectDecompressedTooLarge, 413, kResourceExhausted,
+        return Reject(res, signal, format, kRejectDecompressedTooLarge, 413, kResourceExhausted,
                       "decompressed body exceeds the limit of " +
                           std::to_string(options_.max_decompressed_bytes) + " bytes");
       }
@@ -487,22 +694,22 @@ class Receiver::Impl {
       Status st = server::Decompress(encoding, req.body, options_.max_decompressed_bytes, &body,
                                      &req.memory);
       if (!st.ok()) {
-        if (st.IsOutOfMemory()) return OverBudget(res, format, "decompressing the body");
+        if (st.IsOutOfMemory()) return OverBudget(res, signal, format, "decompressing the body");
         if (st.IsCapacityError()) {
-          return Reject(res, format, kRejectDecompressedTooLarge, 413, kResourceExhausted,
+          return Reject(res, signal, format, kRejectDecompressedTooLarge, 413, kResourceExhausted,
                         st.message());
         }
         if (st.IsNotImplemented()) {
-          return Reject(res, format, kRejectUnsupported, 415, kInvalidArgument, st.message());
+          return Reject(res, signal, format, kRejectUnsupported, 415, kInvalidArgument, st.message());
         }
-        return Reject(res, format, kRejectInvalid, 400, kInvalidArgument, st.message());
+        return Reject(res, signal, format, kRejectInvalid, 400, kInvalidArgument, st.message());
       }
       std::string().swap(req.body);
       req.memory.Release(raw_reserved);  // the compressed body is gone
     }
     // The WAL record is a copy of the body (wal/ queues it until it is synced).
     if (!req.memory.Grow(static_cast<int64_t>(body.size()))) {
-      return OverBudget(res, format, "copying the body into the write-ahead log");
+      return OverBudget(res, signal, format, "copying the body into the write-ahead log");
     }
     Status st;
     otlp::DecodeOptions opts;
@@ -514,7 +721,7 @@ class Receiver::Impl {
                                      : otlp::DecodeJson(signal, body, opts, &decoded);
     if (!st.ok()) {
       std::string msg = st.message();
-      return Reject(res, format, kRejectInvalid, 400, kInvalidArgument,
+      return Reject(res, signal, format, kRejectInvalid, 400, kInvalidArgument,
                     std::string("invalid OTLP ") + (format == Format::kJson ? "JSON" : "protobuf") +
                         " " + std::string(otlp::SignalName(signal)) + " request: " + msg);
     }
@@ -527,7 +734,7 @@ class Receiver::Impl {
     const int64_t decode_ns = SteadyNs() - decode_start;
     ingest::Ingestor::Timing timing;
     Result<int64_t> lsn = ingestor_->Submit(record, &decoded, &timing);
-    if (!lsn.ok()) return NotLogged(res, format, lsn.status());
+    if (!lsn.ok()) return NotLogged(res, signal, format, lsn.status());
     // Acknowledged once the WAL record is durable. The request is parked meanwhile (the HTTP
     // thread serves other connections) and finished when the WAL's sync thread wakes it.
     auto ack = std::make_shared<PendingAck>();
@@ -565,27 +772,29 @@ class Receiver::Impl {
   };
 
   // A request the ingestor refused to log (nothing of it is kept).
-  void NotLogged(HttpResponse* res, Format format, const Status& st) {
+  void NotLogged(HttpResponse* res, otlp::Signal signal, Format format, const Status& st) {
     if (st.IsCapacityError()) {
-      return Reject(res, format, kRejectMemory, 429, kResourceExhausted, st.message(),
+      return Reject(res, signal, format, kRejectMemory, 429, kResourceExhausted, st.message(),
                     {{"Retry-After", "1"}});
     }
     std::string reason;
     if (ingestor_->Ok(&reason)) {  // not a storage failure: the pipeline is stopping
-      return Reject(res, format, kRejectStopping, 503, kUnavailable,
+      return Reject(res, signal, format, kRejectStopping, 503, kUnavailable,
                     "otlake is stopping, retry later: " + st.message(), {{"Retry-After", "5"}});
     }
-    StorageFailing(res, format, reason);
+    StorageFailing(res, signal, format, reason);
   }
 
   void FinishExport(PendingAck& ack, HttpResponse* res) {
     const Format format = ack.format;
-    if (!ack.status.ok()) return NotLogged(res, format, ack.status);
+    const otlp::Signal signal = ack.signal;
+    if (!ack.status.ok()) return NotLogged(res, signal, format, ack.status);
     if (ack.header_read_ns > 0) {
       const int64_t now = SteadyNs();
       ack.phases[kPhaseWalSync] = now - ack.logged_ns;
       ack.phases[kPhaseTotal] = now - ack.header_read_ns;
       latency_.Add(ack.phases);
+      for (int p = 0; p < kNumPhases; ++p) ack_hist_[p]->Observe(ack.phases[p]);
     }
     SignalStats& stats = signals_[static_cast<int>(ack.signal)];
     stats.accepted += ack.accepted;
@@ -620,15 +829,15 @@ class Receiver::Impl {
   }
 
   // An ingest request not acknowledged: counted under `why` in /healthz "rejections".
-  void Reject(HttpResponse* res, Format format, Rejection why, int http_status, int grpc_code,
+  void Reject(HttpResponse* res, otlp::Signal signal, Format format, Rejection why, int http_status, int grpc_code,
               const std::string& message,
               std::initializer_list<std::pair<const char*, const char*>> headers = {}) {
-    ++rejections_[why];
+    ++rejections_[static_cast<int>(signal)][why];
     Error(res, format, http_status, grpc_code, message, headers);
   }
 
-  void OverBudget(HttpResponse* res, Format format, const char* where) {
-    Reject(res, format, kRejectMemory, 429, kResourceExhausted,
+  void OverBudget(HttpResponse* res, otlp::Signal signal, Format format, const char* where) {
+    Reject(res, signal, format, kRejectMemory, 429, kResourceExhausted,
            "the memory budget is full (" + std::to_string(memory_.reserved()) +
                " bytes of requests + " + std::to_string(pipeline_->BufferedBytes()) +
                " bytes buffered, limit " + std::to_string(memory_.limit()) + ") while " + where +
@@ -636,8 +845,8 @@ class Receiver::Impl {
            {{"Retry-After", "1"}});
   }
 
-  void StorageFailing(HttpResponse* res, Format format, const std::string& reason) {
-    Reject(res, format, ingestor_->WalFailing(nullptr) ? kRejectWal : kRejectTables, 503,
+  void StorageFailing(HttpResponse* res, otlp::Signal signal, Format format, const std::string& reason) {
+    Reject(res, signal, format, ingestor_->WalFailing(nullptr) ? kRejectWal : kRejectTables, 503,
            kUnavailable, "storage is failing, retry later: " + reason, {{"Retry-After", "5"}});
   }
 
@@ -674,7 +883,10 @@ class Receiver::Impl {
   query::QueryEngine* engine_;  // not owned; may be null
   buffer::Pipeline* pipeline_;  // the ingestor's
   server::MemoryBudget memory_;
-  std::array<std::atomic<int64_t>, kNumRejections> rejections_{};
+  std::array<std::array<std::atomic<int64_t>, kNumRejections>, 3> rejections_{};  // by signal
+  // /metrics histograms: ack latency by phase (ns), body bytes as received by signal.
+  std::array<std::unique_ptr<metrics::Histogram>, kNumPhases> ack_hist_;
+  std::array<std::unique_ptr<metrics::Histogram>, 3> body_hist_;
   std::atomic<int64_t> auth_unauthenticated_{0}, auth_forbidden_{0};  // 401s and 403s
   LatencyRing latency_;
   int64_t started_ms_;
@@ -688,6 +900,7 @@ Receiver::Receiver(ReceiverOptions options, ingest::Ingestor* ingestor, query::Q
 Receiver::~Receiver() = default;
 void Receiver::Handle(HttpRequest& request, HttpResponse* response) { impl_->Handle(request, response); }
 std::string Receiver::HealthJson() const { return impl_->HealthJson(); }
+std::string Receiver::MetricsText() const { return impl_->MetricsText(); }
 server::MemoryBudget* Receiver::memory_budget() { return impl_->memory_budget(); }
 
 }  // namespace otlake::receiver

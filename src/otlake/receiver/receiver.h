@@ -17,6 +17,12 @@
 // gets its `Authorization: Bearer` key checked against the in-memory auth::KeyCache; 401 with
 // `WWW-Authenticate` for a missing or bad key, 403 for a key of the wrong scope or project,
 // counted in /healthz "auth". A project-limited key ingests into its project and reads only it.
+//
+// Metrics: GET /metrics answers everything /healthz counts in the Prometheus text format
+// (docs/http-api.md lists the names), plus histograms of ack latency per phase, request body
+// size and WAL fdatasync time; recording is relaxed atomic adds (common/metrics.h), never a lock
+// on the ingest path. Public in --auth open; with --auth required it needs a read or admin key
+// not limited to a project, unless `metrics_public`.
 #pragma once
 
 #include <functional>
@@ -49,6 +55,8 @@ struct ReceiverOptions {
   /// The keys requests are checked against (not owned; outlives the receiver). Null: no keys,
   /// every route that needs one answers 401.
   const auth::KeyCache* keys = nullptr;
+  /// --metrics-public: /metrics needs no key even with --auth required.
+  bool metrics_public = false;
 };
 
 class Receiver {
@@ -63,6 +71,8 @@ class Receiver {
 
   /// The /healthz document (JSON).
   std::string HealthJson() const;
+  /// The /metrics document (Prometheus text format 0.0.4).
+  std::string MetricsText() const;
 
   /// The memory budget request bodies are reserved against (--max-buffered-bytes, shared with
   /// the pipeline's open batches): give it to the HttpServer (HttpServerOptions::memory). Lives as

@@ -370,7 +370,11 @@ Status WalWriter::FlushScratch(bool sync) {
     OTLAKE_RETURN_NOT_OK(st);
   }
   if (sync && synced_size_ != segment_size_) {
+    const auto sync_start = std::chrono::steady_clock::now();
     OTLAKE_RETURN_NOT_OK(file_->Sync());
+    SyncHistogram().Observe(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::steady_clock::now() - sync_start)
+                                .count());
     synced_size_ = segment_size_;
     ++io_syncs_;
   }
@@ -420,6 +424,12 @@ bool WalWriter::failed(std::string* reason) const {
   if (failed_.ok()) return false;
   if (reason != nullptr) *reason = failed_.ToString();
   return true;
+}
+
+metrics::Histogram& SyncHistogram() {
+  static metrics::Histogram* h =
+      new metrics::Histogram(metrics::Histogram::LatencyBoundsNs(), 1'000'000'000);  // never freed
+  return *h;
 }
 
 WalWriter::Stats WalWriter::stats() const {

@@ -42,6 +42,7 @@
 #include <thread>
 #include <vector>
 
+#include "otlake/common/metrics.h"
 #include "otlake/common/status.h"
 #include "otlake/wal/env.h"
 #include "otlake/wal/framer.h"
@@ -203,5 +204,10 @@ class WalWriter {
   Framer framer_;
   std::string scratch_;
 };
+
+/// The time of every fdatasync of a WAL segment by any WalWriter in this process (recorded in ns,
+/// exposed in seconds): /metrics `otlake_wal_sync_duration_seconds`. Process-wide because a server
+/// runs one log; recording is a few relaxed atomic adds on the leader's thread.
+metrics::Histogram& SyncHistogram();
 
 }  // namespace otlake::wal
