@@ -6,6 +6,8 @@
 //   /v1/* (ingest)   anyone               key of scope ingest or admin
 //   /api/* (reads)   anyone               key of scope read or admin
 //   /v3/* (admin)    key of scope admin   key of scope admin (holds cloud credentials)
+//   /metrics         public               as /api/* with a key not limited to a project, unless
+//                                         --metrics-public (the receiver classifies it as a read)
 //
 // A key limited to a project may only ingest into / read that project; an admin key is never
 // limited. No key (or a bad one) where one is needed is 401; a valid key that may not do this is
