@@ -24,6 +24,7 @@
 #include "otlake/cli/args.h"
 #include "otlake/cli/keys_cmd.h"
 #include "otlake/cli/replay_cmd.h"
+#include "otlake/cli/sources_cmd.h"
 #include "otlake/cli/ship_cmds.h"
 #include "otlake/cli/view.h"
 #include "otlake/common/file_util.h"
@@ -391,6 +392,10 @@ int RunServer(const Args& a, const Instance& inst) {
   eo.s3_problem = s3.problem;
   query::QueryEngine engine(eo);
   receiver::Receiver receiver(ro, ingestor->get(), &engine);
+  // S3 ingestion sources (docs/sources.md): state in configs/, files ingested like OTLP/HTTP.
+  auto sources_service = sources::Service::Start({inst.root, ingestor->get()});
+  if (!sources_service.ok()) OTLAKE_LOG(ERROR) << "sources: " << sources_service.status().message();
+  sources::SetService(sources_service.ok() ? sources_service->get() : nullptr);
 
   server::HttpServerOptions so;
   so.host = a.Get("host");
@@ -422,6 +427,8 @@ int RunServer(const Args& a, const Instance& inst) {
   sigwait(&sigs, &sig);
   OTLAKE_LOG(INFO) << "received signal " << sig << ": stopping (flushing buffered rows)";
   (*server)->Stop(10000);
+  sources::SetService(nullptr);
+  if (sources_service.ok()) (*sources_service)->Stop();  // before the ingestor it feeds
   (*scheduler)->Stop();  // an upload in flight stops between chunks; the next start resumes it
   st = (*ingestor)->Stop();
   ::unlink(inst.server_json().c_str());

@@ -28,6 +28,7 @@
 #include "otlake/otlp/proto_writer.h"
 #include "otlake/server/decompress.h"
 #include "otlake/server/memory_budget.h"
+#include "otlake/sources/api.h"
 #include "otlake/wal/wal_writer.h"
 
 namespace otlake::receiver {
@@ -304,6 +305,10 @@ class Receiver::Impl {
       return;
     } else if (req.path.rfind("/api/", 0) == 0) {
       HandleApi(engine_, req, res, key_project);
+      Count(res->status);
+      return;
+    } else if (req.path.rfind("/v3/", 0) == 0) {  // ingestion sources (sources/api.h; admin key checked above)
+      sources::HandleV3(req, res);
       Count(res->status);
       return;
     } else {

@@ -1,0 +1,476 @@
+#include "otlake/sources/connector.h"
+
+#include <arrow/filesystem/filesystem.h>
+#include <arrow/filesystem/s3fs.h>
+#include <arrow/io/interfaces.h>
+#include <arrow/buffer.h>
+#include <arrow/util/future.h>
+#include <arrow/util/iterator.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "otlake/archive/object.h"
+#include "otlake/common/log.h"
+#include "otlake/common/time_util.h"
+#include "otlake/ingest/ingestor.h"
+#include "otlake/ingest/record.h"
+#include "otlake/otlp/decode.h"
+#include "otlake/ship/s3_config.h"
+#include "otlake/ship/s3_fs.h"
+
+namespace otlake::sources {
+namespace {
+
+bool Contains(const std::string& s, std::string_view what) { return s.find(what) != std::string::npos; }
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// The listing root for a prefix: the bucket and the prefix up to its last '/'.
+std::string ListRoot(const Source& s) {
+  const size_t slash = s.prefix.rfind('/');
+  std::string dir = slash == std::string::npos ? "" : s.prefix.substr(0, slash);
+  while (!dir.empty() && dir.back() == '/') dir.pop_back();
+  return dir.empty() ? s.bucket : s.bucket + "/" + dir;
+}
+
+// Lists every matching object under the source's prefix, page by page; `each` gets the key, a
+// change tag (the object's mtime in ns: arrow::fs reports no ETag) and the size.
+Status ListSource(arrow::fs::FileSystem* fs, const Source& s,
+                  const std::function<Status(const std::string&, const std::string&, int64_t)>& each) {
+  arrow::fs::FileSelector sel;
+  sel.base_dir = ListRoot(s);
+  sel.recursive = true;
+  sel.allow_not_found = true;
+  if (s.prefix.empty()) {
+    // The bucket itself must exist: a recursive listing of a missing bucket may be empty.
+    auto info = fs->GetFileInfo(s.bucket);
+    if (!info.ok()) return info.status();
+    if (info->type() == arrow::fs::FileType::NotFound) {
+      return Status::IOError("NoSuchBucket: bucket '", s.bucket, "' does not exist");
+    }
+  }
+  arrow::fs::FileInfoGenerator gen = fs->GetFileInfoGenerator(sel);
+  for (;;) {
+    auto page = gen().result();
+    if (!page.ok()) return page.status();
+    if (arrow::IsIterationEnd(*page)) break;
+    for (const arrow::fs::FileInfo& info : *page) {
+      if (info.type() != arrow::fs::FileType::File) continue;
+      const std::string& path = info.path();
+      if (path.size() <= s.bucket.size() + 1) continue;
+      std::string key = path.substr(s.bucket.size() + 1);
+      if (key.rfind(s.prefix, 0) != 0 || !MatchesExtension(key, s.file_extensions)) continue;
+      const int64_t mtime = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                info.mtime().time_since_epoch())
+                                .count();
+      OTLAKE_RETURN_NOT_OK(each(key, std::to_string(mtime), info.size()));
+    }
+  }
+  if (!s.prefix.empty()) {
+    auto info = fs->GetFileInfo(s.bucket);
+    if (info.ok() && info->type() == arrow::fs::FileType::NotFound) {
+      return Status::IOError("NoSuchBucket: bucket '", s.bucket, "' does not exist");
+    }
+  }
+  return Status::OK();
+}
+
+// The error with its cause first ("AccessDenied: ...") and what to check.
+std::string Describe(const Status& st) {
+  std::string msg = st.message();
+  const S3Problem p = ClassifyS3Error(msg);
+  if (!p.code.empty() && msg.rfind(p.code, 0) != 0) msg = p.code + ": " + msg;
+  if (p.code == "AccessDenied") msg += " (the credentials need s3:ListBucket and s3:GetObject on the prefix)";
+  if (p.code == "InvalidAccessKeyId") msg += " (check access_key_id)";
+  if (p.code == "SignatureDoesNotMatch") msg += " (check secret_access_key)";
+  return msg;
+}
+
+otlp::Signal SignalFromError(const std::string& msg) {
+  if (Contains(msg, "holds resourceLogs") || Contains(msg, "holds resource_logs")) return otlp::Signal::kLogs;
+  if (Contains(msg, "holds resourceMetrics") || Contains(msg, "holds resource_metrics")) {
+    return otlp::Signal::kMetrics;
+  }
+  return otlp::Signal::kTraces;
+}
+
+// The seed's wording for a wrong id length, followed by otlake's own reasons.
+std::string RejectionMessage(const otlp::DecodeResult& d, otlp::Signal signal) {
+  std::string msg = d.ErrorMessage(signal);
+  for (const auto& [reason, n] : d.reasons) {
+    if (reason.rfind("trace_id must be", 0) == 0) return "invalid TraceID length: " + msg;
+    if (reason.rfind("span_id must be", 0) == 0 || reason.rfind("parent_span_id must be", 0) == 0) {
+      return "invalid SpanID length: " + msg;
+    }
+  }
+  return msg;
+}
+
+}  // namespace
+
+S3Problem ClassifyS3Error(const std::string& m) {
+  // Arrow spells the AWS codes both ways ("NoSuchBucket", "AWS Error NO_SUCH_BUCKET").
+  if (Contains(m, "InvalidAccessKeyId") || Contains(m, "INVALID_ACCESS_KEY_ID")) {
+    return {"InvalidAccessKeyId", true};
+  }
+  if (Contains(m, "SignatureDoesNotMatch") || Contains(m, "SIGNATURE_DOES_NOT_MATCH")) {
+    return {"SignatureDoesNotMatch", true};
+  }
+  if (Contains(m, "NoSuchBucket") || Contains(m, "NO_SUCH_BUCKET")) return {"NoSuchBucket", true};
+  if (Contains(m, "AccessDenied") || Contains(m, "ACCESS_DENIED") || Contains(m, "Access Denied") ||
+      Contains(m, "Forbidden") || Contains(m, "403")) {
+    return {"AccessDenied", true};
+  }
+  if (Contains(m, "NoSuchKey") || Contains(m, "Path does not exist")) return {"NoSuchKey", true};
+  if (Contains(m, "curlCode") || Contains(m, "Couldn't connect") || Contains(m, "Could not connect") ||
+      Contains(m, "resolve host") || Contains(m, "NETWORK_CONNECTION") || Contains(m, "Connection refused") ||
+      Contains(m, "Timeout") || Contains(m, "timed out")) {
+    return {"EndpointUnreachable", false};
+  }
+  return {"", false};
+}
+
+Result<std::vector<FileDocument>> DecodeFileBytes(const std::string& key, std::string_view bytes,
+                                                  int64_t max_bytes) {
+  archive::ObjectName name;
+  std::string_view base = key;
+  if (EndsWith(base, ".gz")) {
+    name.compression = archive::Compression::kGzip;
+    base.remove_suffix(3);
+  } else if (EndsWith(base, ".zst")) {
+    name.compression = archive::Compression::kZstd;
+    base.remove_suffix(4);
+  }
+  if (EndsWith(base, ".jsonl")) {
+    name.marshaler = archive::Marshaler::kJsonLines;
+  } else if (EndsWith(base, ".json")) {
+    name.marshaler = archive::Marshaler::kOtlpJson;
+  } else if (EndsWith(base, ".binpb")) {
+    name.marshaler = archive::Marshaler::kOtlpProto;
+    const size_t slash = key.rfind('/');
+    const std::string file = slash == std::string::npos ? key : key.substr(slash + 1);
+    name.signal = Contains(file, "logs")      ? archive::Signal::kLogs
+                  : Contains(file, "metrics") ? archive::Signal::kMetrics
+                                              : archive::Signal::kTraces;
+  } else {
+    return Status::Invalid("'", key, "': unsupported file extension");
+  }
+  archive::ObjectDecodeOptions opts;
+  opts.max_decompressed_bytes = max_bytes;
+  auto decoded = archive::DecodeObjectBytes(key, name, bytes, opts);
+  if (!decoded.ok() && name.marshaler != archive::Marshaler::kOtlpProto &&
+      Contains(decoded.status().message(), "but the document holds")) {
+    name.signal = static_cast<archive::Signal>(SignalFromError(decoded.status().message()));
+    decoded = archive::DecodeObjectBytes(key, name, bytes, opts);
+  }
+  if (!decoded.ok()) return decoded.status();
+  std::vector<FileDocument> out;
+  for (auto& d : decoded->documents) {
+    FileDocument fd;
+    fd.signal = static_cast<int>(name.signal);
+    fd.json = d.content_type == archive::kJsonContentType;
+    fd.body = std::move(d.body);
+    out.push_back(std::move(fd));
+  }
+  return out;
+}
+
+Service::Service(ServiceOptions options) : options_(std::move(options)) {}
+
+Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
+  const std::string configs = options.instance_root + "/configs";
+  OTLAKE_ASSIGN_OR_RAISE(SecretBox box, SecretBox::OpenKeyFile(configs + "/sources.key"));
+  std::unique_ptr<Service> s(new Service(std::move(options)));
+  OTLAKE_ASSIGN_OR_RAISE(s->store_, SourceStore::Open(configs + "/sources.sqlite", std::move(box)));
+  OTLAKE_ASSIGN_OR_RAISE(int64_t reset, s->store_->ResetProcessing());
+  if (reset > 0) {
+    OTLAKE_LOG(WARN) << "sources: " << reset
+                     << " file(s) were being processed when otlake stopped; processing them again";
+  }
+  if (s->options_.ingestor != nullptr) {
+    s->scheduler_ = std::thread([p = s.get()] { p->SchedulerLoop(); });
+    for (int i = 0; i < std::max(1, s->options_.workers); ++i) {
+      s->workers_.emplace_back([p = s.get()] { p->WorkerLoop(); });
+    }
+  }
+  return s;
+}
+
+Service::~Service() { Stop(); }
+
+void Service::Stop() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (scheduler_.joinable()) scheduler_.join();
+  for (auto& t : workers_) {
+    if (t.joinable()) t.join();
+  }
+  workers_.clear();
+  std::lock_guard lk(mu_);
+  fs_cache_.clear();
+}
+
+void Service::Wake() {
+  {
+    std::lock_guard lk(mu_);
+    scan_now_ = true;
+    ++wake_seq_;
+  }
+  cv_.notify_all();
+}
+
+ScanState Service::scan_state(const std::string& source_id) {
+  std::lock_guard lk(mu_);
+  auto it = scans_.find(source_id);
+  return it == scans_.end() ? ScanState{} : it->second;
+}
+
+Result<std::shared_ptr<arrow::fs::FileSystem>> Service::FileSystemFor(const Source& s) {
+  {
+    std::lock_guard lk(mu_);
+    auto it = fs_cache_.find(s.id);
+    if (it != fs_cache_.end() && it->second.updated_at_ms == s.updated_at_ms) return it->second.fs;
+  }
+  ship::S3Config c;
+  c.bucket = s.bucket;
+  c.region = s.region;
+  c.endpoint_url = s.endpoint_url.empty() ? "https://s3.amazonaws.com" : s.endpoint_url;
+  c.access_key_id = s.access_key_id;
+  c.secret_access_key = s.secret_access_key;
+  ship::S3FsOptions fo;
+  fo.sdk_max_attempts = 2;
+  // ship::MakeS3FileSystem initialises the AWS SDK once for the process (quietly).
+  OTLAKE_ASSIGN_OR_RAISE(auto fs, ship::MakeS3FileSystem(c, fo));
+  if (s.credential_type == "iam_role") {
+    // The default credential chain (environment, profile), or STS AssumeRole with role_arn.
+    arrow::fs::S3Options o = s.role_arn.empty()
+                                 ? arrow::fs::S3Options::Defaults()
+                                 : arrow::fs::S3Options::FromAssumeRole(s.role_arn, "otlake-sources",
+                                                                        s.external_id);
+    o.region = s.region.empty() ? "us-east-1" : s.region;
+    const std::string host = c.endpoint_host();
+    if (!(host == "s3.amazonaws.com" && !s.region.empty())) {
+      o.endpoint_override = host;
+      o.scheme = c.scheme();
+    }
+    o.connect_timeout = 5;
+    o.request_timeout = 10;
+    o.retry_strategy = arrow::fs::S3RetryStrategy::GetAwsStandardRetryStrategy(2);
+    o.allow_bucket_creation = false;
+    o.allow_bucket_deletion = false;
+    OTLAKE_ASSIGN_OR_RAISE(auto s3, arrow::fs::S3FileSystem::Make(o));
+    fs = std::move(s3);
+  }
+  std::lock_guard lk(mu_);
+  fs_cache_[s.id] = {s.updated_at_ms, fs};
+  return fs;
+}
+
+TestResult Service::Test(const Source& source) {
+  TestResult r;
+  auto fs = FileSystemFor(source);
+  if (!fs.ok()) {
+    r.message = "cannot use the configured S3 settings: " + fs.status().message();
+    return r;
+  }
+  Status st = ListSource(fs->get(), source, [&](const std::string&, const std::string&, int64_t) {
+    ++r.files_found;
+    return Status::OK();
+  });
+  if (!st.ok()) {
+    std::string msg = Describe(st);
+    if (ClassifyS3Error(msg).code == "EndpointUnreachable") {
+      msg += " (check endpoint_url '" + (source.endpoint_url.empty() ? std::string("AWS") : source.endpoint_url) +
+             "' and the network)";
+    }
+    r.message = msg;
+    r.files_found = 0;
+    return r;
+  }
+  r.ok = true;
+  return r;
+}
+
+Status Service::ScanSource(const Source& source, int64_t* seen) {
+  OTLAKE_ASSIGN_OR_RAISE(auto fs, FileSystemFor(source));
+  const int64_t now = NowUnixMillis();
+  bool any_new = false;
+  OTLAKE_RETURN_NOT_OK(ListSource(fs.get(), source, [&](const std::string& key, const std::string& tag, int64_t size) {
+    ++*seen;
+    OTLAKE_ASSIGN_OR_RAISE(bool fresh, store_->Observe(source.id, key, tag, size, now));
+    any_new = any_new || fresh;
+    return Status::OK();
+  }));
+  if (any_new) cv_.notify_all();
+  return Status::OK();
+}
+
+void Service::SchedulerLoop() {
+  std::unique_lock lk(mu_);
+  while (!stop_) {
+    const bool forced = scan_now_;
+    scan_now_ = false;
+    lk.unlock();
+    auto sources = store_->ListSources();
+    int64_t next_wake = NowUnixMillis() + 1000;
+    if (!sources.ok()) {
+      OTLAKE_LOG(WARN) << "sources: " << sources.status().message();
+    } else {
+      for (const Source& s : *sources) {
+        const int64_t now = NowUnixMillis();
+        int64_t due;
+        {
+          std::lock_guard g(mu_);
+          if (stop_) break;
+          due = next_scan_ms_.count(s.id) ? next_scan_ms_[s.id] : 0;
+          if (forced) due = 0;
+        }
+        if (now < due) continue;
+        int64_t seen = 0;
+        Status st = ScanSource(s, &seen);
+        std::lock_guard g(mu_);
+        next_scan_ms_[s.id] = NowUnixMillis() + s.scan_interval_seconds * 1000;
+        ScanState& state = scans_[s.id];
+        const std::string was = state.error;
+        state.last_scan_ms = NowUnixMillis();
+        state.files_seen = seen;
+        state.error = st.ok() ? "" : Describe(st);
+        if (!st.ok() && state.error != was) {
+          OTLAKE_LOG(WARN) << "sources: cannot list source '" << s.name << "' (s3://" << s.bucket << "/"
+                           << s.prefix << "): " << state.error;
+        } else if (st.ok() && !was.empty()) {
+          OTLAKE_LOG(INFO) << "sources: source '" << s.name << "' can be listed again";
+        }
+      }
+    }
+    lk.lock();
+    if (stop_) break;
+    if (!scan_now_) {
+      cv_.wait_for(lk, std::chrono::milliseconds(std::max<int64_t>(10, next_wake - NowUnixMillis())),
+                   [this] { return stop_ || scan_now_; });
+    }
+  }
+}
+
+void Service::WorkerLoop() {
+  for (;;) {
+    uint64_t seq;
+    {
+      std::lock_guard lk(mu_);
+      if (stop_) return;
+      seq = wake_seq_;
+    }
+    auto claimed = store_->ClaimNext(NowUnixMillis());
+    if (claimed.ok() && claimed->has_value()) {
+      ProcessFile(**claimed);
+      continue;
+    }
+    if (!claimed.ok()) OTLAKE_LOG(WARN) << "sources: " << claimed.status().message();
+    std::unique_lock lk(mu_);
+    cv_.wait_for(lk, std::chrono::milliseconds(500), [&] { return stop_ || wake_seq_ != seq; });
+  }
+}
+
+void Service::ProcessFile(const FileRow& file) {
+  const int64_t now = NowUnixMillis();
+  auto source = store_->GetSource(file.source_id);
+  if (!source.ok()) return;  // deleted meanwhile (its files went with it)
+  const Source& s = *source;
+  auto transient = [&](const std::string& msg) {
+    const int64_t backoff = std::min<int64_t>(60000, options_.retry_base_ms << std::min<int64_t>(file.retries, 5));
+    auto r = store_->Transient(file.id, msg, NowUnixMillis(), backoff);
+    OTLAKE_LOG(INFO) << "sources: '" << file.s3_key << "' of source '" << s.name << "': " << msg << " -> "
+                     << (r.ok() ? *r : r.status().message());
+  };
+  auto permanent = [&](const std::string& msg) {
+    (void)store_->Fail(file.id, msg, NowUnixMillis());
+    OTLAKE_LOG(INFO) << "sources: '" << file.s3_key << "' of source '" << s.name << "' failed: " << msg;
+  };
+  // Download.
+  std::string bytes;
+  {
+    auto fs = FileSystemFor(s);
+    if (!fs.ok()) return permanent("cannot use the source's S3 settings: " + fs.status().message());
+    auto in = (*fs)->OpenInputFile(s.bucket + "/" + file.s3_key);
+    Status st = in.status();
+    if (st.ok()) {
+      auto size = (*in)->GetSize();
+      st = size.status();
+      if (st.ok() && *size > options_.max_object_bytes) {
+        return permanent("object is " + std::to_string(*size) + " bytes, over the limit of " +
+                         std::to_string(options_.max_object_bytes));
+      }
+      if (st.ok()) {
+        auto buf = (*in)->ReadAt(0, *size);
+        st = buf.status();
+        if (st.ok()) bytes.assign(reinterpret_cast<const char*>((*buf)->data()), (*buf)->size());
+      }
+    }
+    if (!st.ok()) {
+      const std::string msg = Describe(st);
+      return ClassifyS3Error(msg).permanent ? permanent(msg) : transient(msg);
+    }
+  }
+  // Decode everything first: an object is ingested whole or not at all.
+  auto docs = DecodeFileBytes(file.s3_key, bytes, options_.max_object_bytes);
+  if (!docs.ok()) return permanent("malformed file: " + docs.status().message());
+  struct Decoded {
+    otlp::Signal signal;
+    const FileDocument* doc;
+    otlp::DecodeResult result;
+  };
+  std::vector<Decoded> decoded(docs->size());
+  const int64_t arrival = NowUnixNanos();
+  otlp::DecodeOptions opts;
+  opts.project_id = s.project();
+  opts.now_unix_nano = arrival;
+  opts.max_nesting_depth = options_.max_nesting_depth;
+  int64_t records = 0;
+  for (size_t i = 0; i < docs->size(); ++i) {
+    const FileDocument& d = (*docs)[i];
+    Decoded& out = decoded[i];
+    out.signal = static_cast<otlp::Signal>(d.signal);
+    out.doc = &d;
+    Status st = d.json ? otlp::DecodeJson(out.signal, d.body, opts, &out.result)
+                       : otlp::DecodeProtobuf(out.signal, d.body, opts, &out.result);
+    if (!st.ok()) {
+      return permanent(std::string("malformed OTLP ") + (d.json ? "JSON" : "protobuf") + ": " + st.message());
+    }
+    if (out.result.rejected > 0) return permanent(RejectionMessage(out.result, out.signal));
+    records += out.result.accepted;
+  }
+  // Ingest: the same path as OTLP/HTTP (WAL fsync before it counts).
+  for (size_t i = 0; i < decoded.size(); ++i) {
+    Decoded& d = decoded[i];
+    ingest::Record record;
+    record.signal = d.signal;
+    record.format = d.doc->json ? ingest::BodyFormat::kJson : ingest::BodyFormat::kProtobuf;
+    record.arrival_unix_nano = arrival;
+    record.project_id = s.project();
+    record.body = d.doc->body;
+    Status st = options_.ingestor->Ingest(record, &d.result);
+    if (!st.ok()) {
+      if (i > 0) {
+        OTLAKE_LOG(WARN) << "sources: '" << file.s3_key << "': " << i << " of " << decoded.size()
+                         << " documents were ingested before: " << st.message()
+                         << "; they will be ingested again";
+      }
+      if (st.IsCapacityError()) {  // backpressure: wait, do not count a retry
+        (void)store_->Requeue(file.id, NowUnixMillis() + 1000);
+        return;
+      }
+      return transient("ingest failed: " + st.message());
+    }
+  }
+  Status st = store_->Complete(file.id, records, NowUnixMillis());
+  if (!st.ok()) OTLAKE_LOG(ERROR) << "sources: " << st.message();
+  (void)now;
+}
+
+}  // namespace otlake::sources

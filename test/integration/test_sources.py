@@ -1,0 +1,288 @@
+"""S3 ingestion sources (docs/sources.md): the seed's /v3/ingestion-sources API against the real
+server and moto (IAM auth on) as the bucket: files discovered, ingested into the source's project
+and queryable, malformed files failed without retries, retry / retry-failed, the connection test
+naming NoSuchBucket / wrong keys / an unreachable endpoint, 400s naming the field, 401/403 without
+an admin key, and no secret in any answer, the log or the state file."""
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import time
+
+import pytest
+import requests
+
+from conftest import Server, otlake_bin, wait_for
+from s3_server import MotoS3
+
+APP = "3f1b6c9e-1d2a-4c5b-9e8f-0a1b2c3d4e5f"
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def seed_file(trace_id=TRACE, app=APP, n=4):
+    """The seed's sample file: one resource with application.id, n spans (one root)."""
+    now = time.time_ns()
+    spans = []
+    for i in range(n):
+        spans.append({
+            "traceId": trace_id, "spanId": f"{i + 1:016x}",
+            "parentSpanId": "" if i == 0 else f"{1:016x}",
+            "name": "agent_invocation" if i == 0 else f"step_{i}", "kind": 1,
+            "startTimeUnixNano": str(now - 5_000_000_000 + i), "endTimeUnixNano": str(now),
+            "status": {"code": 1},
+            "attributes": [{"key": "fiddler.span.type", "value": {"stringValue": "llm"}}]})
+    return json.dumps({"resourceSpans": [{
+        "resource": {"attributes": [
+            {"key": "application.id", "value": {"stringValue": app}},
+            {"key": "service.name", "value": {"stringValue": "your-service-name"}}]},
+        "scopeSpans": [{"scope": {"name": "your-tracer-name", "version": "1.0.0"}, "spans": spans}]}]})
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Env:
+    pass
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    e = Env()
+    e.s3 = MotoS3()
+    e.bucket = e.s3.create_bucket("my-traces-bucket")
+    e.base = tmp_path_factory.mktemp("sources")
+    subprocess.run([otlake_bin(), "init", "-D", str(e.base)], check=True, capture_output=True)
+
+    def key(*args):
+        r = subprocess.run([otlake_bin(), "keys", "create", *args, "-D", str(e.base)], capture_output=True,
+                           text=True, check=True)
+        return r.stdout.strip()
+
+    e.admin = key("--scope", "admin")
+    e.ingest = key("--scope", "ingest")
+    e.server = Server(e.base, env={}).start()
+    e.answers = []  # every answer body, to look for secrets in
+    yield e
+    e.server.stop()
+    e.s3.stop()
+
+
+def call(e, method, path, body=None, token="admin", **kw):
+    headers = {}
+    if token:
+        headers["Authorization"] = "Bearer " + (e.admin if token == "admin" else token)
+    r = requests.request(method, e.server.url + path, headers=headers,
+                         data=None if body is None else (body if isinstance(body, (str, bytes)) else json.dumps(body)),
+                         timeout=60, **kw)
+    e.answers.append(r.text)
+    return r
+
+
+def source_body(e, source_name, **over):
+    b = {"name": source_name, "description": "Agent traces from S3", "provider": "s3", "region": "us-east-1",
+         "bucket": e.bucket, "prefix": "traces/", "scan_interval_seconds": 10, "file_extensions": [".json"],
+         "credential_type": "access_key", "access_key_id": e.s3.key_id, "secret_access_key": e.s3.secret,
+         "endpoint_url": e.s3.endpoint, "application_ids": [APP]}
+    b.update(over)
+    return b
+
+
+def files(e, sid, **params):
+    r = call(e, "GET", f"/v3/ingestion-sources/{sid}/files", params=params)
+    assert r.status_code == 200, r.text
+    return r.json()["data"]
+
+
+def file_by_key(e, sid, key):
+    for f in files(e, sid, limit=1000)["items"]:
+        if f["s3_key"] == key:
+            return f
+    return None
+
+
+def wait_file(e, sid, key, status, timeout=60):
+    return wait_for(lambda: (lambda f: f if f and f["status"] == status else None)(file_by_key(e, sid, key)),
+                    f"{key} to be {status} (now {file_by_key(e, sid, key)})", timeout=timeout, interval=0.3)
+
+
+def spans_of(e, project, trace_id=TRACE):
+    params = {"project_id": project, "limit": 1000}
+    if trace_id:
+        params["trace_id"] = trace_id
+    r = requests.get(e.server.url + "/api/spans", params=params, timeout=60)
+    assert r.status_code == 200, r.text
+    return r.json()["rows"]
+
+
+def test_v3_needs_an_admin_key(env):
+    assert call(env, "GET", "/v3/ingestion-sources", token=None).status_code == 401
+    assert call(env, "GET", "/v3/ingestion-sources", token=env.ingest).status_code == 403
+    assert call(env, "POST", "/v3/ingestion-sources", body=source_body(env, "x"), token=env.ingest).status_code == 403
+    r = call(env, "GET", "/v3/ingestion-sources")
+    assert r.status_code == 200 and "items" in r.json()["data"]
+
+
+@pytest.mark.parametrize("over,field", [
+    ({"name": ""}, "name"), ({"name": "x" * 256}, "name"), ({"bucket": None}, "bucket"),
+    ({"bucket": "s3://my-traces-bucket"}, "bucket"), ({"application_ids": []}, "application_ids"),
+    ({"application_ids": ["a", "b"]}, "application_ids"), ({"provider": "ftp"}, "provider"),
+    ({"provider": "gcs"}, "provider"), ({"scan_interval_seconds": 9}, "scan_interval_seconds"),
+    ({"file_extensions": [".csv"]}, "file_extensions"), ({"credential_type": "x"}, "credential_type"),
+    ({"secret_access_key": None}, "secret_access_key"), ({"endpoint_url": "ftp://x"}, "endpoint_url"),
+    ({"description": "d" * 1001}, "description"), ({"region": 5}, "region"), ({"colour": "red"}, "colour"),
+])
+def test_bad_fields_are_400_naming_the_field(env, over, field):
+    r = call(env, "POST", "/v3/ingestion-sources", body=source_body(env, "bad", **over))
+    assert r.status_code == 400, r.text
+    assert f"'{field}'" in r.json()["error"], r.text
+
+
+def test_defaults_duplicates_and_not_found(env):
+    r = call(env, "POST", "/v3/ingestion-sources",
+             body={"name": "defaults", "bucket": "other-bucket", "application_ids": ["p1"]})
+    assert r.status_code == 201, r.text
+    d = r.json()["data"]
+    assert (d["provider"], d["prefix"], d["file_extensions"], d["credential_type"], d["scan_interval_seconds"]) == \
+        ("s3", "", [".json"], "iam_role", 60)
+    dup = call(env, "POST", "/v3/ingestion-sources", body={"name": "defaults", "bucket": "b-b-b", "application_ids": ["p"]})
+    assert dup.status_code == 409 and "'name'" in dup.json()["error"]
+    assert call(env, "DELETE", f"/v3/ingestion-sources/{d['id']}").status_code == 200
+    assert call(env, "GET", f"/v3/ingestion-sources/{d['id']}").status_code == 404
+    assert call(env, "GET", "/v3/ingestion-sources/nope/stats").status_code == 404
+    assert call(env, "POST", "/v3/ingestion-sources", body="{not json").status_code == 400
+
+
+def test_seed_file_is_ingested_into_the_project(env):
+    s3 = env.s3.client()
+    s3.put_object(Bucket=env.bucket, Key="traces/sample_trace.json", Body=seed_file().encode())
+    s3.put_object(Bucket=env.bucket, Key="traces/notes.txt", Body=b"not listed")
+    s3.put_object(Bucket=env.bucket, Key="elsewhere/x.json", Body=seed_file().encode())
+    r = call(env, "POST", "/v3/ingestion-sources", body=source_body(env, "my-agent-traces"))
+    assert r.status_code == 201, r.text
+    src = r.json()["data"]
+    env.sid = src["id"]
+    t = call(env, "POST", f"/v3/ingestion-sources/{env.sid}/test")
+    assert t.status_code == 200 and t.json() == {"status": "success", "files_found": 1}, t.text
+    f = wait_file(env, env.sid, "traces/sample_trace.json", "completed")
+    assert f["spans_count"] == 4 and f["retries"] == 0 and f["max_retries"] == 3 and f["error_message"] is None
+    assert f["file_size_bytes"] == len(seed_file()) or f["file_size_bytes"] > 0
+    assert set(f) == {"id", "s3_key", "file_size_bytes", "status", "error_message", "spans_count", "retries",
+                      "max_retries", "processed_at", "created_at"}
+    st = call(env, "GET", f"/v3/ingestion-sources/{env.sid}/stats").json()["data"]
+    assert st["source_id"] == env.sid and st["completed"] == 1 and st["total_spans_ingested"] == 4
+    assert st["last_file_completed_at"].endswith("Z") and st["last_file_failed_at"] is None
+    rows = wait_for(lambda: (lambda r: r if len(r) == 4 else None)(spans_of(env, APP)), "4 spans in the project")
+    assert {r["project_id"] for r in rows} == {APP}
+    assert spans_of(env, "default") == []
+    one = call(env, "GET", f"/v3/ingestion-sources/{env.sid}").json()["data"]
+    assert one["scan"]["error"] is None and one["has_credentials"] is True
+
+
+def test_malformed_and_wrong_ids_fail_at_once(env):
+    s3 = env.s3.client()
+    s3.put_object(Bucket=env.bucket, Key="traces/bad.json", Body=b'{"resourceSpans": [ {')
+    s3.put_object(Bucket=env.bucket, Key="traces/short_id.json", Body=seed_file(trace_id="4bf92f3577b34da6").encode())
+    call(env, "POST", f"/v3/ingestion-sources/{env.sid}/test")
+    bad = wait_file(env, env.sid, "traces/bad.json", "failed")
+    assert bad["retries"] == 0 and "malformed" in bad["error_message"], bad
+    short = wait_file(env, env.sid, "traces/short_id.json", "failed")
+    assert short["retries"] == 0 and short["error_message"].startswith("invalid TraceID length"), short
+    assert len(spans_of(env, APP, None)) == 4  # nothing of the short-id file was ingested
+    failed = files(env, env.sid, status="failed")
+    assert failed["total"] == 2 and {f["s3_key"] for f in failed["items"]} == {"traces/bad.json", "traces/short_id.json"}
+    assert call(env, "GET", f"/v3/ingestion-sources/{env.sid}/files", params={"status": "weird"}).status_code == 400
+    page = files(env, env.sid, limit=1, offset=1)
+    assert page["item_count"] == 1 and page["total"] == 3 and page["page_size"] == 1
+    # Retry one: re-queued, then fails again (still malformed); completed files cannot be retried.
+    r = call(env, "POST", f"/v3/ingestion-sources/{env.sid}/files/{bad['id']}/retry")
+    assert r.status_code == 200 and r.json()["data"]["status"] in ("pending", "processing", "failed"), r.text
+    done = file_by_key(env, env.sid, "traces/sample_trace.json")
+    assert call(env, "POST", f"/v3/ingestion-sources/{env.sid}/files/{done['id']}/retry").status_code == 409
+    wait_file(env, env.sid, "traces/bad.json", "failed")
+    # Fix the short-id file in place; an overwritten object is new data and is picked up again.
+    s3.put_object(Bucket=env.bucket, Key="traces/bad.json",
+                  Body=seed_file(trace_id="5b8efff798038103d269b633813fc60c", n=2).encode())
+    r = call(env, "POST", f"/v3/ingestion-sources/{env.sid}/retry-failed")
+    assert r.status_code == 200 and r.json()["data"]["retried"] >= 1, r.text
+    wait_file(env, env.sid, "traces/bad.json", "completed")
+    wait_for(lambda: len(spans_of(env, APP, "5b8efff798038103d269b633813fc60c")) == 2, "the fixed file's 2 spans")
+    # Completed files are not processed again by later scans.
+    time.sleep(1.5)
+    assert len(spans_of(env, APP)) == 4
+
+
+def test_connection_test_names_the_problem(env):
+    def test_of(**over):
+        r = call(env, "POST", "/v3/ingestion-sources", body=source_body(env, "t-" + str(time.time_ns()), **over))
+        assert r.status_code == 201, r.text
+        sid = r.json()["data"]["id"]
+        t = call(env, "POST", f"/v3/ingestion-sources/{sid}/test")
+        call(env, "DELETE", f"/v3/ingestion-sources/{sid}")
+        assert t.status_code == 200
+        return t.json()
+
+    nb = test_of(bucket="no-such-bucket-here")
+    assert nb["status"] == "error" and "NoSuchBucket" in nb["message"], nb
+    wrong = test_of(secret_access_key="wrong-secret-value-1234")
+    assert wrong["status"] == "error" and any(c in wrong["message"] for c in
+                                               ("SignatureDoesNotMatch", "AccessDenied", "InvalidAccessKeyId")), wrong
+    assert "wrong-secret-value-1234" not in json.dumps(wrong)
+    unknown = test_of(access_key_id="AKIANOSUCHKEY0000000")
+    assert unknown["status"] == "error" and ("InvalidAccessKeyId" in unknown["message"] or
+                                             "AccessDenied" in unknown["message"]), unknown
+    down = test_of(endpoint_url=f"http://127.0.0.1:{free_port()}")
+    assert down["status"] == "error" and "endpoint" in down["message"].lower(), down
+
+
+def test_patch_and_scan_state(env):
+    r = call(env, "PATCH", f"/v3/ingestion-sources/{env.sid}", body={"description": "changed", "scan_interval_seconds": 5})
+    assert r.status_code == 400 and "'scan_interval_seconds'" in r.text
+    r = call(env, "PATCH", f"/v3/ingestion-sources/{env.sid}", body={"description": "changed"})
+    assert r.status_code == 200 and r.json()["data"]["description"] == "changed"
+    r = call(env, "PATCH", f"/v3/ingestion-sources/{env.sid}", body={"name": ""})
+    assert r.status_code == 400 and "'name'" in r.text
+    # The bucket vanishes: the next scan says so.
+    r = call(env, "POST", "/v3/ingestion-sources", body=source_body(env, "vanishing", bucket="vanishing-bucket"))
+    sid = r.json()["data"]["id"]
+    wait_for(lambda: "NoSuchBucket" in (call(env, "GET", f"/v3/ingestion-sources/{sid}").json()["data"]["scan"]["error"] or ""),
+             "the scan to report NoSuchBucket", timeout=30, interval=0.3)
+    env.s3.create_bucket("vanishing-bucket")
+    env.s3.client().put_object(Bucket="vanishing-bucket", Key="traces/a.json", Body=seed_file(trace_id="7c0a1b2c3d4e5f60718293a4b5c6d7e8").encode())
+    call(env, "PATCH", f"/v3/ingestion-sources/{sid}", body={"description": "wake"})
+    wait_file(env, sid, "traces/a.json", "completed")
+    assert call(env, "DELETE", f"/v3/ingestion-sources/{sid}").status_code == 200
+
+
+def test_restart_keeps_state_and_does_not_reingest(env):
+    before = call(env, "GET", f"/v3/ingestion-sources/{env.sid}/stats").json()["data"]
+    env.server.stop()
+    env.server.start()
+    after = call(env, "GET", f"/v3/ingestion-sources/{env.sid}/stats").json()["data"]
+    assert after["completed"] == before["completed"] and after["total_spans_ingested"] == before["total_spans_ingested"]
+    time.sleep(2)
+    assert len(spans_of(env, APP)) == 4
+
+
+def test_secrets_are_never_shown_logged_or_stored(env):
+    secret, key_id = env.s3.secret, env.s3.key_id
+    lst = call(env, "GET", "/v3/ingestion-sources")
+    assert lst.status_code == 200
+    for body in env.answers:
+        assert secret not in body and key_id not in body
+    with open(env.server.log_path, "rb") as f:
+        log = f.read()
+    assert secret.encode() not in log and key_id.encode() not in log
+    configs = os.path.join(env.server.root, "configs")
+    for name in ("sources.sqlite", "sources.sqlite-wal", "sources.key"):
+        p = os.path.join(configs, name)
+        if not os.path.exists(p):
+            continue
+        assert stat.S_IMODE(os.stat(p).st_mode) == 0o600, name
+        with open(p, "rb") as f:
+            data = f.read()
+        assert secret.encode() not in data and key_id.encode() not in data, name
