@@ -393,7 +393,11 @@ int RunServer(const Args& a, const Instance& inst) {
   query::QueryEngine engine(eo);
   receiver::Receiver receiver(ro, ingestor->get(), &engine);
   // S3 ingestion sources (docs/sources.md): state in configs/, files ingested like OTLP/HTTP.
-  auto sources_service = sources::Service::Start({inst.root, ingestor->get()});
+  sources::ServiceOptions source_options;
+  source_options.instance_root = inst.root;
+  source_options.ingestor = ingestor->get();
+  source_options.recovered_origins = (*ingestor)->recovery().origins;  // exactly once
+  auto sources_service = sources::Service::Start(std::move(source_options));
   if (!sources_service.ok()) OTLAKE_LOG(ERROR) << "sources: " << sources_service.status().message();
   sources::SetService(sources_service.ok() ? sources_service->get() : nullptr);
 

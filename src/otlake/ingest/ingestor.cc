@@ -72,6 +72,7 @@ Status Ingestor::Recover() {
     Record r;
     Status st = DecodeRecord(payload, &r);
     otlp::DecodeResult decoded;
+    if (st.ok() && !r.origin.empty()) rep.origins.emplace_back(r.origin);
     if (st.ok()) {
       otlp::DecodeOptions opts;
       opts.project_id = std::string(r.project_id);

@@ -23,6 +23,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "otlake/buffer/pipeline.h"
 #include "otlake/common/status.h"
@@ -64,6 +65,9 @@ struct RecoveryReport {
   int64_t undecodable_records = 0;  ///< payloads that failed to parse or decode (reported)
   int64_t next_lsn = 1;
   std::string problems;  ///< human-readable, empty if none
+  /// Record::origin of every valid record read (durable), in LSN order; sources/ uses them to
+  /// mark the objects whose records made it before a crash (docs/sources.md).
+  std::vector<std::string> origins;
 };
 
 class Ingestor {

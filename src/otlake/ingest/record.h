@@ -7,7 +7,11 @@
 //   byte 2      body format: 0 protobuf, 1 OTLP/JSON
 //   bytes 3-10  arrival time, Unix ns, little-endian int64 (decides the day the rows are filed in)
 //   varint      project id length, then the project id (UTF-8)
+//   [version 2 only] varint origin length, then the origin (sources/: which object and document
+//               the request came from, so recovery can tell which objects' records are durable)
 //   rest        the request body
+// A record without an origin is written as version 1, byte for byte as before; version 2 only
+// when Record::origin is set (S3 ingestion sources, docs/sources.md).
 #pragma once
 
 #include <cstdint>
@@ -27,6 +31,8 @@ struct Record {
   int64_t arrival_unix_nano = 0;
   std::string_view project_id;
   std::string_view body;
+  /// Empty for OTLP/HTTP; set by sources/ to name the object and document (version 2 payload).
+  std::string_view origin;
 };
 
 /// Appends the encoded record to *out (cleared first).

@@ -39,6 +39,32 @@ TEST(Record, HeaderThenBodyIsTheEncodedRecord) {
   EXPECT_EQ(out.body, in.body);
 }
 
+TEST(Record, OriginMakesAVersion2PayloadAndRoundTrips) {
+  Record in;
+  in.signal = otlp::Signal::kTraces;
+  in.arrival_unix_nano = 7;
+  in.project_id = "app";
+  in.body = "{\"resourceSpans\":[]}";
+  std::string v1;
+  EncodeRecord(in, &v1);
+  EXPECT_EQ(v1[0], 1);  // no origin: the version 1 bytes, unchanged
+  const std::string origin(300, 'o');  // a two-byte length varint
+  in.origin = origin;
+  std::string v2;
+  EncodeRecord(in, &v2);
+  EXPECT_EQ(v2[0], 2);
+  Record out;
+  ASSERT_TRUE(DecodeRecord(v2, &out).ok());
+  EXPECT_EQ(out.origin, origin);
+  EXPECT_EQ(out.project_id, "app");
+  EXPECT_EQ(out.body, in.body);
+  ASSERT_TRUE(DecodeRecord(v1, &out).ok());
+  EXPECT_TRUE(out.origin.empty());
+  // An origin length past the end is refused.
+  std::string bad = v2.substr(0, 11 + 1 + 3 + 1);
+  EXPECT_TRUE(DecodeRecord(bad, &out).IsInvalid());
+}
+
 TEST(Record, RejectsDamagedPayloads) {
   Record in;
   in.project_id = "default";

@@ -8,6 +8,8 @@
 #include <arrow/util/iterator.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <set>
 #include <chrono>
 
 #include "otlake/archive/object.h"
@@ -178,18 +180,77 @@ Result<std::vector<FileDocument>> DecodeFileBytes(const std::string& key, std::s
   return out;
 }
 
+std::string MakeOrigin(int64_t file_id, const std::string& attempt, int64_t doc, int64_t docs) {
+  return "sources/" + std::to_string(file_id) + "/" + attempt + "/" + std::to_string(doc) + "/" +
+         std::to_string(docs);
+}
+
+std::map<int64_t, int64_t> ReconcileOrigins(const std::vector<FileRow>& processing,
+                                            const std::vector<std::string>& origins) {
+  // (file id, attempt) -> documents found, and how many the object has.
+  std::map<std::pair<int64_t, std::string>, std::pair<std::set<int64_t>, int64_t>> found;
+  for (const std::string& o : origins) {
+    if (o.rfind("sources/", 0) != 0) continue;
+    std::vector<std::string> parts;
+    size_t pos = 8;
+    while (true) {
+      const size_t slash = o.find('/', pos);
+      parts.push_back(o.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos));
+      if (slash == std::string::npos) break;
+      pos = slash + 1;
+    }
+    if (parts.size() != 4) continue;
+    try {
+      auto& e = found[{std::stoll(parts[0]), parts[1]}];
+      e.first.insert(std::stoll(parts[2]));
+      e.second = std::stoll(parts[3]);
+    } catch (...) {
+      continue;  // not ours
+    }
+  }
+  std::map<int64_t, int64_t> out;
+  for (const FileRow& f : processing) {
+    int64_t k = f.resume_doc;
+    auto it = found.find({f.id, f.attempt});
+    if (it != found.end()) {
+      while (it->second.first.count(k)) ++k;
+      if (k >= it->second.second) {
+        out[f.id] = -1;
+        continue;
+      }
+    }
+    out[f.id] = k;
+  }
+  return out;
+}
+
 Service::Service(ServiceOptions options) : options_(std::move(options)) {}
 
 Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
   const std::string configs = options.instance_root + "/configs";
   OTLAKE_ASSIGN_OR_RAISE(SecretBox box, SecretBox::OpenKeyFile(configs + "/sources.key"));
+  if (const char* d = std::getenv("OTLAKE_SOURCES_TEST_COMPLETE_DELAY_MS")) {
+    options.complete_delay_ms = std::atoll(d);
+  }
   std::unique_ptr<Service> s(new Service(std::move(options)));
   OTLAKE_ASSIGN_OR_RAISE(s->store_, SourceStore::Open(configs + "/sources.sqlite", std::move(box)));
-  OTLAKE_ASSIGN_OR_RAISE(int64_t reset, s->store_->ResetProcessing());
-  if (reset > 0) {
-    OTLAKE_LOG(WARN) << "sources: " << reset
-                     << " file(s) were being processed when otlake stopped; processing them again";
+  // Files left processing by a crash: what of them reached the WAL decides (exactly once).
+  OTLAKE_ASSIGN_OR_RAISE(std::vector<FileRow> processing, s->store_->ListProcessing());
+  std::map<int64_t, int64_t> resume;
+  for (const auto& [id, k] : ReconcileOrigins(processing, s->options_.recovered_origins)) {
+    if (k < 0) {
+      OTLAKE_RETURN_NOT_OK(s->store_->CompleteRecovered(id, NowUnixMillis()));
+      OTLAKE_LOG(INFO) << "sources: file " << id << " was fully in the WAL when otlake stopped: completed";
+    } else {
+      resume[id] = k;
+    }
   }
+  OTLAKE_ASSIGN_OR_RAISE(int64_t reset, s->store_->ResetProcessing(resume));
+  if (reset > 0) {
+    OTLAKE_LOG(WARN) << "sources: " << reset << " file(s) were being processed when otlake stopped; "
+                     << "resuming them after the documents already in the WAL";
+  }
+  std::vector<std::string>().swap(s->options_.recovered_origins);
   if (s->options_.ingestor != nullptr) {
     s->scheduler_ = std::thread([p = s.get()] { p->SchedulerLoop(); });
     for (int i = 0; i < std::max(1, s->options_.workers); ++i) {
@@ -425,16 +486,16 @@ void Service::ProcessFile(const FileRow& file) {
     const FileDocument* doc;
     otlp::DecodeResult result;
   };
-  std::vector<Decoded> decoded(docs->size());
+  std::vector<Decoded> decoded;
+  decoded.reserve(docs->size());
   const int64_t arrival = NowUnixNanos();
   otlp::DecodeOptions opts;
   opts.project_id = s.project();
   opts.now_unix_nano = arrival;
   opts.max_nesting_depth = options_.max_nesting_depth;
   int64_t records = 0;
-  for (size_t i = 0; i < docs->size(); ++i) {
-    const FileDocument& d = (*docs)[i];
-    Decoded& out = decoded[i];
+  for (const FileDocument& d : *docs) {
+    Decoded out;
     out.signal = static_cast<otlp::Signal>(d.signal);
     out.doc = &d;
     Status st = d.json ? otlp::DecodeJson(out.signal, d.body, opts, &out.result)
@@ -444,31 +505,42 @@ void Service::ProcessFile(const FileRow& file) {
     }
     if (out.result.rejected > 0) return permanent(RejectionMessage(out.result, out.signal));
     records += out.result.accepted;
+    // A document without records writes no WAL record: leave it out of the numbering.
+    if (out.result.accepted > 0) decoded.push_back(std::move(out));
   }
-  // Ingest: the same path as OTLP/HTTP (WAL fsync before it counts).
-  for (size_t i = 0; i < decoded.size(); ++i) {
+  Status st = store_->BeginIngest(file.id, records);
+  if (!st.ok()) return transient(st.message());
+  // Ingest: the same path as OTLP/HTTP (WAL fsync before it counts). Each record names the
+  // object and document (origin), so recovery knows which made it (exactly once).
+  const int64_t n = static_cast<int64_t>(decoded.size());
+  for (int64_t i = file.resume_doc; i < n; ++i) {
     Decoded& d = decoded[i];
+    const std::string origin = MakeOrigin(file.id, file.attempt, i, n);
     ingest::Record record;
     record.signal = d.signal;
     record.format = d.doc->json ? ingest::BodyFormat::kJson : ingest::BodyFormat::kProtobuf;
     record.arrival_unix_nano = arrival;
     record.project_id = s.project();
     record.body = d.doc->body;
-    Status st = options_.ingestor->Ingest(record, &d.result);
+    record.origin = origin;
+    st = options_.ingestor->Ingest(record, &d.result);
     if (!st.ok()) {
-      if (i > 0) {
-        OTLAKE_LOG(WARN) << "sources: '" << file.s3_key << "': " << i << " of " << decoded.size()
-                         << " documents were ingested before: " << st.message()
-                         << "; they will be ingested again";
-      }
-      if (st.IsCapacityError()) {  // backpressure: wait, do not count a retry
-        (void)store_->Requeue(file.id, NowUnixMillis() + 1000);
-        return;
-      }
-      return transient("ingest failed: " + st.message());
+      // Documents before i are durable: the next attempt resumes at i.
+      const bool backpressure = st.IsCapacityError();  // wait; not counted as a retry
+      const int64_t backoff = backpressure ? 1000
+                                           : std::min<int64_t>(60000, options_.retry_base_ms
+                                                                          << std::min<int64_t>(file.retries, 5));
+      auto r = store_->Resume(file.id, i, "ingest failed: " + st.message(), NowUnixMillis(), backoff,
+                              !backpressure);
+      OTLAKE_LOG(INFO) << "sources: '" << file.s3_key << "': ingest failed after " << i << " of " << n
+                       << " documents: " << st.message() << " -> " << (r.ok() ? *r : r.status().message());
+      return;
     }
   }
-  Status st = store_->Complete(file.id, records, NowUnixMillis());
+  if (options_.complete_delay_ms > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(options_.complete_delay_ms));
+  }
+  st = store_->Complete(file.id, records, NowUnixMillis());
   if (!st.ok()) OTLAKE_LOG(ERROR) << "sources: " << st.message();
   (void)now;
 }

@@ -4,9 +4,11 @@
 // path as OTLP/HTTP (otlp::Decode*, then ingest::Ingestor::Ingest: WAL fsync, backpressure) into
 // the source's project. docs/sources.md is the contract.
 //
-// Delivery: at-least-once per object (docs/sources.md "Delivery guarantee"): a file is marked
-// completed right after its WAL records are durable; a crash in between (one SQLite
-// transaction's time) ingests the object again at the next start.
+// Delivery: exactly once per object across crashes (docs/sources.md "Exactly once"): every WAL
+// record of an object carries its origin "sources/<file_id>/<attempt>/<doc>/<docs>"
+// (ingest::Record::origin). At start-up, a file left processing is completed if all its
+// documents are in the recovered WAL, or resumes after the prefix that is; otherwise it starts
+// again. The remaining gap is stated in the docs.
 //
 // Threads: one scheduler (blocks on S3 listings), `workers` workers (block on S3 reads and on the
 // WAL's fsync); API calls run on HTTP threads and block only on SQLite and, for Test(), on one
@@ -45,6 +47,12 @@ struct ServiceOptions {
   int64_t max_object_bytes = int64_t{256} << 20;
   int64_t retry_base_ms = 2000;  ///< backoff after a transient error: base * 2^retries, <= 60 s
   int max_nesting_depth = 64;
+  /// ingest::RecoveryReport::origins of the ingestor's start-up recovery: the WAL records of
+  /// objects that were being ingested when the process stopped (exactly-once reconciliation).
+  std::vector<std::string> recovered_origins;
+  /// Test hook (OTLAKE_SOURCES_TEST_COMPLETE_DELAY_MS): wait this long between an object's last
+  /// durable WAL append and marking it completed, so a kill -9 test can land in that window.
+  int64_t complete_delay_ms = 0;
 };
 
 /// The outcome of POST .../test.
@@ -69,6 +77,14 @@ struct S3Problem {
   bool permanent = false;
 };
 S3Problem ClassifyS3Error(const std::string& message);
+
+/// "sources/<file_id>/<attempt>/<doc>/<docs>".
+std::string MakeOrigin(int64_t file_id, const std::string& attempt, int64_t doc, int64_t docs);
+
+/// For each file left processing: all its documents durable (-1), or how many leading
+/// documents are (resume after them). `origins` as ingest::RecoveryReport::origins.
+std::map<int64_t, int64_t> ReconcileOrigins(const std::vector<FileRow>& processing,
+                                            const std::vector<std::string>& origins);
 
 /// Decodes one downloaded object into OTLP request bodies: the file name's extension picks the
 /// marshaler and compression, the top-level field of a JSON document picks the signal (a .binpb

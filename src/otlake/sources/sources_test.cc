@@ -238,6 +238,43 @@ TEST_F(StoreTest, DeleteRemovesFiles) {
   EXPECT_TRUE(store_->DeleteSource("s1").IsKeyError());
 }
 
+TEST_F(StoreTest, AttemptIsKeptWhenResuming) {
+  ASSERT_TRUE(*store_->Observe("s1", "a.jsonl", "t", 1, 1));
+  auto f = store_->ClaimNext(10);
+  ASSERT_TRUE(f->has_value());
+  const std::string attempt = (*f)->attempt;
+  EXPECT_FALSE(attempt.empty());
+  // Two of its documents durable, then a transient error: resumes at 2 under the same attempt.
+  EXPECT_EQ(*store_->Resume((*f)->id, 2, "ingest failed", 20, 0, true), "pending");
+  auto g = store_->ClaimNext(30);
+  ASSERT_TRUE(g->has_value());
+  EXPECT_EQ((*g)->resume_doc, 2);
+  EXPECT_EQ((*g)->attempt, attempt);
+  EXPECT_EQ((*g)->retries, 1);
+  // A changed object starts over with a new attempt.
+  ASSERT_TRUE(store_->Complete((*g)->id, 3, 40).ok());
+  ASSERT_TRUE(*store_->Observe("s1", "a.jsonl", "t2", 2, 50));
+  auto h = store_->ClaimNext(60);
+  EXPECT_EQ((*h)->resume_doc, 0);
+  EXPECT_NE((*h)->attempt, attempt);
+}
+
+TEST(ReconcileOrigins, CompletesOrResumesFromWhatTheWalHolds) {
+  FileRow a, b, c, d;
+  a.id = 1, a.attempt = "x";  // all 3 documents durable
+  b.id = 2, b.attempt = "y";  // documents 0 and 1 of 3 durable
+  c.id = 3, c.attempt = "z";  // nothing durable (its old attempt's records do not count)
+  d.id = 4, d.attempt = "w", d.resume_doc = 2;  // resumed at 2; 2 of 3 durable now
+  const std::vector<std::string> origins = {
+      MakeOrigin(1, "x", 0, 3), MakeOrigin(1, "x", 1, 3), MakeOrigin(2, "y", 0, 3), MakeOrigin(1, "x", 2, 3),
+      MakeOrigin(2, "y", 1, 3), MakeOrigin(3, "old", 0, 1), MakeOrigin(4, "w", 2, 3), "not/ours"};
+  auto r = ReconcileOrigins({a, b, c, d}, origins);
+  EXPECT_EQ(r[1], -1);
+  EXPECT_EQ(r[2], 2);
+  EXPECT_EQ(r[3], 0);
+  EXPECT_EQ(r[4], -1);
+}
+
 TEST(DecodeFile, PicksSignalAndFormat) {
   auto t = DecodeFileBytes("x/a.json", R"({"resourceSpans":[]})", 1 << 20);
   ASSERT_TRUE(t.ok()) << t.status().ToString();

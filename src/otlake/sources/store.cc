@@ -67,7 +67,7 @@ constexpr const char* kSourceCols =
     "endpoint_url,scan_interval_seconds,application_ids,secrets,created_at,updated_at";
 constexpr const char* kFileCols =
     "id,source_id,s3_key,etag,size,status,error_message,spans_count,retries,max_retries,"
-    "processed_at,created_at,next_attempt";
+    "processed_at,created_at,next_attempt,attempt,resume_doc";
 
 FileRow ReadFile(Stmt& q) {
   FileRow f;
@@ -84,6 +84,8 @@ FileRow ReadFile(Stmt& q) {
   f.processed_at_ms = q.ColInt(10);
   f.created_at_ms = q.ColInt(11);
   f.next_attempt_ms = q.ColInt(12);
+  f.attempt = q.Col(13);
+  f.resume_doc = q.ColInt(14);
   return f;
 }
 
@@ -128,8 +130,12 @@ Result<std::unique_ptr<SourceStore>> SourceStore::Open(const std::string& path, 
       " source_id TEXT NOT NULL, s3_key TEXT NOT NULL, etag TEXT, size INTEGER,"
       " status TEXT NOT NULL, error_message TEXT, spans_count INTEGER DEFAULT 0,"
       " retries INTEGER DEFAULT 0, max_retries INTEGER DEFAULT 3, processed_at INTEGER DEFAULT 0,"
-      " created_at INTEGER, next_attempt INTEGER DEFAULT 0, UNIQUE(source_id, s3_key));"
+      " created_at INTEGER, next_attempt INTEGER DEFAULT 0, attempt TEXT DEFAULT '',"
+      " resume_doc INTEGER DEFAULT 0, UNIQUE(source_id, s3_key));"
       "CREATE INDEX IF NOT EXISTS files_status ON files(status, next_attempt);"));
+  // Databases from before the attempt/resume_doc columns (the first slice): add them.
+  (void)s->Exec("ALTER TABLE files ADD COLUMN attempt TEXT DEFAULT ''");
+  (void)s->Exec("ALTER TABLE files ADD COLUMN resume_doc INTEGER DEFAULT 0");
   for (const char* suffix : {"-wal", "-shm"}) ::chmod((path + suffix).c_str(), 0600);
   return s;
 }
@@ -289,7 +295,7 @@ Result<bool> SourceStore::Observe(const std::string& source_id, const std::strin
   const std::string status = sel.Col(3);
   const bool finished = status == "completed" || status == "failed";
   Stmt up(db_, finished ? "UPDATE files SET etag=?, size=?, status='pending', retries=0, error_message=NULL,"
-                          " spans_count=0, next_attempt=0 WHERE id=?"
+                          " spans_count=0, next_attempt=0, resume_doc=0 WHERE id=?"
                         : "UPDATE files SET etag=?, size=? WHERE id=?");
   up.Text(1, etag);
   up.Int(2, size);
@@ -308,8 +314,10 @@ Result<std::optional<FileRow>> SourceStore::ClaimNext(int64_t now_ms) {
   if (rc == SQLITE_DONE) return std::optional<FileRow>();
   if (rc != SQLITE_ROW) return Err(db_, "claim file");
   FileRow f = ReadFile(q);
-  Stmt up(db_, "UPDATE files SET status='processing' WHERE id=?");
-  up.Int(1, f.id);
+  if (f.resume_doc == 0 || f.attempt.empty()) f.attempt = NewUuid().substr(0, 8) + NewUuid().substr(9, 4);
+  Stmt up(db_, "UPDATE files SET status='processing', attempt=? WHERE id=?");
+  up.Text(1, f.attempt);
+  up.Int(2, f.id);
   if (up.Step() != SQLITE_DONE) return Err(db_, "claim file");
   f.status = "processing";
   return std::optional<FileRow>(std::move(f));
@@ -364,8 +372,54 @@ Status SourceStore::Requeue(int64_t file_id, int64_t next_attempt_ms) {
   return q.Step() == SQLITE_DONE ? Status::OK() : Err(db_, "requeue file");
 }
 
-Result<int64_t> SourceStore::ResetProcessing() {
+Status SourceStore::BeginIngest(int64_t file_id, int64_t spans) {
   std::lock_guard lk(mu_);
+  Stmt q(db_, "UPDATE files SET spans_count=? WHERE id=?");
+  q.Int(1, spans);
+  q.Int(2, file_id);
+  return q.Step() == SQLITE_DONE ? Status::OK() : Err(db_, "note file");
+}
+
+Result<std::string> SourceStore::Resume(int64_t file_id, int64_t docs_done, const std::string& message,
+                                        int64_t now_ms, int64_t backoff_ms, bool count_retry) {
+  {
+    std::lock_guard lk(mu_);
+    Stmt q(db_, "UPDATE files SET resume_doc=? WHERE id=?");
+    q.Int(1, docs_done);
+    q.Int(2, file_id);
+    if (q.Step() != SQLITE_DONE) return Err(db_, "note progress");
+  }
+  if (count_retry) return Transient(file_id, message, now_ms, backoff_ms);
+  OTLAKE_RETURN_NOT_OK(Requeue(file_id, now_ms + backoff_ms));
+  return std::string("pending");
+}
+
+Result<std::vector<FileRow>> SourceStore::ListProcessing() {
+  std::lock_guard lk(mu_);
+  Stmt q(db_, (std::string("SELECT ") + kFileCols + " FROM files WHERE status='processing'").c_str());
+  std::vector<FileRow> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadFile(q));
+  if (rc != SQLITE_DONE) return Err(db_, "list processing files");
+  return out;
+}
+
+Status SourceStore::CompleteRecovered(int64_t file_id, int64_t now_ms) {
+  std::lock_guard lk(mu_);
+  Stmt q(db_, "UPDATE files SET status='completed', processed_at=?, error_message=NULL WHERE id=?");
+  q.Int(1, now_ms);
+  q.Int(2, file_id);
+  return q.Step() == SQLITE_DONE ? Status::OK() : Err(db_, "complete file");
+}
+
+Result<int64_t> SourceStore::ResetProcessing(const std::map<int64_t, int64_t>& resume_doc) {
+  std::lock_guard lk(mu_);
+  for (const auto& [id, docs] : resume_doc) {
+    Stmt q(db_, "UPDATE files SET resume_doc=? WHERE id=? AND status='processing'");
+    q.Int(1, docs);
+    q.Int(2, id);
+    if (q.Step() != SQLITE_DONE) return Err(db_, "note progress");
+  }
   OTLAKE_RETURN_NOT_OK(Exec("UPDATE files SET status='pending', next_attempt=0 WHERE status='processing'"));
   return static_cast<int64_t>(sqlite3_changes(db_));
 }

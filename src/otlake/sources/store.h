@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -41,6 +42,11 @@ struct FileRow {
   int64_t processed_at_ms = 0;  ///< 0: never
   int64_t created_at_ms = 0;
   int64_t next_attempt_ms = 0;
+  /// Names this ingestion attempt in the WAL records' origin (new when a file starts from its
+  /// first document; kept when it resumes).
+  std::string attempt;
+  /// Documents of the object already durable in the WAL: processing resumes after them.
+  int64_t resume_doc = 0;
 };
 
 struct SourceStats {
@@ -77,8 +83,20 @@ class SourceStore {
                                 int64_t backoff_ms);
   /// Back to pending without counting a retry (backpressure, shutdown).
   Status Requeue(int64_t file_id, int64_t next_attempt_ms);
-  /// At start-up: files left processing by a crash go back to pending. Returns how many.
-  Result<int64_t> ResetProcessing();
+  /// Notes the object's record count once decoded, before its first WAL append (so a file
+  /// completed by recovery shows it).
+  Status BeginIngest(int64_t file_id, int64_t spans);
+  /// Back to pending (transient error or backpressure after `docs_done` documents were made
+  /// durable): the next attempt skips them. retries + 1 only if `count_retry`.
+  Result<std::string> Resume(int64_t file_id, int64_t docs_done, const std::string& message,
+                             int64_t now_ms, int64_t backoff_ms, bool count_retry);
+  /// Files left processing by a crash.
+  Result<std::vector<FileRow>> ListProcessing();
+  /// A file left processing whose every document was found durable in the WAL: completed.
+  Status CompleteRecovered(int64_t file_id, int64_t now_ms);
+  /// At start-up: files left processing by a crash go back to pending, resuming after
+  /// `resume_doc[file_id]` documents when given. Returns how many.
+  Result<int64_t> ResetProcessing(const std::map<int64_t, int64_t>& resume_doc = {});
 
   Result<SourceStats> Stats(const std::string& source_id);
   /// Files of a source, newest id last, `status` empty for all; *total gets the match count.
