@@ -258,6 +258,47 @@ def test_patch_and_scan_state(env):
     assert call(env, "DELETE", f"/v3/ingestion-sources/{sid}").status_code == 200
 
 
+def cli(e, *args, key="admin", extra_env=None):
+    environ = {k: v for k, v in os.environ.items() if k != "OTLAKE_API_KEY"}
+    if key:
+        environ["OTLAKE_API_KEY"] = e.admin if key == "admin" else key
+    environ.update(extra_env or {})
+    r = subprocess.run([otlake_bin(), "sources", *args, "-D", str(e.base)], capture_output=True, text=True,
+                       env=environ, timeout=120)
+    e.answers.append(r.stdout + r.stderr)
+    return r
+
+
+def test_cli(env):
+    r = cli(env, "list")
+    assert r.returncode == 0, r.stderr
+    assert "my-agent-traces" in r.stdout and "NAME" in r.stdout.splitlines()[0]
+    r = cli(env, "show", env.sid)
+    assert r.returncode == 0 and "total_spans_ingested" in r.stdout and env.s3.secret not in r.stdout
+    r = cli(env, "files", env.sid, "--status", "failed")
+    assert r.returncode == 0 and "traces/short_id.json" in r.stdout and "invalid TraceID length" in r.stdout, r.stdout
+    r = cli(env, "test", env.sid)
+    assert r.returncode == 0 and r.stdout.startswith("success: "), r.stdout
+    r = cli(env, "retry", env.sid)
+    assert r.returncode == 0 and "queued again" in r.stdout
+    r = cli(env, "add", "--name", "from-cli", "--bucket", env.bucket, "--application-id", "cliproj",
+            "--prefix", "nothing-here/", "--credential-type", "access_key", "--access-key-id", env.s3.key_id,
+            "--endpoint-url", env.s3.endpoint, "--scan-interval", "30",
+            extra_env={"OTLAKE_SOURCE_SECRET_ACCESS_KEY": env.s3.secret})
+    assert r.returncode == 0 and r.stdout.startswith("created source "), (r.stdout, r.stderr)
+    new_id = r.stdout.split()[2]
+    r = cli(env, "test", new_id)
+    assert r.returncode == 0 and "0 file(s) found" in r.stdout, r.stdout
+    r = cli(env, "add", "--name", "bad", "--bucket", env.bucket, "--application-id", "p", "--scan-interval", "5")
+    assert r.returncode == 1 and "'scan_interval_seconds'" in r.stderr, r.stderr
+    r = cli(env, "list", key=None)
+    assert r.returncode == 1 and "HTTP 401" in r.stderr
+    r = cli(env, "list", key=env.ingest)
+    assert r.returncode == 1 and "HTTP 403" in r.stderr
+    assert cli(env, "bogus").returncode == 2
+    assert call(env, "DELETE", f"/v3/ingestion-sources/{new_id}").status_code == 200
+
+
 def test_restart_keeps_state_and_does_not_reingest(env):
     before = call(env, "GET", f"/v3/ingestion-sources/{env.sid}/stats").json()["data"]
     env.server.stop()

@@ -772,6 +772,14 @@ int CmdKeys(int argc, char** argv) {
   return RunKeys(a, inst.root);
 }
 
+int CmdSources(int argc, char** argv) {
+  Args a;
+  Instance inst;
+  int rc;
+  if (!ParseWithInstance(SourcesSpecs(), "sources", argc, argv, &a, &inst, &rc)) return rc;
+  return RunSources(a, inst.root);
+}
+
 int CmdTrace(int argc, char** argv) {
   Args a;
   Instance inst;
@@ -838,6 +846,10 @@ const Command kCommands[] = {
      "Manage API keys (docs/auth.md): create prints a key once; list never shows secrets; revoke\n"
      "takes effect on a running server within a second. Exit 0 ok, 1 failed, 2 usage.",
      CmdKeys, KeysSpecs},
+    {"sources", "otlake sources list | add --name N --bucket B --application-id P [...] | show ID | files ID [--status S] | retry ID [FILE_ID] | test ID [--key K]",
+     "Manage S3 ingestion sources on the running server (docs/sources.md) with an admin key\n"
+     "(--key or OTLAKE_API_KEY). Exit 0 ok, 1 refused/unreachable/test failed, 2 usage.",
+     CmdSources, SourcesSpecs},
 };
 
 void PrintMainHelp() {
