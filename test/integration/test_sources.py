@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from conftest import Server, otlake_bin, wait_for
-from s3_server import MotoS3
+from s3_server import FaultProxy, MotoS3
 
 APP = "3f1b6c9e-1d2a-4c5b-9e8f-0a1b2c3d4e5f"
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -237,6 +237,43 @@ def test_connection_test_names_the_problem(env):
                                              "AccessDenied" in unknown["message"]), unknown
     down = test_of(endpoint_url=f"http://127.0.0.1:{free_port()}")
     assert down["status"] == "error" and "endpoint" in down["message"].lower(), down
+
+
+def test_transient_errors_are_retried_and_access_denied_fails_at_once(env):
+    """Through a fault proxy: the first GETs of one object answer 503 SlowDown (transient: back to
+    pending with retries + 1, then completed); another object always answers 403 AccessDenied
+    (permanent: failed at once, retries 0)."""
+    proxy = FaultProxy(env.s3.port)
+    counts = {"flaky": 0}
+
+    def fail_if(method, path):
+        if "flaky.json" in path and method in ("GET", "HEAD") and "list-type" not in path:
+            counts["flaky"] += 1
+            return 503 if counts["flaky"] <= 3 else None
+        if "denied.json" in path and "list-type" not in path:
+            return 403
+        return None
+
+    proxy.fail_if = fail_if
+    try:
+        client = env.s3.client()
+        client.put_object(Bucket=env.bucket, Key="faults/flaky.json",
+                          Body=seed_file(trace_id="8d1e2f3a4b5c6d7e8f9a0b1c2d3e4f50", n=3).encode())
+        client.put_object(Bucket=env.bucket, Key="faults/denied.json", Body=seed_file().encode())
+        r = call(env, "POST", "/v3/ingestion-sources",
+                 body=source_body(env, "faults", prefix="faults/", endpoint_url=proxy.endpoint,
+                                  application_ids=["faultproj"]))
+        assert r.status_code == 201, r.text
+        sid = r.json()["data"]["id"]
+        denied = wait_file(env, sid, "faults/denied.json", "failed")
+        assert denied["retries"] == 0 and denied["error_message"].startswith("AccessDenied"), denied
+        flaky = wait_file(env, sid, "faults/flaky.json", "completed", timeout=90)
+        assert flaky["retries"] >= 1 and flaky["spans_count"] == 3, flaky
+        assert counts["flaky"] >= 4
+        wait_for(lambda: len(spans_of(env, "faultproj", "8d1e2f3a4b5c6d7e8f9a0b1c2d3e4f50")) == 3, "the flaky file's spans")
+        assert call(env, "DELETE", f"/v3/ingestion-sources/{sid}").status_code == 200
+    finally:
+        proxy.stop()
 
 
 def test_patch_and_scan_state(env):
