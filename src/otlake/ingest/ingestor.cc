@@ -135,10 +135,30 @@ Status Ingestor::MakeDurable(int64_t lsn) {
   return w->SyncUpTo(lsn);
 }
 
+int64_t Ingestor::HoldSegments() {
+  std::lock_guard lk(holds_mu_);
+  wal::WalWriter* w = wal_ptr_.load();
+  // A floor at or below the LSN the caller's next record will get: nothing at or after it goes.
+  const int64_t floor = (w != nullptr ? w->last_lsn() : recovered_last_lsn_.load()) + 1;
+  holds_[next_hold_] = floor;
+  return next_hold_++;
+}
+
+void Ingestor::ReleaseSegments(int64_t hold) {
+  std::lock_guard lk(holds_mu_);
+  holds_.erase(hold);
+}
+
+int64_t Ingestor::DeletableThrough(int64_t lsn) {
+  std::lock_guard lk(holds_mu_);
+  for (const auto& [id, floor] : holds_) lsn = std::min(lsn, floor - 1);
+  return lsn;
+}
+
 void Ingestor::CommittedThrough(int64_t lsn) {
   wal::WalWriter* w = wal_ptr_.load();
   if (w == nullptr) return;
-  Status st = w->DeleteSegmentsUpTo(lsn);
+  Status st = w->DeleteSegmentsUpTo(DeletableThrough(lsn));
   if (!st.ok()) OTLAKE_LOG(WARN) << "WAL: could not delete segments: " << st.ToString();
 }
 
@@ -216,7 +236,7 @@ Status Ingestor::Stop() {
   Status st = pipeline_ ? pipeline_->Stop() : Status::OK();
   if (wal_) {
     if (st.ok()) {
-      Status del = wal_->DeleteSegmentsUpTo(pipeline_->CommittedThroughLsn());
+      Status del = wal_->DeleteSegmentsUpTo(DeletableThrough(pipeline_->CommittedThroughLsn()));
       if (!del.ok()) OTLAKE_LOG(WARN) << "WAL: could not delete segments: " << del.ToString();
     }
     wal_ptr_.store(nullptr);

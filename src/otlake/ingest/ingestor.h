@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -99,6 +100,13 @@ class Ingestor {
   /// every table has committed past. Idempotent.
   Status Stop();
 
+  /// Keeps the WAL segments holding records logged from now on (LSN >= the next one) from being
+  /// deleted until ReleaseSegments(hold): sources/ holds them while an object's records are
+  /// durable but its completion is not yet recorded, so recovery can always find them
+  /// (docs/sources.md "Exactly once"). Returns the hold's id.
+  int64_t HoldSegments();
+  void ReleaseSegments(int64_t hold);
+
   buffer::Pipeline* pipeline() { return pipeline_.get(); }
   const RecoveryReport& recovery() const { return recovery_; }
   /// False (with the reason) while the WAL or the table writes are failing.
@@ -129,6 +137,10 @@ class Ingestor {
   std::atomic<wal::WalWriter*> wal_ptr_{nullptr};  // set once the log is open
   std::atomic<int64_t> recovered_last_lsn_{0};     // records <= this are durable already
   std::mutex seq_mu_;                              // orders LSN assignment with Append
+  std::mutex holds_mu_;
+  std::map<int64_t, int64_t> holds_;  // hold id -> first LSN it keeps; guarded by holds_mu_
+  int64_t next_hold_ = 1;             // guarded by holds_mu_
+  int64_t DeletableThrough(int64_t lsn);
   RecoveryReport recovery_;
   bool stopped_ = false;
 };

@@ -513,6 +513,13 @@ void Service::ProcessFile(const FileRow& file) {
   // Ingest: the same path as OTLP/HTTP (WAL fsync before it counts). Each record names the
   // object and document (origin), so recovery knows which made it (exactly once).
   const int64_t n = static_cast<int64_t>(decoded.size());
+  // Until the completion (or the resume point) is recorded, the WAL keeps the segments holding
+  // this object's records, so a crash in between always finds them at recovery.
+  struct Hold {
+    ingest::Ingestor* in;
+    int64_t id;
+    ~Hold() { in->ReleaseSegments(id); }
+  } hold{options_.ingestor, options_.ingestor->HoldSegments()};
   for (int64_t i = file.resume_doc; i < n; ++i) {
     Decoded& d = decoded[i];
     const std::string origin = MakeOrigin(file.id, file.attempt, i, n);

@@ -8,7 +8,8 @@
 // record of an object carries its origin "sources/<file_id>/<attempt>/<doc>/<docs>"
 // (ingest::Record::origin). At start-up, a file left processing is completed if all its
 // documents are in the recovered WAL, or resumes after the prefix that is; otherwise it starts
-// again. The remaining gap is stated in the docs.
+// again. While an object is in flight the WAL keeps its segments (Ingestor::HoldSegments), so
+// recovery always finds its records.
 //
 // Threads: one scheduler (blocks on S3 listings), `workers` workers (block on S3 reads and on the
 // WAL's fsync); API calls run on HTTP threads and block only on SQLite and, for Test(), on one
