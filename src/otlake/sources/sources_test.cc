@@ -177,6 +177,9 @@ TEST_F(StoreTest, StateTransitions) {
   ASSERT_TRUE(f.ok() && f->has_value());
   EXPECT_EQ((*f)->status, "processing");
   EXPECT_FALSE(store_->ClaimNext(2000)->has_value());  // nothing else pending
+  // Overwritten while processing: not noted now, so the scan after completion re-queues it.
+  EXPECT_FALSE(*store_->Observe("s1", "a.json", "t9", 99, 2001));
+  EXPECT_EQ(store_->GetFile("s1", (*f)->id)->etag, "t1");
   // Transient errors: back to pending with retries + 1 and a backoff, then failed.
   for (int i = 1; i <= 3; ++i) {
     EXPECT_EQ(*store_->Transient((*f)->id, "503 SlowDown", 3000, 100), "pending");

@@ -293,6 +293,9 @@ Result<bool> SourceStore::Observe(const std::string& source_id, const std::strin
   if (sel.Col(1) == etag && sel.ColInt(2) == size) return false;
   const int64_t id = sel.ColInt(0);
   const std::string status = sel.Col(3);
+  // Changed while a worker reads it: leave the old tag, so the scan after it finishes sees the
+  // change and ingests the new bytes.
+  if (status == "processing") return false;
   const bool finished = status == "completed" || status == "failed";
   Stmt up(db_, finished ? "UPDATE files SET etag=?, size=?, status='pending', retries=0, error_message=NULL,"
                           " spans_count=0, next_attempt=0, resume_doc=0 WHERE id=?"
