@@ -276,6 +276,34 @@ def test_transient_errors_are_retried_and_access_denied_fails_at_once(env):
         proxy.stop()
 
 
+def test_logs_and_metrics_and_compressed_files(env):
+    """Not only traces: a logs .json and a gzipped metrics .json.gz land in their tables."""
+    import gzip
+    now = str(time.time_ns())
+    logs = {"resourceLogs": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "batchlog"}}]},
+                              "scopeLogs": [{"logRecords": [{"timeUnixNano": now, "severityText": "INFO",
+                                                             "body": {"stringValue": "hello from s3"}}] * 2}]}]}
+    metrics = {"resourceMetrics": [{"resource": {"attributes": []}, "scopeMetrics": [{"metrics": [{
+        "name": "s3.metric", "gauge": {"dataPoints": [{"timeUnixNano": now, "asDouble": 1.5}] * 3}}]}]}]}
+    client = env.s3.client()
+    client.put_object(Bucket=env.bucket, Key="signals/app.json", Body=json.dumps(logs).encode())
+    client.put_object(Bucket=env.bucket, Key="signals/m.json.gz", Body=gzip.compress(json.dumps(metrics).encode()))
+    r = call(env, "POST", "/v3/ingestion-sources",
+             body=source_body(env, "signals", prefix="signals/", file_extensions=[".json", ".json.gz"],
+                              application_ids=["sigproj"]))
+    assert r.status_code == 201, r.text
+    sid = r.json()["data"]["id"]
+    assert wait_file(env, sid, "signals/app.json", "completed")["spans_count"] == 2
+    assert wait_file(env, sid, "signals/m.json.gz", "completed")["spans_count"] == 3
+
+    def rows(path):
+        return requests.get(env.server.url + path, params={"project_id": "sigproj"}, timeout=30).json()["rows"]
+
+    wait_for(lambda: len(rows("/api/logs")) == 2, "2 log records in sigproj")
+    wait_for(lambda: len(rows("/api/metrics/points")) == 3, "3 data points in sigproj")
+    assert call(env, "DELETE", f"/v3/ingestion-sources/{sid}").status_code == 200
+
+
 def test_patch_and_scan_state(env):
     r = call(env, "PATCH", f"/v3/ingestion-sources/{env.sid}", body={"description": "changed", "scan_interval_seconds": 5})
     assert r.status_code == 400 and "'scan_interval_seconds'" in r.text
