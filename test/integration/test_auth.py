@@ -241,14 +241,15 @@ def test_keys_cli_usage(tmp_path):
 
 def test_admin_routes_need_an_admin_key_even_in_open_mode(server):
     """/v3/* holds cloud credentials (ingestion sources): an admin key always, whatever --auth says.
-    No /v3 route exists yet, so a key that passes reaches the 404."""
+    An admin key reaches the (empty) list of sources."""
     r = get(server, "/v3/ingestion-sources")
     assert r.status_code == 401 and r.headers["WWW-Authenticate"] == 'Bearer realm="otlake"'
     # Keys created while the server runs (the store did not exist at start) are picked up.
     ingest = create(server.base_dir, "--scope", "ingest")
     admin = create(server.base_dir, "--scope", "admin")
-    wait_for(lambda: get(server, "/v3/ingestion-sources", admin).status_code == 404, "admin key accepted",
+    wait_for(lambda: get(server, "/v3/ingestion-sources", admin).status_code == 200, "admin key accepted",
              timeout=5)
+    assert get(server, "/v3/ingestion-sources", admin).json()["data"]["items"] == []
     r = get(server, "/v3/ingestion-sources", ingest)
     assert r.status_code == 403 and "scope admin" in r.json()["error"]
     assert post(server).status_code == 200  # ingest stays open
