@@ -63,6 +63,134 @@ int Column(const ResultSet& rs, std::string_view name) {
   return -1;
 }
 
+// "YYYY-MM-DD HH:MM:SS.mmm" (UTC) of a Unix time in ms; "" for 0 (OTLP's "absent").
+std::string ReadableTime(int64_t unix_ms) {
+  if (unix_ms == 0) return "";
+  std::string iso = UtcIso8601(unix_ms);  // YYYY-MM-DDTHH:MM:SS.mmmZ
+  if (iso.size() > 10 && iso[10] == 'T') iso[10] = ' ';
+  if (!iso.empty() && iso.back() == 'Z') iso.pop_back();
+  return iso;
+}
+
+bool IsTimeColumn(std::string_view c) {
+  return c == "event_ts" || (c.size() > 10 && c.substr(c.size() - 10) == "_unix_nano");
+}
+
+// One column of the readable default table: its header and the table columns it is made from
+// (the first non-empty one is shown, e.g. severity_text else severity_number).
+struct DefaultColumn {
+  const char* header;
+  std::vector<const char*> sources;
+};
+
+// The columns `otlake view` shows in a table when -s is not given (docs/cli.md).
+std::vector<DefaultColumn> DefaultColumns(TableId t) {
+  switch (t) {
+    case TableId::kSpans:
+      return {{"start", {"start_time_unix_nano"}}, {"service", {"service_name"}}, {"name", {"name"}},
+              {"duration_ms", {"duration_ms"}}, {"status", {"status_code"}}, {"trace_id", {"trace_id"}}};
+    case TableId::kSpanEvents:
+      return {{"time", {"time_unix_nano", "event_ts"}}, {"service", {"service_name"}}, {"name", {"name"}},
+              {"trace_id", {"trace_id"}}, {"span_id", {"span_id"}}};
+    case TableId::kSpanLinks:
+      return {{"start", {"event_ts"}}, {"service", {"service_name"}}, {"trace_id", {"trace_id"}},
+              {"span_id", {"span_id"}}, {"linked_trace_id", {"linked_trace_id"}},
+              {"linked_span_id", {"linked_span_id"}}};
+    case TableId::kLogs:
+      return {{"time", {"event_ts"}}, {"service", {"service_name"}},
+              {"severity", {"severity_text", "severity_number"}}, {"body", {"body"}}, {"trace_id", {"trace_id"}}};
+    case TableId::kMetricsPoints:
+      return {{"time", {"time_unix_nano", "event_ts"}}, {"service", {"service_name"}},
+              {"instrument", {"instrument_name"}}, {"type", {"instrument_type"}}, {"value", {"value"}},
+              {"unit", {"unit"}}, {"attributes", {"point_attrs_json"}}};
+    case TableId::kMetricsHist:
+      return {{"time", {"time_unix_nano", "event_ts"}}, {"service", {"service_name"}},
+              {"instrument", {"instrument_name"}}, {"type", {"instrument_type"}}, {"count", {"count"}},
+              {"sum", {"sum"}}, {"unit", {"unit"}}, {"attributes", {"point_attrs_json"}}};
+  }
+  return {};
+}
+
+std::string DefaultSelect(TableId t) {
+  std::string sel;
+  for (const DefaultColumn& d : DefaultColumns(t)) {
+    for (const char* s : d.sources) {
+      if (!sel.empty()) sel += ',';
+      sel += s;
+    }
+  }
+  return sel;
+}
+
+// OTLP's short name of a severity number: 9 INFO, 10 INFO2, 17 ERROR, ...; the number if outside 1-24.
+std::string SeverityName(int64_t n) {
+  static const char* kNames[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
+  if (n < 1 || n > 24) return std::to_string(n);
+  std::string s = kNames[(n - 1) / 4];
+  if ((n - 1) % 4) s += std::to_string((n - 1) % 4 + 1);
+  return s;
+}
+
+bool Empty(const query::Cell& c) {
+  if (std::holds_alternative<std::monostate>(c)) return true;
+  if (const auto* s = std::get_if<std::string>(&c)) return s->empty();
+  if (const auto* i = std::get_if<int64_t>(&c)) return *i == 0;
+  return false;
+}
+
+// A time cell (ms for event_ts, ns for *_unix_nano) as a readable UTC string cell.
+query::Cell TimeCell(const std::string& column, const query::Cell& c) {
+  const auto* v = std::get_if<int64_t>(&c);
+  if (!v) return c;
+  return ReadableTime(column == "event_ts" ? *v : *v / 1000000);
+}
+
+// The rows as a terminal shows them: the default columns under short headers (when `defaults`),
+// and every time column as a readable UTC timestamp.
+ResultSet ForDisplay(const ResultSet& rs, bool defaults) {
+  ResultSet out;
+  out.table = rs.table;
+  if (!defaults) {
+    out = rs;
+    for (size_t j = 0; j < rs.columns.size(); ++j) {
+      if (!IsTimeColumn(rs.columns[j]) || rs.kinds[j] != query::CellKind::kInt64) continue;
+      out.kinds[j] = query::CellKind::kString;
+      for (auto& row : out.rows) row[j] = TimeCell(rs.columns[j], row[j]);
+    }
+    return out;
+  }
+  std::vector<std::vector<int>> src;
+  for (const DefaultColumn& d : DefaultColumns(rs.table)) {
+    std::vector<int> cols;
+    for (const char* s : d.sources) cols.push_back(Column(rs, s));
+    if (cols.empty() || cols.front() < 0) continue;
+    out.columns.push_back(d.header);
+    const bool time = IsTimeColumn(d.sources[0]);
+    out.kinds.push_back(time ? query::CellKind::kString : rs.kinds[cols.front()]);
+    src.push_back(std::move(cols));
+  }
+  for (const auto& row : rs.rows) {
+    std::vector<query::Cell> r;
+    for (size_t j = 0; j < src.size(); ++j) {
+      int pick = src[j].front();
+      for (int c : src[j]) {
+        if (c >= 0 && !Empty(row[c])) {
+          pick = c;
+          break;
+        }
+      }
+      query::Cell cell = row[pick];
+      if (IsTimeColumn(rs.columns[pick])) cell = TimeCell(rs.columns[pick], cell);
+      if (out.kinds[j] == query::CellKind::kString && std::holds_alternative<int64_t>(cell)) {
+        cell = SeverityName(std::get<int64_t>(cell));  // the number standing in for an empty text
+      }
+      r.push_back(std::move(cell));
+    }
+    out.rows.push_back(std::move(r));
+  }
+  return out;
+}
+
 // The instance id is the last component of its root folder.
 std::string InstanceIdOf(const std::string& root) {
   std::string r = root;
@@ -85,7 +213,8 @@ std::vector<OptionSpec> ViewSpecs() {
           {"t", "table", "TABLE", "", "spans, span_events, span_links, logs, metrics_points, metrics_hist (or 1-6)"},
           {"S", "storage", "WHERE", "auto", "auto, local or s3"},
           {"n", "rows", "N", "10", "Latest N rows by event_ts"},
-          {"s", "select", "COLS", "", "Comma-separated columns to show"},
+          {"s", "select", "COLS", "", "Comma-separated columns to show ('*' for all)"},
+          {"", "all-columns", "", "", "Show every column (same as -s '*')"},
           {"", "date-from", "YYYY-MM-DD", "", "First UTC day (arrival day folders)"},
           {"", "date-to", "YYYY-MM-DD", "", "Last UTC day"},
           {"", "order", "ORDER", "desc", "desc (newest first) or asc"},
@@ -122,7 +251,13 @@ int RunView(const Args& a, const std::string& root) {
   // Flags and filters become the API's parameters, so both accept exactly the same things.
   std::vector<std::pair<std::string, std::string>> params = {
       {"max_rows", a.Get("rows")}, {"storage", a.Get("storage")}, {"order", a.Get("order")}};
-  if (a.Has("select")) params.emplace_back("select", a.Get("select"));
+  // A table shows a readable default set of columns unless -s names others; -s '*' or
+  // --all-columns shows every column; JSON has every column unless -s narrows it.
+  const bool json = a.Flag("ndjson") || a.Flag("json");
+  const bool all = a.Flag("all-columns") || a.Get("select") == "*";
+  const bool defaults = !json && !all && !a.Has("select");
+  if (!all && a.Has("select")) params.emplace_back("select", a.Get("select"));
+  if (defaults) params.emplace_back("select", DefaultSelect(t));
   if (a.Has("date-from")) params.emplace_back("date_from", a.Get("date-from"));
   if (a.Has("date-to")) params.emplace_back("date_to", a.Get("date-to"));
   for (const std::string& f : a.positional()) {
@@ -159,7 +294,7 @@ int RunView(const Args& a, const std::string& root) {
               << (q->day_from ? " for those days" : " in the last 24 hours") << ".\n";
     return 0;
   } else {
-    out = query::FormatTable(*rs, TerminalWidth());
+    out = query::FormatTable(ForDisplay(*rs, defaults), TerminalWidth());
   }
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;
@@ -234,8 +369,28 @@ int RunTrace(const Args& a, const std::string& root) {
   std::sort(roots.begin(), roots.end(), by_start);
   for (auto& [_, v] : children) std::sort(v.begin(), v.end(), by_start);
   const int64_t t0 = roots.empty() ? 0 : start(roots.front());
+  // Each span's events, by time, printed beneath it with their offset from the trace's start.
+  const ResultSet& ev = tr->events;
+  const int e_span = Column(ev, "span_id"), e_time = Column(ev, "time_unix_nano"), e_name = Column(ev, "name");
+  std::map<std::string, std::vector<size_t>> events_of;
+  if (e_span >= 0 && e_time >= 0 && e_name >= 0) {
+    for (size_t r = 0; r < ev.rows.size(); ++r) events_of[Text(ev.rows[r][e_span])].push_back(r);
+  }
+  auto ev_time = [&](size_t r) {
+    const auto* v = std::get_if<int64_t>(&ev.rows[r][e_time]);
+    return v ? *v : 0;
+  };
+  for (auto& [_, v] : events_of) {
+    std::stable_sort(v.begin(), v.end(), [&](size_t x, size_t y) { return ev_time(x) < ev_time(y); });
+  }
+  const int c_msg = Column(sp, "status_message");
+  size_t errors = 0;
+  for (const auto& row : sp.rows) errors += Text(row[c_status]) == "ERROR";
   std::cout << "trace " << id << ": " << sp.rows.size() << " spans, " << tr->events.rows.size()
-            << " events, " << tr->links.rows.size() << " links\n";
+            << " events, " << tr->links.rows.size() << " links";
+  if (errors) std::cout << ", " << errors << (errors == 1 ? " error" : " errors");
+  if (t0) std::cout << ", started " << ReadableTime(t0 / 1000000) << " UTC";
+  std::cout << "\n";
   std::vector<bool> seen(sp.rows.size());
   std::function<void(size_t, int)> print = [&](size_t r, int depth) {
     if (seen[r]) return;  // a cycle in bad data must not loop forever
@@ -245,9 +400,22 @@ int RunTrace(const Args& a, const std::string& root) {
     char timing[64];
     std::snprintf(timing, sizeof timing, "+%.3f ms  %.3f ms", static_cast<double>(start(r) - t0) / 1e6, ms);
     const std::string status = Text(sp.rows[r][c_status]);
-    std::cout << std::string(2 * depth, ' ') << Text(sp.rows[r][c_name]) << "  [" << Text(sp.rows[r][c_svc])
-              << " " << Text(sp.rows[r][c_kind]) << "]  " << timing
-              << (status == "ERROR" ? "  ERROR" : "") << "  " << Text(sp.rows[r][c_id]) << "\n";
+    std::string mark;
+    if (status == "ERROR") {
+      mark = "  \u2717 ERROR";  // ✗, as the waterfall marks an error span
+      const std::string msg = c_msg >= 0 ? Text(sp.rows[r][c_msg]) : "";
+      if (!msg.empty()) mark += " (" + msg + ")";
+    }
+    const std::string indent(2 * depth, ' ');
+    std::cout << indent << Text(sp.rows[r][c_name]) << "  [" << Text(sp.rows[r][c_svc]) << " "
+              << Text(sp.rows[r][c_kind]) << "]  " << timing << mark << "  " << Text(sp.rows[r][c_id]) << "\n";
+    if (auto e = events_of.find(Text(sp.rows[r][c_id])); e != events_of.end()) {
+      for (size_t x : e->second) {
+        char off[48];
+        std::snprintf(off, sizeof off, "+%.3f ms", static_cast<double>(ev_time(x) - t0) / 1e6);
+        std::cout << indent << "  \u2022 " << off << "  " << Text(ev.rows[x][e_name]) << "\n";  // •
+      }
+    }
     auto it = children.find(Text(sp.rows[r][c_id]));
     if (it == children.end()) return;
     for (size_t c : it->second) print(c, depth + 1);
