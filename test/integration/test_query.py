@@ -193,7 +193,10 @@ def test_view_and_trace_cli_read_the_lake_with_the_server_stopped(tmp_path):
     assert r.returncode == 0, r.stderr
     out = r.stdout.splitlines()
     assert out[0].startswith(f"trace {tid}: 4 spans, 1 events".replace("1 events", "2 events"))
-    assert out[1].startswith("op-0") and all(l.startswith("  op-") for l in out[2:]), out
+    # Children indented under the root; each span's events listed beneath it ("• +offset name").
+    assert out[1].startswith("op-0") and all(l.startswith("  op-") or l.lstrip().startswith("\u2022 ")
+                                             for l in out[2:]), out
+    assert sum(l.lstrip().startswith("\u2022 ") for l in out) == 2, out
     assert run_cli("trace", *base, "0" * 32).returncode == 1
     assert run_cli("trace", *base, "xyz").returncode == 2
 
