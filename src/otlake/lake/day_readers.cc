@@ -75,7 +75,8 @@ Result<ShareState> ShareDay(const std::string& day_dir, std::unique_ptr<DayLock>
   return Exists(day_dir + "/" + kClosingName) ? ShareState::kClosing : ShareState::kHeld;
 }
 
-Result<std::unique_ptr<DayLock>> ExclusiveDay(const std::string& day_dir, int64_t timeout_ms) {
+Result<std::unique_ptr<DayLock>> ExclusiveDay(const std::string& day_dir, int64_t timeout_ms,
+                                              const std::atomic<bool>* stop) {
   const int fd = OpenLockFile(day_dir);
   if (fd < 0) {
     return Status::IOError("cannot open ", day_dir, "/", kReadersLockName, ": ", std::strerror(errno));
@@ -92,7 +93,7 @@ Result<std::unique_ptr<DayLock>> ExclusiveDay(const std::string& day_dir, int64_
       return Status::IOError("cannot lock ", day_dir, "/", kReadersLockName, ": ", std::strerror(errno));
     }
     const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) return std::unique_ptr<DayLock>();
+    if (now >= deadline || (stop != nullptr && stop->load())) return std::unique_ptr<DayLock>();
     std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
     pause = std::min(pause * 2, std::chrono::milliseconds(20));
   }

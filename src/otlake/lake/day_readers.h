@@ -20,6 +20,7 @@
 // Thread-safe (every call works on its own file descriptor). No Arrow in this header.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -54,8 +55,10 @@ Result<ShareState> ShareDay(const std::string& day_dir, std::unique_ptr<DayLock>
 
 /// Takes `day_dir`'s readers lock exclusively once no reader holds it, trying every few
 /// milliseconds for up to `timeout_ms` (0: one try). Returns nullptr if readers still hold it
-/// then. Status::IOError if the lock file cannot be created.
-Result<std::unique_ptr<DayLock>> ExclusiveDay(const std::string& day_dir, int64_t timeout_ms);
+/// then, or as soon as `*stop` (if given) is set. Status::IOError if the lock file cannot be
+/// created.
+Result<std::unique_ptr<DayLock>> ExclusiveDay(const std::string& day_dir, int64_t timeout_ms,
+                                              const std::atomic<bool>* stop = nullptr);
 
 /// Creates or removes <day_dir>/.closing (see the header comment).
 Status MarkClosing(const std::string& day_dir);

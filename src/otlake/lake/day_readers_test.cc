@@ -187,6 +187,16 @@ TEST(DayReaders, SealDeletesReplacedFilesOnlyAfterTheLastQueryOfTheDay) {
   EXPECT_GT(sealed.version, snap.version);
   EXPECT_TRUE(AllExist(dir, sealed.adds));
 
+  // A stopping server does not wait out the readers: Cancelled, nothing deleted.
+  std::atomic<bool> stop{true};
+  so.readers_wait_ms = 600'000;
+  so.stop = &stop;
+  auto stopped = w->Seal(so);
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_TRUE(stopped.status().IsCancelled()) << stopped.status().ToString();
+  EXPECT_TRUE(AllExist(dir, snap.adds));
+  so.stop = nullptr;
+
   // A second seal waits for the query, then deletes what the sealed table does not reference.
   so.readers_wait_ms = 10'000;
   std::thread done([&] {

@@ -16,6 +16,7 @@
 // This header is Arrow-free (the pipeline includes it).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -111,6 +112,9 @@ struct SealOptions {
   /// sealing replaced; past it Seal fails with IOError, having committed everything, and a
   /// rerun deletes them.
   int64_t readers_wait_ms = 10 * 60 * 1000;
+  /// Set: stop waiting for readers (Seal returns Cancelled, everything committed). Not owned;
+  /// outlives the Seal call.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 /// The layout sealed files get per table (seal.cc; measurements in bench/README.md): a sort key

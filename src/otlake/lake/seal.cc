@@ -167,7 +167,11 @@ Result<SealResult> DeltaTableWriter::Seal(const SealOptions& o,
   //    loaded an older snapshot reads the replaced files). Only names otlake writes are touched.
   std::unique_ptr<DayLock> no_readers;
   if (!opts_.readers_dir.empty()) {
-    OTLAKE_ASSIGN_OR_RAISE(no_readers, ExclusiveDay(opts_.readers_dir, o.readers_wait_ms));
+    OTLAKE_ASSIGN_OR_RAISE(no_readers, ExclusiveDay(opts_.readers_dir, o.readers_wait_ms, o.stop));
+    if (!no_readers && o.stop != nullptr && o.stop->load()) {
+      return Status::Cancelled("sealed ", table_dir_, " at version ", res.version,
+                               "; stopping before its replaced files were deleted (sealing again deletes them)");
+    }
     if (!no_readers) {
       return Status::IOError("sealed ", table_dir_, " at version ", res.version,
                              " but queries held the day for ", o.readers_wait_ms,

@@ -346,7 +346,9 @@ Status Shipper::Seal(const std::string& day, DayStatus* st, const ProgressFn& pr
     wo.checkpoint_interval = 0;  // Seal writes the one checkpoint that matters
     wo.readers_dir = day_dir;    // replaced files go once no query holds the day
     auto writer = lake::DeltaTableWriter::Open(day_dir + "/otel/" + name, id, wo);
-    Result<lake::SealResult> sr = writer.ok() ? (*writer)->Seal(options_.seal, [&](int64_t done, int64_t total) {
+    lake::SealOptions so = options_.seal;
+    so.stop = options_.stop;  // a stop ends the wait for readers, not a rewrite in progress
+    Result<lake::SealResult> sr = writer.ok() ? (*writer)->Seal(so, [&](int64_t done, int64_t total) {
       if (progress) {
         Progress p;
         p.day = day;
@@ -364,7 +366,11 @@ Status Shipper::Seal(const std::string& day, DayStatus* st, const ProgressFn& pr
     if (!sr.ok()) {
       e.ok = false;
       e.error = ShortError(sr.status());
-      if (first_error.ok()) first_error = Status::IOError("sealing ", name, " of ", day, ": ", sr.status().message());
+      if (first_error.ok()) {
+        first_error = sr.status().IsCancelled()
+                          ? sr.status()
+                          : Status::IOError("sealing ", name, " of ", day, ": ", sr.status().message());
+      }
     } else {
       e.rows = sr->rows;
       e.version = sr->version;
@@ -841,7 +847,11 @@ Status Shipper::Clean(const std::string& day, DayStatus* st) {
     // Queries that start from now on read the S3 copy; the ones reading the local files finish
     // first (lake/day_readers.h), and the day moves away with their lock held.
     OTLAKE_RETURN_NOT_OK(lake::MarkClosing(day_dir));
-    auto no_readers = lake::ExclusiveDay(day_dir, options_.seal.readers_wait_ms);
+    auto no_readers = lake::ExclusiveDay(day_dir, options_.seal.readers_wait_ms, options_.stop);
+    if (no_readers.ok() && !*no_readers && Stopping()) {
+      (void)lake::UnmarkClosing(day_dir);
+      return Status::Cancelled("otlake is stopping");
+    }
     if (!no_readers.ok() || !*no_readers) {
       (void)lake::UnmarkClosing(day_dir);
       r.ok = false;
