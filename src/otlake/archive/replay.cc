@@ -9,7 +9,6 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,6 +20,7 @@
 #include <thread>
 
 #include "otlake/common/file_util.h"
+#include "otlake/server/decompress.h"
 #include "otlake/otlp/json_to_proto.h"
 #include "otlake/otlp/proto_writer.h"
 #include "otlake/otlp/wire.h"
@@ -233,24 +233,6 @@ Result<HttpAnswer> HttpPost(const HttpUrl& url, const std::string& path,
   return a;
 }
 
-Result<std::string> Gzip(std::string_view in) {
-  z_stream zs{};
-  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    return Status::OutOfMemory("deflateInit2 failed");
-  }
-  std::string out;
-  out.resize(deflateBound(&zs, in.size()));
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  const int rc = deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  if (rc != Z_STREAM_END) return Status::UnknownError("gzip failed");
-  return out;
-}
-
 // The first bytes of an answer body, printable, for a failure reason.
 std::string Excerpt(const std::string& body) {
   std::string s = body.substr(0, 200);
@@ -272,7 +254,7 @@ class OtlpHttpSink final : public ReplaySink {
       std::vector<std::string> headers = {"Content-Type: application/x-protobuf"};
       std::string body = obj.protobuf[i];
       if (o_.gzip) {
-        OTLAKE_ASSIGN_OR_RAISE(body, Gzip(body));
+        OTLAKE_ASSIGN_OR_RAISE(body, server::GzipCompress(body));
         headers.push_back("Content-Encoding: gzip");
       }
       const std::string doc = obj.protobuf.size() > 1

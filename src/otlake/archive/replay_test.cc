@@ -1,11 +1,11 @@
 #include "otlake/archive/replay.h"
 
 #include "otlake/otlp/proto_writer.h"
+#include "otlake/server/decompress.h"
 
 #include <arrow/filesystem/localfs.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
-#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -39,19 +39,7 @@ void Put(const std::string& root, const std::string& key, const std::string& byt
   std::ofstream(p, std::ios::binary) << bytes;
 }
 
-std::string GzipBytes(const std::string& in) {
-  z_stream zs{};
-  deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&zs, in.size()), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
+std::string GzipBytes(const std::string& in) { return server::GzipCompress(in).ValueOrDie(); }
 
 std::string SpansJson(int n) {
   std::string spans;

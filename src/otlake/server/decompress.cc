@@ -180,4 +180,21 @@ Status Decompress(std::string_view encoding, std::string_view input, int64_t max
                                 "' (supported: gzip, deflate, zstd, identity)");
 }
 
+Result<std::string> GzipCompress(std::string_view input) {
+  z_stream zs{};
+  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    return Status::OutOfMemory("deflateInit2 failed");
+  }
+  std::string out(deflateBound(&zs, input.size()), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
+  zs.avail_in = static_cast<uInt>(input.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) return Status::UnknownError("gzip failed");
+  return out;
+}
+
 }  // namespace otlake::server

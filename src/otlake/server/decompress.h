@@ -28,4 +28,8 @@ bool IsIdentityEncoding(std::string_view encoding);
 Status Decompress(std::string_view encoding, std::string_view input, int64_t max_output,
                   std::string* output, MemoryReservation* memory = nullptr);
 
+/// `input` as one gzip member (what `Content-Encoding: gzip` and `.gz` objects hold), at zlib's
+/// default level. UnknownError only if zlib fails.
+Result<std::string> GzipCompress(std::string_view input);
+
 }  // namespace otlake::server
