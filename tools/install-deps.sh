@@ -20,6 +20,20 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
 fi
 
+# The web UI (ui/) is built with Node.js >= 18 and npm (Debian 12's nodejs is 18); its browser
+# tests drive Debian's chromium (never a downloaded browser).
+node_ok() { command -v node >/dev/null && command -v npm >/dev/null &&
+  node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' 2>/dev/null; }
+ui_missing=()
+node_ok || ui_missing+=(nodejs npm)
+[ -x /usr/bin/chromium ] || ui_missing+=(chromium)
+if ((${#ui_missing[@]})); then
+  echo "install-deps: installing Debian packages for the web UI: ${ui_missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${ui_missing[@]}"
+fi
+
 PY=${PYTHON:-python3}
 stamp=.venv/.requirements.sha
 want=$(sha256sum requirements.txt | cut -d' ' -f1)

@@ -1,6 +1,8 @@
 #include "otlake/receiver/receiver.h"
 
 #include "otlake/receiver/api.h"
+#include "otlake/receiver/api_ui.h"
+#include "otlake/receiver/ui_assets.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -303,12 +305,20 @@ class Receiver::Impl {
       res->body = MetricsText();
       Count(200);
       return;
+    } else if (IsUiApiPath(req.path)) {  // aggregates and live tail for the web UI (api_ui.h)
+      HandleUiApi(engine_, nullptr, req, res, key_project);
+      Count(res->status);
+      return;
     } else if (req.path.rfind("/api/", 0) == 0) {
       HandleApi(engine_, req, res, key_project);
       Count(res->status);
       return;
     } else if (req.path.rfind("/v3/", 0) == 0) {  // ingestion sources (sources/api.h; admin key checked above)
       sources::HandleV3(req, res);
+      Count(res->status);
+      return;
+    } else if (IsUiPath(req.path)) {  // the web UI's pages and assets (ui_assets.h)
+      HandleUi(req, res);
       Count(res->status);
       return;
     } else {

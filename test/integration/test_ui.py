@@ -1,0 +1,116 @@
+"""The web UI (docs/ui.md) in headless Chromium against the real binary: Debian's /usr/bin/chromium
+driven by playwright-core from ui/'s lockfile (test/ui/browser.mjs runs one scenario and reports
+what the page showed; these tests own the server and the data and check the page against what was
+sent). Screenshots of every page land in build/ui-screenshots/."""
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+import ui_data
+from conftest import ROOT, Server, otlake_bin
+
+BROWSER = os.path.join(ROOT, "test", "ui", "browser.mjs")
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+HAVE_BROWSER = (shutil.which("node") and os.path.exists(CHROMIUM)
+                and os.path.isdir(os.path.join(ROOT, "ui", "node_modules", "playwright-core")))
+pytestmark = pytest.mark.skipif(not HAVE_BROWSER, reason="needs node, ui/node_modules (make builds it) and "
+                                "/usr/bin/chromium (tools/install-deps.sh installs it)")
+
+
+def run_browser(scenario, url, args=None, allow_console=(), timeout=120):
+    p = subprocess.run(["node", BROWSER, scenario, url, json.dumps(args or {})], capture_output=True, text=True,
+                       timeout=timeout, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert "failure" not in out, out["failure"]
+    errors = [e for e in out["console_errors"] if not any(a in e for a in allow_console)]
+    assert errors == [], errors
+    # Works offline: every request the page made went to otlake itself.
+    host = url.split("//", 1)[1]
+    assert set(out["requests"]) <= {host}, out["requests"]
+    return out
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("ui")).start()
+    now = time.time_ns()
+    data = {}
+    data["trace_id"], data["spans"] = ui_data.checkout_trace(s.url, now_ns=now)
+    data["linked_id"], linked = ui_data.checkout_trace(s.url, now_ns=now, error=False,
+                                                       link_to=(data["trace_id"], data["spans"][0]["span_id"]))
+    data["linked_span"] = linked[0]["span_id"]
+    data["big_id"], _ = ui_data.big_trace(s.url, n=10_000, now_ns=now)
+    data["logs"] = ui_data.sample_logs(s.url, trace_id=data["trace_id"], now_ns=now)
+    data["gauge"] = ui_data.send_metrics(s.url, now_ns=now)
+    s.wait_persisted()
+    yield s, data
+    assert s.stop() in (0, None), s.read_log()
+
+
+def test_traces_search_waterfall_and_span_details(lake):
+    s, d = lake
+    charge = next(x for x in d["spans"] if x["name"] == "Charge")
+    out = run_browser("traces", s.url, {"trace_id": d["trace_id"], "click_span": charge["span_id"],
+                                         "linked_from": d["linked_id"], "linked_span": d["linked_span"]})
+    assert out["result_rows"] >= 1 and out["scatter"] == 1
+    # Bars sit where the spans' times put them on the trace's axis.
+    t0 = min(x["start_ns"] for x in d["spans"])
+    t1 = max(x["end_ns"] for x in d["spans"])
+    by_id = {x["span_id"]: x for x in d["spans"]}
+    assert [r["span_id"] for r in out["rows"]] == [x["span_id"] for x in sorted(
+        d["spans"], key=lambda x: x["start_ns"])] or len(out["rows"]) == len(d["spans"])
+    for r in out["rows"]:
+        sp = by_id[r["span_id"]]
+        assert abs(r["left"] - 100 * (sp["start_ns"] - t0) / (t1 - t0)) < 0.2, r
+        assert abs(r["width"] - max(0.15, 100 * (sp["end_ns"] - sp["start_ns"]) / (t1 - t0))) < 0.2, r
+        # Own error: solid mark; an error below: hollow mark on each ancestor.
+        assert r["error_mark"] == bool(sp.get("error")), r
+        assert r["events"] == len(sp.get("events", [])), r
+    ancestors = {d["spans"][0]["span_id"], d["spans"][1]["span_id"]}
+    assert {r["span_id"] for r in out["rows"] if r["below_mark"]} == ancestors
+    assert all(r["critical"] for r in out["rows"] if r["span_id"] in ancestors)
+    # Span details: attributes, resource, events; the span is in the URL.
+    for text in ("payment.provider", "acme", "host.name", "retry", "declined", "card declined"):
+        assert text in out["panel"], (text, out["panel"])
+    assert out["panel_url"].endswith("?span=" + charge["span_id"])
+    assert out["find"] == "1 matches"
+    assert out["rows_after_collapse"] == 1
+    assert out["link_clickable"]
+    assert out["opened_by_id"].endswith("/trace/" + d["trace_id"])
+
+
+def test_ten_thousand_span_trace_is_virtualised(lake):
+    s, d = lake
+    out = run_browser("bigtrace", s.url, {"trace_id": d["big_id"]})
+    assert out["span_count"] == "Spans 10000"
+    # Only the rows in view plus a buffer are in the DOM, before and after scrolling to the end.
+    assert 10 < out["dom_rows"] <= 150 and out["dom_rows_after_scroll"] <= 150, out
+    assert out["scroll_height"] == 10_000 * 24
+    assert out["rows_collapsed"] <= 9
+    print(f"\n10k-span trace: first rows {out['first_rows_ms']} ms after navigation (fetch+model "
+          f"{out['timing']['fetchAndModelMs']:.0f} ms), scroll to end {out['scroll_ms']} ms, collapse all "
+          f"{out['collapse_ms']} ms")
+
+
+def test_metrics_chart_draws_the_gauge(lake):
+    s, _ = lake
+    out = run_browser("metrics", s.url)
+    assert set(out["instruments"]) >= {"cpu.temperature", "requests", "latency"}
+    assert out["legend"][1:] == ["a", "b"], out["legend"]
+    assert "60 points" in out["title"], out["title"]
+    assert out["painted"] > 1000
+    assert out["hist_legend"][1:] == ["p50", "p90", "p99"]
+
+
+def test_operations_page_shows_days_and_health(lake):
+    s, _ = lake
+    out = run_browser("ops", s.url)
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    assert any(row.startswith("▸ " + today) for row in out["days"]), out["days"]
+    assert out["day_tables"] == 6
+    assert "Health\nOK" in out["health"].replace(" OK", "\nOK") and "traces:" in out["health"]
