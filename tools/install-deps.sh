@@ -43,3 +43,20 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
   echo "$want" > "$stamp"
 fi
+
+# Emulators for the gcs and azure ingestion-source tests (test/integration/test_sources_providers.py),
+# into .tools/: fake-gcs-server from the Go module proxy, azurite from npm.
+FAKE_GCS_VERSION=v1.56.1
+AZURITE_VERSION=3.37.0
+mkdir -p .tools
+if [ "$(cat .tools/fake-gcs-server.version 2>/dev/null)" != "$FAKE_GCS_VERSION" ] || [ ! -x .tools/bin/fake-gcs-server ]; then
+  GO=$(command -v go || echo /usr/local/go/bin/go)
+  echo "install-deps: building fake-gcs-server $FAKE_GCS_VERSION with $GO"
+  GOBIN="$PWD/.tools/bin" "$GO" install "github.com/fsouza/fake-gcs-server@$FAKE_GCS_VERSION"
+  echo "$FAKE_GCS_VERSION" > .tools/fake-gcs-server.version
+fi
+if [ "$(cat .tools/azurite.version 2>/dev/null)" != "$AZURITE_VERSION" ] || [ ! -x .tools/azurite/node_modules/.bin/azurite-blob ]; then
+  echo "install-deps: installing azurite $AZURITE_VERSION"
+  npm install --prefix .tools/azurite --no-audit --no-fund --loglevel=error "azurite@$AZURITE_VERSION"
+  echo "$AZURITE_VERSION" > .tools/azurite.version
+fi

@@ -285,3 +285,69 @@ def test_sdk_exporter_sends_the_key(tmp_path):
         assert rows == [{"name": "sdk-span", "project_id": "sdk"}]
     finally:
         assert s.stop() == 0
+
+
+def _raw_request(server, head, timeout=5.0):
+    """Sends `head` (request line + headers, no body) on a fresh socket and returns (seconds to the
+    answer, the answer's bytes up to the server's close)."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+    try:
+        t0 = time.monotonic()
+        s.sendall(head.encode())
+        data = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            data += chunk
+        return time.monotonic() - t0, data
+    finally:
+        s.close()
+
+
+def test_unauthenticated_body_is_not_read(tmp_path):
+    """The key is checked once the header is read, before the body: a POST announcing 100 MB
+    without a valid key gets its 401 at once and the connection closes, though none of the body
+    was sent (a server reading the body first would wait for it until its idle timeout); with
+    `Expect: 100-continue` no 100 is sent. A valid key still gets its body read (the same header
+    without a key or body waits until the client sends it)."""
+    subprocess.run([otlake_bin(), "init", "-D", str(tmp_path)], check=True, capture_output=True)
+    admin = create(tmp_path, "--scope", "admin")
+    ingest = create(tmp_path, "--scope", "ingest")
+    srv = Server(tmp_path, extra_args=["--auth", "required"]).start()
+    try:
+        big = 100 * 1024 * 1024
+        for extra in ("", "Expect: 100-continue\r\n"):
+            for path, token in (("/v1/traces", None), ("/v1/traces", "otlk_000000000000_" + "0" * 40),
+                                ("/v3/ingestion-sources", ingest)):
+                auth = f"Authorization: Bearer {token}\r\n" if token else ""
+                took, data = _raw_request(srv, f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                               f"Content-Length: {big}\r\n{auth}{extra}\r\n")
+                status = data.split(b"\r\n", 1)[0]
+                want = b" 403 " if token == ingest else b" 401 "
+                assert want in status, (path, extra, data[:300])
+                assert b"100 Continue" not in data, data[:300]
+                assert took < 2.0, (path, took)  # answered without waiting for the body
+                assert b"connection: close" in data.lower(), data[:300]
+        # With a valid key the server waits for the announced body (no answer within 1 s).
+        took, data = _raw_request(srv, f"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                       f"Content-Length: 1000\r\nAuthorization: Bearer {ingest}\r\n\r\n", timeout=1.0)
+        assert data == b"", data[:300]
+        # A 100-continue with a valid key gets its 100, then the body is read and acknowledged.
+        import socket
+        body = spans_body(TRACE_B, "after-100")
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+            s.sendall((f"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\nAuthorization: Bearer {ingest}\r\n\r\n").encode())
+            assert s.recv(100).startswith(b"HTTP/1.1 100 Continue")
+            s.sendall(body)
+            assert b" 200 " in s.recv(4096).split(b"\r\n", 1)[0]
+        h = srv.health()["auth"]
+        assert h["unauthenticated"] >= 4 and h["forbidden"] >= 2, h
+        assert get(srv, "/v3/ingestion-sources", admin).status_code == 200
+    finally:
+        srv.stop()

@@ -131,7 +131,7 @@ def test_v3_needs_an_admin_key(env):
     ({"name": ""}, "name"), ({"name": "x" * 256}, "name"), ({"bucket": None}, "bucket"),
     ({"bucket": "s3://my-traces-bucket"}, "bucket"), ({"application_ids": []}, "application_ids"),
     ({"application_ids": ["a", "b"]}, "application_ids"), ({"provider": "ftp"}, "provider"),
-    ({"provider": "gcs"}, "provider"), ({"scan_interval_seconds": 9}, "scan_interval_seconds"),
+    ({"provider": "hdfs"}, "provider"), ({"scan_interval_seconds": 9}, "scan_interval_seconds"),
     ({"file_extensions": [".csv"]}, "file_extensions"), ({"credential_type": "x"}, "credential_type"),
     ({"secret_access_key": None}, "secret_access_key"), ({"endpoint_url": "ftp://x"}, "endpoint_url"),
     ({"description": "d" * 1001}, "description"), ({"region": 5}, "region"), ({"colour": "red"}, "colour"),
@@ -271,9 +271,66 @@ def test_transient_errors_are_retried_and_access_denied_fails_at_once(env):
         assert flaky["retries"] >= 1 and flaky["spans_count"] == 3, flaky
         assert counts["flaky"] >= 4
         wait_for(lambda: len(spans_of(env, "faultproj", "8d1e2f3a4b5c6d7e8f9a0b1c2d3e4f50")) == 3, "the flaky file's spans")
+        # The source's own counters say what happened (/healthz "sources").
+        h = requests.get(env.server.url + "/healthz", timeout=30).json()["sources"]["faults"]
+        assert h["id"] == sid and h["files_retried"] >= 1 and h["files_failed"] == 1 and h["files_completed"] == 1, h
         assert call(env, "DELETE", f"/v3/ingestion-sources/{sid}").status_code == 200
     finally:
         proxy.stop()
+
+
+def test_per_source_counters_in_healthz_and_metrics(env):
+    """/healthz "sources" and the otlake_source_* Prometheus families count what each source did:
+    files discovered/completed/failed, bytes, records, scans and their time, the backlog."""
+    from prometheus_client.parser import text_string_to_metric_families
+    h = env.server.health()["sources"]["my-agent-traces"]
+    assert h["id"] == env.sid and h["provider"] == "s3" and h["ok"] is True and h["last_scan_error"] is None, h
+    assert h["files_completed"] >= 1 and h["records_ingested"] >= 4 and h["bytes"] >= len(seed_file()), h
+    assert h["files_discovered"] >= h["files_completed"] and h["scans"] >= 1 and h["last_scan_at"].endswith("Z"), h
+    assert h["pending"] >= 0 and h["processing"] >= 0 and h["objects_listed"] >= 1, h
+    text = requests.get(env.server.url + "/metrics", timeout=30).text
+    samples = {}
+    for fam in text_string_to_metric_families(text):
+        for smp in fam.samples:
+            if smp.name.startswith("otlake_source_") and smp.labels.get("source") == "my-agent-traces":
+                assert smp.labels["source_id"] == env.sid
+                samples[smp.name] = smp.value
+    assert samples["otlake_source_files_completed_total"] >= 1, samples
+    assert samples["otlake_source_records_ingested_total"] >= 4
+    assert samples["otlake_source_bytes_total"] >= len(seed_file())
+    assert samples["otlake_source_scans_total"] >= 1 and samples["otlake_source_up"] == 1
+    assert samples["otlake_source_last_scan_timestamp_seconds"] > time.time() - 3600
+    for name in ("otlake_source_files_failed_total", "otlake_source_files_retried_total", "otlake_source_files_pending",
+                 "otlake_source_files_processing", "otlake_source_scan_seconds_total",
+                 "otlake_source_last_scan_duration_seconds", "otlake_source_scan_errors_total",
+                 "otlake_source_files_discovered_total"):
+        assert name in samples, name
+
+
+def test_same_size_rewrite_within_a_second_is_not_missed(env):
+    """Change detection is key + mtime + size (arrow::fs reports no ETag; docs/sources.md). S3's
+    mtime has one-second resolution, so an object rewritten with the same size in the second it
+    was first listed in would look unchanged: a scan leaves objects younger than 2 s for a later
+    scan. Here v1 is written, listed at once and overwritten by v2 of the same size within the
+    same second; v2's spans are the ones ingested, v1's never."""
+    v1, v2 = "1a" * 16, "2b" * 16
+    b1, b2 = seed_file(trace_id=v1, n=3).encode(), seed_file(trace_id=v2, n=3).encode()
+    assert len(b1) == len(b2)
+    client = env.s3.client()
+    while time.time() % 1 > 0.3:  # start early in a second: all of the below fits in it
+        time.sleep(0.02)
+    client.put_object(Bucket=env.bucket, Key="rewrite/obj.json", Body=b1)
+    r = call(env, "POST", "/v3/ingestion-sources", body=source_body(env, "rewrite", prefix="rewrite/",
+                                                                    application_ids=["rewriteproj"]))
+    assert r.status_code == 201, r.text
+    sid = r.json()["data"]["id"]
+    client.put_object(Bucket=env.bucket, Key="rewrite/obj.json", Body=b2)
+    f = wait_file(env, sid, "rewrite/obj.json", "completed")
+    assert f["spans_count"] == 3
+    wait_for(lambda: len(spans_of(env, "rewriteproj", v2)) == 3, "v2's spans")
+    assert spans_of(env, "rewriteproj", v1) == []
+    assert files(env, sid)["total"] == 1
+    assert call(env, "DELETE", f"/v3/ingestion-sources/{sid}").status_code == 200
 
 
 def test_logs_and_metrics_and_compressed_files(env):
@@ -459,5 +516,67 @@ def test_kill_9_during_processing_ingests_each_object_exactly_once(tmp_path):
         # The kills landed where at-least-once would have duplicated, and recovery settled them.
         assert "was fully in the WAL when otlake stopped: completed" in log or "resuming them after" in log, log[-3000:]
         assert srv.stop() == 0
+    finally:
+        s3.stop()
+
+
+def test_iam_role_through_sts_with_external_id(tmp_path):
+    """credential_type iam_role with role_arn + external_id: otlake assumes the role through STS
+    (moto's, IAM auth on: the trust policy requires the external id, the role may only list and
+    read) with the default credential chain as the caller, and ingests with the role's temporary
+    credentials; a wrong external id is refused by STS and the connection test says AccessDenied."""
+    import boto3
+    s3 = MotoS3()
+    try:
+        iam = boto3.client("iam", endpoint_url=s3.endpoint, region_name="us-east-1",
+                           aws_access_key_id=s3.key_id, aws_secret_access_key=s3.secret)
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:user/otlake"},
+            "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "ext-7f3a"}}}]}
+        role = iam.create_role(RoleName="otlake-reader", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+        iam.put_role_policy(RoleName="otlake-reader", PolicyName="read", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"],
+                                                    "Resource": "*"}]}))
+        bucket = s3.create_bucket("role-bucket")
+        tid = "9a" * 16
+        s3.client().put_object(Bucket=bucket, Key="traces/role.json", Body=seed_file(trace_id=tid, n=3).encode())
+        subprocess.run([otlake_bin(), "init", "-D", str(tmp_path)], check=True, capture_output=True)
+        admin = subprocess.run([otlake_bin(), "keys", "create", "--scope", "admin", "-D", str(tmp_path)],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        h = {"Authorization": "Bearer " + admin}
+        # The default chain (environment) is the caller; STS is moto's (AWS_ENDPOINT_URL_STS).
+        srv = Server(tmp_path, env={"AWS_ACCESS_KEY_ID": s3.key_id, "AWS_SECRET_ACCESS_KEY": s3.secret,
+                                    "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_STS": s3.endpoint,
+                                    "AWS_EC2_METADATA_DISABLED": "true"}).start()
+        try:
+            def create(name, external_id):
+                r = requests.post(srv.url + "/v3/ingestion-sources", headers=h, timeout=30, data=json.dumps({
+                    "name": name, "bucket": bucket, "prefix": "traces/", "credential_type": "iam_role",
+                    "role_arn": role["Arn"], "external_id": external_id, "endpoint_url": s3.endpoint,
+                    "region": "us-east-1", "scan_interval_seconds": 10, "application_ids": ["roleproj"]}))
+                assert r.status_code == 201, r.text
+                assert external_id not in r.text  # write-only
+                return r.json()["data"]["id"]
+
+            wrong = create("wrong-external-id", "not-the-id")
+            t = requests.post(f"{srv.url}/v3/ingestion-sources/{wrong}/test", headers=h, timeout=60).json()
+            assert t["status"] == "error" and t["message"].startswith("AccessDenied: could not assume role"), t
+            requests.delete(f"{srv.url}/v3/ingestion-sources/{wrong}", headers=h, timeout=30)
+            sid = create("role", "ext-7f3a")
+            t = requests.post(f"{srv.url}/v3/ingestion-sources/{sid}/test", headers=h, timeout=60).json()
+            assert t == {"status": "success", "files_found": 1}, t
+
+            def done():
+                items = requests.get(f"{srv.url}/v3/ingestion-sources/{sid}/files", headers=h, timeout=30).json()
+                items = items["data"]["items"]
+                return items if items and items[0]["status"] == "completed" else None
+
+            assert wait_for(done, "the file ingested with the role's credentials", timeout=60, interval=0.3)[0]["spans_count"] == 3
+            wait_for(lambda: len(requests.get(srv.url + "/api/spans", params={"project_id": "roleproj", "trace_id": tid},
+                                              timeout=30).json()["rows"]) == 3, "3 spans in roleproj")
+            with open(srv.log_path, "rb") as f:
+                assert b"ext-7f3a" not in f.read()
+        finally:
+            srv.stop()
     finally:
         s3.stop()

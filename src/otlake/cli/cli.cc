@@ -409,6 +409,10 @@ int RunServer(const Args& a, const Instance& inst) {
   so.max_body_bytes = get("max-body-bytes");
   so.max_drain_bytes = std::max<int64_t>(so.max_body_bytes * 4, 256ll << 20);
   so.memory = receiver.memory_budget();  // bodies count against --max-buffered-bytes too
+  // A request without the key its route needs is refused before its body is read.
+  so.header_check = [&receiver](const server::HttpRequest& req, server::HttpResponse* res) {
+    return receiver.CheckHeader(req, res);
+  };
   auto server = server::HttpServer::Start(
       so, [&receiver](server::HttpRequest& req, server::HttpResponse* res) { receiver.Handle(req, res); });
   if (!server.ok()) {

@@ -265,6 +265,19 @@ class Receiver::Impl {
 
   server::MemoryBudget* memory_budget() { return &memory_; }
 
+  // Before the body is read (HttpServerOptions::header_check): a request whose route needs a
+  // key it lacks is answered 401/403 without reading its body. Handle() checks again (cheap).
+  bool CheckHeader(const HttpRequest& req, HttpResponse* res) {
+    if (req.method == "OPTIONS") return true;
+    auth::RouteClass route = auth::ClassifyPath(req.path);
+    if (req.path == "/metrics" && !options_.metrics_public) route = auth::RouteClass::kRead;
+    if (!auth::NeedsKey(options_.auth_mode, route)) return true;
+    std::string key_project;
+    if (Authorize(req, route, res, &key_project)) return true;
+    res->headers.emplace_back("Access-Control-Allow-Origin", "*");
+    return false;
+  }
+
   void Handle(HttpRequest& req, HttpResponse* res) {
     res->headers.emplace_back("Access-Control-Allow-Origin", "*");
     if (req.method == "OPTIONS") {  // CORS preflight for browser exporters
@@ -420,6 +433,7 @@ class Receiver::Impl {
     }
     j.End();
     if (options_.shipping_json) j.Raw("shipping", options_.shipping_json());
+    j.Raw("sources", sources::HealthJson());  // ingestion sources: per-source counters
     j.End();
     return j.Take();
   }
@@ -564,6 +578,7 @@ class Receiver::Impl {
     w.Histogram("otlake_wal_sync_duration_seconds", {}, wal::SyncHistogram().Snapshot());
 
     if (options_.shipping_json) WriteShippingMetrics(options_.shipping_json(), &w);
+    sources::WriteMetrics(&w);  // otlake_source_* per ingestion source
     return w.Take();
   }
 
@@ -914,6 +929,9 @@ Receiver::Receiver(ReceiverOptions options, ingest::Ingestor* ingestor, query::Q
     : impl_(std::make_unique<Impl>(std::move(options), ingestor, engine)) {}
 Receiver::~Receiver() = default;
 void Receiver::Handle(HttpRequest& request, HttpResponse* response) { impl_->Handle(request, response); }
+bool Receiver::CheckHeader(const HttpRequest& request, HttpResponse* response) {
+  return impl_->CheckHeader(request, response);
+}
 std::string Receiver::HealthJson() const { return impl_->HealthJson(); }
 std::string Receiver::MetricsText() const { return impl_->MetricsText(); }
 server::MemoryBudget* Receiver::memory_budget() { return impl_->memory_budget(); }

@@ -68,6 +68,9 @@ class Receiver {
 
   /// The HttpHandler for the server.
   void Handle(server::HttpRequest& request, server::HttpResponse* response);
+  /// The HttpHeaderCheck for the server: refuses a request lacking the API key its route needs
+  /// (401/403, as Handle would) before its body is read.
+  bool CheckHeader(const server::HttpRequest& request, server::HttpResponse* response);
 
   /// The /healthz document (JSON).
   std::string HealthJson() const;

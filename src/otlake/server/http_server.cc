@@ -263,44 +263,54 @@ class HttpServer::Impl {
         req.headers.emplace_back(std::move(name), std::string(f.value()));
       }
       bool close_after = false;
-      req.memory = MemoryReservation(options_.memory);
-      const auto content_length = parser.content_length();
-      if (content_length && static_cast<int64_t>(*content_length) > options_.max_drain_bytes) {
-        req.body_too_large = true;
-        close_after = true;  // not worth draining
-      } else if (!parser.is_done()) {
-        const bool expect_continue = beast::iequals(req.Header("expect"), "100-continue");
-        if (content_length && static_cast<int64_t>(*content_length) > options_.max_body_bytes) {
-          req.body_too_large = true;  // known up front: drain it without keeping any of it
-        }
-        // Reserve a body of known size before reading any of it; 429 rather than read it.
-        if (content_length && static_cast<int64_t>(*content_length) <= options_.max_body_bytes &&
-            !req.memory.Grow(static_cast<int64_t>(*content_length))) {
-          req.over_budget = true;
-        }
-        if (req.over_budget && expect_continue) {
-          close_after = true;  // the client waits for a 100 we never send: answer and close
-        } else {
-          if (expect_continue) {
-            http::response<http::empty_body> cont{http::status::continue_, h.version()};
-            co_await http::async_write(stream, cont, net::redirect_error(net::use_awaitable, ec));
-            if (ec) co_return;
+      HttpResponse res;
+      bool refused = false;
+      if (options_.header_check) {
+        Guarded(&res, [&] { refused = !options_.header_check(req, &res); });
+      }
+      if (refused) {
+        // Refused on its header: none of the body is read. A client that announced one (and
+        // may be sending it) gets the answer, then the connection closes.
+        close_after = !parser.is_done();
+      } else {
+        req.memory = MemoryReservation(options_.memory);
+        const auto content_length = parser.content_length();
+        if (content_length && static_cast<int64_t>(*content_length) > options_.max_drain_bytes) {
+          req.body_too_large = true;
+          close_after = true;  // not worth draining
+        } else if (!parser.is_done()) {
+          const bool expect_continue = beast::iequals(req.Header("expect"), "100-continue");
+          if (content_length && static_cast<int64_t>(*content_length) > options_.max_body_bytes) {
+            req.body_too_large = true;  // known up front: drain it without keeping any of it
           }
-          if (!req.over_budget && !req.body_too_large && content_length) {
-            // Known length, reserved above: read it straight into its final place.
-            if (!co_await ReadKnownBody(stream, buffer, *content_length, &req.body)) co_return;
+          // Reserve a body of known size before reading any of it; 429 rather than read it.
+          if (content_length && static_cast<int64_t>(*content_length) <= options_.max_body_bytes &&
+              !req.memory.Grow(static_cast<int64_t>(*content_length))) {
+            req.over_budget = true;
+          }
+          if (req.over_budget && expect_continue) {
+            close_after = true;  // the client waits for a 100 we never send: answer and close
           } else {
-            // Chunked, or discarded (too large / over budget): 64 KiB at a time via the parser.
-            if (!co_await ReadBodyChunks(stream, buffer, parser, chunk, &req, &close_after)) {
-              co_return;
+            if (expect_continue) {
+              http::response<http::empty_body> cont{http::status::continue_, h.version()};
+              co_await http::async_write(stream, cont, net::redirect_error(net::use_awaitable, ec));
+              if (ec) co_return;
+            }
+            if (!req.over_budget && !req.body_too_large && content_length) {
+              // Known length, reserved above: read it straight into its final place.
+              if (!co_await ReadKnownBody(stream, buffer, *content_length, &req.body)) co_return;
+            } else {
+              // Chunked, or discarded (too large / over budget): 64 KiB at a time via the parser.
+              if (!co_await ReadBodyChunks(stream, buffer, parser, chunk, &req, &close_after)) {
+                co_return;
+              }
             }
           }
         }
-      }
 
-      req.body_read_ns = SteadyNanos() - req.header_read_ns;
-      HttpResponse res;
-      Guarded(&res, [&] { handler_(req, &res); });
+        req.body_read_ns = SteadyNanos() - req.header_read_ns;
+        Guarded(&res, [&] { handler_(req, &res); });
+      }
       if (res.wait) {
         // Parked: this thread serves other connections until the handler's wake-up.
         Parked parked(stream.get_executor());

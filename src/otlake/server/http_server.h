@@ -72,6 +72,13 @@ struct HttpResponse {
 
 using HttpHandler = std::function<void(HttpRequest& request, HttpResponse* response)>;
 
+/// Runs once a request's header has been read, before any of its body: `request` has everything
+/// but the body (body empty, body_too_large/over_budget unset). Returning false refuses the
+/// request with `*response` (e.g. 401 for a missing API key): the body is never read -- nor, after
+/// `Expect: 100-continue`, asked for -- and the connection is closed after the answer if a body
+/// was announced. Returning true goes on to read the body and call the HttpHandler.
+using HttpHeaderCheck = std::function<bool(const HttpRequest& request, HttpResponse* response)>;
+
 struct HttpServerOptions {
   std::string host = "0.0.0.0";
   int port = 4318;  ///< 0 picks a free port (see HttpServer::port())
@@ -83,6 +90,8 @@ struct HttpServerOptions {
   /// Request bodies are reserved against this budget before they are read (see above). Not
   /// owned; must outlive the server. Null: no bound beyond max_body_bytes per request.
   MemoryBudget* memory = nullptr;
+  /// Checked before a body is read (see HttpHeaderCheck). Unset: every request is read whole.
+  HttpHeaderCheck header_check;
 };
 
 class HttpServer {

@@ -118,8 +118,9 @@ void Patch(Service* svc, const std::string& id, HttpRequest& req, HttpResponse* 
   if (!s.ok()) return FailStatus(res, s.status());
   Source next = *s;
   Status st = ApplySourceJson(req.body, /*partial=*/true, &next);
-  if (st.ok() && next.credential_type == "iam_role" && s->credential_type == "access_key") {
-    next.access_key_id.clear();  // switching to a role drops the stored keys
+  if (st.ok() && next.credential_type != "access_key" && s->credential_type == "access_key") {
+    // Switching away from keys drops them (an azure source keeps its account name).
+    if (next.provider != "azure") next.access_key_id.clear();
     next.secret_access_key.clear();
   }
   if (st.ok()) st = ValidateSource(next);
@@ -252,6 +253,16 @@ void SetService(Service* service) {
 void HandleV3(HttpRequest& req, HttpResponse* res) {
   std::shared_lock lk(g_mu);
   HandleSourcesApi(g_service, req, res);
+}
+
+std::string HealthJson() {
+  std::shared_lock lk(g_mu);
+  return g_service == nullptr ? "{}" : g_service->HealthJson();
+}
+
+void WriteMetrics(metrics::PromWriter* w) {
+  std::shared_lock lk(g_mu);
+  if (g_service != nullptr) g_service->WriteMetrics(w);
 }
 
 void HandleSourcesApi(Service* service, HttpRequest& req, HttpResponse* res) {

@@ -18,6 +18,10 @@
 
 #include "otlake/server/http_server.h"
 
+namespace otlake::metrics {
+class PromWriter;
+}
+
 namespace otlake::sources {
 
 class Service;
@@ -30,5 +34,9 @@ void HandleSourcesApi(Service* service, server::HttpRequest& req, server::HttpRe
 void SetService(Service* service);
 /// HandleSourcesApi with the registered service.
 void HandleV3(server::HttpRequest& req, server::HttpResponse* res);
+/// The registered service's /healthz "sources" object ("{}" when none runs).
+std::string HealthJson();
+/// The registered service's otlake_source_* metric families (nothing when none runs).
+void WriteMetrics(metrics::PromWriter* w);
 
 }  // namespace otlake::sources

@@ -1,7 +1,6 @@
 #include "otlake/sources/connector.h"
 
 #include <arrow/filesystem/filesystem.h>
-#include <arrow/filesystem/s3fs.h>
 #include <arrow/io/interfaces.h>
 #include <arrow/buffer.h>
 #include <arrow/util/future.h>
@@ -14,15 +13,18 @@
 
 #include "otlake/archive/object.h"
 #include "otlake/common/log.h"
+#include "otlake/common/metrics.h"
 #include "otlake/common/time_util.h"
 #include "otlake/ingest/ingestor.h"
 #include "otlake/ingest/record.h"
 #include "otlake/otlp/decode.h"
-#include "otlake/ship/s3_config.h"
-#include "otlake/ship/s3_fs.h"
+#include "otlake/sources/provider_fs.h"
 
 namespace otlake::sources {
 namespace {
+
+// How old (by its mtime) an object must be before a scan records it (see ScanSource).
+constexpr int64_t kSettleMs = 2000;
 
 bool Contains(const std::string& s, std::string_view what) { return s.find(what) != std::string::npos; }
 
@@ -51,7 +53,8 @@ Status ListSource(arrow::fs::FileSystem* fs, const Source& s,
     auto info = fs->GetFileInfo(s.bucket);
     if (!info.ok()) return info.status();
     if (info->type() == arrow::fs::FileType::NotFound) {
-      return Status::IOError("NoSuchBucket: bucket '", s.bucket, "' does not exist");
+      return Status::IOError("NoSuchBucket: ", s.provider == "azure" ? "container '" : "bucket '", s.bucket,
+                             "' does not exist");
     }
   }
   arrow::fs::FileInfoGenerator gen = fs->GetFileInfoGenerator(sel);
@@ -74,15 +77,23 @@ Status ListSource(arrow::fs::FileSystem* fs, const Source& s,
   if (!s.prefix.empty()) {
     auto info = fs->GetFileInfo(s.bucket);
     if (info.ok() && info->type() == arrow::fs::FileType::NotFound) {
-      return Status::IOError("NoSuchBucket: bucket '", s.bucket, "' does not exist");
+      return Status::IOError("NoSuchBucket: ", s.provider == "azure" ? "container '" : "bucket '", s.bucket,
+                             "' does not exist");
     }
   }
   return Status::OK();
 }
 
 // The error with its cause first ("AccessDenied: ...") and what to check.
-std::string Describe(const Status& st) {
+std::string Describe(const Status& st, const Source& s) {
   std::string msg = st.message();
+  // A refused STS AssumeRole leaves the AWS SDK without credentials: its requests then fail
+  // with INTERNAL_FAILURE and no message. Name the likely cause instead.
+  if (s.provider == "s3" && !s.role_arn.empty() && Contains(msg, "INTERNAL_FAILURE")) {
+    return "AccessDenied: could not assume role '" + s.role_arn +
+           "' through STS (check the role's trust policy and external_id, and that the caller may "
+           "sts:AssumeRole): " + msg;
+  }
   const S3Problem p = ClassifyS3Error(msg);
   if (!p.code.empty() && msg.rfind(p.code, 0) != 0) msg = p.code + ": " + msg;
   if (p.code == "AccessDenied") msg += " (the credentials need s3:ListBucket and s3:GetObject on the prefix)";
@@ -286,6 +297,99 @@ void Service::Wake() {
   cv_.notify_all();
 }
 
+SourceCounters& Service::CountersFor(const std::string& source_id) {
+  std::lock_guard lk(mu_);
+  auto& c = counters_[source_id];
+  if (!c) c = std::make_unique<SourceCounters>();
+  return *c;
+}
+
+namespace {
+int64_t Load(const std::atomic<int64_t>& a) { return a.load(std::memory_order_relaxed); }
+}  // namespace
+
+std::string Service::HealthJson() {
+  auto sources = store_->ListSources();
+  if (!sources.ok()) return "{\"error\":" + JsonQuote(sources.status().message()) + "}";
+  auto backlog = store_->Backlog();
+  std::string out = "{";
+  bool first = true;
+  for (const Source& s : *sources) {
+    const ScanState scan = scan_state(s.id);
+    SourceCounters& c = CountersFor(s.id);
+    std::pair<int64_t, int64_t> b{0, 0};
+    if (backlog.ok() && backlog->count(s.id)) b = backlog->at(s.id);
+    out += (first ? "" : ",") + JsonQuote(s.name) + ":{\"id\":" + JsonQuote(s.id) +
+           ",\"provider\":" + JsonQuote(s.provider) + ",\"ok\":" + (scan.error.empty() ? "true" : "false") +
+           ",\"last_scan_at\":" + (scan.last_scan_ms > 0 ? JsonQuote(IsoSeconds(scan.last_scan_ms)) : "null") +
+           ",\"last_scan_duration_ms\":" + std::to_string(scan.last_scan_duration_ms) +
+           ",\"last_scan_error\":" + (scan.error.empty() ? "null" : JsonQuote(scan.error)) +
+           ",\"objects_listed\":" + std::to_string(scan.files_seen) + ",\"scans\":" + std::to_string(Load(c.scans)) +
+           ",\"scan_errors\":" + std::to_string(Load(c.scan_errors)) +
+           ",\"files_discovered\":" + std::to_string(Load(c.discovered)) +
+           ",\"files_completed\":" + std::to_string(Load(c.completed)) +
+           ",\"files_failed\":" + std::to_string(Load(c.failed)) +
+           ",\"files_retried\":" + std::to_string(Load(c.retried)) + ",\"bytes\":" + std::to_string(Load(c.bytes)) +
+           ",\"records_ingested\":" + std::to_string(Load(c.records)) + ",\"pending\":" + std::to_string(b.first) +
+           ",\"processing\":" + std::to_string(b.second) + "}";
+    first = false;
+  }
+  return out + "}";
+}
+
+void Service::WriteMetrics(metrics::PromWriter* w) {
+  auto sources = store_->ListSources();
+  if (!sources.ok()) return;
+  auto backlog = store_->Backlog();
+  struct Row {
+    const Source* s;
+    ScanState scan;
+    SourceCounters* c;
+    std::pair<int64_t, int64_t> backlog;
+  };
+  std::vector<Row> rows;
+  for (const Source& s : *sources) {
+    Row r{&s, scan_state(s.id), &CountersFor(s.id), {0, 0}};
+    if (backlog.ok() && backlog->count(s.id)) r.backlog = backlog->at(s.id);
+    rows.push_back(r);
+  }
+  auto counter = [&](const char* name, const char* help, std::atomic<int64_t> SourceCounters::*field) {
+    w->Family(name, "counter", help);
+    for (const Row& r : rows) w->Sample(name, {{"source_id", r.s->id}, {"source", r.s->name}}, Load(r.c->*field));
+  };
+  counter("otlake_source_files_discovered_total", "Objects a scan found new or changed (became pending).",
+          &SourceCounters::discovered);
+  counter("otlake_source_files_completed_total", "Files ingested completely.", &SourceCounters::completed);
+  counter("otlake_source_files_failed_total", "Files that failed (permanent error or retries exhausted).",
+          &SourceCounters::failed);
+  counter("otlake_source_files_retried_total", "Transient errors that sent a file back to pending.",
+          &SourceCounters::retried);
+  counter("otlake_source_bytes_total", "Object bytes downloaded.", &SourceCounters::bytes);
+  counter("otlake_source_records_ingested_total", "Spans, log records and data points ingested from files.",
+          &SourceCounters::records);
+  counter("otlake_source_scans_total", "Listings of the source's prefix.", &SourceCounters::scans);
+  counter("otlake_source_scan_errors_total", "Listings that failed (bucket missing, credentials, endpoint).",
+          &SourceCounters::scan_errors);
+  w->Family("otlake_source_scan_seconds_total", "counter", "Time spent listing the source's prefix.");
+  for (const Row& r : rows) {
+    w->Sample("otlake_source_scan_seconds_total", {{"source_id", r.s->id}, {"source", r.s->name}},
+              Load(r.c->scan_ms_total) / 1000.0);
+  }
+  auto gauge = [&](const char* name, const char* help, auto value) {
+    w->Family(name, "gauge", help);
+    for (const Row& r : rows) w->Sample(name, {{"source_id", r.s->id}, {"source", r.s->name}}, value(r));
+  };
+  gauge("otlake_source_last_scan_duration_seconds", "Duration of the last listing.",
+        [](const Row& r) { return r.scan.last_scan_duration_ms / 1000.0; });
+  gauge("otlake_source_last_scan_timestamp_seconds", "Unix time the last listing ended (0: none yet).",
+        [](const Row& r) { return r.scan.last_scan_ms / 1000.0; });
+  gauge("otlake_source_up", "1 if the last listing worked (or none ran yet), 0 if it failed.",
+        [](const Row& r) { return static_cast<int64_t>(r.scan.error.empty() ? 1 : 0); });
+  gauge("otlake_source_files_pending", "Files waiting to be processed (the backlog).",
+        [](const Row& r) { return r.backlog.first; });
+  gauge("otlake_source_files_processing", "Files being processed.", [](const Row& r) { return r.backlog.second; });
+}
+
 ScanState Service::scan_state(const std::string& source_id) {
   std::lock_guard lk(mu_);
   auto it = scans_.find(source_id);
@@ -298,36 +402,7 @@ Result<std::shared_ptr<arrow::fs::FileSystem>> Service::FileSystemFor(const Sour
     auto it = fs_cache_.find(s.id);
     if (it != fs_cache_.end() && it->second.updated_at_ms == s.updated_at_ms) return it->second.fs;
   }
-  ship::S3Config c;
-  c.bucket = s.bucket;
-  c.region = s.region;
-  c.endpoint_url = s.endpoint_url.empty() ? "https://s3.amazonaws.com" : s.endpoint_url;
-  c.access_key_id = s.access_key_id;
-  c.secret_access_key = s.secret_access_key;
-  ship::S3FsOptions fo;
-  fo.sdk_max_attempts = 2;
-  // ship::MakeS3FileSystem initialises the AWS SDK once for the process (quietly).
-  OTLAKE_ASSIGN_OR_RAISE(auto fs, ship::MakeS3FileSystem(c, fo));
-  if (s.credential_type == "iam_role") {
-    // The default credential chain (environment, profile), or STS AssumeRole with role_arn.
-    arrow::fs::S3Options o = s.role_arn.empty()
-                                 ? arrow::fs::S3Options::Defaults()
-                                 : arrow::fs::S3Options::FromAssumeRole(s.role_arn, "otlake-sources",
-                                                                        s.external_id);
-    o.region = s.region.empty() ? "us-east-1" : s.region;
-    const std::string host = c.endpoint_host();
-    if (!(host == "s3.amazonaws.com" && !s.region.empty())) {
-      o.endpoint_override = host;
-      o.scheme = c.scheme();
-    }
-    o.connect_timeout = 5;
-    o.request_timeout = 10;
-    o.retry_strategy = arrow::fs::S3RetryStrategy::GetAwsStandardRetryStrategy(2);
-    o.allow_bucket_creation = false;
-    o.allow_bucket_deletion = false;
-    OTLAKE_ASSIGN_OR_RAISE(auto s3, arrow::fs::S3FileSystem::Make(o));
-    fs = std::move(s3);
-  }
+  OTLAKE_ASSIGN_OR_RAISE(auto fs, MakeSourceFileSystem(s));
   std::lock_guard lk(mu_);
   fs_cache_[s.id] = {s.updated_at_ms, fs};
   return fs;
@@ -337,7 +412,7 @@ TestResult Service::Test(const Source& source) {
   TestResult r;
   auto fs = FileSystemFor(source);
   if (!fs.ok()) {
-    r.message = "cannot use the configured S3 settings: " + fs.status().message();
+    r.message = "cannot use the configured " + source.provider + " settings: " + fs.status().message();
     return r;
   }
   Status st = ListSource(fs->get(), source, [&](const std::string&, const std::string&, int64_t) {
@@ -345,9 +420,9 @@ TestResult Service::Test(const Source& source) {
     return Status::OK();
   });
   if (!st.ok()) {
-    std::string msg = Describe(st);
+    std::string msg = Describe(st, source);
     if (ClassifyS3Error(msg).code == "EndpointUnreachable") {
-      msg += " (check endpoint_url '" + (source.endpoint_url.empty() ? std::string("AWS") : source.endpoint_url) +
+      msg += " (check endpoint_url '" + (source.endpoint_url.empty() ? "the " + source.provider + " default" : source.endpoint_url) +
              "' and the network)";
     }
     r.message = msg;
@@ -358,13 +433,23 @@ TestResult Service::Test(const Source& source) {
   return r;
 }
 
-Status Service::ScanSource(const Source& source, int64_t* seen) {
+Status Service::ScanSource(const Source& source, int64_t* seen, bool* unsettled) {
   OTLAKE_ASSIGN_OR_RAISE(auto fs, FileSystemFor(source));
   const int64_t now = NowUnixMillis();
   bool any_new = false;
+  SourceCounters& counters = CountersFor(source.id);
   OTLAKE_RETURN_NOT_OK(ListSource(fs.get(), source, [&](const std::string& key, const std::string& tag, int64_t size) {
     ++*seen;
+    // The change tag is the mtime (+ size): S3 and Azure report it to the second, so an object
+    // rewritten with the same size within the second it was first listed in would look
+    // unchanged. An object modified less than kSettleMs ago is left for a scan after it has
+    // settled (soon: the scheduler comes back in kSettleMs); any later rewrite has a later mtime.
+    if (std::atoll(tag.c_str()) / 1000000 > now - kSettleMs) {
+      *unsettled = true;
+      return Status::OK();
+    }
     OTLAKE_ASSIGN_OR_RAISE(bool fresh, store_->Observe(source.id, key, tag, size, now));
+    if (fresh) counters.discovered.fetch_add(1, std::memory_order_relaxed);
     any_new = any_new || fresh;
     return Status::OK();
   }));
@@ -394,14 +479,22 @@ void Service::SchedulerLoop() {
         }
         if (now < due) continue;
         int64_t seen = 0;
-        Status st = ScanSource(s, &seen);
+        bool unsettled = false;
+        const int64_t scan_start = NowUnixMillis();
+        Status st = ScanSource(s, &seen, &unsettled);
+        const int64_t scan_ms = NowUnixMillis() - scan_start;
+        SourceCounters& counters = CountersFor(s.id);
+        counters.scans.fetch_add(1, std::memory_order_relaxed);
+        counters.scan_ms_total.fetch_add(scan_ms, std::memory_order_relaxed);
+        if (!st.ok()) counters.scan_errors.fetch_add(1, std::memory_order_relaxed);
         std::lock_guard g(mu_);
-        next_scan_ms_[s.id] = NowUnixMillis() + s.scan_interval_seconds * 1000;
+        next_scan_ms_[s.id] = NowUnixMillis() + (unsettled ? kSettleMs + 100 : s.scan_interval_seconds * 1000);
         ScanState& state = scans_[s.id];
         const std::string was = state.error;
         state.last_scan_ms = NowUnixMillis();
+        state.last_scan_duration_ms = scan_ms;
         state.files_seen = seen;
-        state.error = st.ok() ? "" : Describe(st);
+        state.error = st.ok() ? "" : Describe(st, s);
         if (!st.ok() && state.error != was) {
           OTLAKE_LOG(WARN) << "sources: cannot list source '" << s.name << "' (s3://" << s.bucket << "/"
                            << s.prefix << "): " << state.error;
@@ -443,21 +536,26 @@ void Service::ProcessFile(const FileRow& file) {
   auto source = store_->GetSource(file.source_id);
   if (!source.ok()) return;  // deleted meanwhile (its files went with it)
   const Source& s = *source;
+  SourceCounters& counters = CountersFor(s.id);
+  auto counted = [&](const Result<std::string>& r) {
+    if (r.ok()) (*r == "failed" ? counters.failed : counters.retried).fetch_add(1, std::memory_order_relaxed);
+  };
   auto transient = [&](const std::string& msg) {
     const int64_t backoff = std::min<int64_t>(60000, options_.retry_base_ms << std::min<int64_t>(file.retries, 5));
     auto r = store_->Transient(file.id, msg, NowUnixMillis(), backoff);
+    counted(r);
     OTLAKE_LOG(INFO) << "sources: '" << file.s3_key << "' of source '" << s.name << "': " << msg << " -> "
                      << (r.ok() ? *r : r.status().message());
   };
   auto permanent = [&](const std::string& msg) {
-    (void)store_->Fail(file.id, msg, NowUnixMillis());
+    if (store_->Fail(file.id, msg, NowUnixMillis()).ok()) counters.failed.fetch_add(1, std::memory_order_relaxed);
     OTLAKE_LOG(INFO) << "sources: '" << file.s3_key << "' of source '" << s.name << "' failed: " << msg;
   };
   // Download.
   std::string bytes;
   {
     auto fs = FileSystemFor(s);
-    if (!fs.ok()) return permanent("cannot use the source's S3 settings: " + fs.status().message());
+    if (!fs.ok()) return permanent("cannot use the source's " + s.provider + " settings: " + fs.status().message());
     auto in = (*fs)->OpenInputFile(s.bucket + "/" + file.s3_key);
     Status st = in.status();
     if (st.ok()) {
@@ -470,11 +568,14 @@ void Service::ProcessFile(const FileRow& file) {
       if (st.ok()) {
         auto buf = (*in)->ReadAt(0, *size);
         st = buf.status();
-        if (st.ok()) bytes.assign(reinterpret_cast<const char*>((*buf)->data()), (*buf)->size());
+        if (st.ok()) {
+          bytes.assign(reinterpret_cast<const char*>((*buf)->data()), (*buf)->size());
+          counters.bytes.fetch_add(static_cast<int64_t>(bytes.size()), std::memory_order_relaxed);
+        }
       }
     }
     if (!st.ok()) {
-      const std::string msg = Describe(st);
+      const std::string msg = Describe(st, s);
       return ClassifyS3Error(msg).permanent ? permanent(msg) : transient(msg);
     }
   }
@@ -539,6 +640,7 @@ void Service::ProcessFile(const FileRow& file) {
                                                                           << std::min<int64_t>(file.retries, 5));
       auto r = store_->Resume(file.id, i, "ingest failed: " + st.message(), NowUnixMillis(), backoff,
                               !backpressure);
+      if (!backpressure) counted(r);
       OTLAKE_LOG(INFO) << "sources: '" << file.s3_key << "': ingest failed after " << i << " of " << n
                        << " documents: " << st.message() << " -> " << (r.ok() ? *r : r.status().message());
       return;
@@ -548,7 +650,12 @@ void Service::ProcessFile(const FileRow& file) {
     std::this_thread::sleep_for(std::chrono::milliseconds(options_.complete_delay_ms));
   }
   st = store_->Complete(file.id, records, NowUnixMillis());
-  if (!st.ok()) OTLAKE_LOG(ERROR) << "sources: " << st.message();
+  if (!st.ok()) {
+    OTLAKE_LOG(ERROR) << "sources: " << st.message();
+  } else {
+    counters.completed.fetch_add(1, std::memory_order_relaxed);
+    counters.records.fetch_add(records, std::memory_order_relaxed);
+  }
   (void)now;
 }
 

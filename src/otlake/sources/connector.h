@@ -37,6 +37,9 @@ class FileSystem;
 namespace otlake::ingest {
 class Ingestor;
 }
+namespace otlake::metrics {
+class PromWriter;
+}
 
 namespace otlake::sources {
 
@@ -66,8 +69,23 @@ struct TestResult {
 /// The last scan of a source, for GET .../{id}.
 struct ScanState {
   int64_t last_scan_ms = 0;
+  int64_t last_scan_duration_ms = 0;
   int64_t files_seen = 0;
   std::string error;  ///< empty when the last scan worked
+};
+
+/// What one source did since this process started (/healthz "sources", /metrics
+/// otlake_source_*). Relaxed atomics: written by the scheduler and workers, read by scrapes.
+struct SourceCounters {
+  std::atomic<int64_t> discovered{0};  ///< objects that became pending (new or changed)
+  std::atomic<int64_t> completed{0};
+  std::atomic<int64_t> failed{0};
+  std::atomic<int64_t> retried{0};  ///< transient errors sent back to pending
+  std::atomic<int64_t> bytes{0};    ///< object bytes downloaded
+  std::atomic<int64_t> records{0};  ///< spans, log records and data points ingested
+  std::atomic<int64_t> scans{0};
+  std::atomic<int64_t> scan_errors{0};
+  std::atomic<int64_t> scan_ms_total{0};  ///< time spent listing
 };
 
 /// Classifies an S3 error message: a short code naming the cause ("AccessDenied",
@@ -109,6 +127,11 @@ class Service {
   /// Lists the source's prefix once and counts matching files (POST .../test).
   TestResult Test(const Source& source);
   ScanState scan_state(const std::string& source_id);
+  /// The /healthz "sources" object: per source (by name) its id, last scan, counters and
+  /// backlog (pending and processing files).
+  std::string HealthJson();
+  /// The otlake_source_* families (labels source_id, source = the name).
+  void WriteMetrics(metrics::PromWriter* w);
   /// Scan now (after a create, PATCH or retry) and wake the workers.
   void Wake();
 
@@ -116,8 +139,11 @@ class Service {
   explicit Service(ServiceOptions options);
   void SchedulerLoop();
   void WorkerLoop();
-  Status ScanSource(const Source& source, int64_t* seen);
+  /// Lists the source once, recording new and changed objects; *unsettled is set if an object
+  /// was too recently modified to record yet (the next scan should come soon).
+  Status ScanSource(const Source& source, int64_t* seen, bool* unsettled);
   void ProcessFile(const FileRow& file);
+  SourceCounters& CountersFor(const std::string& source_id);
   Result<std::shared_ptr<arrow::fs::FileSystem>> FileSystemFor(const Source& source);
 
   ServiceOptions options_;
@@ -129,6 +155,7 @@ class Service {
   uint64_t wake_seq_ = 0;
   std::map<std::string, int64_t> next_scan_ms_;  // GUARDED_BY(mu_)
   std::map<std::string, ScanState> scans_;       // GUARDED_BY(mu_)
+  std::map<std::string, std::unique_ptr<SourceCounters>> counters_;  // GUARDED_BY(mu_); never erased
   struct CachedFs {
     int64_t updated_at_ms = 0;
     std::shared_ptr<arrow::fs::FileSystem> fs;

@@ -39,12 +39,25 @@ Status Str(const rapidjson::Value& v, const char* field, size_t max, bool allow_
   return Status::OK();
 }
 
-bool ValidBucket(const std::string& b) {
+// S3: a-z 0-9 . -; GCS also _; Azure containers a-z 0-9 - only. 3-63, alphanumeric at both ends.
+bool ValidBucket(const std::string& b, const std::string& provider) {
   if (b.size() < 3 || b.size() > 63) return false;
   for (char c : b) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                    (c == '.' && provider != "azure") || (c == '_' && provider == "gcs");
+    if (!ok) return false;
   }
-  return b.front() != '-' && b.front() != '.' && b.back() != '-' && b.back() != '.';
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  return alnum(b.front()) && alnum(b.back());
+}
+
+// The Azure storage account: access_key_id, else <account> of https://<account>.blob.core.windows.net.
+std::string AzureAccount(const Source& s) {
+  if (!s.access_key_id.empty()) return s.access_key_id;
+  const size_t host = s.endpoint_url.find("://");
+  if (host == std::string::npos) return "";
+  const size_t dot = s.endpoint_url.find(".blob.core.windows.net", host + 3);
+  return dot == std::string::npos ? "" : s.endpoint_url.substr(host + 3, dot - host - 3);
 }
 
 }  // namespace
@@ -127,11 +140,10 @@ Status ApplySourceJson(std::string_view body, bool partial, Source* s) {
   if (has("description")) OTLAKE_RETURN_NOT_OK(Str(d["description"], "description", 1000, true, &s->description));
   if (has("provider")) {
     OTLAKE_RETURN_NOT_OK(Str(d["provider"], "provider", 16, false, &s->provider));
-    if (s->provider == "gcs" || s->provider == "azure") {
-      return Status::Invalid("field 'provider': unsupported provider '", s->provider,
-                             "' (this build ingests from s3 only; gcs and azure are not built yet)");
+    if (s->provider != "s3" && s->provider != "gcs" && s->provider != "azure") {
+      return Status::Invalid("field 'provider': unsupported provider '", s->provider.substr(0, 16),
+                             "' (use s3, gcs or azure)");
     }
-    if (s->provider != "s3") return Status::Invalid("field 'provider' must be one of s3, gcs, azure");
   }
   if (has("region")) {
     OTLAKE_RETURN_NOT_OK(Str(d["region"], "region", 64, true, &s->region));
@@ -143,11 +155,10 @@ Status ApplySourceJson(std::string_view body, bool partial, Source* s) {
   }
   if (has("bucket")) {
     OTLAKE_RETURN_NOT_OK(Str(d["bucket"], "bucket", 63, false, &s->bucket));
-    if (s->bucket.rfind("s3://", 0) == 0) {
-      return Status::Invalid("field 'bucket' must be the bucket name without 's3://'");
-    }
-    if (!ValidBucket(s->bucket)) {
-      return Status::Invalid("field 'bucket' must be an S3 bucket name (3-63 of a-z 0-9 . -)");
+    for (const char* scheme : {"s3://", "gs://", "az://", "abfs://", "abfss://", "https://", "http://"}) {
+      if (s->bucket.rfind(scheme, 0) == 0) {
+        return Status::Invalid("field 'bucket' must be the bucket name without '", scheme, "'");
+      }
     }
   }
   if (has("prefix")) {
@@ -174,8 +185,9 @@ Status ApplySourceJson(std::string_view body, bool partial, Source* s) {
   }
   if (has("credential_type")) {
     OTLAKE_RETURN_NOT_OK(Str(d["credential_type"], "credential_type", 32, false, &s->credential_type));
-    if (s->credential_type != "iam_role" && s->credential_type != "access_key") {
-      return Status::Invalid("field 'credential_type' must be iam_role or access_key");
+    if (s->credential_type != "iam_role" && s->credential_type != "access_key" &&
+        s->credential_type != "anonymous") {
+      return Status::Invalid("field 'credential_type' must be iam_role, access_key or anonymous");
     }
   }
   if (has("role_arn")) {
@@ -220,6 +232,32 @@ Status ApplySourceJson(std::string_view body, bool partial, Source* s) {
 }
 
 Status ValidateSource(const Source& s) {
+  // Bucket names per provider (checked here: a PATCH may change the provider alone).
+  if (!ValidBucket(s.bucket, s.provider)) {
+    if (s.provider == "azure") {
+      return Status::Invalid("field 'bucket' must be an Azure container name (3-63 of a-z 0-9 -)");
+    }
+    if (s.provider == "gcs") {
+      return Status::Invalid("field 'bucket' must be a GCS bucket name (3-63 of a-z 0-9 . - _)");
+    }
+    return Status::Invalid("field 'bucket' must be an S3 bucket name (3-63 of a-z 0-9 . -)");
+  }
+  if (s.provider != "s3") {
+    if (!s.role_arn.empty()) return Status::Invalid("field 'role_arn' is only used with provider s3");
+    if (!s.external_id.empty()) return Status::Invalid("field 'external_id' is only used with provider s3");
+  }
+  if (s.provider == "gcs" && s.credential_type == "access_key") {
+    // The secret is a service-account JSON key; there is no key id.
+    if (s.secret_access_key.empty() || s.secret_access_key.front() != '{') {
+      return Status::Invalid("field 'secret_access_key' must be a service-account JSON key for provider gcs "
+                             "with credential_type access_key");
+    }
+    return Status::OK();
+  }
+  if (s.provider == "azure" && AzureAccount(s).empty()) {
+    return Status::Invalid("field 'access_key_id' (the storage account name) is required for provider azure "
+                           "unless endpoint_url is https://<account>.blob.core.windows.net");
+  }
   if (s.credential_type == "access_key") {
     if (s.access_key_id.empty()) {
       return Status::Invalid("field 'access_key_id' is required when credential_type is access_key");
@@ -231,7 +269,7 @@ Status ValidateSource(const Source& s) {
   if (!s.external_id.empty() && s.role_arn.empty()) {
     return Status::Invalid("field 'external_id' needs 'role_arn'");
   }
-  if (s.credential_type == "access_key" && !s.role_arn.empty()) {
+  if (s.credential_type != "iam_role" && !s.role_arn.empty()) {
     return Status::Invalid("field 'role_arn' is only used with credential_type iam_role");
   }
   return Status::OK();

@@ -57,7 +57,13 @@ TEST(SourceValidation, EachBadFieldIsNamed) {
       {R"({"name":"n","bucket":"my-bucket","application_ids":["a","b"]})", "'application_ids'"},
       {R"({"name":"n","bucket":"my-bucket","application_ids":[]})", "'application_ids'"},
       {R"({"name":"n","bucket":"my-bucket","application_ids":["p"],"provider":"ftp"})", "'provider'"},
-      {R"({"name":"n","bucket":"my-bucket","application_ids":["p"],"provider":"gcs"})", "'provider'"},
+      {R"({"name":"n","bucket":"my-bucket","application_ids":["p"],"provider":"hdfs"})", "'provider'"},
+      {R"({"name":"n","bucket":"my_bucket","application_ids":["p"],"provider":"s3"})", "'bucket'"},
+      {R"({"name":"n","bucket":"my.bucket","application_ids":["p"],"provider":"azure","access_key_id":"acct"})", "'bucket'"},
+      {R"({"name":"n","bucket":"my-bucket","application_ids":["p"],"provider":"azure"})", "'access_key_id'"},
+      {R"({"name":"n","bucket":"my-bucket","application_ids":["p"],"provider":"gcs","role_arn":"arn:aws:iam::1:role/r"})", "'role_arn'"},
+      {R"({"name":"n","bucket":"my-bucket","application_ids":["p"],"provider":"gcs","credential_type":"access_key","secret_access_key":"abc"})", "'secret_access_key'"},
+      {R"({"name":"n","bucket":"my-bucket","application_ids":["p"],"credential_type":"anonymous","role_arn":"arn:aws:iam::1:role/r"})", "'role_arn'"},
       {R"({"name":"n","bucket":"my-bucket","application_ids":["p"],"scan_interval_seconds":9})", "'scan_interval_seconds'"},
       {R"({"name":"n","bucket":"my-bucket","application_ids":["p"],"scan_interval_seconds":"60"})", "'scan_interval_seconds'"},
       {R"({"name":"n","bucket":"my-bucket","application_ids":["p"],"file_extensions":[".csv"]})", "'file_extensions'"},
@@ -86,6 +92,18 @@ TEST(SourceValidation, EachBadFieldIsNamed) {
   Status st = Create(long_desc, &s);
   EXPECT_NE(st.message().find("'description'"), std::string::npos);
   EXPECT_TRUE(Create("not json", &s).IsInvalid());
+}
+
+TEST(SourceValidation, ProvidersGcsAndAzure) {
+  Source s;
+  EXPECT_TRUE(Create(R"({"name":"n","bucket":"my_bucket","application_ids":["p"],"provider":"gcs",
+      "credential_type":"anonymous","endpoint_url":"http://127.0.0.1:4443"})", &s).ok());
+  EXPECT_TRUE(Create(R"({"name":"n","bucket":"b-1","application_ids":["p"],"provider":"gcs",
+      "credential_type":"access_key","secret_access_key":"{\"type\":\"service_account\"}"})", &s).ok());
+  EXPECT_TRUE(Create(R"({"name":"n","bucket":"logs","application_ids":["p"],"provider":"azure",
+      "credential_type":"access_key","access_key_id":"devstoreaccount1","secret_access_key":"a2V5"})", &s).ok());
+  EXPECT_TRUE(Create(R"({"name":"n","bucket":"logs","application_ids":["p"],"provider":"azure",
+      "endpoint_url":"https://acct.blob.core.windows.net"})", &s).ok());
 }
 
 TEST(SourceValidation, PublicJsonHasNoSecret) {

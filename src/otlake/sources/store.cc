@@ -448,6 +448,21 @@ Result<SourceStats> SourceStore::Stats(const std::string& source_id) {
   return s;
 }
 
+Result<std::map<std::string, std::pair<int64_t, int64_t>>> SourceStore::Backlog() {
+  std::lock_guard lk(mu_);
+  Stmt q(db_,
+         "SELECT source_id, status, count(*) FROM files WHERE status IN ('pending','processing')"
+         " GROUP BY source_id, status");
+  std::map<std::string, std::pair<int64_t, int64_t>> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) {
+    auto& e = out[q.Col(0)];
+    (q.Col(1) == "pending" ? e.first : e.second) = q.ColInt(2);
+  }
+  if (rc != SQLITE_DONE) return Err(db_, "backlog");
+  return out;
+}
+
 Result<std::vector<FileRow>> SourceStore::ListFiles(const std::string& source_id,
                                                     const std::string& status, int64_t limit,
                                                     int64_t offset, int64_t* total) {

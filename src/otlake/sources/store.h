@@ -99,6 +99,9 @@ class SourceStore {
   Result<int64_t> ResetProcessing(const std::map<int64_t, int64_t>& resume_doc = {});
 
   Result<SourceStats> Stats(const std::string& source_id);
+  /// Pending and processing files of every source that has any: source id -> {pending,
+  /// processing}. One query over the status index (the scrape-time backlog).
+  Result<std::map<std::string, std::pair<int64_t, int64_t>>> Backlog();
   /// Files of a source, newest id last, `status` empty for all; *total gets the match count.
   Result<std::vector<FileRow>> ListFiles(const std::string& source_id, const std::string& status,
                                          int64_t limit, int64_t offset, int64_t* total);
