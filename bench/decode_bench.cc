@@ -1,8 +1,12 @@
 // decode_bench: OTLP decode throughput, in spans per CPU-second, for a realistic traces request
 // (512 spans x 20 attributes, 8 services with typical resource attributes) in protobuf and in
 // OTLP/JSON. Not part of ctest: `make bench` (or `ninja -C build/release decode_bench`), then
-//   build/release/decode_bench [seconds per form, default 3] [protobuf|json] [spans per service]
-// (spans per service: 64 by default, 8 for the 64-span requests of a chattier SDK).
+//   build/release/decode_bench [seconds per form, default 3] [protobuf|json|json-rapidjson]
+//                              [spans per service]
+// (spans per service: 64 by default, 8 for the 64-span requests of a chattier SDK; a negative
+// "seconds" -N decodes exactly N requests, for instruction counts under callgrind). json-rapidjson
+// is DecodeJson with the RapidJSON DOM parser it used before ParseJsonFast (same walker): an A/B
+// in one binary.
 #include <time.h>
 
 #include <cstdio>
@@ -13,6 +17,7 @@
 
 #include "otlake/otlp/decode.h"
 #include "otlake/otlp/encoding.h"
+#include "otlake/otlp/json_fields.h"
 #include "otlake/otlp/json_to_proto.h"
 #include "otlake/otlp/typed_json.h"
 
@@ -125,18 +130,22 @@ std::string MakeRequestJson(uint64_t seed, int per_service) {
   return j.s;
 }
 
-double Run(const char* label, otlp::Signal s, const std::vector<std::string>& bodies, bool json,
+enum class Form { kProtobuf, kJson, kJsonRapidJson };
+
+double Run(const char* label, otlp::Signal s, const std::vector<std::string>& bodies, Form form,
            double seconds) {
   otlp::DecodeOptions options;
   int64_t spans = 0, bytes = 0;
   const double t0 = CpuSeconds();
   double t = t0;
   size_t i = 0;
-  while (t - t0 < seconds) {
+  const size_t requests = seconds < 0 ? static_cast<size_t>(-seconds) : SIZE_MAX;
+  while (seconds < 0 ? i < requests : t - t0 < seconds) {
     otlp::DecodeResult r;
     const std::string& body = bodies[i++ % bodies.size()];
-    Status st = json ? otlp::DecodeJson(s, body, options, &r)
-                     : otlp::DecodeProtobuf(s, body, options, &r);
+    Status st = form == Form::kJson     ? otlp::DecodeJson(s, body, options, &r)
+                : form == Form::kProtobuf ? otlp::DecodeProtobuf(s, body, options, &r)
+                : otlp::internal::DecodeJsonRapidJson(s, body, options, &r);
     if (!st.ok()) {
       std::fprintf(stderr, "decode failed: %s\n", st.ToString().c_str());
       std::exit(1);
@@ -170,8 +179,13 @@ int main(int argc, char** argv) {
   }
   std::printf("%d spans x 20 attributes per request, 8 services\n", 8 * per_service);
   if (only.empty() || only == "protobuf") {
-    Run("protobuf", otlp::Signal::kTraces, proto, false, seconds);
+    Run("protobuf", otlp::Signal::kTraces, proto, Form::kProtobuf, seconds);
   }
-  if (only.empty() || only == "json") Run("json", otlp::Signal::kTraces, json, true, seconds);
+  if (only.empty() || only == "json") {
+    Run("json", otlp::Signal::kTraces, json, Form::kJson, seconds);
+  }
+  if (only.empty() || only == "json-rapidjson") {
+    Run("json-rj", otlp::Signal::kTraces, json, Form::kJsonRapidJson, seconds);
+  }
   return 0;
 }

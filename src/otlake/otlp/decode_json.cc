@@ -1,11 +1,13 @@
 // DecodeJson: OTLP/JSON Export*ServiceRequest -> rows.
 //
-// Parses with ParseJson (RapidJSON's iterative parser: constant stack, so deep nesting cannot
-// overflow it; UTF-8 validation; exact number conversion), then walks the DOM. Field names may be
-// lowerCamelCase or snake_case; unknown fields are ignored; `null` means absent. 64-bit integers
-// may be numbers or decimal strings; doubles may be numbers or "NaN"/"Infinity"/"-Infinity";
-// enums may be numbers or their names; IDs are hex (any case) or base64. A value of the wrong
-// JSON type is a 400 naming its path. Rows come from the same RowEmitter as the protobuf decoder.
+// Parses with ParseJsonFast (one pass into a flat tape, no copy of the text; constant stack, so
+// deep nesting cannot overflow it; UTF-8 validation; exact number conversion) -- or, for what it
+// leaves aside (errors included, so their messages stay RapidJSON's), ParseJson -- then walks the
+// document. Field names may be lowerCamelCase or snake_case; unknown fields are ignored; `null`
+// means absent. 64-bit integers may be numbers or decimal strings; doubles may be numbers or
+// "NaN"/"Infinity"/"-Infinity"; enums may be numbers or their names; IDs are hex (any case) or
+// base64. A value of the wrong JSON type is a 400 naming its path. Rows come from the same
+// RowEmitter as the protobuf decoder.
 #include <rapidjson/document.h>
 
 #include <charconv>
@@ -44,10 +46,14 @@ using internal::ScopeCtx;
 using internal::SpanData;
 using internal::ValueInfo;
 
-using JValue = rapidjson::Value;
+template <typename V>
+inline std::string_view SV(const V& v) {
+  return internal::JsonStr(v);
+}
 
-inline std::string_view SV(const JValue& v) { return internal::JsonStr(v); }
-
+// The walker, over a document of ParseJsonFast (internal::JsonNode, the usual case) or of
+// ParseJson (rapidjson::Value, for the texts the fast parser leaves to it).
+template <typename JValue>
 class JsonDecoder {
  public:
   JsonDecoder(const DecodeOptions& options, DecodeResult* result)
@@ -61,7 +67,10 @@ class JsonDecoder {
   Status Str(const JValue& v, const char* name, std::string_view* out) {
     if (v.IsNull()) return Status::OK();
     if (!v.IsString()) return path_.Fail(name, "expected string");
-    if (!IsValidUtf8(SV(v))) return path_.Fail(name, "invalid UTF-8");
+    // ParseJsonFast checked every string (escapes included); ParseJson leaves \u escapes to us.
+    if constexpr (!std::is_same_v<JValue, internal::JsonNode>) {
+      if (!IsValidUtf8(SV(v))) return path_.Fail(name, "invalid UTF-8");
+    }
     *out = SV(v);
     return Status::OK();
   }
@@ -119,9 +128,10 @@ class JsonDecoder {
   // Appends the elements of a JSON array of uint64 / double (may be null), comma-separated.
   Status U64Array(const JValue* arr, const char* name, std::string* out) {
     if (arr == nullptr) return Status::OK();
-    for (rapidjson::SizeType i = 0; i < arr->Size(); ++i) {
+    int64_t i = 0;
+    for (auto it = arr->Begin(); it != arr->End(); ++it, ++i) {
       uint64_t c = 0;
-      const JValue& e = (*arr)[i];
+      const JValue& e = *it;
       if (e.IsNull() || !U64(e, name, &c).ok()) {
         Status st = path_.Fail("expected unsigned 64-bit integer");
         path_.Push(name, i);
@@ -134,9 +144,10 @@ class JsonDecoder {
   }
   Status DoubleArray(const JValue* arr, const char* name, std::string* out) {
     if (arr == nullptr) return Status::OK();
-    for (rapidjson::SizeType i = 0; i < arr->Size(); ++i) {
+    int64_t i = 0;
+    for (auto it = arr->Begin(); it != arr->End(); ++it, ++i) {
       double d = 0;
-      const JValue& e = (*arr)[i];
+      const JValue& e = *it;
       if (e.IsNull() || !Dbl(e, name, &d).ok()) {
         Status st = path_.Fail("expected number");
         path_.Push(name, i);
@@ -194,8 +205,9 @@ class JsonDecoder {
   template <typename Fn>
   Status ForEachObject(const JValue* arr, const char* name, Fn&& fn) {
     if (arr == nullptr) return Status::OK();
-    for (rapidjson::SizeType i = 0; i < arr->Size(); ++i) {
-      const JValue& e = (*arr)[i];
+    int64_t i = 0;
+    for (auto it = arr->Begin(); it != arr->End(); ++it, ++i) {
+      const JValue& e = *it;
       if (!e.IsObject()) {
         Status st = path_.Fail("expected object");
         path_.Push(name, i);
@@ -229,21 +241,24 @@ class JsonDecoder {
 // ---------------------------------------------------------------------------------------------
 // Attributes and AnyValues.
 
-Status JsonDecoder::Attrs(const JValue* arr, const char* name, std::string* out,
+template <typename JValue>
+Status JsonDecoder<JValue>::Attrs(const JValue* arr, const char* name, std::string* out,
                           Captures* caps) {
   out->clear();
   out->push_back('{');
   if (arr != nullptr) {
-    for (rapidjson::SizeType i = 0; i < arr->Size(); ++i) {
+    int64_t i = 0;
+    for (auto it = arr->Begin(); it != arr->End(); ++it, ++i) {
       if (i > 0) out->push_back(',');
-      OTLP_RETURN_AT(path_, KeyValueEntry((*arr)[i], 0, out, caps), name, i);
+      OTLP_RETURN_AT(path_, KeyValueEntry(*it, 0, out, caps), name, i);
     }
   }
   out->push_back('}');
   return Status::OK();
 }
 
-Status JsonDecoder::KeyValueEntry(const JValue& kv, int depth, std::string* out,
+template <typename JValue>
+Status JsonDecoder<JValue>::KeyValueEntry(const JValue& kv, int depth, std::string* out,
                                   Captures* caps) {
   if (!kv.IsObject()) return path_.Fail("expected object");
   std::string_view key;
@@ -269,7 +284,8 @@ Status JsonDecoder::KeyValueEntry(const JValue& kv, int depth, std::string* out,
   return Status::OK();
 }
 
-Status JsonDecoder::Value(const JValue& v, int depth, std::string* out, ValueInfo* info) {
+template <typename JValue>
+Status JsonDecoder<JValue>::Value(const JValue& v, int depth, std::string* out, ValueInfo* info) {
   // oneof: the last member that is set wins, as on the protobuf wire.
   int which = 0;
   const JValue* chosen = nullptr;
@@ -357,12 +373,14 @@ Status JsonDecoder::Value(const JValue& v, int depth, std::string* out, ValueInf
           }
         }
       }
-      const rapidjson::SizeType n = values != nullptr ? values->Size() : 0;
+      const uint32_t n = values != nullptr ? values->Size() : 0;
       if (which == 5) {
         out->push_back('[');
-        for (rapidjson::SizeType i = 0; i < n; ++i) {
+        int64_t i = 0;
+        for (auto it = values != nullptr ? values->Begin() : decltype(values->Begin())();
+             i < n; ++it, ++i) {
           if (i > 0) out->push_back(',');
-          const JValue& e = (*values)[i];
+          const JValue& e = *it;
           ValueInfo ignored;
           Status st = e.IsObject() ? Value(e, depth + 1, out, &ignored)
                                    : path_.Fail("expected object");
@@ -377,8 +395,8 @@ Status JsonDecoder::Value(const JValue& v, int depth, std::string* out, ValueInf
         return Status::OK();
       }
       std::string_view first_key;
-      if (n == 1 && (*values)[0].IsObject()) {
-        const JValue& e = (*values)[0];
+      if (n == 1 && values->Begin()->IsObject()) {
+        const JValue& e = *values->Begin();
         for (auto it = e.MemberBegin(); it != e.MemberEnd(); ++it) {
           if (SV(it->name) == "key" && it->value.IsString()) first_key = SV(it->value);
         }
@@ -386,9 +404,11 @@ Status JsonDecoder::Value(const JValue& v, int depth, std::string* out, ValueInf
       const bool wrap = KvlistNeedsEscape(n, first_key);
       if (wrap) out->append(R"({"$kvlist":)");
       out->push_back('{');
-      for (rapidjson::SizeType i = 0; i < n; ++i) {
+      int64_t i = 0;
+      for (auto it = values != nullptr ? values->Begin() : decltype(values->Begin())(); i < n;
+           ++it, ++i) {
         if (i > 0) out->push_back(',');
-        Status st = KeyValueEntry((*values)[i], depth + 1, out, nullptr);
+        Status st = KeyValueEntry(*it, depth + 1, out, nullptr);
         if (!st.ok()) {
           path_.Push("values", i);
           path_.Push(name);
@@ -407,7 +427,8 @@ Status JsonDecoder::Value(const JValue& v, int depth, std::string* out, ValueInf
 // ---------------------------------------------------------------------------------------------
 // Containers.
 
-Status JsonDecoder::Decode(Signal signal, const JValue& root) {
+template <typename JValue>
+Status JsonDecoder<JValue>::Decode(Signal signal, const JValue& root) {
   const char* name = signal == Signal::kTraces ? "resourceSpans"
                      : signal == Signal::kLogs ? "resourceLogs"
                                                : "resourceMetrics";
@@ -418,7 +439,8 @@ Status JsonDecoder::Decode(Signal signal, const JValue& root) {
   return ForEachObject(arr, name, [&](const JValue& e) { return ResourceLevel(signal, e); });
 }
 
-Status JsonDecoder::ResourceLevel(Signal signal, const JValue& obj) {
+template <typename JValue>
+Status JsonDecoder<JValue>::ResourceLevel(Signal signal, const JValue& obj) {
   emit_.ContextChanged();  // res_/scope_ change below: no shortcut across this
   const char* scopes = signal == Signal::kTraces ? "scopeSpans"
                        : signal == Signal::kLogs ? "scopeLogs"
@@ -444,7 +466,8 @@ Status JsonDecoder::ResourceLevel(Signal signal, const JValue& obj) {
   return ForEachObject(arr, scopes, [&](const JValue& e) { return ScopeLevel(signal, e); });
 }
 
-Status JsonDecoder::Resource(const JValue* obj) {
+template <typename JValue>
+Status JsonDecoder<JValue>::Resource(const JValue* obj) {
   res_.dropped = 0;
   const JValue* attrs = nullptr;
   if (obj != nullptr) {
@@ -465,7 +488,8 @@ Status JsonDecoder::Resource(const JValue* obj) {
   return Status::OK();
 }
 
-Status JsonDecoder::Scope(const JValue* obj) {
+template <typename JValue>
+Status JsonDecoder<JValue>::Scope(const JValue* obj) {
   std::string_view name, version;
   const JValue* attrs = nullptr;
   scope_.dropped = 0;
@@ -490,7 +514,8 @@ Status JsonDecoder::Scope(const JValue* obj) {
   return Attrs(attrs, "attributes", &scope_.attrs_json, nullptr);
 }
 
-Status JsonDecoder::ScopeLevel(Signal signal, const JValue& obj) {
+template <typename JValue>
+Status JsonDecoder<JValue>::ScopeLevel(Signal signal, const JValue& obj) {
   emit_.ContextChanged();  // res_/scope_ change below: no shortcut across this
   const char* records = signal == Signal::kTraces ? "spans"
                         : signal == Signal::kLogs ? "logRecords"
@@ -524,7 +549,8 @@ Status JsonDecoder::ScopeLevel(Signal signal, const JValue& obj) {
 // ---------------------------------------------------------------------------------------------
 // Spans.
 
-Status JsonDecoder::Span(const JValue& obj) {
+template <typename JValue>
+Status JsonDecoder<JValue>::Span(const JValue& obj) {
   SpanData s;
   const JValue* attrs = nullptr;
   const JValue* events = nullptr;
@@ -665,7 +691,8 @@ Status JsonDecoder::Span(const JValue& obj) {
 // ---------------------------------------------------------------------------------------------
 // Logs.
 
-Status JsonDecoder::Log(const JValue& obj) {
+template <typename JValue>
+Status JsonDecoder<JValue>::Log(const JValue& obj) {
   LogData d;
   const JValue* attrs = nullptr;
   const JValue* body = nullptr;
@@ -710,7 +737,8 @@ Status JsonDecoder::Log(const JValue& obj) {
 // ---------------------------------------------------------------------------------------------
 // Metrics.
 
-Status JsonDecoder::Metric(const JValue& obj) {
+template <typename JValue>
+Status JsonDecoder<JValue>::Metric(const JValue& obj) {
   MetricData m;
   const JValue* data = nullptr;
   const JValue* metadata = nullptr;
@@ -778,7 +806,8 @@ Status JsonDecoder::Metric(const JValue& obj) {
   return st;
 }
 
-Status JsonDecoder::Exemplars(const JValue* arr, std::string* out, bool* ok,
+template <typename JValue>
+Status JsonDecoder<JValue>::Exemplars(const JValue* arr, std::string* out, bool* ok,
                               std::string* reason) {
   out->assign("[");
   int64_t index = 0;
@@ -815,8 +844,9 @@ Status JsonDecoder::Exemplars(const JValue* arr, std::string* out, bool* ok,
   return Status::OK();
 }
 
+template <typename JValue>
 template <typename P>
-Status JsonDecoder::PointField(std::string_view k, const JValue& v, MetricType t, P* p,
+Status JsonDecoder<JValue>::PointField(std::string_view k, const JValue& v, MetricType t, P* p,
                                PointRefs* refs, bool* used) {
   *used = true;
   if (KeyIs(k, "attributes")) return Array(v, "attributes", &refs->attrs);
@@ -850,8 +880,9 @@ Status JsonDecoder::PointField(std::string_view k, const JValue& v, MetricType t
   return Status::OK();
 }
 
+template <typename JValue>
 template <typename P, typename Fn>
-Status JsonDecoder::PointMembers(const JValue& obj, MetricType t, P* p, PointRefs* refs,
+Status JsonDecoder<JValue>::PointMembers(const JValue& obj, MetricType t, P* p, PointRefs* refs,
                                  Fn&& own_field) {
   for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
     const std::string_view k = SV(it->name);
@@ -864,8 +895,9 @@ Status JsonDecoder::PointMembers(const JValue& obj, MetricType t, P* p, PointRef
   return Status::OK();
 }
 
+template <typename JValue>
 template <typename P>
-Status JsonDecoder::FinishPoint(const PointRefs& refs, const MetricData& m, const P& p,
+Status JsonDecoder<JValue>::FinishPoint(const PointRefs& refs, const MetricData& m, const P& p,
                                 const RowEmitter::HistJson& j) {
   bool ok = internal::CheckPoint(p, &reason_);
   OTLP_RETURN_NOT_OK(Exemplars(refs.exemplars, &exemplars_, &ok, &reason_));  // "[]" if none
@@ -880,7 +912,8 @@ Status JsonDecoder::FinishPoint(const PointRefs& refs, const MetricData& m, cons
   return Status::OK();
 }
 
-Status JsonDecoder::NumberPoint(const JValue& obj, const MetricData& m) {
+template <typename JValue>
+Status JsonDecoder<JValue>::NumberPoint(const JValue& obj, const MetricData& m) {
   NumberPointData p;
   PointRefs refs;
   auto own_field = [&](std::string_view k, const JValue& v) -> Status {
@@ -899,7 +932,8 @@ Status JsonDecoder::NumberPoint(const JValue& obj, const MetricData& m) {
   return FinishPoint(refs, m, p);
 }
 
-Status JsonDecoder::HistogramPoint(const JValue& obj, const MetricData& m) {
+template <typename JValue>
+Status JsonDecoder<JValue>::HistogramPoint(const JValue& obj, const MetricData& m) {
   HistPointData p;
   PointRefs refs;
   const JValue* counts = nullptr;
@@ -926,7 +960,8 @@ Status JsonDecoder::HistogramPoint(const JValue& obj, const MetricData& m) {
   return FinishPoint(refs, m, p, j);
 }
 
-Status JsonDecoder::Buckets(const JValue* obj, std::string* out) {
+template <typename JValue>
+Status JsonDecoder<JValue>::Buckets(const JValue* obj, std::string* out) {
   int32_t offset = 0;
   const JValue* counts = nullptr;
   if (obj != nullptr) {
@@ -946,7 +981,8 @@ Status JsonDecoder::Buckets(const JValue* obj, std::string* out) {
   return Status::OK();
 }
 
-Status JsonDecoder::ExpHistogramPoint(const JValue& obj, const MetricData& m) {
+template <typename JValue>
+Status JsonDecoder<JValue>::ExpHistogramPoint(const JValue& obj, const MetricData& m) {
   HistPointData p;
   PointRefs refs;
   const JValue* positive = nullptr;
@@ -975,7 +1011,8 @@ Status JsonDecoder::ExpHistogramPoint(const JValue& obj, const MetricData& m) {
   return FinishPoint(refs, m, p, j);
 }
 
-Status JsonDecoder::SummaryPoint(const JValue& obj, const MetricData& m) {
+template <typename JValue>
+Status JsonDecoder<JValue>::SummaryPoint(const JValue& obj, const MetricData& m) {
   HistPointData p;
   p.has_sum = true;
   PointRefs refs;  // a summary has no exemplars: they stay "[]"
@@ -1016,20 +1053,43 @@ bool IsBlank(std::string_view s) {
   return true;
 }
 
+template <typename JValue>
+Status Walk(Signal signal, const JValue& root, const DecodeOptions& options, DecodeResult* out) {
+  if (!root.IsObject()) return Status::Invalid("expected a JSON object at the top level");
+  JsonDecoder<JValue> d(options, out);
+  Status st = d.Decode(signal, root);
+  if (!st.ok()) return d.path().Finish();
+  return Status::OK();
+}
+
+// A thread's parse tape stays allocated between requests up to this size (a 512-span request of
+// ~800 KB needs ~1.4 MB): at most this much per decoding thread is held between requests.
+constexpr size_t kKeepTapeBytes = size_t{2} << 20;
+
 }  // namespace
 
 namespace internal {
 Status DecodeJsonImpl(Signal signal, std::string_view body, const DecodeOptions& options,
                       DecodeResult* out) {
   if (IsBlank(body)) return Status::OK();
+  thread_local internal::JsonTape tape;
+  if (tape.Parse(body)) {
+    Status st = Walk(signal, tape.root(), options, out);
+    tape.Trim(kKeepTapeBytes);
+    return st;
+  }
+  tape.Trim(kKeepTapeBytes);
+  // Not JSON, or JSON the fast parser leaves to RapidJSON (see json_fields.h).
+  return DecodeJsonRapidJson(signal, body, options, out);
+}
+
+Status DecodeJsonRapidJson(Signal signal, std::string_view body, const DecodeOptions& options,
+                           DecodeResult* out) {
+  if (IsBlank(body)) return Status::OK();
   rapidjson::Document doc;
   std::string buffer;
   OTLAKE_RETURN_NOT_OK(internal::ParseJson(body, &buffer, &doc));
-  if (!doc.IsObject()) return Status::Invalid("expected a JSON object at the top level");
-  JsonDecoder d(options, out);
-  Status st = d.Decode(signal, doc);
-  if (!st.ok()) return d.path().Finish();
-  return Status::OK();
+  return Walk<rapidjson::Value>(signal, doc, options, out);
 }
 }  // namespace internal
 
