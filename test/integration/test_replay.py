@@ -487,8 +487,9 @@ def test_missing_source_destination_and_credentials(tmp_path, moto):
     w = ["--start", "2025-06-25", "--end", "2025-06-26"]
     p = replay(*w, "--to-dir", str(tmp_path / "o"), base=tmp_path)
     assert p.returncode == 2 and "--s3-bucket" in p.stderr, p.stderr
+    # No destination: the lake, through the running server; none runs for this instance.
     p = replay(*w, "--source-dir", str(tmp_path), base=tmp_path)
-    assert p.returncode == 2 and "--to-otlp" in p.stderr and "--to-dir" in p.stderr, p.stderr
+    assert p.returncode == 1 and "otlake start" in p.stderr and "--to-otlp" in p.stderr, p.stderr
     p = replay(*w, "--source-dir", str(tmp_path), "--to-dir", str(tmp_path / "o"), "--event-time", base=tmp_path)
     assert p.returncode == 2 and "--event-time" in p.stderr, p.stderr
     p = replay(*w, "--source-dir", str(tmp_path / "nope"), "--dry-run", base=tmp_path)

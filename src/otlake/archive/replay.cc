@@ -101,12 +101,6 @@ Result<HttpUrl> ParseHttpUrl(const std::string& url) {
   return u;
 }
 
-struct HttpAnswer {
-  int status = 0;
-  std::string retry_after;
-  std::string body;
-};
-
 class Fd {
  public:
   explicit Fd(int fd) : fd_(fd) {}
@@ -153,10 +147,10 @@ bool ParseHead(const std::string& resp, size_t* head_end, HttpAnswer* a, int64_t
   return true;
 }
 
-// POSTs `body`; an IOError for anything that kept a complete answer from arriving.
-Result<HttpAnswer> HttpPost(const HttpUrl& url, const std::string& path,
-                            const std::vector<std::string>& headers, const std::string& body,
-                            double timeout_s) {
+// Sends one request; an IOError for anything that kept a complete answer from arriving.
+Result<HttpAnswer> HttpRequest(const HttpUrl& url, const std::string& method, const std::string& path,
+                               const std::vector<std::string>& headers, const std::string& body,
+                               double timeout_s) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -181,7 +175,7 @@ Result<HttpAnswer> HttpPost(const HttpUrl& url, const std::string& path,
   ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &soerr, &len);
   if (soerr != 0) return Status::IOError("cannot connect to ", where, ": ", std::strerror(soerr));
 
-  std::string req = "POST " + path + " HTTP/1.1\r\nHost: " + where +
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + where +
                     "\r\nUser-Agent: otlake-replay\r\nConnection: close\r\nContent-Length: " +
                     std::to_string(body.size()) + "\r\n";
   for (const auto& h : headers) req += h + "\r\n";
@@ -262,7 +256,7 @@ class OtlpHttpSink final : public ReplaySink {
                                         std::to_string(obj.protobuf.size()) + ")"
                                   : "";
       for (int attempt = 1;; ++attempt) {
-        auto answer = HttpPost(url_, path, headers, body, o_.timeout_s);
+        auto answer = HttpRequest(url_, "POST", path, headers, body, o_.timeout_s);
         int64_t retry_after = -1;
         std::string why;
         if (answer.ok()) {
@@ -436,7 +430,10 @@ Result<ObjectListing> ListReplayObjects(const ReplaySource& source, const ListOp
           options.signals.end()) {
         continue;  // file_prefix_include_telemetry_type off: another signal's object
       }
-      here.push_back({key, info.path(), info.size(), std::move(*name)});
+      const int64_t mtime = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                info.mtime().time_since_epoch())
+                                .count();
+      here.push_back({key, info.path(), info.size(), std::move(*name), mtime});
     }
     std::sort(here.begin(), here.end(),
               [](const ListedObject& a, const ListedObject& b) { return a.key < b.key; });
@@ -639,6 +636,13 @@ int64_t RetryDelayMs(const RetryPolicy& p, int retry, int64_t retry_after_ms) {
   return std::min(d, p.max_backoff_ms);
 }
 
+Result<HttpAnswer> HttpExchange(const std::string& url, const std::string& method,
+                                const std::string& path, const std::vector<std::string>& headers,
+                                const std::string& body, double timeout_s) {
+  OTLAKE_ASSIGN_OR_RAISE(HttpUrl u, ParseHttpUrl(url));
+  return HttpRequest(u, method, u.base_path + path, headers, body, timeout_s);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sinks
 
@@ -714,6 +718,19 @@ ReplayReport RunReplay(const ReplaySource& source, const ObjectListing& listing,
   };
   auto one = [&](int64_t i) {
     const ListedObject& o = listing.objects[static_cast<size_t>(i)];
+    auto finish = [&] {
+      c.objects_done++;
+      cv.notify_one();
+    };
+    if (options.cancel != nullptr && options.cancel->load()) {
+      c.objects_cancelled++;
+      return finish();
+    }
+    if (int64_t records = 0; sink != nullptr && sink->AlreadyDone(o, &records)) {
+      c.objects_already++;
+      c.records_already += records;
+      return finish();
+    }
     std::shared_ptr<arrow::Buffer> data;
     Status last;
     for (int attempt = 1; attempt <= std::max(1, options.download_attempts); ++attempt) {
@@ -761,8 +778,7 @@ ReplayReport RunReplay(const ReplaySource& source, const ObjectListing& listing,
       }
     }
     (ok ? c.objects_ok : c.objects_failed)++;
-    c.objects_done++;
-    cv.notify_one();
+    finish();
   };
   auto snapshot = [&] {
     ReplayProgress p;
@@ -772,6 +788,9 @@ ReplayReport RunReplay(const ReplaySource& source, const ObjectListing& listing,
     p.objects_failed = c.objects_failed.load();
     p.bytes = c.bytes.load();
     p.records = c.records.load();
+    p.records_dropped = c.records_dropped.load();
+    p.objects_already = c.objects_already.load();
+    p.objects_cancelled = c.objects_cancelled.load();
     p.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     return p;
   };
@@ -800,6 +819,9 @@ ReplayReport RunReplay(const ReplaySource& source, const ObjectListing& listing,
   r.records = c.records.load();
   r.documents = c.documents.load();
   r.records_dropped = c.records_dropped.load();
+  r.objects_already = c.objects_already.load();
+  r.records_already = c.records_already.load();
+  r.objects_cancelled = c.objects_cancelled.load();
   r.retries = sink ? sink->retries() : 0;
   r.records_rejected = sink ? sink->rejected() : 0;
   if (sink) r.rejections = sink->rejections();

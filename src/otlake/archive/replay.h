@@ -59,6 +59,9 @@ struct ListedObject {
   std::string path;  // the arrow::fs path (root/key)
   int64_t size = 0;
   ObjectName name;
+  /// Last modification time (Unix ns) as the source lists it (S3 LastModified); with `size` it
+  /// tells one version of an object from another (arrow::fs reports no ETag).
+  int64_t mtime_ns = 0;
 };
 
 struct SkippedObject {
@@ -162,6 +165,14 @@ class ReplaySink {
   /// with one note per object (key, the destination's message).
   virtual int64_t rejected() const { return 0; }
   virtual std::vector<ObjectFailure> rejections() const { return {}; }
+  /// Whether the destination already holds this object (the lake records every object it
+  /// stored, so a re-run stores nothing twice). Such an object is not downloaded: it counts in
+  /// objects_already, and *records (set by the sink) in records_already. Called from workers.
+  virtual bool AlreadyDone(const ListedObject& object, int64_t* records) {
+    (void)object;
+    (void)records;
+    return false;
+  }
 };
 
 /// The partial success of an OTLP Export*ServiceResponse (protobuf): field 1 { rejected = 1;
@@ -205,6 +216,9 @@ struct ReplayCounters {
   std::atomic<int64_t> records{0};
   std::atomic<int64_t> documents{0};
   std::atomic<int64_t> records_dropped{0};
+  std::atomic<int64_t> objects_already{0};  // the destination held them already
+  std::atomic<int64_t> records_already{0};
+  std::atomic<int64_t> objects_cancelled{0};  // not started: the run was cancelled
 };
 
 struct ReplayProgress {
@@ -215,6 +229,8 @@ struct ReplayProgress {
   int64_t bytes = 0;
   int64_t records = 0;
   int64_t records_dropped = 0;
+  int64_t objects_already = 0;
+  int64_t objects_cancelled = 0;
   double seconds = 0;
 };
 
@@ -229,6 +245,9 @@ struct ReplayOptions {
   /// Called about every `progress_interval_ms` and once at the end, on the calling thread.
   std::function<void(const ReplayProgress&)> progress;
   int64_t progress_interval_ms = 250;
+  /// Set (by another thread) to stop: objects not started yet are counted as cancelled; those
+  /// being replayed finish. Not owned; may be null.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct ReplayReport {
@@ -241,10 +260,27 @@ struct ReplayReport {
   int64_t records_dropped = 0;  // outside the event-time window, not sent
   int64_t records_rejected = 0;  // sent, but rejected by the destination (partial success)
   int64_t retries = 0;
+  int64_t objects_already = 0;    // held by the destination already: not downloaded
+  int64_t records_already = 0;
+  int64_t objects_cancelled = 0;  // not started (ReplayOptions::cancel)
   double seconds = 0;
   std::vector<ObjectFailure> failures;    // sorted by key
   std::vector<ObjectFailure> rejections;  // objects with records_rejected, sorted by key
 };
+
+/// A complete HTTP answer.
+struct HttpAnswer {
+  int status = 0;
+  std::string retry_after;  // the Retry-After header, if any
+  std::string body;
+};
+
+/// One HTTP/1.1 request on its own connection (Connection: close) to `url` ("http://host:port",
+/// a path in it is prefixed to `path`), with `headers` ("Name: value") and a deadline for the
+/// whole exchange. IOError when no complete answer arrived; Invalid for a URL that is not http://.
+Result<HttpAnswer> HttpExchange(const std::string& url, const std::string& method,
+                                const std::string& path, const std::vector<std::string>& headers,
+                                const std::string& body, double timeout_s);
 
 /// Downloads, decodes and sends every listed object to `sink`; see the contract above.
 ReplayReport RunReplay(const ReplaySource& source, const ObjectListing& listing, ReplaySink* sink,

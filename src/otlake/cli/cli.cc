@@ -24,6 +24,8 @@
 #include "otlake/cli/args.h"
 #include "otlake/cli/keys_cmd.h"
 #include "otlake/cli/replay_cmd.h"
+#include "otlake/archive/replay_api.h"
+#include "otlake/archive/replay_service.h"
 #include "otlake/cli/sources_cmd.h"
 #include "otlake/cli/ship_cmds.h"
 #include "otlake/cli/view.h"
@@ -400,6 +402,15 @@ int RunServer(const Args& a, const Instance& inst) {
   auto sources_service = sources::Service::Start(std::move(source_options));
   if (!sources_service.ok()) OTLAKE_LOG(ERROR) << "sources: " << sources_service.status().message();
   sources::SetService(sources_service.ok() ? sources_service->get() : nullptr);
+  // Archive replay jobs into the lake (docs/archive.md): exactly once, reconciled with the WAL.
+  archive::ReplayServiceOptions replay_options;
+  replay_options.instance_root = inst.root;
+  replay_options.ingestor = ingestor->get();
+  replay_options.recovered_origins = (*ingestor)->recovery().origins;
+  replay_options.max_object_bytes = get("max-decompressed-bytes");
+  auto replay_service = archive::ReplayService::Start(std::move(replay_options));
+  if (!replay_service.ok()) OTLAKE_LOG(ERROR) << "replay: " << replay_service.status().message();
+  archive::SetReplayService(replay_service.ok() ? replay_service->get() : nullptr);
 
   server::HttpServerOptions so;
   so.host = a.Get("host");
@@ -437,6 +448,8 @@ int RunServer(const Args& a, const Instance& inst) {
   (*server)->Stop(10000);
   sources::SetService(nullptr);
   if (sources_service.ok()) (*sources_service)->Stop();  // before the ingestor it feeds
+  archive::SetReplayService(nullptr);
+  if (replay_service.ok()) (*replay_service)->Stop();  // before the ingestor it feeds
   (*scheduler)->Stop();  // an upload in flight stops between chunks; the next start resumes it
   st = (*ingestor)->Stop();
   ::unlink(inst.server_json().c_str());
@@ -842,10 +855,15 @@ const Command kCommands[] = {
      "Seal (if needed), upload to S3, verify table by table, then remove the local copy.\n"
      "Resumes where an earlier attempt stopped. Exit 0 done, 1 failed (recorded), 2 usage.",
      CmdShip, ShipSpecs},
-    {"replay", "otlake replay (--s3-bucket B | --source-dir DIR) --start T --end T (--to-otlp URL | --to-dir DIR | --dry-run)",
-     "Replay a time window of a Collector-layout OTLP archive (awss3exporter) to an OTLP/HTTP\n"
-     "endpoint or a directory (docs/archive.md). Exit 0 all replayed, 1 some objects failed, 2 usage.",
+    {"replay", "otlake replay (--s3-bucket B | --source-dir DIR) --start T --end T [--project P | --to-otlp URL | --to-dir DIR | --dry-run]",
+     "Replay a time window of a Collector-layout OTLP archive (awss3exporter) into this instance's\n"
+     "lake through its running server, exactly once per object (default), or to an OTLP/HTTP endpoint\n"
+     "or a directory (docs/archive.md). Exit 0 all replayed, 1 some objects failed, 2 usage.",
      CmdReplay, ReplaySpecs},
+    {"archive", "otlake archive status [-I ID] [-D DIR] [--json]",
+     "Show the archive writer's state (otlake start --archive-s3-bucket ...; docs/archive.md):\n"
+     "archived WAL position, totals, a batch being written, recorded gaps. Exit 1 no archive.",
+     CmdArchive, ArchiveCmdSpecs},
     {"keys", "otlake keys create --scope admin|ingest|read [--project P] [--name N] | list | revoke ID [-I ID] [-D DIR] [--json]",
      "Manage API keys (docs/auth.md): create prints a key once; list never shows secrets; revoke\n"
      "takes effect on a running server within a second. Exit 0 ok, 1 failed, 2 usage.",

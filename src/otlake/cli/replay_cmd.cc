@@ -1,8 +1,10 @@
 #include "otlake/cli/replay_cmd.h"
 
 #include <arrow/filesystem/localfs.h>
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,8 +13,11 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <thread>
 
 #include "otlake/archive/replay.h"
+#include "otlake/archive/replay_service.h"
+#include "otlake/common/file_util.h"
 #include "otlake/ship/s3_config.h"
 #include "otlake/ship/s3_fs.h"
 
@@ -38,56 +43,197 @@ bool ParseIntFlag(const Args& a, const char* name, int64_t lo, int64_t hi, int64
   return true;
 }
 
-// The progress line on a terminal: objects, bytes, records, rate, ETA.
-void PrintProgress(const archive::ReplayProgress& p) {
+// Progress: on a terminal one line redrawn in place (objects, bytes, records, rate, ETA); else
+// a plain line every few seconds.
+void PrintProgress(const archive::ReplayProgress& p, bool tty) {
+  static double last_plain = -1e9;
+  if (!tty && p.seconds - last_plain < 5 && p.objects_done < p.objects_total) return;
+  last_plain = p.seconds;
   const double rate = p.seconds > 0 ? static_cast<double>(p.records) / p.seconds : 0;
   const double mbs = p.seconds > 0 ? static_cast<double>(p.bytes) / 1048576.0 / p.seconds : 0;
   std::string eta = "-";
-  if (p.bytes > 0 && p.bytes_total > p.bytes) {
-    eta = std::to_string(static_cast<int64_t>(p.seconds * static_cast<double>(p.bytes_total - p.bytes) /
-                                              static_cast<double>(p.bytes))) + "s";
+  const int64_t done = p.objects_done;
+  if (done > 0 && p.objects_total > done) {
+    eta = std::to_string(static_cast<int64_t>(p.seconds * static_cast<double>(p.objects_total - done) /
+                                              static_cast<double>(done))) + "s";
   }
-  std::fprintf(stderr, "\rreplay: %lld/%lld objects (%lld failed)  %s / %s  %lld records  %.0f rec/s  %.1f MiB/s  ETA %s\033[K",
-               static_cast<long long>(p.objects_done), static_cast<long long>(p.objects_total),
-               static_cast<long long>(p.objects_failed), HumanBytes(p.bytes).c_str(),
+  std::string already = p.objects_already > 0 ? ", " + std::to_string(p.objects_already) + " already in the lake" : "";
+  std::fprintf(stderr, "%sreplay: %lld/%lld objects (%lld failed%s)  %s / %s  %lld records  %.0f rec/s  %.1f MiB/s  ETA %s%s",
+               tty ? "\r" : "", static_cast<long long>(p.objects_done), static_cast<long long>(p.objects_total),
+               static_cast<long long>(p.objects_failed), already.c_str(), HumanBytes(p.bytes).c_str(),
                HumanBytes(p.bytes_total).c_str(), static_cast<long long>(p.records), rate, mbs,
-               eta.c_str());
+               eta.c_str(), tty ? "\033[K" : "\n");
   std::fflush(stderr);
 }
 
-// The source's endpoint when none is configured anywhere: AWS itself.
-bool EndpointConfigured(const std::string& instance_root) {
-  for (const char* v : {"AWS_ENDPOINT_URL", "S3_URL"}) {
-    const char* e = std::getenv(v);
-    if (e && *e) return true;
-  }
-  std::vector<std::string> warnings;
-  auto file = ship::ReadConfigFile(ship::ConfigFilePath(instance_root), &warnings);
-  if (!file.ok()) return false;
-  for (const char* v : {"AWS_ENDPOINT_URL", "S3_URL"}) {
-    auto it = file->find(v);
-    if (it != file->end() && !it->second.empty()) return true;
-  }
-  return false;
+volatile sig_atomic_t g_interrupted = 0;
+void OnInterrupt(int) { g_interrupted = 1; }
+
+std::string SettingProblem(const std::string& message, const std::string& bucket) {
+  return archive::S3SettingProblem(message, bucket, "--s3-bucket",
+                                   "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN (docs/s3.md)");
 }
 
-// An S3 error that bad settings explain: wrong credentials or a missing bucket (exit 2, naming
-// the setting); "" for anything else (unreachable, throttled: exit 1).
-std::string SettingProblem(const std::string& message, const std::string& bucket) {
-  for (const char* code : {"SIGNATURE_DOES_NOT_MATCH", "SignatureDoesNotMatch", "INVALID_ACCESS_KEY_ID",
-                           "InvalidAccessKeyId", "ACCESS_DENIED", "AccessDenied", "EXPIRED_TOKEN",
-                           "ExpiredToken"}) {
-    if (message.find(code) != std::string::npos) {
-      return "S3 refused the credentials for bucket '" + bucket +
-             "': check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN (docs/s3.md) and "
-             "--region (" + message + ")";
+
+// The body of POST /api/replay: every setting, the credentials included (write-only there).
+std::string RequestBody(const archive::ReplayRequest& r, bool with_project) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  auto str = [&](const char* k, const std::string& v) {
+    if (v.empty()) return;
+    w.Key(k);
+    w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+  };
+  w.StartObject();
+  str("s3_bucket", r.s3_bucket);
+  str("source_dir", r.source_dir);
+  str("s3_prefix", r.s3_prefix);
+  str("s3_partition_format", r.s3_partition_format);
+  str("s3_partition_timezone", r.s3_partition_timezone);
+  str("file_prefix", r.file_prefix);
+  str("region", r.region);
+  str("endpoint", r.endpoint);
+  str("access_key_id", r.access_key_id);
+  str("secret_access_key", r.secret_access_key);
+  str("session_token", r.session_token);
+  str("starttime", r.starttime);
+  str("endtime", r.endtime);
+  if (with_project) str("project", r.project);
+  w.Key("signals");
+  w.StartArray();
+  for (archive::Signal sig : r.signals) w.String(std::string(archive::SignalName(sig)).c_str());
+  w.EndArray();
+  w.Key("event_time");
+  w.Bool(r.event_time);
+  w.Key("parallelism");
+  w.Int(r.parallelism);
+  w.EndObject();
+  return sb.GetString();
+}
+
+int64_t JInt(const rapidjson::Value& d, const char* k) {
+  return d.IsObject() && d.HasMember(k) && d[k].IsInt64() ? d[k].GetInt64() : 0;
+}
+std::string JStr(const rapidjson::Value& d, const char* k) {
+  return d.IsObject() && d.HasMember(k) && d[k].IsString() ? d[k].GetString() : "";
+}
+
+// Replays into the running server's lake: POST /api/replay, then follow the job to its end.
+int RunIntoLake(const Args& a, const std::string& server, const std::string& key,
+                const archive::ReplayRequest& rq, bool with_project, const std::string& source_display) {
+  std::vector<std::string> headers = {"Content-Type: application/json", "Accept: application/json"};
+  if (!key.empty()) headers.push_back("Authorization: Bearer " + key);
+  auto posted = archive::HttpExchange(server, "POST", "/api/replay", headers, RequestBody(rq, with_project), 120);
+  if (!posted.ok()) {
+    std::cerr << "otlake replay: cannot reach the server at " << server << " (is otlake running?): "
+              << posted.status().message() << "\n";
+    return 1;
+  }
+  rapidjson::Document d;
+  d.Parse(posted->body.c_str());
+  if (posted->status != 202) {
+    const std::string msg = JStr(d, "error").empty() ? posted->body.substr(0, 300) : JStr(d, "error");
+    if (posted->status == 400) return Usage(msg);
+    if (posted->status == 401 || posted->status == 403) {
+      std::cerr << "otlake replay: the server refused the request (HTTP " << posted->status << "): " << msg
+                << " (pass an ingest key for the project with --key or OTLAKE_API_KEY)\n";
+      return 2;
+    }
+    std::cerr << "otlake replay: the server answered HTTP " << posted->status << ": " << msg << "\n";
+    return 1;
+  }
+  const std::string id = JStr(d, "id");
+  const bool tty = ::isatty(STDERR_FILENO) == 1;
+  struct sigaction sa{}, old_int{}, old_term{};
+  sa.sa_handler = OnInterrupt;
+  ::sigaction(SIGINT, &sa, &old_int);
+  ::sigaction(SIGTERM, &sa, &old_term);
+  bool cancel_sent = false;
+  std::string last;
+  int failures = 0;
+  for (;;) {
+    if (g_interrupted && !cancel_sent) {
+      (void)archive::HttpExchange(server, "DELETE", "/api/replay/" + id, headers, "", 30);
+      cancel_sent = true;
+      std::fprintf(stderr, "%sotlake replay: interrupted: cancelling job %s (objects in flight finish)\n",
+                   tty ? "\n" : "", id.c_str());
+    }
+    auto got = archive::HttpExchange(server, "GET", "/api/replay/" + id, headers, "", 60);
+    if (!got.ok() || got->status != 200) {
+      if (++failures < 20) {  // the server may be busy for a moment
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        continue;
+      }
+      std::cerr << (tty ? "\n" : "") << "otlake replay: lost the server at " << server << " during job " << id << ": "
+                << (got.ok() ? "HTTP " + std::to_string(got->status) : got.status().message())
+                << ". Run the same command again: objects already in the lake are skipped, the rest replayed once.\n";
+      return 1;
+    }
+    failures = 0;
+    last = got->body;
+    rapidjson::Document j;
+    j.Parse(last.c_str());
+    const std::string status = JStr(j, "status");
+    archive::ReplayProgress p;
+    p.objects_total = JInt(j, "objects_total");
+    p.bytes_total = JInt(j, "bytes_total");
+    p.objects_done = JInt(j, "objects_done");
+    p.objects_failed = JInt(j, "objects_failed");
+    p.objects_already = JInt(j, "objects_already");
+    p.bytes = JInt(j, "bytes");
+    p.records = JInt(j, "records");
+    p.seconds = j.HasMember("seconds") && j["seconds"].IsNumber() ? j["seconds"].GetDouble() : 0;
+    const bool finished = status != "listing" && status != "running";
+    if (status != "listing") PrintProgress(p, tty);
+    if (finished) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(tty ? 200 : 500));
+  }
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ::sigaction(SIGTERM, &old_term, nullptr);
+  if (tty) std::fprintf(stderr, "\n");
+  rapidjson::Document j;
+  j.Parse(last.c_str());
+  const std::string status = JStr(j, "status");
+  const int64_t failed = JInt(j, "objects_failed"), rejected = JInt(j, "records_rejected");
+  if (a.Flag("json")) {
+    auto& al = j.GetAllocator();
+    auto add_str = [&](const char* k, const std::string& v) {
+      if (j.HasMember(k)) j.RemoveMember(k);
+      rapidjson::Value key(k, al), val(v.c_str(), static_cast<rapidjson::SizeType>(v.size()), al);
+      j.AddMember(key, val, al);
+    };
+    add_str("source", source_display + (rq.s3_prefix.empty() ? "" : " prefix " + rq.s3_prefix));
+    add_str("destination", "lake " + server + " project " + JStr(j, "project"));
+    rapidjson::Value objects(JInt(j, "objects_total"));
+    if (!j.HasMember("objects")) j.AddMember("objects", objects, al);
+    rapidjson::Value listed(JInt(j, "bytes_total"));
+    if (!j.HasMember("bytes_listed")) j.AddMember("bytes_listed", listed, al);
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    j.Accept(w);
+    std::cout << sb.GetString() << "\n";
+  } else {
+    std::cout << "replay " << id << " " << status << ": " << JInt(j, "objects_total") << " objects ("
+              << HumanBytes(JInt(j, "bytes_total")) << ") from " << source_display << " into the lake of " << server
+              << ", project '" << JStr(j, "project") << "'; " << JInt(j, "partitions") << " " << JStr(j, "step")
+              << " partitions\n";
+    std::cout << "  ok " << JInt(j, "objects_ok") << ", failed " << failed << ", already in the lake "
+              << JInt(j, "objects_already") << " (" << JInt(j, "records_already") << " records, not read again)"
+              << (JInt(j, "objects_cancelled") ? ", cancelled " + std::to_string(JInt(j, "objects_cancelled")) : "")
+              << ", records " << JInt(j, "records") << ", " << HumanBytes(JInt(j, "bytes")) << " read, "
+              << static_cast<int64_t>((j.HasMember("seconds") && j["seconds"].IsNumber() ? j["seconds"].GetDouble() : 0) * 1000)
+              << " ms\n";
+    if (!JStr(j, "error").empty()) std::cout << "  error: " << JStr(j, "error") << "\n";
+    for (const char* list : {"skipped", "rejections", "failures"}) {
+      if (!j.HasMember(list) || !j[list].IsArray() || j[list].Empty()) continue;
+      std::cout << (std::string(list) == "failures" ? "failed " + std::to_string(j[list].Size()) + ":"
+                    : std::string(list) == "skipped" ? "skipped " + std::to_string(j[list].Size()) + " (not archive objects):"
+                                                     : "records rejected by the lake (" + std::to_string(rejected) + "):")
+                << "\n";
+      for (const auto& f : j[list].GetArray()) std::cout << "  " << JStr(f, "key") << ": " << JStr(f, "reason") << "\n";
     }
   }
-  if (message.find("does not exist") != std::string::npos || message.find("NO_SUCH_BUCKET") != std::string::npos ||
-      message.find("NoSuchBucket") != std::string::npos) {
-    return "--s3-bucket: bucket '" + bucket + "' does not exist (" + message + ")";
-  }
-  return "";
+  return status == "done" && failed == 0 && rejected == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -108,6 +254,7 @@ std::vector<OptionSpec> ReplaySpecs() {
       {"", "end", "TIME", "", "Window end, exclusive (endtime)"},
       {"", "signal", "SIGNALS", "traces,logs,metrics", "Signals to replay (comma-separated)"},
       {"", "event-time", "", "", "Also keep only records whose own time is in the window (not with --to-dir)"},
+      {"", "project", "ID", "", "Project of the replayed rows in the lake [default: the API key's, else 'default']"},
       {"", "to-otlp", "URL", "", "Send to an OTLP/HTTP endpoint: POST URL/v1/<signal>, protobuf, gzip"},
       {"", "to-dir", "DIR", "", "Write to a local directory: OTLP/JSON lines (.jsonl) and .binpb files at the archive keys"},
       {"", "parallelism", "N", "4", "Objects downloaded and sent at once"},
@@ -115,6 +262,8 @@ std::vector<OptionSpec> ReplaySpecs() {
       {"", "timeout-s", "SECONDS", "30", "Timeout of one OTLP/HTTP request"},
       {"", "dry-run", "", "", "List the objects, their count and bytes; send nothing"},
       {"", "json", "", "", "Print the report as JSON"},
+      {"k", "key", "KEY", "", "API key for the running server (--auth required) [default: $OTLAKE_API_KEY]"},
+      {"", "server", "URL", "", "The running server replaying into its lake [default: from <instance>/configs/server.json]"},
       {"I", "instance-id", "ID", "default", "Instance whose configs/otlake.env holds S3 credentials"},
       {"D", "dir", "DIR", "./otlake_data", "Parent directory of instances"},
   };
@@ -184,14 +333,38 @@ int RunReplayCommand(const Args& a) {
     if (a.Flag("event-time")) return Usage("--event-time is not supported with --to-dir yet (use --to-otlp)");
     destination = std::filesystem::absolute(a.Get("to-dir")).lexically_normal().string();
     sink = archive::MakeDirSink(destination);
-  } else if (!dry_run) {
-    return Usage("a destination is required: --to-otlp URL or --to-dir DIR (or --dry-run); "
-                 "replay into this instance's lake is not built yet");
+  } else {
+    destination = "the lake";
   }
+  const bool to_lake = !a.Has("to-otlp") && !a.Has("to-dir");
+  if (!to_lake && a.Has("project")) return Usage("--project is for replay into the lake (not with --to-otlp or --to-dir)");
   if (dry_run) {
     sink.reset();
     destination = "nothing (dry run)";
   }
+  // Replay into the lake goes through the running server, which owns the WAL.
+  std::string server_url;
+  const std::string instance_root = a.Get("dir") + "/" + a.Get("instance-id");
+  if (to_lake && !dry_run) {
+    if (a.Has("server")) {
+      server_url = a.Get("server");
+      while (!server_url.empty() && server_url.back() == '/') server_url.pop_back();
+    } else {
+      auto js = ReadFile(instance_root + "/configs/server.json");
+      rapidjson::Document d;
+      if (!js.ok() || d.Parse(js->c_str()).HasParseError() || !d.IsObject() || !d.HasMember("port") ||
+          !d["port"].IsInt()) {
+        std::cerr << "otlake replay: replay into the lake goes through the running server, and none is running "
+                     "for instance '" << a.Get("instance-id") << "' in " << a.Get("dir")
+                  << ": start it (otlake start), or pass --server URL, --to-otlp URL or --to-dir DIR\n";
+        return 1;
+      }
+      std::string host = d.HasMember("host") && d["host"].IsString() ? d["host"].GetString() : "127.0.0.1";
+      if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
+      server_url = "http://" + host + ":" + std::to_string(d["port"].GetInt());
+    }
+  }
+  std::optional<ship::S3Config> s3_config;
 
   // ---- the source
   if (a.Has("source-dir") == a.Has("s3-bucket")) {
@@ -217,7 +390,7 @@ int RunReplayCommand(const Args& a) {
     const std::string root = a.Get("dir") + "/" + a.Get("instance-id");
     std::map<std::string, std::string> flags = {{"S3_BUCKET", bucket}};
     if (a.Has("endpoint")) flags["AWS_ENDPOINT_URL"] = a.Get("endpoint");
-    else if (!EndpointConfigured(root)) flags["AWS_ENDPOINT_URL"] = "https://s3.amazonaws.com";
+    else if (!archive::S3EndpointConfigured(root)) flags["AWS_ENDPOINT_URL"] = "https://s3.amazonaws.com";
     if (a.Has("region")) flags["AWS_REGION"] = a.Get("region");
     ship::S3Settings s = ship::LoadS3Settings(root, flags);
     for (const auto& w : s.warnings) std::cerr << "otlake replay: warning: " << w << "\n";
@@ -243,6 +416,35 @@ int RunReplayCommand(const Args& a) {
     source.fs = *fs;
     source.root = bucket;
     source.display = "s3://" + bucket;
+    s3_config = *s.config;
+  }
+  if (to_lake && !dry_run) {
+    archive::ReplayRequest rq;
+    rq.s3_prefix = lo.window.s3_prefix;
+    rq.s3_partition_format = lo.window.s3_partition_format;
+    rq.s3_partition_timezone = lo.window.s3_partition_timezone;
+    rq.file_prefix = lo.window.file_prefix;
+    rq.starttime = a.Get("start");
+    rq.endtime = a.Get("end");
+    rq.signals = lo.signals;
+    rq.event_time = a.Flag("event-time");
+    rq.parallelism = static_cast<int>(parallelism);
+    if (a.Has("project")) rq.project = a.Get("project");
+    if (s3_config) {
+      rq.s3_bucket = s3_config->bucket;
+      rq.endpoint = s3_config->endpoint_url;
+      rq.region = s3_config->region;
+      rq.access_key_id = s3_config->access_key_id;
+      rq.secret_access_key = s3_config->secret_access_key;
+      rq.session_token = s3_config->session_token;
+    } else {
+      rq.source_dir = source.root;
+    }
+    std::string key = a.Get("key");
+    if (key.empty()) {
+      if (const char* k = std::getenv("OTLAKE_API_KEY")) key = k;
+    }
+    return RunIntoLake(a, server_url, key, rq, a.Has("project"), source.display);
   }
 
   // ---- list
@@ -263,7 +465,7 @@ int RunReplayCommand(const Args& a) {
   ro.decode.file_prefix = lo.window.file_prefix;
   if (a.Flag("event-time")) ro.event_time = archive::EventTimeWindow{*start, *end};
   const bool tty = ::isatty(STDERR_FILENO) == 1;
-  if (tty && !dry_run) ro.progress = PrintProgress;
+  if (!dry_run) ro.progress = [tty](const archive::ReplayProgress& p) { PrintProgress(p, tty); };
   archive::ReplayReport r;
   if (!dry_run) {
     r = archive::RunReplay(source, *listing, sink.get(), ro);

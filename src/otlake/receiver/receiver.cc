@@ -30,6 +30,7 @@
 #include "otlake/otlp/proto_writer.h"
 #include "otlake/server/decompress.h"
 #include "otlake/server/memory_budget.h"
+#include "otlake/archive/replay_api.h"
 #include "otlake/sources/api.h"
 #include "otlake/wal/wal_writer.h"
 
@@ -269,6 +270,8 @@ class Receiver::Impl {
   // key it lacks is answered 401/403 without reading its body. Handle() checks again (cheap).
   bool CheckHeader(const HttpRequest& req, HttpResponse* res) {
     if (req.method == "OPTIONS") return true;
+    // Replay jobs: the project (in the body) decides; Handle authorizes once the body is read.
+    if (archive::IsReplayPath(req.path)) return true;
     auth::RouteClass route = auth::ClassifyPath(req.path);
     if (req.path == "/metrics" && !options_.metrics_public) route = auth::RouteClass::kRead;
     if (!auth::NeedsKey(options_.auth_mode, route)) return true;
@@ -295,7 +298,11 @@ class Receiver::Impl {
     // /metrics counts every project's traffic: in --auth required it needs a read or admin key
     // not limited to a project (Authorize), unless --metrics-public.
     if (req.path == "/metrics" && !options_.metrics_public) route = auth::RouteClass::kRead;
-    if (auth::NeedsKey(options_.auth_mode, route) && !Authorize(req, route, res, &key_project)) return;
+    // Replay jobs write data: POST/DELETE need an ingest (or admin) key for the job's project.
+    const bool replay = archive::IsReplayPath(req.path);
+    if (replay) route = archive::IsReplayWrite(req) ? auth::RouteClass::kIngest : auth::RouteClass::kRead;
+    bool admin = true;  // no key needed: --auth open
+    if (auth::NeedsKey(options_.auth_mode, route) && !Authorize(req, route, res, &key_project, &admin)) return;
     otlp::Signal signal;
     if (req.path == "/v1/traces") {
       signal = otlp::Signal::kTraces;
@@ -317,6 +324,10 @@ class Receiver::Impl {
       res->content_type = std::string(metrics::kContentType);
       res->body = MetricsText();
       Count(200);
+      return;
+    } else if (replay) {  // archive replay jobs (archive/replay_api.h)
+      archive::HandleReplayApi(req, res, key_project, admin);
+      Count(res->status);
       return;
     } else if (IsUiApiPath(req.path)) {  // aggregates and live tail for the web UI (api_ui.h)
       HandleUiApi(engine_, nullptr, req, res, key_project);
@@ -626,7 +637,7 @@ class Receiver::Impl {
   // Checks the request's API key against the route (docs/auth.md). False when it answered 401
   // or 403; otherwise *key_project is the project the key is limited to ("" for none).
   bool Authorize(const HttpRequest& req, auth::RouteClass route, HttpResponse* res,
-                 std::string* key_project) {
+                 std::string* key_project, bool* admin = nullptr) {
     // OTLP answers in the request's own format; every other route in JSON.
     std::string lowered;
     const std::string_view media = MediaType(req.Header("content-type"), &lowered);
@@ -662,7 +673,9 @@ class Receiver::Impl {
     }
     if (!a.ok()) return deny(401, a.message, true);
     std::string project;
-    if (route == auth::RouteClass::kIngest) {
+    if (archive::IsReplayPath(req.path)) {
+      project = archive::ReplayRequestProject(req, a.principal.project, auth::kAllProjects);
+    } else if (route == auth::RouteClass::kIngest) {
       if (!IngestProject(req, &project)) project = a.principal.project.empty() ? "default" : a.principal.project;
     } else if (route == auth::RouteClass::kRead) {
       project = req.path == "/metrics" ? std::string(auth::kAllProjects)
@@ -672,6 +685,7 @@ class Receiver::Impl {
     if (!d.ok()) return deny(d.outcome == auth::Outcome::kNeedKey ? 401 : 403, d.message,
                              d.outcome == auth::Outcome::kNeedKey);
     *key_project = a.principal.project;
+    if (admin != nullptr) *admin = a.principal.scope == auth::Scope::kAdmin;
     return true;
   }
 
