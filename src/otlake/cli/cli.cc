@@ -21,6 +21,8 @@
 
 #include "otlake/buffer/pipeline.h"
 #include "otlake/ingest/ingestor.h"
+#include "otlake/archive/filter.h"
+#include "otlake/cli/archive_cmd.h"
 #include "otlake/cli/args.h"
 #include "otlake/cli/keys_cmd.h"
 #include "otlake/cli/replay_cmd.h"
@@ -206,6 +208,7 @@ std::vector<OptionSpec> StartAllSpecs() {
   for (auto& s : SealTuningSpecs()) v.push_back(s);
   for (auto& s : S3Specs()) v.push_back(s);
   v.push_back(AuthModeSpec());
+  for (auto& s : ArchiveStartSpecs()) v.push_back(s);
   return v;
 }
 
@@ -314,6 +317,12 @@ int RunServer(const Args& a, const Instance& inst) {
     }
     s3_fs = *fs;
   }
+  // The archive writer (docs/archive.md): configured before recovery so the WAL it needs stays.
+  std::unique_ptr<ServerArchive> archive;
+  {
+    std::string err;
+    if (!ServerArchive::Configure(a, inst.root, &archive, &err)) return Usage(err, "start");
+  }
   // Days already shipped: recovery must not bring them back from the WAL.
   std::map<std::string, ship::DayStatus> shipped;
   if (auto loaded = ship::DaysIndex(inst.root + "/index").Load(); loaded.ok()) shipped = std::move(*loaded);
@@ -332,6 +341,12 @@ int RunServer(const Args& a, const Instance& inst) {
   io.wal_recycle_segments = static_cast<int>(get("wal-recycle-segments"));
   io.wal_compress = a.Flag("wal-compress");
   io.wal_direct_io = !a.Flag("wal-buffered-io");
+  if (archive) {
+    io.retain_from = archive->RetainFrom();
+    io.accepted_only = [](const ingest::Record& r) {
+      return archive::AcceptedRecordsOnly(r.signal, r.body, r.format == ingest::BodyFormat::kJson);
+    };
+  }
   buffer::PipelineOptions& po = io.pipeline;
   po.days_dir = inst.days_dir();
   po.flush_age_ms = get("flush-age-ms");
@@ -349,6 +364,13 @@ int RunServer(const Args& a, const Instance& inst) {
   if (!ingestor.ok()) {
     std::cerr << "otlake start: " << ingestor.status().message() << "\n";
     return 1;
+  }
+  if (archive) {
+    if (Status ast = archive->Start(ingestor->get()); !ast.ok()) {
+      std::cerr << "otlake start: archive: " << ast.message() << "\n";
+      (void)(*ingestor)->Stop();
+      return 1;
+    }
   }
   // Seal and ship past days in the background.
   ship::SchedulerOptions sch;
@@ -384,6 +406,10 @@ int RunServer(const Args& a, const Instance& inst) {
   ro.max_decompressed_bytes = get("max-decompressed-bytes");
   ship::Scheduler* sched = scheduler->get();
   ro.shipping_json = [sched] { return sched->StatusJson(); };
+  if (archive) {
+    ro.archive_json = [&archive] { return archive->StatusJson(); };
+    ro.archive_metrics = [&archive] { return archive->MetricsText(); };
+  }
   ro.auth_mode = auth_mode;
   ro.metrics_public = a.Flag("metrics-public");
   ro.keys = keys.get();
@@ -451,6 +477,7 @@ int RunServer(const Args& a, const Instance& inst) {
   archive::SetReplayService(nullptr);
   if (replay_service.ok()) (*replay_service)->Stop();  // before the ingestor it feeds
   (*scheduler)->Stop();  // an upload in flight stops between chunks; the next start resumes it
+  if (archive) archive->Stop();  // writes what waits (one attempt), before the WAL closes
   st = (*ingestor)->Stop();
   ::unlink(inst.server_json().c_str());
   if (LivePid(inst) == ::getpid()) ::unlink(inst.pid_file().c_str());
@@ -706,6 +733,25 @@ int CmdStatus(int argc, char** argv) {
     }
     std::cout << "\n";
   }
+  if (d.HasMember("archive") && d["archive"].IsObject() && d["archive"].HasMember("archived_lsn")) {
+    const auto& ar = d["archive"];  // the archive writer (docs/archive.md)
+    auto f = [&](const char* k) { return ar.HasMember(k) ? JsonText(ar[k]) : std::string("-"); };
+    std::cout << "archive: to " << f("target") << " as " << f("marshaler") << "/" << f("compression")
+              << "; archived LSN " << f("archived_lsn") << ", backlog " << f("backlog_lsns") << " records / "
+              << f("backlog_bytes") << " bytes, lag " << f("lag_s") << " s, " << f("objects") << " objects, "
+              << f("gaps_total") << " gaps\n";
+    if (ar.HasMember("last_error") && ar["last_error"].IsString()) {
+      std::cout << "  ARCHIVE FAILING: " << f("last_error") << " (retrying)\n";
+    }
+    if (ar.HasMember("gaps") && ar["gaps"].IsArray()) {
+      for (const auto& g : ar["gaps"].GetArray()) {
+        std::cout << "  gap: LSN " << JsonText(g["from_lsn"]) << ".." << JsonText(g["to_lsn"]) << " arrival "
+                  << JsonText(g["first_arrival_utc"]) << " .. " << JsonText(g["last_arrival_utc"]) << " ("
+                  << JsonText(g["reason"]) << ")\n";
+      }
+    }
+    std::cout << "\n";
+  }
   std::vector<std::vector<std::string>> rows;
   if (d.HasMember("tables") && d["tables"].IsObject()) {
     for (auto& m : d["tables"].GetObject()) {
@@ -797,6 +843,14 @@ int CmdSources(int argc, char** argv) {
   return RunSources(a, inst.root);
 }
 
+int CmdArchive(int argc, char** argv) {
+  Args a;
+  Instance inst;
+  int rc;
+  if (!ParseWithInstance(ArchiveCmdSpecs(), "archive", argc, argv, &a, &inst, &rc)) return rc;
+  return RunArchiveCommand(a, inst.root);
+}
+
 int CmdTrace(int argc, char** argv) {
   Args a;
   Instance inst;
@@ -860,6 +914,10 @@ const Command kCommands[] = {
      "lake through its running server, exactly once per object (default), or to an OTLP/HTTP endpoint\n"
      "or a directory (docs/archive.md). Exit 0 all replayed, 1 some objects failed, 2 usage.",
      CmdReplay, ReplaySpecs},
+    {"archive", "otlake archive status [-I ID] [-D DIR] [--json]",
+     "Show the archive writer's state (otlake start --archive-s3-bucket ...; docs/archive.md):\n"
+     "archived WAL position, totals, a batch being written, recorded gaps. Exit 1 no archive.",
+     CmdArchive, ArchiveCmdSpecs},
     {"archive", "otlake archive status [-I ID] [-D DIR] [--json]",
      "Show the archive writer's state (otlake start --archive-s3-bucket ...; docs/archive.md):\n"
      "archived WAL position, totals, a batch being written, recorded gaps. Exit 1 no archive.",

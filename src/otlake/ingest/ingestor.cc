@@ -38,7 +38,7 @@ Result<std::unique_ptr<Ingestor>> Ingestor::Open(IngestOptions options) {
   OTLAKE_ASSIGN_OR_RAISE(in->wal_, wal::WalWriter::Open(wo, in->recovery_.next_lsn));
   in->wal_ptr_.store(in->wal_.get());
   // Everything replayed is committed now: the old segments can go.
-  Status st = in->wal_->DeleteSegmentsUpTo(in->pipeline_->CommittedThroughLsn());
+  Status st = in->wal_->DeleteSegmentsUpTo(in->DeletableThrough(in->pipeline_->CommittedThroughLsn()));
   if (!st.ok()) OTLAKE_LOG(WARN) << "WAL: could not delete old segments: " << st.ToString();
   return in;
 }
@@ -152,6 +152,7 @@ void Ingestor::ReleaseSegments(int64_t hold) {
 int64_t Ingestor::DeletableThrough(int64_t lsn) {
   std::lock_guard lk(holds_mu_);
   for (const auto& [id, floor] : holds_) lsn = std::min(lsn, floor - 1);
+  if (options_.retain_from) lsn = std::min(lsn, options_.retain_from() - 1);
   return lsn;
 }
 
@@ -165,15 +166,29 @@ void Ingestor::CommittedThrough(int64_t lsn) {
 Result<int64_t> Ingestor::Submit(const Record& record, otlp::DecodeResult* decoded, Timing* timing) {
   if (decoded->batches.TotalRows() == 0) return 0;  // nothing to keep
   const auto t0 = std::chrono::steady_clock::now();
+  // A partially rejected request: its accepted records only, when asked (IngestOptions).
+  Record accepted = record;
+  std::string accepted_body;
+  if (decoded->rejected > 0 && options_.accepted_only) {
+    auto body = options_.accepted_only(record);
+    if (body.ok()) {
+      accepted_body = std::move(*body);
+      accepted.body = accepted_body;
+      accepted.format = BodyFormat::kProtobuf;
+    } else {
+      OTLAKE_LOG(WARN) << "logging a partially rejected request as received: " << body.status().ToString();
+    }
+  }
+  const Record& logged = accepted;
   // The payload is logged as header + body, straight from the request's body (no concatenation).
   std::string header;
-  EncodeRecordHeader(record, &header);
-  const std::string_view parts[] = {header, record.body};
+  EncodeRecordHeader(logged, &header);
+  const std::string_view parts[] = {header, logged.body};
   int64_t lsn;
   {
     std::lock_guard lk(seq_mu_);
     OTLAKE_RETURN_NOT_OK(pipeline_->CheckCapacity(
-        decoded->batches.ByteSize() + static_cast<int64_t>(header.size() + record.body.size())));
+        decoded->batches.ByteSize() + static_cast<int64_t>(header.size() + logged.body.size())));
     OTLAKE_ASSIGN_OR_RAISE(lsn, wal_->Append(parts));
     OTLAKE_RETURN_NOT_OK(pipeline_->Append(&decoded->batches, record.arrival_unix_nano / 1000000, lsn));
   }

@@ -51,6 +51,14 @@ struct IngestOptions {
   /// table had committed when it was sealed, or -1 if unknown. Recovery skips records up to it
   /// instead of bringing a shipped day back. Unset: no day has left.
   std::function<int64_t(int64_t day, table::TableId table)> shipped_lsn;
+  /// The smallest LSN another reader of the WAL still needs (the archive writer, archive/);
+  /// segments holding it or later records are not deleted. Unset: no such reader.
+  std::function<int64_t()> retain_from;
+  /// When set, a request with rejected records (partial success) is logged as the protobuf
+  /// request of its accepted records only (archive/filter.h), so a reader of WAL bodies (the
+  /// archive) never sees a rejected record; the rows are the same. On error it is logged as
+  /// received. Unset: every request is logged as received.
+  std::function<Result<std::string>(const Record& record)> accepted_only;
 };
 
 /// What start-up recovery found and did.

@@ -1,13 +1,20 @@
 #include "otlake/otlp/json_to_proto.h"
 
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
+#include <bit>
+#include <cmath>
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "otlake/otlp/encoding.h"
 #include "otlake/otlp/json_fields.h"
 #include "otlake/otlp/proto_writer.h"
 #include "otlake/otlp/rows_internal.h"
+#include "otlake/otlp/wire.h"
 
 namespace otlake::otlp {
 namespace {
@@ -474,6 +481,189 @@ Result<std::string> OtlpJsonToProtobuf(Signal signal, std::string_view json) {
   Transcoder t;
   OTLAKE_RETURN_NOT_OK(t.Message(doc, root, 0));
   return t.writer().Release();
+}
+
+}  // namespace otlake::otlp
+
+// ---------------------------------------------------------------------------------------------
+// Protobuf -> OTLP/JSON, driven by the same tables.
+
+namespace otlake::otlp {
+namespace {
+
+class JsonTranscoder {
+ public:
+  using W = rapidjson::Writer<rapidjson::StringBuffer>;
+  explicit JsonTranscoder(W* w) : w_(*w) {}
+
+  Status Message(std::string_view data, const Msg& m, int depth) {
+    if (depth > kMaxDepth) return Status::Invalid("nesting deeper than ", kMaxDepth, " messages");
+    // Occurrences per field of the table, in wire order (repeated fields become one array; for
+    // the others the last occurrence wins, as protobuf parsers do).
+    std::vector<WireField> seen[kMaxFields];
+    WireReader r(data);
+    WireField f;
+    int last_oneof = -1;
+    while (r.Next(&f)) {
+      const int fi = FindNumber(m, f.number);
+      if (fi < 0) continue;
+      seen[fi].push_back(f);
+      if (m.fields[fi].oneof != 0) last_oneof = fi;
+    }
+    if (!r.ok()) return Status::Invalid("malformed protobuf: ", r.error());
+    w_.StartObject();
+    for (int i = 0; i < m.count; ++i) {
+      if (seen[i].empty()) continue;
+      const Field& fd = m.fields[i];
+      if (fd.oneof != 0 && i != last_oneof) continue;
+      w_.Key(fd.name);
+      const bool packed = fd.kind == K::kPackedFixed64 || fd.kind == K::kPackedDouble ||
+                          fd.kind == K::kPackedVarint;
+      if (packed) {
+        OTLAKE_RETURN_NOT_OK(Packed(fd, seen[i]));
+      } else if (fd.kind == K::kMsg && fd.repeated) {
+        w_.StartArray();
+        for (const WireField& e : seen[i]) {
+          if (e.type != WireType::kLen) return Bad(fd);
+          OTLAKE_RETURN_NOT_OK(Message(e.data, *fd.msg, depth + 1));
+        }
+        w_.EndArray();
+      } else {
+        OTLAKE_RETURN_NOT_OK(Scalar(fd, seen[i].back(), depth));
+      }
+    }
+    w_.EndObject();
+    return Status::OK();
+  }
+
+ private:
+  static int FindNumber(const Msg& m, uint32_t number) {
+    for (int i = 0; i < m.count; ++i) {
+      if (m.fields[i].number == number) return i;
+    }
+    return -1;
+  }
+  static Status Bad(const Field& f) { return Status::Invalid(f.name, ": unexpected wire type"); }
+  void Str(std::string_view s) { w_.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+  void Dbl(double d) {
+    if (std::isfinite(d)) {
+      w_.Double(d);
+    } else {
+      Str(std::isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity");
+    }
+  }
+
+  Status Scalar(const Field& f, const WireField& v, int depth) {
+    const bool len = v.type == WireType::kLen;
+    switch (f.kind) {
+      case K::kString:
+        if (!len) return Bad(f);
+        Str(v.data);
+        return Status::OK();
+      case K::kBytes:
+        if (!len) return Bad(f);
+        scratch_.clear();
+        AppendBase64(&scratch_, v.data);
+        Str(scratch_);
+        return Status::OK();
+      case K::kId:
+        if (!len) return Bad(f);
+        scratch_.clear();
+        AppendHex(&scratch_, v.data);
+        Str(scratch_);
+        return Status::OK();
+      case K::kBool:
+        if (v.type != WireType::kVarint) return Bad(f);
+        w_.Bool(v.AsBool());
+        return Status::OK();
+      case K::kEnum:
+        if (v.type != WireType::kVarint) return Bad(f);
+        w_.Int(v.AsInt32());
+        return Status::OK();
+      case K::kU32:
+        if (v.type != WireType::kVarint) return Bad(f);
+        w_.Uint(v.AsUint32());
+        return Status::OK();
+      case K::kSint32:
+        if (v.type != WireType::kVarint) return Bad(f);
+        w_.Int(v.AsSint32());
+        return Status::OK();
+      case K::kI64:
+        if (v.type != WireType::kVarint) return Bad(f);
+        Str(std::to_string(v.AsInt64()));
+        return Status::OK();
+      case K::kFixed64:
+        if (v.type != WireType::kFixed64) return Bad(f);
+        Str(std::to_string(v.value));
+        return Status::OK();
+      case K::kSfixed64:
+        if (v.type != WireType::kFixed64) return Bad(f);
+        Str(std::to_string(v.AsInt64()));
+        return Status::OK();
+      case K::kFixed32:
+        if (v.type != WireType::kFixed32) return Bad(f);
+        w_.Uint(v.AsUint32());
+        return Status::OK();
+      case K::kDouble:
+        if (v.type != WireType::kFixed64) return Bad(f);
+        Dbl(v.AsDouble());
+        return Status::OK();
+      case K::kMsg:
+        if (!len) return Bad(f);
+        return Message(v.data, *f.msg, depth + 1);
+      default:
+        return Bad(f);
+    }
+  }
+
+  // Packed (one or more length-delimited runs) or unpacked (one field per element) encodings.
+  Status Packed(const Field& f, const std::vector<WireField>& occ) {
+    w_.StartArray();
+    for (const WireField& v : occ) {
+      if (v.type != WireType::kLen) {
+        if (f.kind == K::kPackedVarint && v.type == WireType::kVarint) {
+          Str(std::to_string(v.value));
+        } else if (f.kind != K::kPackedVarint && v.type == WireType::kFixed64) {
+          if (f.kind == K::kPackedDouble) Dbl(v.AsDouble()); else Str(std::to_string(v.value));
+        } else {
+          return Bad(f);
+        }
+        continue;
+      }
+      const uint8_t* p = reinterpret_cast<const uint8_t*>(v.data.data());
+      const uint8_t* end = p + v.data.size();
+      while (p < end) {
+        uint64_t x;
+        if (f.kind == K::kPackedVarint) {
+          if (ReadVarint(&p, end, &x) != 0) return Bad(f);
+          Str(std::to_string(x));
+          continue;
+        }
+        if (end - p < 8) return Bad(f);
+        std::memcpy(&x, p, 8);
+        p += 8;
+        if (f.kind == K::kPackedDouble) Dbl(std::bit_cast<double>(x)); else Str(std::to_string(x));
+      }
+    }
+    w_.EndArray();
+    return Status::OK();
+  }
+
+  W& w_;
+  std::string scratch_;
+};
+
+}  // namespace
+
+Result<std::string> OtlpProtobufToJson(Signal signal, std::string_view proto) {
+  const Msg& root = signal == Signal::kTraces ? kTracesReq
+                    : signal == Signal::kLogs ? kLogsReq
+                                              : kMetricsReq;
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  JsonTranscoder t(&w);
+  OTLAKE_RETURN_NOT_OK(t.Message(proto, root, 0));
+  return std::string(buf.GetString(), buf.GetSize());
 }
 
 }  // namespace otlake::otlp

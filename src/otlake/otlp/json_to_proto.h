@@ -23,4 +23,13 @@ namespace otlake::otlp {
 /// Converts an OTLP/JSON Export{Trace,Logs,Metrics}ServiceRequest to protobuf wire format.
 Result<std::string> OtlpJsonToProtobuf(Signal signal, std::string_view json);
 
+/// The inverse: a protobuf Export{Trace,Logs,Metrics}ServiceRequest as OTLP/JSON in the
+/// OTLP/HTTP encoding pdata's JSON marshaler writes (camelCase names, lowercase hex IDs, enums
+/// as integers, 64-bit integers as decimal strings, bytes as base64, non-finite doubles as
+/// "NaN"/"Infinity"). Every field present on the wire is written (repeated fields in wire order,
+/// several top-level messages concatenated on the wire become one array); unknown fields are
+/// dropped. OtlpJsonToProtobuf of the result decodes to the same rows. Invalid for malformed
+/// protobuf or a field of the wrong wire type. Used by the archive writer (otlp_json objects).
+Result<std::string> OtlpProtobufToJson(Signal signal, std::string_view proto);
+
 }  // namespace otlake::otlp

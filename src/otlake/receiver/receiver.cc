@@ -445,6 +445,7 @@ class Receiver::Impl {
     j.End();
     if (options_.shipping_json) j.Raw("shipping", options_.shipping_json());
     j.Raw("sources", sources::HealthJson());  // ingestion sources: per-source counters
+    j.Raw("archive", options_.archive_json ? options_.archive_json() : std::string("{\"enabled\":false}"));
     j.End();
     return j.Take();
   }
@@ -590,7 +591,9 @@ class Receiver::Impl {
 
     if (options_.shipping_json) WriteShippingMetrics(options_.shipping_json(), &w);
     sources::WriteMetrics(&w);  // otlake_source_* per ingestion source
-    return w.Take();
+    std::string text = w.Take();
+    if (options_.archive_metrics) text += options_.archive_metrics();  // otlake_archive_*
+    return text;
   }
 
  private:

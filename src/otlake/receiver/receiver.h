@@ -50,6 +50,10 @@ struct ReceiverOptions {
   int max_nesting_depth = 64;
   /// The /healthz "shipping" object (ship::Scheduler::StatusJson); unset: omitted.
   std::function<std::string()> shipping_json;
+  /// The /healthz "archive" object and the otlake_archive_* /metrics lines (archive/writer.h);
+  /// unset: "archive": {"enabled": false}, no lines.
+  std::function<std::string()> archive_json;
+  std::function<std::string()> archive_metrics;
   /// --auth: kRequired makes /v1/* and /api/* need an API key (docs/auth.md); /v3/* always does.
   auth::Mode auth_mode = auth::Mode::kOpen;
   /// The keys requests are checked against (not owned; outlives the receiver). Null: no keys,

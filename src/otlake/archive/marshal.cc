@@ -1,0 +1,112 @@
+#include "otlake/archive/marshal.h"
+
+#include <zlib.h>
+#include <zstd.h>
+
+#include <memory>
+
+#include "otlake/otlp/decode.h"
+#include "otlake/otlp/json_to_proto.h"
+
+namespace otlake::archive {
+namespace {
+
+static_assert(static_cast<int>(Signal::kTraces) == static_cast<int>(otlp::Signal::kTraces) &&
+              static_cast<int>(Signal::kLogs) == static_cast<int>(otlp::Signal::kLogs) &&
+              static_cast<int>(Signal::kMetrics) == static_cast<int>(otlp::Signal::kMetrics));
+
+Result<std::string> Gzip(std::string_view input, int level) {
+  z_stream zs{};
+  if (deflateInit2(&zs, level > 0 ? level : Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+                   Z_DEFAULT_STRATEGY) != Z_OK) {
+    return Status::OutOfMemory("deflateInit2 failed");
+  }
+  std::string out(deflateBound(&zs, input.size()), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
+  zs.avail_in = static_cast<uInt>(input.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) return Status::UnknownError("gzip failed");
+  return out;
+}
+
+Result<std::string> Zstd(std::string_view input, int level) {
+  std::string out(ZSTD_compressBound(input.size()), '\0');
+  // One context per thread: the archive writer compresses on one thread, and a context keeps
+  // its tables between objects.
+  thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> ctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  if (!ctx) return Status::OutOfMemory("ZSTD_createCCtx failed");
+  const size_t n = ZSTD_compressCCtx(ctx.get(), out.data(), out.size(), input.data(), input.size(),
+                                     level > 0 ? level : ZSTD_CLEVEL_DEFAULT);
+  if (ZSTD_isError(n)) return Status::UnknownError("zstd failed: ", ZSTD_getErrorName(n));
+  out.resize(n);
+  return out;
+}
+
+uint64_t Mix(uint64_t x) {  // splitmix64's finaliser
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+Result<std::string> CompressObject(std::string_view input, Compression compression, int level) {
+  switch (compression) {
+    case Compression::kGzip: return Gzip(input, level);
+    case Compression::kZstd: return Zstd(input, level);
+    case Compression::kNone: break;
+  }
+  return std::string(input);
+}
+
+Result<std::string> MarshalObject(Signal signal, std::string_view proto_requests,
+                                  Marshaler marshaler, Compression compression, int level) {
+  if (marshaler == Marshaler::kOtlpJson) {
+    OTLAKE_ASSIGN_OR_RAISE(std::string json,
+                           otlp::OtlpProtobufToJson(static_cast<otlp::Signal>(signal), proto_requests));
+    if (compression == Compression::kNone) return json;
+    return CompressObject(json, compression, level);
+  }
+  if (marshaler != Marshaler::kOtlpProto) {
+    return Status::Invalid("marshaler: ", MarshalerName(marshaler), " is not written by the archive");
+  }
+  return CompressObject(proto_requests, compression, level);
+}
+
+std::string_view ContentEncoding(Compression compression) {
+  switch (compression) {
+    case Compression::kGzip: return "gzip";
+    case Compression::kZstd: return "zstd";
+    case Compression::kNone: break;
+  }
+  return "";
+}
+
+std::string ArchiveUuidV7(int64_t unix_ms, uint64_t salt, Signal signal, int64_t first_lsn,
+                          int64_t last_lsn) {
+  const uint64_t h1 = Mix(salt ^ Mix(static_cast<uint64_t>(first_lsn) * 4 + static_cast<uint64_t>(signal)));
+  const uint64_t h2 = Mix(h1 ^ Mix(static_cast<uint64_t>(last_lsn)));
+  uint8_t b[16];
+  const uint64_t ms = static_cast<uint64_t>(unix_ms) & 0xFFFFFFFFFFFFull;
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<uint8_t>(ms >> (8 * (5 - i)));
+  b[6] = static_cast<uint8_t>(0x70 | ((h1 >> 8) & 0x0F));
+  b[7] = static_cast<uint8_t>(h1);
+  b[8] = static_cast<uint8_t>(0x80 | ((h2 >> 56) & 0x3F));
+  for (int i = 9; i < 16; ++i) b[i] = static_cast<uint8_t>(h2 >> (8 * (15 - i)));
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[b[i] >> 4]);
+    out.push_back(kHex[b[i] & 15]);
+  }
+  return out;
+}
+
+}  // namespace otlake::archive
