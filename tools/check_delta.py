@@ -6,9 +6,9 @@ Usage: check_delta.py EXPECT.json
 
 EXPECT.json (written by src/otlake/lake/reader_check_test.cc):
   {"tables": [{"name", "path", "version", "columns": [...], "types": [...], "txn": {appId: v},
-               "rows", "null_counts": {col: n},
+               "rows", "null_counts": {col: n} (every column but the attribute maps),
                "files": [{"path", "rows", "min_event_ts", "max_event_ts"}],
-               "key": col, "samples": [{col: value, ...}],
+               "key": col, "samples": [{col: value, ...}] (a map as [[key, value], ...]),
                "skip": {"event_ts_below": X, "expect_files": n, "expect_rows": r,
                         "trace_id_below": "2" (optional)}}]}
 
@@ -55,10 +55,22 @@ def type_ok(arrow_type, delta_type):
         return pa.types.is_float64(arrow_type)
     if delta_type == "boolean":
         return pa.types.is_boolean(arrow_type)
+    if delta_type == "map":  # map<string,string>; Polars hands it over as list<struct<key,value>>
+        if pa.types.is_map(arrow_type):
+            return type_ok(arrow_type.key_type, "string") and type_ok(arrow_type.item_type, "string")
+        return (pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type)) and \
+            pa.types.is_struct(arrow_type.value_type) and arrow_type.value_type.num_fields == 2
     return False
 
 
+def map_pairs(v):
+    """A map cell as [[key, value], ...] whatever the engine's Python form (tuples or dicts)."""
+    return [[e["key"], e["value"]] if isinstance(e, dict) else list(e) for e in v]
+
+
 def same_value(got, want):
+    if isinstance(want, list):
+        return got is not None and map_pairs(got) == want
     if isinstance(want, float) or isinstance(got, float):
         if got is None or want is None:
             return got is want
@@ -80,8 +92,9 @@ def check_table(engine, t, exp):
         ok &= check(type_ok(t.schema.field(name).type, dtype),
                     "%s: column %s has type %s, want Delta %s" % (where, name, t.schema.field(name).type, dtype))
         got_nulls = t.column(name).null_count
-        ok &= check(got_nulls == exp["null_counts"][name],
-                    "%s: column %s has %d nulls, want %d" % (where, name, got_nulls, exp["null_counts"][name]))
+        want_nulls = exp["null_counts"].get(name, 0)  # maps are never null and have no stats
+        ok &= check(got_nulls == want_nulls,
+                    "%s: column %s has %d nulls, want %d" % (where, name, got_nulls, want_nulls))
     keys = t.column(exp["key"]).to_pylist()
     index = {}
     for i, k in enumerate(keys):
@@ -214,12 +227,29 @@ def check_bloom_filters(con, exp, notes):
     files = [os.path.join(exp["path"], f["path"]) for f in exp["files"]]
     probes = sorted({s["trace_id"] for s in exp["samples"]}) + ["0" * 32, "f" * 32]
     false_pos = negatives = 0
+    # DuckDB 1.5.5's parquet_bloom_probe picks the column chunk by the column's top-level
+    # position, not its leaf position: with attribute maps (two leaves each) before trace_id it
+    # would read another leaf's (absent) filter. Name the top-level column whose position is
+    # trace_id's leaf index, so the probe reads trace_id's filter.
+    import pyarrow.parquet as papq
+    pf = papq.ParquetFile(files[0])
+    leaves = [pf.schema.column(i).path for i in range(len(pf.schema))]
+    top = pf.schema_arrow.names
+    probe_col = top[leaves.index("trace_id")]
+    if probe_col != "trace_id":
+        if not pa.types.is_string(pf.schema_arrow.field(probe_col).type):
+            # The probe also casts the value to that column's type: it cannot be pointed at
+            # trace_id's filter here. (otlake's own reader uses the filters: engine tests.)
+            notes.append("trace_id bloom probe skipped: DuckDB's parquet_bloom_probe counts top-level "
+                         "columns and position %d is %s" % (leaves.index("trace_id"), probe_col))
+            return ok
+        notes.append("bloom probe via column position of %s (DuckDB's probe counts top-level columns)" % probe_col)
     for tid in probes:
         for f in files:
             fq = f.replace("'", "''")
             holds = con.sql("SELECT count(*) FROM read_parquet('%s') WHERE trace_id = '%s'" % (fq, tid)).fetchone()[0] > 0
-            maybe = con.sql("SELECT NOT bool_and(bloom_filter_excludes) FROM parquet_bloom_probe('%s', 'trace_id', '%s')"
-                            % (fq, tid)).fetchone()[0]
+            maybe = con.sql("SELECT NOT bool_and(bloom_filter_excludes) FROM parquet_bloom_probe('%s', '%s', '%s')"
+                            % (fq, probe_col, tid)).fetchone()[0]
             if holds:
                 ok &= check(maybe is True, "%s/duckdb: bloom filter of %s says trace %s is absent, but it is there"
                             % (exp["name"], os.path.basename(f), tid))

@@ -70,13 +70,24 @@ def pb_attrs(kvs):
     return [(kv.key, pb_value(kv.value)) for kv in kvs]
 
 
+def last_per_key(pairs):
+    """An attribute list as the lake stores it: a key repeated later in the list keeps only its
+    last value, at that position (docs/attributes.md)."""
+    last = {k: i for i, (k, _) in enumerate(pairs)}
+    return [p for i, p in enumerate(pairs) if last[p[0]] == i]
+
+
+def pb_attr_list(kvs):
+    return last_per_key(pb_attrs(kvs))
+
+
 def pb_resource(rs):
-    return {"attrs": pb_attrs(rs.resource.attributes),
+    return {"attrs": pb_attr_list(rs.resource.attributes),
             "dropped": rs.resource.dropped_attributes_count, "schema_url": rs.schema_url}
 
 
 def pb_scope(ss):
-    return {"name": ss.scope.name, "version": ss.scope.version, "attrs": pb_attrs(ss.scope.attributes),
+    return {"name": ss.scope.name, "version": ss.scope.version, "attrs": pb_attr_list(ss.scope.attributes),
             "dropped": ss.scope.dropped_attributes_count, "schema_url": ss.schema_url}
 
 
@@ -95,13 +106,13 @@ def spans_from_pb(req):
                     "parent_span_id": hexid(s.parent_span_id), "trace_state": s.trace_state,
                     "flags": s.flags, "name": s.name, "kind": s.kind,
                     "start": s.start_time_unix_nano, "end": s.end_time_unix_nano,
-                    "attrs": pb_attrs(s.attributes), "dropped_attrs": s.dropped_attributes_count,
-                    "events": [{"time": e.time_unix_nano, "name": e.name, "attrs": pb_attrs(e.attributes),
+                    "attrs": pb_attr_list(s.attributes), "dropped_attrs": s.dropped_attributes_count,
+                    "events": [{"time": e.time_unix_nano, "name": e.name, "attrs": pb_attr_list(e.attributes),
                                 "dropped": e.dropped_attributes_count} for e in s.events],
                     "dropped_events": s.dropped_events_count,
                     "links": [{"trace_id": hexid(l.trace_id), "span_id": hexid(l.span_id),
                                "trace_state": l.trace_state, "flags": l.flags,
-                               "attrs": pb_attrs(l.attributes), "dropped": l.dropped_attributes_count}
+                               "attrs": pb_attr_list(l.attributes), "dropped": l.dropped_attributes_count}
                               for l in s.links],
                     "dropped_links": s.dropped_links_count,
                     "status": {"code": s.status.code, "message": s.status.message},
@@ -119,7 +130,7 @@ def logs_from_pb(req):
                     "time": r.time_unix_nano, "observed_time": r.observed_time_unix_nano,
                     "severity_number": r.severity_number, "severity_text": r.severity_text,
                     "body": pb_value(r.body) if r.HasField("body") else None,
-                    "attrs": pb_attrs(r.attributes), "dropped": r.dropped_attributes_count,
+                    "attrs": pb_attr_list(r.attributes), "dropped": r.dropped_attributes_count,
                     "flags": r.flags, "trace_id": hexid(r.trace_id), "span_id": hexid(r.span_id),
                     "event_name": r.event_name,
                 })
@@ -155,7 +166,7 @@ def metrics_from_pb(req):
                 data = getattr(m, which)
                 for p in data.data_points:
                     r = dict(base, type=which, start=p.start_time_unix_nano, time=p.time_unix_nano,
-                             attrs=pb_attrs(p.attributes), flags=p.flags)
+                             attrs=pb_attr_list(p.attributes), flags=p.flags)
                     r["temporality"] = getattr(data, "aggregation_temporality", 0)
                     if which == "sum":
                         r["is_monotonic"] = data.is_monotonic
@@ -255,13 +266,56 @@ def attrs_from_json(text):
     return [(k, typed_from_json_value(v)) for k, v in obj[1]]
 
 
+def map_pairs(cell):
+    """A map cell as the readers give it (pyarrow: (k, v) tuples; Polars: {"key", "value"} dicts)
+    as [(key, value)]."""
+    return [(e["key"], e["value"]) if isinstance(e, dict) else (e[0], e[1]) for e in cell or []]
+
+
+def typed_from_map_value(value, letter):
+    """One map value and its type letter (docs/attributes.md) as the model's typed value."""
+    if letter == "e":
+        assert value is None, value
+        return None
+    if letter == "s":
+        return ("string", value)
+    if letter == "i":
+        return ("int", int(value))
+    if letter == "d":
+        return ("double", D(float({"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}.get(value, value))))
+    if letter == "b":
+        assert value in ("true", "false"), value
+        return ("bool", value == "true")
+    if letter == "y":
+        return ("bytes", base64.b64decode(value, validate=True))
+    if letter in "ak":
+        typed = typed_from_json_value(parse_typed(value))
+        assert typed[0] == ("array" if letter == "a" else "kvlist"), (letter, value)
+        return typed
+    raise AssertionError(f"unknown type letter {letter!r}")
+
+
+def attrs_from_map(cell, letters):
+    pairs = map_pairs(cell)
+    assert len(pairs) == len(letters or ""), (pairs, letters)
+    return [(k, typed_from_map_value(v, t)) for (k, v), t in zip(pairs, letters)]
+
+
+def row_attrs(r, level):
+    """The attribute list `<level>_attrs` of a row: from the map columns of a Delta reader, or the
+    typed JSON object `<level>_attrs_json` of the read API."""
+    if level + "_attrs_json" in r:
+        return attrs_from_json(r[level + "_attrs_json"])
+    return attrs_from_map(r[level + "_attrs"], r[level + "_attrs_types"])
+
+
 def row_resource(r):
-    return {"attrs": attrs_from_json(r["resource_attrs_json"]),
+    return {"attrs": row_attrs(r, "resource"),
             "dropped": r["resource_dropped_attributes_count"], "schema_url": r["resource_schema_url"]}
 
 
 def row_scope(r):
-    return {"name": r["scope_name"], "version": r["scope_version"], "attrs": attrs_from_json(r["scope_attrs_json"]),
+    return {"name": r["scope_name"], "version": r["scope_version"], "attrs": row_attrs(r, "scope"),
             "dropped": r["scope_dropped_attributes_count"], "schema_url": r["scope_schema_url"]}
 
 
@@ -286,14 +340,14 @@ def spans_from_rows(spans, events, links):
             "trace_id": s["trace_id"], "span_id": s["span_id"], "parent_span_id": s["parent_span_id"],
             "trace_state": s["trace_state"], "flags": s["flags"], "name": s["name"],
             "kind": enum_number(KINDS, s["kind"]), "start": s["start_time_unix_nano"],
-            "end": s["end_time_unix_nano"], "attrs": attrs_from_json(s["span_attrs_json"]),
+            "end": s["end_time_unix_nano"], "attrs": row_attrs(s, "span"),
             "dropped_attrs": s["dropped_attributes_count"],
-            "events": [{"time": e["time_unix_nano"], "name": e["name"], "attrs": attrs_from_json(e["event_attrs_json"]),
+            "events": [{"time": e["time_unix_nano"], "name": e["name"], "attrs": row_attrs(e, "event"),
                         "dropped": e["dropped_attributes_count"]} for e in es],
             "dropped_events": s["dropped_events_count"],
             "links": [{"trace_id": l["linked_trace_id"], "span_id": l["linked_span_id"],
                        "trace_state": l["link_trace_state"], "flags": l["link_flags"],
-                       "attrs": attrs_from_json(l["link_attrs_json"]), "dropped": l["dropped_attributes_count"]}
+                       "attrs": row_attrs(l, "link"), "dropped": l["dropped_attributes_count"]}
                       for l in ls],
             "dropped_links": s["dropped_links_count"],
             "status": {"code": enum_number(STATUS, s["status_code"]), "message": s["status_message"]},
@@ -316,7 +370,7 @@ def logs_from_rows(rows):
         out.append({
             "resource": row_resource(r), "scope": row_scope(r), "time": r["time_unix_nano"],
             "observed_time": r["observed_time_unix_nano"], "severity_number": r["severity_number"],
-            "severity_text": r["severity_text"], "body": body, "attrs": attrs_from_json(r["log_attrs_json"]),
+            "severity_text": r["severity_text"], "body": body, "attrs": row_attrs(r, "log"),
             "dropped": r["dropped_attributes_count"], "flags": r["flags"], "trace_id": r["trace_id"],
             "span_id": r["span_id"], "event_name": r["event_name"],
         })
@@ -362,7 +416,7 @@ def metrics_from_rows(points, hists):
                "description": r["description"], "unit": r["unit"],
                "metadata": attrs_from_json(r["metric_metadata_json"]), "type": t,
                "start": r["start_time_unix_nano"], "time": r["time_unix_nano"],
-               "attrs": attrs_from_json(r["point_attrs_json"]), "flags": r["flags"],
+               "attrs": row_attrs(r, "point"), "flags": r["flags"],
                "temporality": enum_number(TEMPORALITY, r["aggregation_temporality"])}
         if t == "sum":
             rec["is_monotonic"] = r["is_monotonic"]

@@ -24,8 +24,17 @@ std::shared_ptr<arrow::DataType> ArrowType(ColType t) {
     case ColType::kInt64: return arrow::int64();
     case ColType::kDouble: return arrow::float64();
     case ColType::kBool: return arrow::boolean();
+    case ColType::kMap: return AttrMapType();
   }
   return arrow::utf8();
+}
+
+bool Monotonic(const std::vector<int32_t>& v, size_t bytes) {
+  if (v.empty() || v.front() != 0 || static_cast<size_t>(v.back()) != bytes) return false;
+  for (size_t k = 1; k < v.size(); ++k) {
+    if (v[k] < v[k - 1]) return false;
+  }
+  return true;
 }
 
 // Packs 0/1 bytes into an Arrow bitmap; counts zero bytes into *zeros.
@@ -55,6 +64,14 @@ Status CheckColumn(const Column& c, int64_t rows, const char* name) {
       (c.offsets.empty() || c.offsets.front() != 0 ||
        static_cast<size_t>(c.offsets.back()) != c.chars.size())) {
     return Status::Invalid("column ", name, " has inconsistent string offsets");
+  }
+  if (c.type == ColType::kMap) {
+    const size_t entries = c.val_valid.size();
+    if (!Monotonic(c.offsets, entries) || !Monotonic(c.key_offsets, c.key_chars.size()) ||
+        !Monotonic(c.val_offsets, c.val_chars.size()) || c.key_offsets.size() != entries + 1 ||
+        c.val_offsets.size() != entries + 1) {
+      return Status::Invalid("column ", name, " has inconsistent map offsets");
+    }
   }
   if (c.dict) {
     for (size_t k = 1; k < c.offsets.size(); ++k) {
@@ -127,6 +144,38 @@ Result<std::shared_ptr<arrow::Array>> DenseStrings(const Column& c, int64_t rows
       0));
 }
 
+// A map column's rows (dictionary or not) as a MapArray whose buffers are copies.
+Result<std::shared_ptr<arrow::Array>> DenseMap(const Column& c, int64_t rows) {
+  std::vector<int32_t> offsets = {0}, key_offsets = {0}, val_offsets = {0};
+  std::string keys, vals;
+  std::vector<uint8_t> valid;
+  offsets.reserve(static_cast<size_t>(rows) + 1);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t k = c.MapBegin(r); k < c.MapEnd(r); ++k) {
+      keys.append(c.MapKey(k));
+      key_offsets.push_back(static_cast<int32_t>(keys.size()));
+      vals.append(c.MapValue(k));
+      val_offsets.push_back(static_cast<int32_t>(vals.size()));
+      valid.push_back(c.val_valid[k]);
+    }
+    offsets.push_back(static_cast<int32_t>(valid.size()));
+  }
+  const int64_t entries = static_cast<int64_t>(valid.size());
+  int64_t nulls = 0;
+  OTLAKE_ASSIGN_OR_RAISE(auto validity, PackBits(valid, entries, &nulls));
+  auto key_arr = arrow::MakeArray(arrow::ArrayData::Make(
+      arrow::utf8(), entries,
+      {nullptr, arrow::Buffer::FromVector(std::move(key_offsets)), arrow::Buffer::FromString(std::move(keys))}, 0));
+  auto val_arr = arrow::MakeArray(arrow::ArrayData::Make(
+      arrow::utf8(), entries,
+      {nulls > 0 ? validity : nullptr, arrow::Buffer::FromVector(std::move(val_offsets)),
+       arrow::Buffer::FromString(std::move(vals))},
+      nulls));
+  return std::make_shared<arrow::MapArray>(AttrMapType(), rows,
+                                           arrow::Buffer::FromVector(std::move(offsets)), key_arr,
+                                           val_arr);
+}
+
 // Builds one array. `own` decides between borrowing (Wrap) and taking ownership (FromVector).
 template <bool kOwn, typename ColumnRef>
 Result<std::shared_ptr<arrow::Array>> ToArray(ColumnRef&& c, int64_t rows,
@@ -144,9 +193,30 @@ Result<std::shared_ptr<arrow::Array>> ToArray(ColumnRef&& c, int64_t rows,
       return arrow::Buffer::Wrap(vec);
     }
   };
+  if (c.type == ColType::kMap) {
+    if (c.dict) return DenseMap(c, rows);
+    const int64_t entries = static_cast<int64_t>(c.val_valid.size());
+    int64_t nulls = 0;
+    OTLAKE_ASSIGN_OR_RAISE(auto vvalid, PackBits(c.val_valid, entries, &nulls));
+    auto bytes = [](auto& str) -> std::shared_ptr<arrow::Buffer> {
+      if constexpr (kOwn) {
+        return arrow::Buffer::FromString(std::move(str));
+      } else {
+        return std::make_shared<arrow::Buffer>(reinterpret_cast<const uint8_t*>(str.data()),
+                                               static_cast<int64_t>(str.size()));
+      }
+    };
+    auto key_arr = arrow::MakeArray(arrow::ArrayData::Make(
+        arrow::utf8(), entries, {nullptr, hold(c.key_offsets), bytes(c.key_chars)}, 0));
+    auto val_arr = arrow::MakeArray(arrow::ArrayData::Make(
+        arrow::utf8(), entries, {nulls > 0 ? vvalid : nullptr, hold(c.val_offsets), bytes(c.val_chars)},
+        nulls));
+    return std::make_shared<arrow::MapArray>(type, rows, hold(c.offsets), key_arr, val_arr);
+  }
   if (c.dict) return DenseStrings(c, rows);
   std::shared_ptr<arrow::ArrayData> data;
   switch (c.type) {
+    case ColType::kMap: break;  // above
     case ColType::kInt64:
       data = arrow::ArrayData::Make(type, rows, {validity, hold(c.ints)}, null_count);
       break;
@@ -175,6 +245,12 @@ Result<std::shared_ptr<arrow::Array>> ToArray(ColumnRef&& c, int64_t rows,
 }
 
 }  // namespace
+
+std::shared_ptr<arrow::DataType> AttrMapType() {
+  static const std::shared_ptr<arrow::DataType> type = std::make_shared<arrow::MapType>(
+      arrow::field("key", arrow::utf8(), false), arrow::field("value", arrow::utf8(), true));
+  return type;
+}
 
 Status EnsureArrowComputeInitialized() {
   static std::once_flag once;
@@ -206,7 +282,8 @@ Result<std::shared_ptr<arrow::Table>> BorrowAsTable(const std::vector<const RowB
   for (size_t i = 0; i < defs.size(); ++i) {
     const bool dense = std::find(dense_columns.begin(), dense_columns.end(), defs[i].name) !=
                        dense_columns.end();
-    const bool dict = batches.front()->column(static_cast<int>(i)).dict && !dense;
+    const bool dict = batches.front()->column(static_cast<int>(i)).dict &&
+                      defs[i].type == ColType::kString && !dense;
     for (const RowBatch* b : batches) {
       if (b->num_rows() > 0) {
         OTLAKE_RETURN_NOT_OK(CheckColumn(b->column(static_cast<int>(i)), b->num_rows(), defs[i].name));
@@ -317,6 +394,13 @@ Result<std::unique_ptr<RowGatherer>> RowGatherer::Make(std::shared_ptr<arrow::Ta
       case arrow::Type::DOUBLE:
       case arrow::Type::BOOL:
       case arrow::Type::STRING: break;
+      case arrow::Type::MAP: {
+        const auto& m = static_cast<const arrow::MapType&>(type);
+        if (m.key_type()->id() != arrow::Type::STRING || m.item_type()->id() != arrow::Type::STRING) {
+          return Status::NotImplemented("RowGatherer: map type ", type);
+        }
+        break;
+      }
       case arrow::Type::DICTIONARY: {
         const auto& d = static_cast<const arrow::DictionaryType&>(type);
         if (d.index_type()->id() != arrow::Type::INT32) {
@@ -436,6 +520,87 @@ Result<std::shared_ptr<arrow::Table>> RowGatherer::Gather(const uint64_t* rows, 
                       static_cast<size_t>(o[1] - o[0]));
         }
         out = arrow::ArrayData::Make(type, n, {validity, col.values, col.chars}, nulls);
+        break;
+      }
+      case arrow::Type::MAP: {
+        // Entry offsets, then the keys' and values' offsets and bytes, then value validity.
+        OTLAKE_RETURN_NOT_OK(Reserve(&col.values, (n + 1) * 4, pool_));
+        auto* offsets = reinterpret_cast<int32_t*>(col.values->mutable_data());
+        int64_t entries = 0, key_bytes = 0, val_bytes = 0;
+        offsets[0] = 0;
+        auto parts = [&](int64_t i, const arrow::ArrayData** keys, const arrow::ArrayData** vals,
+                         int64_t* first, int64_t* count) {
+          const arrow::ArrayData& d = *col.chunks[chunk[i]];
+          const int32_t* o = d.GetValues<int32_t>(1) + local[i];
+          const arrow::ArrayData& st = *d.child_data[0];
+          *keys = st.child_data[0].get();
+          *vals = st.child_data[1].get();
+          *first = st.offset + o[0];
+          *count = o[1] - o[0];
+        };
+        for (int64_t i = 0; i < n; ++i) {
+          const arrow::ArrayData *keys, *vals;
+          int64_t first, count;
+          parts(i, &keys, &vals, &first, &count);
+          entries += count;
+          if (count > 0) {
+            const int32_t* ko = keys->GetValues<int32_t>(1) + first;
+            const int32_t* vo = vals->GetValues<int32_t>(1) + first;
+            key_bytes += ko[count] - ko[0];
+            val_bytes += vo[count] - vo[0];
+          }
+          if (entries > INT32_MAX || key_bytes > INT32_MAX || val_bytes > INT32_MAX) {
+            return Status::CapacityError("RowGatherer: map column over 2 GiB");
+          }
+          offsets[i + 1] = static_cast<int32_t>(entries);
+        }
+        OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> ko_buf,
+                               arrow::AllocateBuffer((entries + 1) * 4, pool_));
+        OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> vo_buf,
+                               arrow::AllocateBuffer((entries + 1) * 4, pool_));
+        OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> kc_buf, arrow::AllocateBuffer(key_bytes, pool_));
+        OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> vc_buf, arrow::AllocateBuffer(val_bytes, pool_));
+        OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> vv_buf,
+                               arrow::AllocateEmptyBitmap(std::max<int64_t>(entries, 1), pool_));
+        auto* ko_out = reinterpret_cast<int32_t*>(ko_buf->mutable_data());
+        auto* vo_out = reinterpret_cast<int32_t*>(vo_buf->mutable_data());
+        uint8_t* kc = kc_buf->mutable_data();
+        uint8_t* vc = vc_buf->mutable_data();
+        uint8_t* vv = vv_buf->mutable_data();
+        int64_t e = 0, kpos = 0, vpos = 0, val_nulls = 0;
+        ko_out[0] = vo_out[0] = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          const arrow::ArrayData *keys, *vals;
+          int64_t first, count;
+          parts(i, &keys, &vals, &first, &count);
+          const int32_t* ko = keys->GetValues<int32_t>(1) + first;
+          const int32_t* vo = vals->GetValues<int32_t>(1) + first;
+          const uint8_t* kdata = keys->buffers[2] ? keys->buffers[2]->data() : nullptr;
+          const uint8_t* vdata = vals->buffers[2] ? vals->buffers[2]->data() : nullptr;
+          const uint8_t* vbits = vals->buffers[0] ? vals->buffers[0]->data() : nullptr;
+          for (int64_t k = 0; k < count; ++k, ++e) {
+            const int32_t kl = ko[k + 1] - ko[k], vl = vo[k + 1] - vo[k];
+            if (kl > 0) std::memcpy(kc + kpos, kdata + ko[k], static_cast<size_t>(kl));
+            if (vl > 0) std::memcpy(vc + vpos, vdata + vo[k], static_cast<size_t>(vl));
+            kpos += kl;
+            vpos += vl;
+            ko_out[e + 1] = static_cast<int32_t>(kpos);
+            vo_out[e + 1] = static_cast<int32_t>(vpos);
+            if (vbits == nullptr || arrow::bit_util::GetBit(vbits, vals->offset + first + k)) {
+              arrow::bit_util::SetBit(vv, e);
+            } else {
+              ++val_nulls;
+            }
+          }
+        }
+        const auto& mt = static_cast<const arrow::MapType&>(*type);
+        auto key_data = arrow::ArrayData::Make(mt.key_type(), entries, {nullptr, ko_buf, kc_buf}, 0);
+        auto val_data = arrow::ArrayData::Make(mt.item_type(), entries,
+                                               {val_nulls > 0 ? vv_buf : nullptr, vo_buf, vc_buf}, val_nulls);
+        auto struct_data = arrow::ArrayData::Make(mt.value_type(), entries, {nullptr}, 0);
+        struct_data->child_data = {key_data, val_data};
+        out = arrow::ArrayData::Make(type, n, {validity, col.values}, nulls);
+        out->child_data = {struct_data};
         break;
       }
       default: return Status::NotImplemented("RowGatherer: column type ", *type);

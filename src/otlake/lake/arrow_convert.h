@@ -6,6 +6,8 @@
 //   kInt64  -> int64                  Delta "long"
 //   kDouble -> float64                Delta "double"
 //   kBool   -> bool (bit-packed)      Delta "boolean"
+//   kMap    -> map<utf8, utf8>        Delta {"type":"map","keyType":"string","valueType":"string",
+//                                     "valueContainsNull":true}
 // Fields are non-nullable unless ColumnDef::nullable. Nullable columns get a validity bitmap
 // packed from Column::valid (omitted when there is no null).
 //
@@ -23,6 +25,10 @@
 #include "otlake/table/row_batch.h"
 
 namespace otlake::lake {
+
+/// The Arrow type of an attribute map column: map<utf8 (non-null), utf8 (nullable)>; Parquet
+/// stores it as MAP { repeated group key_value { key; value } }, Delta as map<string,string>.
+std::shared_ptr<arrow::DataType> AttrMapType();
 
 /// Registers Arrow's compute kernels once per process (toolchain.md pitfall 1). Thread-safe.
 Status EnsureArrowComputeInitialized();
@@ -66,7 +72,7 @@ Result<std::shared_ptr<arrow::Array>> SortIndicesOf(const std::shared_ptr<arrow:
 /// released (a file written row group by row group then touches one row group's worth of new
 /// memory instead of two copies of every column). Handles int32/int64/double, bool, utf8 and
 /// dictionary<int32, utf8> columns whose chunks share one dictionary; Make returns
-/// NotImplemented for anything else (WriteDataFile then falls back to SortTable; compaction's
+/// map<utf8, utf8> columns; Make returns NotImplemented for anything else (WriteDataFile then falls back to SortTable; compaction's
 /// read-back columns are all of these types).
 class RowGatherer {
  public:

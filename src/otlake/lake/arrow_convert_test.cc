@@ -29,6 +29,7 @@ TEST(ArrowConvert, SchemaTypesAndNullability) {
         case table::ColType::kInt64: EXPECT_TRUE(f->type()->Equals(arrow::int64())); break;
         case table::ColType::kDouble: EXPECT_TRUE(f->type()->Equals(arrow::float64())); break;
         case table::ColType::kBool: EXPECT_TRUE(f->type()->Equals(arrow::boolean())); break;
+        case table::ColType::kMap: EXPECT_TRUE(f->type()->Equals(AttrMapType())); break;
       }
     }
   }
@@ -73,6 +74,19 @@ void ExpectSameValues(const table::RowBatch& b, const arrow::Table& t) {
         case table::ColType::kBool:
           EXPECT_EQ(static_cast<const arrow::BooleanArray&>(*combined).Value(r), col.bools[r] != 0);
           break;
+        case table::ColType::kMap: {
+          const auto& m = static_cast<const arrow::MapArray&>(*combined);
+          const auto& keys = static_cast<const arrow::StringArray&>(*m.keys());
+          const auto& items = static_cast<const arrow::StringArray&>(*m.items());
+          ASSERT_EQ(m.value_length(r), col.MapEnd(r) - col.MapBegin(r)) << defs[c].name << " row " << r;
+          for (int64_t k = 0; k < m.value_length(r); ++k) {
+            const int64_t e = m.value_offset(r) + k, src = col.MapBegin(r) + k;
+            EXPECT_EQ(keys.GetView(e), col.MapKey(src));
+            EXPECT_EQ(items.IsNull(e), col.val_valid[src] == 0);
+            if (!items.IsNull(e)) EXPECT_EQ(items.GetView(e), col.MapValue(src));
+          }
+          break;
+        }
       }
     }
     EXPECT_EQ(combined->null_count(), nulls) << defs[c].name;
@@ -91,9 +105,9 @@ TEST(ArrowConvert, BorrowKeepsValuesAndNullsForEveryTable) {
       const auto& f = t->schema()->field(i);
       EXPECT_EQ(f->name(), plain->field(i)->name());
       EXPECT_EQ(f->nullable(), plain->field(i)->nullable());
-      const bool dict = b->column(i).dict;
-      EXPECT_EQ(dict, table::IsDictColumn(i) && plain->field(i)->type()->Equals(arrow::utf8()))
-          << f->name();
+      // Dictionary string columns become Arrow dictionaries; dictionary maps are expanded.
+      const bool dict = b->column(i).dict && plain->field(i)->type()->Equals(arrow::utf8());
+      EXPECT_EQ(b->column(i).dict, table::IsDictColumn(i)) << f->name();
       EXPECT_TRUE(f->type()->Equals(dict ? arrow::dictionary(arrow::int32(), arrow::utf8())
                                          : plain->field(i)->type()))
           << f->name();
@@ -162,7 +176,7 @@ TEST(ArrowConvert, DictColumnsHoldEachValueOnceAndUnifyAcrossBatches) {
 
 TEST(ArrowConvert, RejectsDictCodesOutOfRange) {
   auto b = testing::MakeBatch(TableId::kSpans, 5);
-  b->mutable_column(table::kResourceAttrsJson).codes.back() = 99;
+  b->mutable_column(table::kResourceAttrsTypes).codes.back() = 99;
   EXPECT_TRUE(BorrowAsTable({b.get()}).status().IsInvalid());
 }
 

@@ -86,6 +86,7 @@ DataFileOptions DataFileOptions::Defaults(table::TableId id, int zstd_level,
   o.sort_key = SortKey(id);
   o.max_rows_per_page = MaxRowsPerPage(id);
   o.bloom_filter_columns = BloomFilterColumns(id);
+  for (std::string& leaf : AttrBloomFilterLeaves(id)) o.bloom_filter_columns.push_back(std::move(leaf));
   o.bloom_filter_fpp = kBloomFilterFpp;
   o.plain_columns = PlainColumns(id);
   o.delta_columns = DeltaColumns(id);

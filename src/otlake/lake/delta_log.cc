@@ -36,6 +36,7 @@ const char* DeltaType(table::ColType t) {
     case table::ColType::kInt64: return "long";
     case table::ColType::kDouble: return "double";
     case table::ColType::kBool: return "boolean";
+    case table::ColType::kMap: return "map";
   }
   return "string";
 }
@@ -105,7 +106,20 @@ std::string SchemaString(table::TableId id) {
     Key(w, "name");
     Str(w, c.name);
     Key(w, "type");
-    Str(w, DeltaType(c.type));
+    if (c.type == table::ColType::kMap) {
+      w.StartObject();
+      Key(w, "type");
+      Str(w, "map");
+      Key(w, "keyType");
+      Str(w, "string");
+      Key(w, "valueType");
+      Str(w, "string");
+      Key(w, "valueContainsNull");
+      w.Bool(true);
+      w.EndObject();
+    } else {
+      Str(w, DeltaType(c.type));
+    }
     Key(w, "nullable");
     w.Bool(c.nullable);
     Key(w, "metadata");
@@ -116,6 +130,11 @@ std::string SchemaString(table::TableId id) {
   w.EndArray();
   w.EndObject();
   return Take(buf);
+}
+
+bool IsSchemaVersion1(std::string_view schema_string) {
+  return schema_string.find("_attrs_json\"") != std::string_view::npos &&
+         schema_string.find("\"name\":\"schema_version\"") != std::string_view::npos;
 }
 
 std::string CommitFileName(int64_t version) {

@@ -79,6 +79,10 @@ struct TableState {
 /// The Delta schemaString for table `id`: every column with its Delta type and nullability.
 std::string SchemaString(table::TableId id);
 
+/// True if `schema_string` (a table's metaData.schemaString) is one of otlake's schema_version 1
+/// tables, whose attributes were *_attrs_json text columns (docs/attributes.md).
+bool IsSchemaVersion1(std::string_view schema_string);
+
 /// The file name of commit `version`: "%020d.json".
 std::string CommitFileName(int64_t version);
 /// The file name of the single-part checkpoint at `version`: "%020d.checkpoint.parquet".

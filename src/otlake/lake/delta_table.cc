@@ -44,6 +44,14 @@ Status ValidateState(const TableState& s, table::TableId id, const std::string& 
     return Status::Invalid("delta table '", dir, "' is partitioned; otlake tables are not");
   }
   if (s.metadata.schema_string != SchemaString(id)) {
+    if (IsSchemaVersion1(s.metadata.schema_string)) {
+      return Status::Invalid("delta table '", dir,
+                             "' was written with otlake schema_version 1 (attributes in "
+                             "*_attrs_json text columns); this otlake writes schema_version ",
+                             table::kCurrentSchemaVersion,
+                             " (attribute map columns) and cannot append to it: seal that day "
+                             "with the otlake that wrote it, or move it away (docs/attributes.md)");
+    }
     return Status::Invalid("delta table '", dir, "' has a different schema than otlake's ",
                            table::TableName(id), " table");
   }
@@ -114,6 +122,7 @@ Result<std::unique_ptr<DeltaTableWriter>> DeltaTableWriter::Open(const std::stri
     md.schema_string = SchemaString(id);
     md.created_time = now;
     md.configuration["delta.dataSkippingNumIndexedCols"] = "-1";
+    md.configuration["otlake.schemaVersion"] = std::to_string(table::kCurrentSchemaVersion);
     const Protocol protocol;
     const std::vector<std::string> lines = {
         EncodeCommitInfo(now, "CREATE TABLE",

@@ -101,10 +101,14 @@ std::unique_ptr<table::RowBatch> MakeSeriesMetrics(int64_t rows) {
                 case mp::kStartTimeUnixNano: out->AppendInt(c, 1795820000000LL * 1'000'000); continue;
                 case mp::kValue: out->AppendDouble(c, v); continue;
                 case mp::kValueInt: out->AppendNull(c); continue;
-                case mp::kPointAttrsJson:
-                  out->AppendString(c, R"({"http.route":")" + std::string(testing::internal::kRoutes[a]) +
-                                           R"(","http.request.method":")" + testing::internal::kMethods[a % 6] + "\"}");
+                case mp::kPointAttrs: {
+                  table::AttrMap m;
+                  m.Add("http.route", testing::internal::kRoutes[a], 's');
+                  m.Add("http.request.method", testing::internal::kMethods[a % 6], 's');
+                  out->AppendMap(c, m);
                   continue;
+                }
+                case mp::kPointAttrsTypes: out->AppendString(c, "ss"); continue;
                 default: break;
               }
               // Everything else: the generated row's value (per-service resource etc. differ a
@@ -119,6 +123,14 @@ std::unique_ptr<table::RowBatch> MakeSeriesMetrics(int64_t rows) {
                 case table::ColType::kInt64: out->AppendInt(c, src.ints[sr]); break;
                 case table::ColType::kDouble: out->AppendDouble(c, src.doubles[sr]); break;
                 case table::ColType::kBool: out->AppendBool(c, src.bools[sr] != 0); break;
+                case table::ColType::kMap: {
+                  table::AttrMap m;
+                  for (int64_t k = src.MapBegin(sr); k < src.MapEnd(sr); ++k) {
+                    m.Add(src.MapKey(k), src.MapValue(k), src.val_valid[k] ? 's' : 'e');
+                  }
+                  out->AppendMap(c, m);
+                  break;
+                }
               }
             }
             out->FinishRow();
@@ -292,7 +304,7 @@ TEST(LakeBench, SortOrders) {
                  {"service_name", "event_ts"},
                  {"service_name", "instrument_name", "event_ts"},
                  {"instrument_name", "service_name", "event_ts"},
-                 {"service_name", "instrument_name", "point_attrs_json", "event_ts"}},
+                 {"service_name", "instrument_name", "event_ts"}},
                 {"instrument_name", "process.cpu.time"});
 }
 

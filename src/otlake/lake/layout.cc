@@ -59,7 +59,7 @@ int64_t MaxRowGroupRows(table::TableId id) {
 std::vector<std::string> PlainColumns(table::TableId id) {
   switch (id) {
     case table::TableId::kSpans:
-      return {"trace_id", "duration_ms", "span_attrs_json"};
+      return {"trace_id", "duration_ms"};
     default: return {};
   }
 }
@@ -75,7 +75,8 @@ std::vector<std::string> DeltaColumns(table::TableId id) {
 std::vector<std::string> NoStatisticsColumns(table::TableId id) {
   std::vector<std::string> out;
   for (const table::ColumnDef& c : table::Columns(id)) {
-    if (std::string_view(c.name).ends_with("_json")) out.emplace_back(c.name);
+    const std::string_view name(c.name);
+    if (name.ends_with("_json") || name.ends_with("_attrs_types")) out.emplace_back(c.name);
   }
   return out;
 }
@@ -90,6 +91,22 @@ std::vector<std::string> BloomFilterColumns(table::TableId id) {
     case table::TableId::kMetricsHist: return {};
   }
   return {};
+}
+
+}  // namespace otlake::lake
+
+namespace otlake::lake {
+
+std::string MapLeafPath(std::string_view name, bool value) {
+  return std::string(name) + (value ? ".key_value.value" : ".key_value.key");
+}
+
+std::vector<std::string> AttrBloomFilterLeaves(table::TableId id) {
+  switch (id) {
+    case table::TableId::kSpans: return {MapLeafPath("span_attrs", true)};
+    case table::TableId::kLogs: return {MapLeafPath("log_attrs", true)};
+    default: return {};
+  }
 }
 
 }  // namespace otlake::lake

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "otlake/table/schema.h"
@@ -27,6 +28,13 @@ std::vector<std::string> SortKey(table::TableId id);
 /// trace can skip files and row groups whose random trace ids span the whole min/max range.
 std::vector<std::string> BloomFilterColumns(table::TableId id);
 
+/// Parquet leaf paths of attribute map values that get a bloom filter (e.g.
+/// "span_attrs.key_value.value"): an `attr.k=v` filter skips row groups where no value equals v.
+std::vector<std::string> AttrBloomFilterLeaves(table::TableId id);
+
+/// The Parquet leaf path of map column `name`'s keys or values ("<name>.key_value.key|value").
+std::string MapLeafPath(std::string_view name, bool value);
+
 /// Columns of table `id`'s data files written without a dictionary (plain + zstd): nearly unique
 /// values, where a dictionary costs a hash insert per value and then falls back to plain anyway.
 std::vector<std::string> PlainColumns(table::TableId id);
@@ -37,7 +45,7 @@ std::vector<std::string> PlainColumns(table::TableId id);
 std::vector<std::string> DeltaColumns(table::TableId id);
 
 /// Columns written without Parquet min/max statistics and without a page index: the JSON text
-/// columns (`*_json`). Nothing prunes by the min/max of a JSON document, and each page and row
+/// columns (`*_json`) and the attribute type letters (`*_attrs_types`). Nothing prunes by the min/max of a JSON document, and each page and row
 /// group would carry two copies of a ~700-byte document (0.7 B/span in a sealed spans file) and
 /// cost a long string compare per row to write. Delta `add.stats` are computed separately.
 std::vector<std::string> NoStatisticsColumns(table::TableId id);

@@ -46,6 +46,21 @@ void WriteValue(JsonWriter& w, const table::Column& c, int64_t r) {
     case ColType::kInt64: w.Int64(c.ints[r]); break;
     case ColType::kDouble: w.Double(c.doubles[r]); break;
     case ColType::kBool: w.Bool(c.bools[r] != 0); break;
+    case ColType::kMap:
+      w.StartArray();
+      for (int64_t k = c.MapBegin(r); k < c.MapEnd(r); ++k) {
+        w.StartArray();
+        const std::string_view key = c.MapKey(k), value = c.MapValue(k);
+        w.String(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+        if (c.val_valid[k]) {
+          w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+        } else {
+          w.Null();
+        }
+        w.EndArray();
+      }
+      w.EndArray();
+      break;
   }
 }
 
@@ -101,6 +116,7 @@ void Describe(const WrittenTable& t, TableId id, JsonWriter& w) {
     w.String(d.type == ColType::kString  ? "string"
              : d.type == ColType::kInt64 ? "long"
              : d.type == ColType::kDouble ? "double"
+             : d.type == ColType::kMap    ? "map"
                                           : "boolean");
   }
   w.EndArray();
@@ -123,6 +139,7 @@ void Describe(const WrittenTable& t, TableId id, JsonWriter& w) {
   w.Key("null_counts");
   w.StartObject();
   for (size_t c = 0; c < defs.size(); ++c) {
+    if (defs[c].type == ColType::kMap) continue;  // no null count in a map column's stats
     w.Key(defs[c].name);
     w.Int64(nulls[c]);
   }

@@ -64,7 +64,8 @@ void Accumulate(const Column& c, const ColumnDef& def, int64_t rows, Bounds* b) 
           for (int64_t r = 0; r < rows; ++r) Include(c.Entry(r), b);
         }
         return;
-      case ColType::kBool: return;
+      case ColType::kBool:
+      case ColType::kMap: return;
     }
     return;
   }
@@ -78,7 +79,8 @@ void Accumulate(const Column& c, const ColumnDef& def, int64_t rows, Bounds* b) 
       case ColType::kInt64: Include(c.ints[r], b); break;
       case ColType::kDouble: Include(c.doubles[r], b); break;
       case ColType::kString: Include(c.StringAt(r), b); break;
-      case ColType::kBool: break;
+      case ColType::kBool:
+      case ColType::kMap: break;
     }
   }
 }
@@ -116,7 +118,8 @@ void WriteBound(JsonWriter& w, const ColumnDef& def, const Bounds& b, bool is_mi
       Str(w, v);
       return;
     }
-    case ColType::kBool: return;
+    case ColType::kBool:
+    case ColType::kMap: return;
   }
 }
 
@@ -160,6 +163,7 @@ FileStats ComputeStats(table::TableId id, const std::vector<const RowBatch*>& ba
   w.Key("nullCount");
   w.StartObject();
   for (size_t i = 0; i < defs.size(); ++i) {
+    if (defs[i].type == ColType::kMap) continue;  // Delta keeps no null count for a map column
     w.Key(defs[i].name);
     w.Int64(bounds[i].nulls);
   }

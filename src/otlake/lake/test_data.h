@@ -9,6 +9,8 @@
 #pragma once
 
 #include <algorithm>
+#include <charconv>
+#include <cstdlib>
 #include <cinttypes>
 #include <cstdio>
 #include <memory>
@@ -142,6 +144,36 @@ inline std::string SpanAttrs(Gen& g, const RowCtx& c, int n) {
   return s;
 }
 
+// The map form of the flat JSON objects above (string, int, double and bool values, no escapes).
+inline void FlatJsonToMap(const std::string& json, table::AttrMap* m) {
+  size_t i = 1;
+  while (i < json.size() && json[i] == '"') {
+    const size_t ke = json.find('"', i + 1);
+    const std::string key = json.substr(i + 1, ke - i - 1);
+    i = ke + 2;  // past '":'
+    if (json[i] == '"') {
+      const size_t ve = json.find('"', i + 1);
+      m->Add(key, json.substr(i + 1, ve - i - 1), 's');
+      i = ve + 1;
+    } else {
+      size_t ve = i;
+      while (ve < json.size() && json[ve] != ',' && json[ve] != '}') ++ve;
+      const std::string v = json.substr(i, ve - i);
+      if (v == "true" || v == "false") {
+        m->Add(key, v, 'b');
+      } else if (v.find('.') != std::string::npos) {
+        char buf[40];
+        auto r = std::to_chars(buf, buf + sizeof(buf), std::strtod(v.c_str(), nullptr));
+        m->Add(key, std::string_view(buf, static_cast<size_t>(r.ptr - buf)), 'd');
+      } else {
+        m->Add(key, v, 'i');
+      }
+      i = ve;
+    }
+    if (i < json.size() && json[i] == ',') ++i;
+  }
+}
+
 inline const char* const kUnicode[] = {"日本語のログ", "Ünïcödé ✓", "emoji 🚀🔥", "Ελληνικά", "עברית"};
 
 }  // namespace internal
@@ -182,6 +214,7 @@ inline std::unique_ptr<table::RowBatch> MakeBatch(table::TableId id, int64_t row
   std::shuffle(ctx.begin(), ctx.end(), std::mt19937_64(o.seed + 7));
 
   const auto defs = Columns(id);
+  AttrMap last_map;  // the map column's entries, whose letters the `_types` column after it takes
   for (int64_t r = 0; r < rows; ++r) {
     const RowCtx& c = ctx[r];
     const std::string svc = internal::kServices[c.svc];
@@ -200,7 +233,7 @@ inline std::unique_ptr<table::RowBatch> MakeBatch(table::TableId id, int64_t row
         case ColType::kInt64: {
           int64_t v = g.Int(0, 3);
           if (name == "event_ts") v = ts_ms;
-          else if (name == "schema_version") v = 1;
+          else if (name == "schema_version") v = kCurrentSchemaVersion;
           else if (name == "end_time_unix_nano") v = c.ts_ns + g.Int(50'000, 90'000'000);
           else if (name.ends_with("unix_nano")) v = c.ts_ns;
           else if (name == "flags") v = 1;
@@ -220,7 +253,22 @@ inline std::unique_ptr<table::RowBatch> MakeBatch(table::TableId id, int64_t row
           break;
         }
         case ColType::kBool: batch->AppendBool(col, r % 2 == 0); break;
+        case ColType::kMap: {
+          std::string v;
+          if (name == "resource_attrs") v = internal::ResourceJson(c);
+          else if (name == "span_attrs") v = internal::SpanAttrs(g, c, o.attrs_per_span);
+          else v = R"({"http.route":")" + std::string(internal::kRoutes[c.route]) + R"("})";
+          if (huge) v = R"({"big":")" + std::string(100'000, 'x') + R"("})";
+          last_map.clear();
+          internal::FlatJsonToMap(v, &last_map);
+          batch->AppendMap(col, last_map);
+          break;
+        }
         case ColType::kString: {
+          if (name.ends_with("_attrs_types")) {
+            batch->AppendString(col, last_map.types);
+            break;
+          }
           std::string v;
           if (name == "project_id") v = "default";
           else if (name == "service_name") v = svc;
@@ -228,7 +276,6 @@ inline std::unique_ptr<table::RowBatch> MakeBatch(table::TableId id, int64_t row
           else if (name == "service_instance_id") v = svc + "-" + std::to_string(c.instance);
           else if (name == "service_version") v = "1.4." + std::to_string(c.svc % 3);
           else if (name == "deployment_env") v = "prod";
-          else if (name == "resource_attrs_json") v = internal::ResourceJson(c);
           else if (name.ends_with("schema_url")) v = "https://opentelemetry.io/schemas/1.24.0";
           else if (name == "scope_name") v = "io.opentelemetry.http." + svc;
           else if (name == "scope_version") v = "0.52.0";
@@ -240,7 +287,6 @@ inline std::unique_ptr<table::RowBatch> MakeBatch(table::TableId id, int64_t row
           else if (name == "status_code") v = c.status >= 500 ? "ERROR" : "UNSET";
           else if (name == "status_message") v = c.status >= 500 ? "upstream failed" : "";
           else if (name == "name") v = std::string(internal::kMethods[c.route % 6]) + " " + internal::kRoutes[c.route];
-          else if (name == "span_attrs_json") v = internal::SpanAttrs(g, c, o.attrs_per_span);
           else if (name == "severity_text") v = c.status >= 500 ? "ERROR" : "INFO";
           else if (name == "body")
             v = "request " + std::string(internal::kRoutes[c.route]) + " served in " +
@@ -256,9 +302,7 @@ inline std::unique_ptr<table::RowBatch> MakeBatch(table::TableId id, int64_t row
           if (weird && d.stats && name != "event_date" && name.find("trace_id") == std::string::npos &&
               name.find("span_id") == std::string::npos)
             v += " " + uni;
-          if (huge && name.ends_with("attrs_json")) {
-            v = R"({"big":")" + std::string(100'000, 'x') + R"("})";
-          } else if (huge && (name == "body" || name == "name")) {
+          if (huge && (name == "body" || name == "name")) {
             v += std::string(100'000, 'x');
           }
           batch->AppendString(col, v);

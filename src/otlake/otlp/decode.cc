@@ -48,7 +48,8 @@ namespace {
 // Undoes everything a failed decode appended, so that a 400 leaves the result as it was.
 class Checkpoint {
  public:
-  explicit Checkpoint(DecodeResult* r) : r_(r), accepted_(r->accepted), rejected_(r->rejected) {
+  explicit Checkpoint(DecodeResult* r)
+      : r_(r), accepted_(r->accepted), rejected_(r->rejected), duplicates_(r->duplicate_attr_keys) {
     for (int i = 0; i < table::kNumTables; ++i) {
       const table::RowBatch* b = r->batches.Find(static_cast<table::TableId>(i));
       rows_[i] = b != nullptr ? b->num_rows() : 0;
@@ -62,12 +63,13 @@ class Checkpoint {
     }
     r_->accepted = accepted_;
     r_->rejected = rejected_;
+    r_->duplicate_attr_keys = duplicates_;
     r_->reasons = std::move(reasons_);
   }
 
  private:
   DecodeResult* r_;
-  int64_t accepted_, rejected_;
+  int64_t accepted_, rejected_, duplicates_;
   int64_t rows_[table::kNumTables];
   std::map<std::string, int64_t> reasons_;
 };
@@ -120,8 +122,10 @@ void Reserve(Signal signal, int64_t rows, size_t attrs_estimate, size_t body_siz
       chars(table::spans::kParentSpanId, 16);
     }
     if (attrs_estimate >= 4096) {
-      std::string& attrs = spans.mutable_column(table::spans::kSpanAttrsJson).chars;
-      attrs.reserve(attrs.size() + attrs_estimate);
+      // Map values are about half of the attribute bytes on the wire, keys a third.
+      table::Column& attrs = spans.mutable_column(table::spans::kSpanAttrs);
+      attrs.val_chars.reserve(attrs.val_chars.size() + attrs_estimate / 2);
+      attrs.key_chars.reserve(attrs.key_chars.size() + attrs_estimate / 3);
     }
   } else if (signal == Signal::kLogs && rows > 1) {
     out->batches.Get(table::TableId::kLogs).ReserveRows(rows);

@@ -47,6 +47,9 @@ struct DecodeResult {
   int64_t rejected = 0;
   /// Rejection reason (short, stable text such as "span_id must be 8 bytes, got 7") -> count.
   std::map<std::string, int64_t> reasons;
+  /// Attribute entries dropped because a later entry of the same list had the same key (the map
+  /// keeps the last value; docs/attributes.md). Counted per list stored.
+  int64_t duplicate_attr_keys = 0;
 
   /// The partialSuccess error message: "rejected 3 spans: <reason> (2); <reason> (1)".
   /// Empty when nothing was rejected.

@@ -3,7 +3,7 @@
 // Walks the wire bytes with WireReader (no message objects). Each container is read in two passes
 // where needed: first its resource/scope/schema_url (which may follow the records on the wire),
 // then the records. Strings are checked for UTF-8 as they are taken; attribute values are rendered
-// to typed JSON straight from the wire. A known field with the wrong wire type is an error (the
+// to typed JSON straight from the wire (the row emitter stores them as maps). A known field with the wrong wire type is an error (the
 // sender does not speak OTLP); unknown fields of any wire type are skipped.
 #include <bit>
 #include <cstring>
@@ -647,17 +647,10 @@ Status ProtoDecoder::Span(std::string_view msg) {
     if (ok) ok = internal::CheckLink(d, &reason_);
   }
 
-  // The attributes are rendered straight into the spans table's column (no scratch copy); a
-  // span that is not stored takes them out again.
   caps_.Reset();
-  std::string* attrs = emit_.SpanAttrsChars();
-  const size_t attrs_begin = attrs->size();
-  if (Status st = AttrList(kvs_, attrs, &caps_); !st.ok()) {
-    attrs->resize(attrs_begin);
-    return st;
-  }
+  attrs_.clear();
+  OTLP_RETURN_NOT_OK(AttrList(kvs_, &attrs_, &caps_));
   if (!ok) {
-    attrs->resize(attrs_begin);
     // Still render the parts we will not store, so that a malformed request is a 400 whether
     // or not one of its spans is also invalid.
     for (size_t i = 0; i < events_.size(); ++i) {
@@ -671,9 +664,8 @@ Status ProtoDecoder::Span(std::string_view msg) {
     emit_.Reject(reason_);
     return Status::OK();
   }
-  // The captures' offsets are into the whole column.
-  const Identity id = internal::ResolveIdentity(caps_, *attrs, res_.identity);
-  emit_.EmitSpanWithAttrsInPlace(res_, scope_, s, id);
+  const Identity id = internal::ResolveIdentity(caps_, attrs_, res_.identity);
+  emit_.EmitSpan(res_, scope_, s, attrs_, id);
   for (size_t i = 0; i < events_.size(); ++i) {
     caps_.Reset();
     OTLP_RETURN_AT(path_, Attrs(events_[i].msg, 3, &sub_attrs_, &caps_), "events",

@@ -178,7 +178,7 @@ TEST(DecodeTraces, EveryFieldLandsInItsColumn) {
   EXPECT_EQ(r.rejected, 0);
   // Shared prefix.
   EXPECT_EQ(Cell(r, S, "project_id"), "proj");
-  EXPECT_EQ(Cell(r, S, "schema_version"), "1");
+  EXPECT_EQ(Cell(r, S, "schema_version"), "2");
   EXPECT_EQ(Cell(r, S, "service_name"), "checkout");
   EXPECT_EQ(Cell(r, S, "service_namespace"), "shop");
   EXPECT_EQ(Cell(r, S, "service_instance_id"), "i-1");
@@ -358,12 +358,25 @@ TEST(DecodeTraces, ServiceNameDefaultsAndTypes) {
             "p");
 }
 
-TEST(DecodeTraces, FirstOfDuplicateIdentityKeysWinsAndJsonKeepsBoth) {
+TEST(DecodeTraces, DuplicateKeysKeepTheLastValueAndAreCounted) {
+  // OTLP forbids duplicate keys; the map keeps the last value (what SDKs do), at its position,
+  // the promoted column agrees, and the dropped entries are counted (in /healthz).
   DecodeResult r = MustJson(OneSpanJson(
       R"(,"attributes":[{"key":"user.id","value":{"stringValue":"a"}},)"
+      R"({"key":"k","value":{"intValue":"1"}},)"
+      R"({"key":"user.id","value":{"stringValue":"b"}},{"key":"k","value":{"doubleValue":2.5}}])"));
+  EXPECT_EQ(Cell(r, TableId::kSpans, "user_id"), "b");
+  EXPECT_EQ(Cell(r, TableId::kSpans, "span_attrs_json"), R"({"user.id":"b","k":2.5})");
+  EXPECT_EQ(Cell(r, TableId::kSpans, "span_attrs_types"), "sd");
+  EXPECT_EQ(r.duplicate_attr_keys, 2);
+  // The same from protobuf, and for resource attributes (counted once per stored list).
+  auto proto = OtlpJsonToProtobuf(Signal::kTraces, OneSpanJson(
+      R"(,"attributes":[{"key":"user.id","value":{"stringValue":"a"}},)"
       R"({"key":"user.id","value":{"stringValue":"b"}}])"));
-  EXPECT_EQ(Cell(r, TableId::kSpans, "user_id"), "a");
-  EXPECT_EQ(Cell(r, TableId::kSpans, "span_attrs_json"), R"({"user.id":"a","user.id":"b"})");
+  ASSERT_TRUE(proto.ok()) << proto.status();
+  DecodeResult p = MustProto(*proto);
+  EXPECT_EQ(Cell(p, TableId::kSpans, "span_attrs_json"), R"({"user.id":"b"})");
+  EXPECT_EQ(p.duplicate_attr_keys, 1);
 }
 
 // --- Rejections: the bad span alone, with its events and links; the rest is stored.

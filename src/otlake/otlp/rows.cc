@@ -1,7 +1,9 @@
+#include <cassert>
 #include <charconv>
 #include <iterator>
 #include <cstring>
 
+#include "otlake/otlp/attr_map.h"
 #include "otlake/otlp/encoding.h"
 #include "otlake/otlp/rows_internal.h"
 #include "otlake/otlp/typed_json.h"
@@ -387,6 +389,21 @@ void RowEmitter::AppendHex(RowBatch& b, int col, const RawId& id) {
   b.AppendStringInPlace(col, [&id](std::string* chars) { otlp::AppendHex(chars, id.view()); });
 }
 
+void RowEmitter::ToMap(std::string_view json, table::AttrMap* m) {
+  m->clear();
+  // The JSON is this process's own rendering, so it always converts; were it ever not to, the
+  // entries read so far are kept (asserted in debug builds).
+  [[maybe_unused]] Status st = TypedJsonToAttrMap(json, m);
+  assert(st.ok());
+  result_->duplicate_attr_keys += m->DropDuplicateKeys();
+}
+
+void RowEmitter::AppendAttrs(RowBatch& b, int col, std::string_view json) {
+  ToMap(json, &map_);
+  b.AppendMap(col, map_);
+  b.AppendString(col + 1, map_.types);
+}
+
 void RowEmitter::Shared(RowBatch& b, const ResourceCtx& r, const ScopeCtx& s, const Identity& id,
                         int64_t event_ts_ms) {
   namespace t = table;
@@ -396,21 +413,34 @@ void RowEmitter::Shared(RowBatch& b, const ResourceCtx& r, const ScopeCtx& s, co
   const bool same = m.serial == serial_ && b.num_rows() > 0 && b.num_rows() == m.rows + 1;
   const int64_t day = FloorDays(event_ts_ms);
   // The request-level dictionary columns, and their values when they change.
-  static constexpr int kCols[] = {t::kProjectId,       t::kServiceName,       t::kServiceNamespace,
-                                  t::kServiceInstanceId, t::kServiceVersion,  t::kDeploymentEnv,
-                                  t::kResourceAttrsJson, t::kResourceSchemaUrl, t::kScopeName,
-                                  t::kScopeVersion,     t::kScopeAttrsJson,    t::kScopeSchemaUrl};
+  static constexpr int kCols[] = {t::kProjectId,       t::kServiceName,     t::kServiceNamespace,
+                                  t::kServiceInstanceId, t::kServiceVersion, t::kDeploymentEnv,
+                                  t::kResourceSchemaUrl, t::kScopeName,       t::kScopeVersion,
+                                  t::kScopeSchemaUrl};
+  static constexpr int kMapCols[] = {t::kResourceAttrs, t::kResourceAttrsTypes, t::kScopeAttrs,
+                                     t::kScopeAttrsTypes};
   if (same) {
     for (int col : kCols) b.RepeatDict(col);
+    for (int col : kMapCols) b.RepeatDict(col);
   } else {
     const std::string_view values[] = {options_.project_id, r.service_name, r.service_namespace,
                                        r.service_instance_id, r.service_version, r.deployment_env,
-                                       r.attrs_json, r.schema_url, s.name, s.version, s.attrs_json,
-                                       s.schema_url};
+                                       r.schema_url, s.name, s.version, s.schema_url};
     static_assert(std::size(kCols) == std::size(values));
     for (size_t i = 0; i < std::size(kCols); ++i) b.AppendString(kCols[i], values[i]);
+    // The resource and scope maps, converted once per context (the decoders announce every
+    // change of r or s with ContextChanged).
+    if (maps_serial_ != serial_) {
+      ToMap(r.attrs_json, &res_map_);
+      ToMap(s.attrs_json, &scope_map_);
+      maps_serial_ = serial_;
+    }
+    b.AppendMap(t::kResourceAttrs, res_map_);
+    b.AppendString(t::kResourceAttrsTypes, res_map_.types);
+    b.AppendMap(t::kScopeAttrs, scope_map_);
+    b.AppendString(t::kScopeAttrsTypes, scope_map_.types);
   }
-  b.AppendInt(t::kSchemaVersion, 1);
+  b.AppendInt(t::kSchemaVersion, table::kCurrentSchemaVersion);
   b.AppendInt(t::kResourceDroppedAttributesCount, r.dropped);
   b.AppendInt(t::kScopeDroppedAttributesCount, s.dropped);
   b.AppendInt(t::kEventTs, event_ts_ms);
@@ -429,8 +459,8 @@ void RowEmitter::Shared(RowBatch& b, const ResourceCtx& r, const ScopeCtx& s, co
   b.AppendString(t::kUserRolesJson, id.v[kPromoUserRoles]);
 }
 
-void RowEmitter::EmitSpanRow(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span,
-                             const std::string_view* attrs_json, const Identity& id) {
+void RowEmitter::EmitSpan(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span,
+                          std::string_view attrs_json, const Identity& id) {
   namespace c = table::spans;
   RowBatch& b = Batch(TableId::kSpans);
   Shared(b, r, s, id, static_cast<int64_t>(span.start / 1000000));
@@ -448,11 +478,7 @@ void RowEmitter::EmitSpanRow(const ResourceCtx& r, const ScopeCtx& s, const Span
                  span.end > span.start ? static_cast<double>(span.end - span.start) / 1e6 : 0.0);
   b.AppendString(c::kStatusCode, StatusCodeText(span.status_code, buf));
   b.AppendString(c::kStatusMessage, span.status_message);
-  if (attrs_json == nullptr) {
-    b.AppendStringInPlace(c::kSpanAttrsJson, [](std::string*) {});  // rendered there already
-  } else {
-    b.AppendString(c::kSpanAttrsJson, *attrs_json);
-  }
+  AppendAttrs(b, c::kSpanAttrs, attrs_json);
   b.AppendInt(c::kDroppedAttributesCount, span.dropped_attributes);
   b.AppendInt(c::kDroppedEventsCount, span.dropped_events);
   b.AppendInt(c::kDroppedLinksCount, span.dropped_links);
@@ -470,7 +496,7 @@ void RowEmitter::EmitEvent(const ResourceCtx& r, const ScopeCtx& s, const SpanDa
   b.AppendInt(c::kEventIndex, index);
   b.AppendInt(c::kTimeUnixNano, static_cast<int64_t>(ev.time));
   b.AppendString(c::kName, ev.name);
-  b.AppendString(c::kEventAttrsJson, attrs_json);
+  AppendAttrs(b, c::kEventAttrs, attrs_json);
   b.AppendInt(c::kDroppedAttributesCount, ev.dropped_attributes);
   b.FinishRow();
 }
@@ -488,7 +514,7 @@ void RowEmitter::EmitLink(const ResourceCtx& r, const ScopeCtx& s, const SpanDat
   AppendHex(b, c::kLinkedSpanId, link.span_id);
   b.AppendString(c::kLinkTraceState, link.trace_state);
   b.AppendInt(c::kLinkFlags, link.flags);
-  b.AppendString(c::kLinkAttrsJson, attrs_json);
+  AppendAttrs(b, c::kLinkAttrs, attrs_json);
   b.AppendInt(c::kDroppedAttributesCount, link.dropped_attributes);
   b.FinishRow();
 }
@@ -513,7 +539,7 @@ void RowEmitter::EmitLog(const ResourceCtx& r, const ScopeCtx& s, const LogData&
   b.AppendInt(c::kSeverityNumber, log.severity_number);
   b.AppendString(c::kBody, body);
   b.AppendString(c::kBodyType, body_type);
-  b.AppendString(c::kLogAttrsJson, attrs_json);
+  AppendAttrs(b, c::kLogAttrs, attrs_json);
   AppendHex(b, c::kTraceId, log.trace_id);
   AppendHex(b, c::kSpanId, log.span_id);
   b.AppendInt(c::kFlags, log.flags);
@@ -551,7 +577,7 @@ void RowEmitter::EmitNumberPoint(const ResourceCtx& r, const ScopeCtx& s, const 
     b.AppendNull(c::kValueInt);
   }
   b.AppendInt(c::kFlags, p.flags);
-  b.AppendString(c::kPointAttrsJson, attrs_json);
+  AppendAttrs(b, c::kPointAttrs, attrs_json);
   b.AppendString(c::kExemplarsJson, exemplars_json);
   b.FinishRow();
 }
@@ -609,7 +635,7 @@ void RowEmitter::EmitHistPoint(const ResourceCtx& r, const ScopeCtx& s, const Me
   opt_string(c::kExpNegativeJson, j.has_exp, j.negative);
   opt_string(c::kQuantilesJson, j.has_quantiles, j.quantiles);
   b.AppendInt(c::kFlags, p.flags);
-  b.AppendString(c::kPointAttrsJson, attrs_json);
+  AppendAttrs(b, c::kPointAttrs, attrs_json);
   b.AppendString(c::kExemplarsJson, exemplars_json);
   b.FinishRow();
 }

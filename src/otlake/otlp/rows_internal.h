@@ -47,7 +47,7 @@ struct ValueInfo {
 std::string_view BodyTypeName(ValueInfo::Kind k);
 
 /// Where each promoted attribute sits in a rendered attribute object. Filled by the decoders'
-/// attribute renderers (first occurrence of a key wins).
+/// attribute renderers (last occurrence of a key wins).
 struct Captures {
   struct Slot {
     bool found = false;
@@ -61,10 +61,11 @@ struct Captures {
   void Reset() {
     for (Slot& s : slot) s.found = false;
   }
-  /// Records top-level attribute `key` whose value was rendered at json[begin, end).
+  /// Records top-level attribute `key` whose value was rendered at json[begin, end). The last
+  /// occurrence of a key wins, as in the stored map (duplicate keys keep the last value).
   void Note(std::string_view key, const ValueInfo& info, size_t begin, size_t end) {
     const int p = MatchPromoted(key);
-    if (p < 0 || slot[p].found) return;
+    if (p < 0) return;
     slot[p] = {true, info.kind == ValueInfo::kString, info.str, static_cast<uint32_t>(begin),
                static_cast<uint32_t>(end)};
   }
@@ -257,20 +258,10 @@ class RowEmitter {
   /// another repeat the previous row's request-level dictionary values without comparing them.
   void ContextChanged() { ++serial_; }
 
-  /// The spans table's span_attrs_json bytes: a decoder may render a span's attributes at their
-  /// end and call EmitSpanWithAttrsInPlace (or cut them off again if the span is not emitted).
-  std::string* SpanAttrsChars() {
-    return &Batch(table::TableId::kSpans).mutable_column(table::spans::kSpanAttrsJson).chars;
-  }
+  /// The `*_attrs_json` arguments below are typed JSON attribute objects as the decoders render
+  /// them; the emitter stores them as map + type-letter columns (attr_map.h).
   void EmitSpan(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span,
-                std::string_view attrs_json, const Identity& id) {
-    EmitSpanRow(r, s, span, &attrs_json, id);
-  }
-  /// EmitSpan whose attributes are what SpanAttrsChars() holds past the previous row's value.
-  void EmitSpanWithAttrsInPlace(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span,
-                                const Identity& id) {
-    EmitSpanRow(r, s, span, nullptr, id);
-  }
+                std::string_view attrs_json, const Identity& id);
   void EmitEvent(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span, int64_t index,
                  const EventData& ev, std::string_view attrs_json, const Identity& id);
   void EmitLink(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span, int64_t index,
@@ -312,9 +303,10 @@ class RowEmitter {
     if (b == nullptr) b = &result_->batches.Get(t);
     return *b;
   }
-  // attrs_json nullptr: already in the column (EmitSpanWithAttrsInPlace).
-  void EmitSpanRow(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span,
-                   const std::string_view* attrs_json, const Identity& id);
+  // Stores typed JSON attribute object `json` in map column `col` and its letters in col + 1.
+  void AppendAttrs(table::RowBatch& b, int col, std::string_view json);
+  // Converts `json` into *m (cleared first), dropping duplicate keys (counted).
+  void ToMap(std::string_view json, table::AttrMap* m);
   void Shared(table::RowBatch& b, const ResourceCtx& r, const ScopeCtx& s, const Identity& id,
               int64_t event_ts_ms);
   std::string_view DateOf(int64_t ms);
@@ -332,6 +324,10 @@ class RowEmitter {
   };
   uint64_t serial_ = 1;
   SharedMemo memo_[table::kNumTables];
+  // Scratch map of a record's attributes, and the resource's and scope's maps for context
+  // `maps_serial_`.
+  table::AttrMap map_, res_map_, scope_map_;
+  uint64_t maps_serial_ = 0;
   int64_t cached_day_ = INT64_MIN;
   char cached_date_[16] = {};
   size_t cached_date_len_ = 0;

@@ -10,14 +10,18 @@
 #include <string>
 #include <string_view>
 
+#include "otlake/otlp/attr_map.h"
 #include "otlake/otlp/decode.h"
 #include "otlake/table/row_batch.h"
 #include "otlake/table/schema.h"
 
 namespace otlake::otlp::testing {
 
+/// The index of column `name`; "<level>_attrs_json" names the map column "<level>_attrs", whose
+/// cells read as the typed JSON object schema 1 stored (what the read API answers).
 inline int ColumnIndex(table::TableId t, std::string_view name) {
   auto cols = table::Columns(t);
+  if (name.ends_with("_attrs_json")) name.remove_suffix(5);
   for (size_t i = 0; i < cols.size(); ++i) {
     if (name == cols[i].name) return static_cast<int>(i);
   }
@@ -39,6 +43,15 @@ inline std::string CellText(const table::RowBatch& b, int col, int64_t row) {
       return std::string(buf, r.ptr);
     }
     case table::ColType::kBool: return c.bools[row] ? "true" : "false";
+    case table::ColType::kMap: {
+      std::vector<MapEntry> entries;
+      for (int64_t k = c.MapBegin(row); k < c.MapEnd(row); ++k) {
+        entries.push_back({c.MapKey(k), c.MapValue(k), c.val_valid[k] == 0});
+      }
+      std::string json;
+      Status st = AppendAttrMapTypedJson(entries, b.column(col + 1).StringAt(row), &json);
+      return st.ok() ? json : "<bad map: " + st.ToString() + ">";
+    }
   }
   return "?";
 }

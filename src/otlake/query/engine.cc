@@ -28,6 +28,7 @@
 #include "otlake/lake/delta_log.h"
 #include "otlake/lake/layout.h"
 #include "otlake/lake/snapshot.h"
+#include "otlake/otlp/attr_map.h"
 #include "otlake/otlp/typed_json.h"
 #include "otlake/query/query.h"
 #include "otlake/ship/days_index.h"
@@ -183,6 +184,7 @@ Result<std::shared_ptr<arrow::Scalar>> ValueScalar(ColType type, const std::stri
       return arrow::MakeScalar(d);
     }
     case ColType::kBool: return arrow::MakeScalar(v == "true");
+    case ColType::kMap: break;
   }
   return Status::Invalid("bad column type");
 }
@@ -199,63 +201,85 @@ const char* CompareFunction(Op op) {
   }
 }
 
-// Text every row passing `f` must contain, as otlake's typed-JSON writer spells it: the key
-// (`"key":`), and for string equality the whole member (`"key":"value"`). Nested kvlists can
-// contain the same text, so candidates are still checked exactly.
-std::string AttrNeedle(const AttrFilter& f) {
-  std::string out;
-  otlp::AppendJsonString(&out, f.key);
-  out += ':';
-  if (f.op != Op::kEq) return out;
-  double d;
-  auto [p, ec] = std::from_chars(f.value.data(), f.value.data() + f.value.size(), d);
-  const bool numeric = ec == std::errc() && p == f.value.data() + f.value.size();
-  if (!numeric && f.value != "true" && f.value != "false") otlp::AppendJsonString(&out, f.value);
-  return out;
+bool ParseIntText(std::string_view t, int64_t* v) {
+  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), *v);
+  return !t.empty() && ec == std::errc() && p == t.data() + t.size();
 }
 
-// Does attribute `f.key` of the JSON object `json` satisfy the filter?
-bool AttrMatches(std::string_view json, const AttrFilter& f) {
-  rapidjson::Document d;
-  if (d.Parse(json.data(), json.size()).HasParseError() || !d.IsObject()) return false;
-  auto it = d.FindMember(rapidjson::Value(f.key.data(), static_cast<rapidjson::SizeType>(f.key.size())));
-  if (it == d.MemberEnd()) return f.op == Op::kNe;
-  const rapidjson::Value& v = it->value;
+bool ParseDoubleText(std::string_view t, double* v) {
+  if (t == "NaN" || t == "Infinity" || t == "-Infinity") {
+    *v = t == "NaN" ? std::nan("") : (t[0] == '-' ? -HUGE_VAL : HUGE_VAL);
+    return true;
+  }
+  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), *v);
+  return !t.empty() && ec == std::errc() && p == t.data() + t.size();
+}
+
+// Does an attribute whose map value is `value` with type letter `type` satisfy `f` (the key
+// matched)? `=`/`!=` compare strings and bools as text and numbers as numbers (200 matches an
+// int 200 and a double 200.0); `<` `<=` `>` `>=` compare numbers only.
+bool AttrValueMatches(std::string_view value, char type, const AttrFilter& f) {
+  const bool numeric = type == 'i' || type == 'd';
+  int cmp = 0;  // value vs f.value, for numbers
+  bool comparable = false;
+  if (numeric) {
+    int64_t a, b;
+    double x, y;
+    if (type == 'i' && ParseIntText(value, &a) && ParseIntText(f.value, &b)) {
+      cmp = a < b ? -1 : a > b ? 1 : 0;
+      comparable = true;
+    } else if (ParseDoubleText(value, &x) && ParseDoubleText(f.value, &y) && !std::isnan(x) &&
+               !std::isnan(y)) {
+      cmp = x < y ? -1 : x > y ? 1 : 0;
+      comparable = true;
+    }
+  }
   if (f.op == Op::kEq || f.op == Op::kNe) {
     bool eq = false;
-    if (v.IsString()) {
-      eq = f.value == std::string_view(v.GetString(), v.GetStringLength());
-    } else if (v.IsBool()) {
-      eq = f.value == (v.GetBool() ? "true" : "false");
-    } else if (v.IsNumber()) {
-      double x;
-      auto [p, ec] = std::from_chars(f.value.data(), f.value.data() + f.value.size(), x);
-      eq = ec == std::errc() && p == f.value.data() + f.value.size() && x == v.GetDouble();
+    if (type == 's' || type == 'b') {
+      eq = value == f.value;
+    } else if (numeric) {
+      eq = comparable && cmp == 0;
     }
     return f.op == Op::kEq ? eq : !eq;
   }
-  if (!v.IsNumber()) return false;
-  double x = 0;
-  std::from_chars(f.value.data(), f.value.data() + f.value.size(), x);
-  const double a = v.GetDouble();
+  if (!comparable) return false;
   switch (f.op) {
-    case Op::kLt: return a < x;
-    case Op::kLe: return a <= x;
-    case Op::kGt: return a > x;
-    case Op::kGe: return a >= x;
+    case Op::kLt: return cmp < 0;
+    case Op::kLe: return cmp <= 0;
+    case Op::kGt: return cmp > 0;
+    case Op::kGe: return cmp >= 0;
     default: return false;
   }
+}
+
+// The map value texts an `attr.k=v` filter can match (v as given, and for a number its int and
+// double spellings): a row group whose value bloom filter has none of them holds no match.
+std::vector<std::string> AttrEqualityTexts(const AttrFilter& f) {
+  std::vector<std::string> out = {f.value};
+  double d;
+  if (ParseDoubleText(f.value, &d) && std::isfinite(d)) {
+    std::string t;
+    otlp::AppendMapDouble(&t, d);
+    if (t != f.value) out.push_back(t);
+    if (d == std::trunc(d) && std::fabs(d) < 9.2e18) {
+      std::string i = std::to_string(static_cast<int64_t>(d));
+      if (i != f.value && i != t) out.push_back(i);
+    }
+  }
+  return out;
 }
 
 bool IsJsonColumn(std::string_view name) { return name.ends_with("_json"); }
 
 CellKind KindOf(const table::ColumnDef& c) {
-  if (IsJsonColumn(c.name)) return CellKind::kJson;
+  if (IsJsonColumn(c.name) || c.type == ColType::kMap) return CellKind::kJson;
   switch (c.type) {
     case ColType::kString: return CellKind::kString;
     case ColType::kInt64: return CellKind::kInt64;
     case ColType::kDouble: return CellKind::kDouble;
     case ColType::kBool: return CellKind::kBool;
+    case ColType::kMap: return CellKind::kJson;
   }
   return CellKind::kString;
 }
@@ -539,10 +563,12 @@ class QueryEngine::Impl {
     rs.table = q.table;
     std::vector<int> out_cols = q.select;
     if (out_cols.empty()) {
-      for (size_t c = 0; c < cols.size(); ++c) out_cols.push_back(static_cast<int>(c));
+      for (size_t c = 0; c < cols.size(); ++c) {
+        if (!table::IsAttrTypesColumn(q.table, static_cast<int>(c))) out_cols.push_back(static_cast<int>(c));
+      }
     }
     for (int c : out_cols) {
-      rs.columns.emplace_back(cols[c].name);
+      rs.columns.emplace_back(ApiColumnName(q.table, c));
       rs.kinds.push_back(KindOf(cols[c]));
     }
 
@@ -573,6 +599,11 @@ class QueryEngine::Impl {
         if (holds.size() > held_before) holds.pop_back();  // nothing to read here: no lock needed
         continue;
       }
+      if (lake::IsSchemaVersion1(snap->state.metadata.schema_string)) {
+        rs.warnings.push_back(SchemaVersion1Warning(day, q.table));
+        if (holds.size() > held_before) holds.pop_back();
+        continue;
+      }
       ++rs.stats.days;
       rs.stats.snapshots.push_back({day.name, q.table, day.remote, snap->version});
       rs.stats.files_total += static_cast<int64_t>(snap->files.size());
@@ -596,6 +627,10 @@ class QueryEngine::Impl {
       if (std::find(read_cols.begin(), read_cols.end(), c) == read_cols.end()) read_cols.push_back(c);
     };
     need(ts_col);
+    // An attribute map is read with its type letters (the column after it).
+    for (size_t i = 0; i < read_cols.size(); ++i) {
+      if (cols[read_cols[i]].type == ColType::kMap) need(read_cols[i] + 1);
+    }
     std::shared_ptr<arrow::Table> held;  // sorted, <= max_rows rows, columns = read_cols order
     std::optional<int64_t> threshold;   // event_ts of the last held row once full
     // A selective query (equality on a bloom-filtered column: a trace or span lookup) reads S3
@@ -760,6 +795,9 @@ class QueryEngine::Impl {
         auto snap = std::move(*snap_or);
         if (!snap) continue;
         ti.version = snap->version;
+        if (lake::IsSchemaVersion1(snap->state.metadata.schema_string)) {
+          ti.error = SchemaVersion1Warning(day, t);
+        }
         for (const auto& f : snap->files) {
           ti.files += 1;
           ti.bytes += f->size;
@@ -797,7 +835,7 @@ class QueryEngine::Impl {
         if (!snap) continue;
         for (const auto& f : snap->files) {
           OTLAKE_ASSIGN_OR_RAISE(auto reader, OpenParquet(*f));
-          OTLAKE_ASSIGN_OR_RAISE(auto col, reader->ReadTable({table::kServiceName}));
+          OTLAKE_ASSIGN_OR_RAISE(auto col, reader->ReadTable({table::LeafIndex(t, table::kServiceName)}));
           OTLAKE_ASSIGN_OR_RAISE(auto counts, cp::ValueCounts(col->column(0)));
           auto values = std::static_pointer_cast<arrow::StringArray>(counts->field(0));
           auto n = std::static_pointer_cast<arrow::Int64Array>(counts->field(1));
@@ -831,6 +869,34 @@ class QueryEngine::Impl {
 
   static int IndexOf(const std::vector<int>& v, int c) {
     return static_cast<int>(std::find(v.begin(), v.end(), c) - v.begin());
+  }
+
+  // Schema-1 days (attributes as *_attrs_json) are not read: their rows would come back without
+  // attributes. docs/attributes.md says what to do with them.
+  static std::string SchemaVersion1Warning(const DaySource& day, TableId t) {
+    return day.name + " " + std::string(table::TableName(t)) +
+           " skipped: written with otlake schema_version 1 (attributes in *_attrs_json columns), "
+           "which this otlake (schema_version " + std::to_string(table::kCurrentSchemaVersion) +
+           ", attribute maps) does not read; see docs/attributes.md";
+  }
+
+  // The Parquet leaf indices of columns `cols` of table `t`, in order (a map has two).
+  static std::vector<int> Leaves(TableId t, const std::vector<int>& cols) {
+    const auto defs = table::Columns(t);
+    std::vector<int> out;
+    for (int c : cols) {
+      const int leaf = table::LeafIndex(t, c);
+      out.push_back(leaf);
+      if (defs[c].type == ColType::kMap) out.push_back(leaf + 1);
+    }
+    return out;
+  }
+
+  // Compressed bytes of column `c` (all its leaves) in row group `rg`.
+  static int64_t ChunkBytes(TableId t, const parquet::RowGroupMetaData& rg, int c) {
+    int64_t n = 0;
+    for (int leaf : Leaves(t, {c})) n += rg.ColumnChunk(leaf)->total_compressed_size();
+    return n;
   }
 
   bool FileMayMatch(const Query& q, const FileMeta& f) {
@@ -971,9 +1037,10 @@ class QueryEngine::Impl {
     ++stats->files_read;
     parquet::ParquetFileReader* pq = reader->parquet_reader();
     std::shared_ptr<parquet::FileMetaData> md = pq->metadata();
-    if (md->num_columns() != static_cast<int>(cols.size())) {
+    if (md->num_columns() != table::NumLeaves(q.table)) {
       return Status::IOError("data file '", f.path, "' has ", md->num_columns(),
-                             " columns; the ", table::TableName(q.table), " table has ", cols.size());
+                             " leaf columns; the ", table::TableName(q.table), " table has ",
+                             table::NumLeaves(q.table));
     }
     // Columns the filters need, read first.
     std::vector<int> filter_cols = {ts_col};
@@ -981,7 +1048,10 @@ class QueryEngine::Impl {
       if (std::find(filter_cols.begin(), filter_cols.end(), c) == filter_cols.end()) filter_cols.push_back(c);
     };
     for (const auto& cf : q.filters) need(cf.column);
-    for (const auto& af : q.attr_filters) need(af.column);
+    for (const auto& af : q.attr_filters) {
+      need(af.column);
+      need(af.column + 1);
+    }
     std::vector<int> rest;
     for (int c : read_cols) {
       if (std::find(filter_cols.begin(), filter_cols.end(), c) == filter_cols.end()) rest.push_back(c);
@@ -1007,14 +1077,15 @@ class QueryEngine::Impl {
       int64_t bytes = 0;
       for (size_t j = i; j < admitted.size(); ++j) {
         int64_t rg_bytes = 0;
-        for (int c : filter_cols) rg_bytes += md->RowGroup(admitted[j])->ColumnChunk(c)->total_compressed_size();
+        for (int c : filter_cols) rg_bytes += ChunkBytes(q.table, *md->RowGroup(admitted[j]), c);
         if (!window.empty() && bytes + rg_bytes > kPreBufferBytes) break;
         window.push_back(admitted[j]);
         bytes += rg_bytes;
       }
       buffered_until = i + window.size();
       try {
-        pq->PreBuffer(window, filter_cols, arrow::io::IOContext(), arrow::io::CacheOptions::Defaults());
+        pq->PreBuffer(window, Leaves(q.table, filter_cols), arrow::io::IOContext(),
+                      arrow::io::CacheOptions::Defaults());
       } catch (const std::exception& e) {
         return Status::IOError("cannot read s3://", f.path, ": ", e.what());
       }
@@ -1032,8 +1103,8 @@ class QueryEngine::Impl {
       }
       auto rgmd = md->RowGroup(rg);
       ++stats->row_groups_read;
-      for (int c : filter_cols) stats->bytes_read += rgmd->ColumnChunk(c)->total_compressed_size();
-      OTLAKE_ASSIGN_OR_RAISE(auto ft, reader->ReadRowGroup(rg, filter_cols));
+      for (int c : filter_cols) stats->bytes_read += ChunkBytes(q.table, *rgmd, c);
+      OTLAKE_ASSIGN_OR_RAISE(auto ft, reader->ReadRowGroup(rg, Leaves(q.table, filter_cols)));
       OTLAKE_ASSIGN_OR_RAISE(ft, ft->CombineChunks());
       stats->rows_scanned += ft->num_rows();
       OTLAKE_ASSIGN_OR_RAISE(arrow::Datum mask, Mask(q, *ft, filter_cols, threshold));
@@ -1042,8 +1113,8 @@ class QueryEngine::Impl {
       if (bools->true_count() == 0) continue;
       std::shared_ptr<arrow::Table> rest_t;
       if (!rest.empty()) {
-        for (int c : rest) stats->bytes_read += rgmd->ColumnChunk(c)->total_compressed_size();
-        OTLAKE_ASSIGN_OR_RAISE(rest_t, reader->ReadRowGroup(rg, rest));
+        for (int c : rest) stats->bytes_read += ChunkBytes(q.table, *rgmd, c);
+        OTLAKE_ASSIGN_OR_RAISE(rest_t, reader->ReadRowGroup(rg, Leaves(q.table, rest)));
       }
       // Assemble in read_cols order, then filter.
       std::vector<std::shared_ptr<arrow::ChunkedArray>> arrays;
@@ -1070,7 +1141,9 @@ class QueryEngine::Impl {
   bool RowGroupMayMatch(const Query& q, const parquet::RowGroupMetaData& rg,
                         const std::optional<int64_t>& threshold, parquet::ParquetFileReader* pq,
                         const FileMeta& file, int rg_index) {
-    auto bounds = [&](int c, Bound* lo, Bound* hi) { RowGroupBounds(*rg.ColumnChunk(c), lo, hi); };
+    auto bounds = [&](int c, Bound* lo, Bound* hi) {
+      RowGroupBounds(*rg.ColumnChunk(table::LeafIndex(q.table, c)), lo, hi);
+    };
     Bound lo, hi;
     bounds(table::kEventTs, &lo, &hi);
     if (q.time_ms_from && !MayMatch(Op::kGe, std::to_string(*q.time_ms_from), lo, hi)) return false;
@@ -1082,13 +1155,36 @@ class QueryEngine::Impl {
       if (!MayMatch(cf.op, cf.value, a, b)) return false;
       if (cf.op == Op::kEq && table::Columns(q.table)[cf.column].type == ColType::kString) {
         // Bloom filters exist on the ID columns; absent ones prove nothing.
-        std::shared_ptr<parquet::BloomFilter> bf = Bloom(file, pq, rg_index, cf.column);
+        std::shared_ptr<parquet::BloomFilter> bf =
+            Bloom(file, pq, rg_index, table::LeafIndex(q.table, cf.column));
         if (bf) {
           parquet::ByteArray ba(static_cast<uint32_t>(cf.value.size()),
                                 reinterpret_cast<const uint8_t*>(cf.value.data()));
           if (!bf->FindHash(bf->Hash(&ba))) return false;
         }
       }
+    }
+    for (const AttrFilter& af : q.attr_filters) {
+      if (af.op == Op::kNe) continue;  // true for rows without the key: nothing to skip
+      // Every other comparison needs the key: the key leaf's min/max must admit it.
+      const int key_leaf = table::LeafIndex(q.table, af.column);
+      Bound klo, khi;
+      RowGroupBounds(*rg.ColumnChunk(key_leaf), &klo, &khi);
+      if (!MayMatch(Op::kEq, af.key, klo, khi)) return false;
+      if (af.op != Op::kEq) continue;
+      // Equality: some value must be one of the filter's spellings (value bloom filter).
+      std::shared_ptr<parquet::BloomFilter> bf = Bloom(file, pq, rg_index, key_leaf + 1);
+      if (!bf) continue;
+      bool any = false;
+      for (const std::string& text : AttrEqualityTexts(af)) {
+        parquet::ByteArray ba(static_cast<uint32_t>(text.size()),
+                              reinterpret_cast<const uint8_t*>(text.data()));
+        if (bf->FindHash(bf->Hash(&ba))) {
+          any = true;
+          break;
+        }
+      }
+      if (!any) return false;
     }
     return true;
   }
@@ -1126,20 +1222,7 @@ class QueryEngine::Impl {
       parts.push_back(m);
     }
     for (const AttrFilter& af : q.attr_filters) {
-      // Cheap substring pre-filter on the key, then an exact check of the candidate rows.
-      auto json = std::static_pointer_cast<arrow::StringArray>(col(af.column).make_array());
-      cp::MatchSubstringOptions opts(AttrNeedle(af));
-      OTLAKE_ASSIGN_OR_RAISE(auto pre, cp::CallFunction("match_substring", {json}, &opts));
-      auto pre_b = std::static_pointer_cast<arrow::BooleanArray>(pre.make_array());
-      arrow::BooleanBuilder b;
-      OTLAKE_RETURN_NOT_OK(b.Reserve(json->length()));
-      for (int64_t i = 0; i < json->length(); ++i) {
-        bool has_key = pre_b->IsValid(i) && pre_b->Value(i);
-        bool ok = has_key ? AttrMatches(json->GetView(i), af)
-                          : (af.op == Op::kNe && json->IsValid(i));
-        b.UnsafeAppend(ok);
-      }
-      OTLAKE_ASSIGN_OR_RAISE(auto m, b.Finish());
+      OTLAKE_ASSIGN_OR_RAISE(auto m, AttrMask(*col(af.column).make_array(), *col(af.column + 1).make_array(), af));
       parts.push_back(arrow::Datum(m));
     }
     if (parts.empty()) {
@@ -1157,6 +1240,37 @@ class QueryEngine::Impl {
     return acc;
   }
 
+  // Rows of a map column (with its type letters) whose attribute `af.key` satisfies `af`.
+  static Result<std::shared_ptr<arrow::Array>> AttrMask(const arrow::Array& map_arr,
+                                                        const arrow::Array& types_arr,
+                                                        const AttrFilter& af) {
+    if (map_arr.type_id() != arrow::Type::MAP || types_arr.type_id() != arrow::Type::STRING) {
+      return Status::IOError("attribute column has type ", map_arr.type()->ToString());
+    }
+    const auto& m = static_cast<const arrow::MapArray&>(map_arr);
+    const auto& types = static_cast<const arrow::StringArray&>(types_arr);
+    const auto& keys = static_cast<const arrow::StringArray&>(*m.keys());
+    const auto& items = static_cast<const arrow::StringArray&>(*m.items());
+    arrow::BooleanBuilder b;
+    OTLAKE_RETURN_NOT_OK(b.Reserve(m.length()));
+    const std::string_view key = af.key;
+    for (int64_t i = 0; i < m.length(); ++i) {
+      bool ok = af.op == Op::kNe;  // the key is absent
+      if (!m.IsNull(i)) {
+        const int64_t begin = m.value_offset(i), end = m.value_offset(i + 1);
+        for (int64_t k = begin; k < end; ++k) {
+          if (keys.GetView(k) != key) continue;
+          const std::string_view letters = types.IsNull(i) ? std::string_view() : types.GetView(i);
+          const char t = static_cast<size_t>(k - begin) < letters.size() ? letters[k - begin] : '?';
+          ok = items.IsNull(k) ? af.op == Op::kNe : AttrValueMatches(items.GetView(k), t, af);
+          break;
+        }
+      }
+      b.UnsafeAppend(ok);
+    }
+    return b.Finish();
+  }
+
   Result<std::shared_ptr<arrow::Table>> SortAndCut(const std::shared_ptr<arrow::Table>& t,
                                                    const std::vector<int>& read_cols, int ts_col,
                                                    const Query& q) {
@@ -1169,12 +1283,49 @@ class QueryEngine::Impl {
     return taken.table()->CombineChunks();
   }
 
+  // Column `j` of the answer from a map column and its type letters: typed JSON objects.
+  static Status MapCells(const arrow::ChunkedArray& maps, const arrow::ChunkedArray& letters, size_t j,
+                         ResultSet* rs) {
+    OTLAKE_ASSIGN_OR_RAISE(auto map_arr, arrow::Concatenate(maps.chunks()));
+    OTLAKE_ASSIGN_OR_RAISE(auto types_arr, arrow::Concatenate(letters.chunks()));
+    if (map_arr->type_id() != arrow::Type::MAP || types_arr->type_id() != arrow::Type::STRING) {
+      return Status::IOError("column '", rs->columns[j], "' has unexpected type ", map_arr->type()->ToString());
+    }
+    const auto& m = static_cast<const arrow::MapArray&>(*map_arr);
+    const auto& types = static_cast<const arrow::StringArray&>(*types_arr);
+    const auto& keys = static_cast<const arrow::StringArray&>(*m.keys());
+    const auto& items = static_cast<const arrow::StringArray&>(*m.items());
+    std::vector<otlp::MapEntry> entries;
+    for (int64_t i = 0; i < m.length(); ++i) {
+      if (m.IsNull(i)) continue;
+      entries.clear();
+      for (int64_t k = m.value_offset(i); k < m.value_offset(i + 1); ++k) {
+        entries.push_back({keys.GetView(k), items.IsNull(k) ? std::string_view() : items.GetView(k),
+                           items.IsNull(k)});
+      }
+      std::string json;
+      Status st = otlp::AppendAttrMapTypedJson(entries, types.IsNull(i) ? std::string_view() : types.GetView(i), &json);
+      if (!st.ok()) {
+        return Status::IOError("column '", rs->columns[j], "': a stored attribute map is malformed: ",
+                               st.message());
+      }
+      rs->rows[i][j] = std::move(json);
+    }
+    return Status::OK();
+  }
+
   Status ToCells(const arrow::Table& t, const std::vector<int>& read_cols,
                  const std::vector<int>& out_cols, ResultSet* rs) {
     const int64_t n = t.num_rows();
     rs->rows.assign(n, std::vector<Cell>(out_cols.size()));
+    const auto defs = table::Columns(rs->table);
     for (size_t j = 0; j < out_cols.size(); ++j) {
       auto chunked = t.column(IndexOf(read_cols, out_cols[j]));
+      if (defs[out_cols[j]].type == ColType::kMap) {
+        OTLAKE_RETURN_NOT_OK(MapCells(*chunked, *t.column(IndexOf(read_cols, out_cols[j] + 1)),
+                                      j, rs));
+        continue;
+      }
       int64_t row = 0;
       for (const auto& arr : chunked->chunks()) {
         for (int64_t i = 0; i < arr->length(); ++i, ++row) {

@@ -15,23 +15,29 @@ using table::TableId;
 
 constexpr int64_t kDayMs = 86400000;
 
+// A column by its API name (ApiColumnName; a map column also by its own name). The type-letter
+// columns have none: the map's typed JSON carries the types.
 int FindColumn(TableId t, std::string_view name) {
   auto cols = table::Columns(t);
+  std::string_view map_name = name;
+  if (map_name.ends_with("_attrs_json")) map_name.remove_suffix(5);
   for (size_t i = 0; i < cols.size(); ++i) {
+    if (cols[i].type == ColType::kMap && map_name == cols[i].name) return static_cast<int>(i);
+    if (table::IsAttrTypesColumn(t, static_cast<int>(i))) continue;
     if (name == cols[i].name) return static_cast<int>(i);
   }
   return -1;
 }
 
-// The attribute column `attr.` filters look in, per table.
+// The attribute map `attr.` filters look in, per table.
 const char* AttrColumn(TableId t) {
   switch (t) {
-    case TableId::kSpans: return "span_attrs_json";
-    case TableId::kSpanEvents: return "event_attrs_json";
-    case TableId::kSpanLinks: return "link_attrs_json";
-    case TableId::kLogs: return "log_attrs_json";
+    case TableId::kSpans: return "span_attrs";
+    case TableId::kSpanEvents: return "event_attrs";
+    case TableId::kSpanLinks: return "link_attrs";
+    case TableId::kLogs: return "log_attrs";
     case TableId::kMetricsPoints:
-    case TableId::kMetricsHist: return "point_attrs_json";
+    case TableId::kMetricsHist: return "point_attrs";
   }
   return "";
 }
@@ -98,6 +104,10 @@ const char* OpText(Op op) {
 Status CheckValue(TableId t, int col, Op op, std::string* value) {
   const table::ColumnDef& def = table::Columns(t)[col];
   const std::string_view name = def.name;
+  if (def.type == ColType::kMap) {
+    return Status::Invalid("parameter '", name, "_json': attributes are filtered one key at a "
+                           "time: attr.<key>=<value>, resource.<key>=..., scope.<key>=...");
+  }
   if (op == Op::kLike || op == Op::kContains) {
     if (def.type != ColType::kString) {
       return Status::Invalid("parameter '", name, "_like': column is not a string");
@@ -129,6 +139,7 @@ Status CheckValue(TableId t, int col, Op op, std::string* value) {
       }
       return Status::OK();
     case ColType::kString:
+    case ColType::kMap:
       break;
   }
   // IDs are stored as lowercase hex: accept what users paste.
@@ -161,6 +172,11 @@ Status ParseDay(const std::string& param, const std::string& v, int64_t* day) {
 }
 
 }  // namespace
+
+std::string ApiColumnName(TableId t, int col) {
+  const table::ColumnDef& def = table::Columns(t)[col];
+  return def.type == ColType::kMap ? std::string(def.name) + "_json" : std::string(def.name);
+}
 
 bool IsHexId(std::string_view s, size_t length) {
   if (s.size() != length) return false;
@@ -260,7 +276,7 @@ Result<Query> ParseQuery(TableId t, const std::vector<std::pair<std::string, std
       std::string attr_key = key.substr(dot + 1);
       if (attr_key.empty()) return Status::Invalid("parameter '", key, "' names no attribute key");
       const char* col = prefix == "attr" ? AttrColumn(t)
-                        : prefix == "resource" ? "resource_attrs_json" : "scope_attrs_json";
+                        : prefix == "resource" ? "resource_attrs" : "scope_attrs";
       if (op != Op::kEq && op != Op::kNe) {
         double d;
         if (!ParseDouble(value, &d)) {

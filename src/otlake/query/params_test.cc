@@ -63,14 +63,28 @@ TEST(ParseQuery, LikeWithWildcardsIsAnchoredElseSubstring) {
   EXPECT_EQ(q->filters[1].op, Op::kContains);
 }
 
+TEST(ParseQuery, AttributeMapsAreSelectedByTheirJsonNameAndNotFilteredWhole) {
+  auto q = Parse(TableId::kSpans, {{"select", "name,span_attrs_json,resource_attrs"}});
+  ASSERT_TRUE(q.ok()) << q.status();
+  ASSERT_EQ(q->select.size(), 3u);
+  EXPECT_EQ(q->select[1], Col(TableId::kSpans, "span_attrs"));
+  EXPECT_EQ(q->select[2], Col(TableId::kSpans, "resource_attrs"));
+  EXPECT_EQ(ApiColumnName(TableId::kSpans, q->select[1]), "span_attrs_json");
+  // The type letters are not an API column; a whole map is not a filter.
+  EXPECT_TRUE(Parse(TableId::kSpans, {{"select", "span_attrs_types"}}).status().IsInvalid());
+  auto whole = Parse(TableId::kSpans, {{"span_attrs_json", "{}"}});
+  ASSERT_TRUE(whole.status().IsInvalid());
+  EXPECT_NE(whole.status().message().find("attr.<key>"), std::string::npos) << whole.status();
+}
+
 TEST(ParseQuery, AttributeFiltersPickTheTablesAttributeColumn) {
   auto q = Parse(TableId::kMetricsPoints, {{"attr.http.route", "/a"}, {"resource.k8s.pod.name", "p"},
                                            {"scope.x>", "1.5"}});
   ASSERT_TRUE(q.ok()) << q.status();
   ASSERT_EQ(q->attr_filters.size(), 3u);
-  EXPECT_EQ(q->attr_filters[0].column, Col(TableId::kMetricsPoints, "point_attrs_json"));
+  EXPECT_EQ(q->attr_filters[0].column, Col(TableId::kMetricsPoints, "point_attrs"));
   EXPECT_EQ(q->attr_filters[0].key, "http.route");
-  EXPECT_EQ(q->attr_filters[1].column, Col(TableId::kMetricsPoints, "resource_attrs_json"));
+  EXPECT_EQ(q->attr_filters[1].column, Col(TableId::kMetricsPoints, "resource_attrs"));
   EXPECT_EQ(q->attr_filters[2].op, Op::kGe);
 }
 

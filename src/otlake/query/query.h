@@ -56,7 +56,7 @@ struct ColumnFilter {
 /// A filter on one key of an attribute JSON column (`attr.<key>`, `resource.<key>`,
 /// `scope.<key>`). Keys are flat OTLP keys ("http.route"), not paths.
 struct AttrFilter {
-  int column = -1;  ///< the *_attrs_json column
+  int column = -1;  ///< the attribute map column (its type letters are the column after it)
   std::string key;
   Op op = Op::kEq;
   std::string value;
@@ -94,7 +94,8 @@ Result<Query> ParseQuery(table::TableId table,
                          const std::vector<std::pair<std::string, std::string>>& params,
                          int64_t now_ms, const QueryLimits& limits);
 
-/// One cell of a result. Strings of *_json columns hold JSON text (kind kJson).
+/// One cell of a result. Strings of *_json columns (and of attribute maps, rendered as typed
+/// JSON objects) hold JSON text (kind kJson).
 using Cell = std::variant<std::monostate, int64_t, double, bool, std::string>;
 
 enum class CellKind : uint8_t { kString, kInt64, kDouble, kBool, kJson };
@@ -221,6 +222,11 @@ std::string FormatTable(const ResultSet& rs, int width);
 /// The trace as one OTLP/JSON ExportTraceServiceRequest (spans grouped under their resource and
 /// scope, events and links nested), loadable by OTel tools and accepted by POST /v1/traces.
 Result<std::string> TraceToOtlpJson(const Trace& trace);
+
+/// The name the read API gives column `col` of `t`: "<name>_json" for an attribute map (whose
+/// cells the API answers as typed JSON objects, docs/attributes-json.md), else the column's own
+/// name. The type-letter columns are never in an answer (the typed JSON carries the types).
+std::string ApiColumnName(table::TableId t, int col);
 
 /// True if `s` is a valid 32-character lowercase (or uppercase) hex trace id.
 bool IsHexId(std::string_view s, size_t length);

@@ -185,6 +185,8 @@ struct SignalStats {
   std::atomic<int64_t> requests{0};
   std::atomic<int64_t> accepted{0};
   std::atomic<int64_t> rejected{0};
+  // Attribute entries dropped for a repeated key (the stored map keeps the last value).
+  std::atomic<int64_t> duplicate_attr_keys{0};
   std::mutex mu;
   std::map<std::string, int64_t> reasons;  // guarded by mu
 };
@@ -410,6 +412,7 @@ class Receiver::Impl {
       SignalStats& st = signals_[s];
       j.Begin(otlp::SignalName(static_cast<otlp::Signal>(s)));
       j.Int("requests", st.requests).Int("accepted", st.accepted).Int("rejected", st.rejected);
+      j.Int("duplicate_attribute_keys_dropped", st.duplicate_attr_keys);
       j.Begin("rejected_by_reason");
       {
         std::lock_guard lk(st.mu);
@@ -501,6 +504,14 @@ class Receiver::Impl {
              "Items rejected from acknowledged requests (partialSuccess), by signal.");
     for (int s = 0; s < 3; ++s) {
       w.Sample("otlake_items_rejected_total", {{"signal", otlp::SignalName(static_cast<otlp::Signal>(s))}}, signals_[s].rejected.load());
+    }
+    w.Family("otlake_attribute_duplicate_keys_dropped_total", "counter",
+             "Attribute entries dropped because a later entry of the same list had the same key "
+             "(the stored map keeps the last value), by signal.");
+    for (int s = 0; s < 3; ++s) {
+      w.Sample("otlake_attribute_duplicate_keys_dropped_total",
+               {{"signal", otlp::SignalName(static_cast<otlp::Signal>(s))}},
+               signals_[s].duplicate_attr_keys.load());
     }
     w.Family("otlake_items_rejected_by_reason_total", "counter",
              "Items rejected from acknowledged requests, by signal and the decoder's message.");
@@ -782,6 +793,7 @@ class Receiver::Impl {
     ingest::Ingestor::Timing timing;
     Result<int64_t> lsn = ingestor_->Submit(record, &decoded, &timing);
     if (!lsn.ok()) return NotLogged(res, signal, format, lsn.status());
+    signals_[static_cast<int>(signal)].duplicate_attr_keys += decoded.duplicate_attr_keys;
     // Acknowledged once the WAL record is durable. The request is parked meanwhile (the HTTP
     // thread serves other connections) and finished when the WAL's sync thread wakes it.
     auto ack = std::make_shared<PendingAck>();

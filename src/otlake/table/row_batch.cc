@@ -1,6 +1,7 @@
 #include "otlake/table/row_batch.h"
 
 #include <cassert>
+#include <unordered_set>
 
 namespace otlake::table {
 
@@ -12,19 +13,60 @@ bool IsDictColumn(int col) {
     case kServiceInstanceId:
     case kServiceVersion:
     case kDeploymentEnv:
-    case kResourceAttrsJson:
+    case kResourceAttrs:
+    case kResourceAttrsTypes:
     case kResourceSchemaUrl:
     case kScopeName:
     case kScopeVersion:
-    case kScopeAttrsJson:
+    case kScopeAttrs:
+    case kScopeAttrsTypes:
     case kScopeSchemaUrl:
     case kEventDate: return true;
     default: return false;
   }
 }
 
+int64_t AttrMap::DropDuplicateKeys() {
+  const size_t n = size();
+  if (n < 2) return 0;
+  // Which entries a later entry's key repeats. Lists are short: pairwise up to 64 entries.
+  std::vector<uint8_t> drop;
+  int64_t dropped = 0;
+  if (n <= 64) {
+    for (size_t i = 0; i + 1 < n; ++i) {
+      const std::string_view k = key(i);
+      for (size_t j = i + 1; j < n; ++j) {
+        if (key(j) == k) {
+          if (drop.empty()) drop.assign(n, 0);
+          drop[i] = 1;
+          ++dropped;
+          break;
+        }
+      }
+    }
+  } else {
+    std::unordered_set<std::string_view> seen;
+    for (size_t i = n; i-- > 0;) {
+      if (!seen.insert(key(i)).second) {
+        if (drop.empty()) drop.assign(n, 0);
+        drop[i] = 1;
+        ++dropped;
+      }
+    }
+  }
+  if (dropped == 0) return 0;
+  AttrMap kept;
+  for (size_t i = 0; i < n; ++i) {
+    if (!drop[i]) kept.Add(key(i), value(i), types[i]);
+  }
+  *this = std::move(kept);
+  return dropped;
+}
+
 int64_t Column::size() const {
   switch (type) {
+    case ColType::kMap:
+      return dict ? static_cast<int64_t>(codes.size()) : static_cast<int64_t>(offsets.size()) - 1;
     case ColType::kString:
       return dict ? static_cast<int64_t>(codes.size()) : static_cast<int64_t>(offsets.size()) - 1;
     case ColType::kInt64: return static_cast<int64_t>(ints.size());
@@ -40,10 +82,43 @@ RowBatch::RowBatch(TableId table) : table_(table) {
   for (size_t i = 0; i < defs.size(); ++i) {
     columns_[i].type = defs[i].type;
     columns_[i].nullable = defs[i].nullable;
-    columns_[i].dict = defs[i].type == ColType::kString && !defs[i].nullable &&
-                       IsDictColumn(static_cast<int>(i));
+    columns_[i].dict = (defs[i].type == ColType::kString || defs[i].type == ColType::kMap) &&
+                       !defs[i].nullable && IsDictColumn(static_cast<int>(i));
     if (defs[i].type == ColType::kString) columns_[i].offsets.push_back(0);
+    if (defs[i].type == ColType::kMap) {
+      columns_[i].offsets.push_back(0);
+      columns_[i].key_offsets.push_back(0);
+      columns_[i].val_offsets.push_back(0);
+    }
   }
+}
+
+void RowBatch::AppendMap(int col, const AttrMap& m) {
+  Column& c = columns_[col];
+  const size_t n = c.offsets.size();
+  if (c.dict && n > 1) {
+    // The last entry again when the map repeats (every row of a resource).
+    const int64_t b = c.offsets[n - 2], e = c.offsets[n - 1];
+    bool same = e - b == static_cast<int64_t>(m.size());
+    for (size_t i = 0; same && i < m.size(); ++i) {
+      same = c.MapKey(b + i) == m.key(i) && (c.val_valid[b + i] != 0) == !m.is_null(i) &&
+             c.MapValue(b + i) == m.value(i);
+    }
+    if (same) {
+      c.codes.push_back(static_cast<int32_t>(n - 2));
+      return;
+    }
+  }
+  for (size_t i = 0; i < m.size(); ++i) {
+    const std::string_view k = m.key(i), v = m.value(i);
+    c.key_chars.append(k.data(), k.size());
+    c.key_offsets.push_back(static_cast<int32_t>(c.key_chars.size()));
+    c.val_chars.append(v.data(), v.size());
+    c.val_offsets.push_back(static_cast<int32_t>(c.val_chars.size()));
+    c.val_valid.push_back(m.is_null(i) ? 0 : 1);
+  }
+  c.offsets.push_back(c.offsets.back() + static_cast<int32_t>(m.size()));
+  if (c.dict) c.codes.push_back(static_cast<int32_t>(n - 1));
 }
 
 void RowBatch::AppendNull(int col) {
@@ -59,6 +134,7 @@ void RowBatch::AppendNull(int col) {
     case ColType::kInt64: c.ints.push_back(0); break;
     case ColType::kDouble: c.doubles.push_back(0); break;
     case ColType::kBool: c.bools.push_back(0); break;
+    case ColType::kMap: AppendMap(col, AttrMap()); return;
   }
   if (c.nullable) c.valid.push_back(0);
 }
@@ -69,6 +145,7 @@ void RowBatch::ReserveRows(int64_t rows) {
   for (Column& c : columns_) {
     switch (c.type) {
       case ColType::kString:
+      case ColType::kMap:
         if (c.dict) {
           c.codes.reserve(c.codes.size() + n);
         } else {
@@ -113,6 +190,19 @@ void RowBatch::Truncate(int64_t rows) {
       case ColType::kBool:
         if (c.size() > rows) c.bools.resize(rows);
         break;
+      case ColType::kMap:
+        if (c.dict) {
+          if (c.size() > rows) c.codes.resize(rows);
+        } else if (c.size() > rows) {
+          c.offsets.resize(rows + 1);
+          const size_t entries = static_cast<size_t>(c.offsets.back());
+          c.key_offsets.resize(entries + 1);
+          c.key_chars.resize(c.key_offsets.back());
+          c.val_offsets.resize(entries + 1);
+          c.val_chars.resize(c.val_offsets.back());
+          c.val_valid.resize(entries);
+        }
+        break;
     }
     if (c.nullable && static_cast<int64_t>(c.valid.size()) > rows) c.valid.resize(rows);
   }
@@ -142,6 +232,23 @@ void RowBatch::AppendBatch(const RowBatch& other) {
         c.doubles.insert(c.doubles.end(), o.doubles.begin(), o.doubles.end());
         break;
       case ColType::kBool: c.bools.insert(c.bools.end(), o.bools.begin(), o.bools.end()); break;
+      case ColType::kMap: {
+        const int32_t first_map = static_cast<int32_t>(c.offsets.size()) - 1;
+        const int32_t entry_base = c.offsets.back();
+        for (size_t k = 1; k < o.offsets.size(); ++k) c.offsets.push_back(entry_base + o.offsets[k]);
+        const int32_t kb = static_cast<int32_t>(c.key_chars.size());
+        const int32_t vb = static_cast<int32_t>(c.val_chars.size());
+        c.key_chars.append(o.key_chars);
+        c.val_chars.append(o.val_chars);
+        for (size_t k = 1; k < o.key_offsets.size(); ++k) c.key_offsets.push_back(kb + o.key_offsets[k]);
+        for (size_t k = 1; k < o.val_offsets.size(); ++k) c.val_offsets.push_back(vb + o.val_offsets[k]);
+        c.val_valid.insert(c.val_valid.end(), o.val_valid.begin(), o.val_valid.end());
+        if (c.dict) {
+          c.codes.reserve(c.codes.size() + o.codes.size());
+          for (int32_t code : o.codes) c.codes.push_back(first_map + code);
+        }
+        break;
+      }
     }
     if (c.nullable) c.valid.insert(c.valid.end(), o.valid.begin(), o.valid.end());
   }
@@ -153,7 +260,8 @@ int64_t RowBatch::ByteSize() const {
   for (const Column& c : columns_) {
     n += static_cast<int64_t>(c.ints.size() * 8 + c.doubles.size() * 8 + c.bools.size() +
                               c.offsets.size() * 4 + c.chars.size() + c.codes.size() * 4 +
-                              c.valid.size());
+                              c.valid.size() + c.key_offsets.size() * 4 + c.key_chars.size() +
+                              c.val_offsets.size() * 4 + c.val_chars.size() + c.val_valid.size());
   }
   return n;
 }

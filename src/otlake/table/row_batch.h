@@ -22,10 +22,51 @@
 
 namespace otlake::table {
 
-/// True if column `col` (of any table) is stored as a dictionary: the shared string columns whose
-/// value comes from the request, resource or scope (project_id, service_*, deployment_env,
-/// resource_attrs_json, resource_schema_url, scope_*, event_date). None of them is nullable.
+/// True if column `col` (of any table) is stored as a dictionary: the shared string and map
+/// columns whose value comes from the request, resource or scope (project_id, service_*,
+/// deployment_env, resource_attrs(_types), resource_schema_url, scope_*, event_date). None of them
+/// is nullable.
 bool IsDictColumn(int col);
+
+/// One attribute list as the map columns store it (docs/attributes.md): entries in order, each a
+/// key, a value text and a type letter (s i d b y a k e; 'e' = empty value, stored as null). Plain
+/// data, reused by decoders as scratch.
+struct AttrMap {
+  std::string keys, values;             ///< concatenated key / value bytes
+  std::vector<int32_t> key_ends, value_ends;  ///< per entry: end offset in keys / values
+  std::string types;                    ///< one letter per entry
+
+  size_t size() const { return types.size(); }
+  bool empty() const { return types.empty(); }
+  std::string_view key(size_t i) const {
+    const int32_t b = i == 0 ? 0 : key_ends[i - 1];
+    return std::string_view(keys).substr(b, key_ends[i] - b);
+  }
+  std::string_view value(size_t i) const {
+    const int32_t b = i == 0 ? 0 : value_ends[i - 1];
+    return std::string_view(values).substr(b, value_ends[i] - b);
+  }
+  bool is_null(size_t i) const { return types[i] == 'e'; }
+  void clear() {
+    keys.clear();
+    values.clear();
+    key_ends.clear();
+    value_ends.clear();
+    types.clear();
+  }
+  /// Appends an entry; `value` is ignored for type 'e'.
+  void Add(std::string_view k, std::string_view v, char type) {
+    keys.append(k.data(), k.size());
+    key_ends.push_back(static_cast<int32_t>(keys.size()));
+    if (type != 'e') values.append(v.data(), v.size());
+    value_ends.push_back(static_cast<int32_t>(values.size()));
+    types.push_back(type);
+  }
+  /// Removes every entry whose key appears again later in the list (the last value of a key
+  /// wins, at its position); returns how many were removed. OTLP forbids duplicate keys, and a
+  /// map with repeated keys breaks DuckDB and Spark.
+  int64_t DropDuplicateKeys();
+};
 
 /// One column's values. Only the vectors that match `type` are used.
 struct Column {
@@ -39,6 +80,12 @@ struct Column {
   std::string chars;              ///< kString: concatenated UTF-8 values (dict: the entries)
   std::vector<int32_t> codes;     ///< dict only: per row, the index of its entry
   std::vector<uint8_t> valid;     ///< nullable columns only: 1 = value present
+  // kMap: `offsets` holds entry offsets (num_rows + 1 entries, dict: one per map + 1, from 0);
+  // entry k's key is key_chars[key_offsets[k], key_offsets[k+1]), its value likewise in
+  // val_offsets/val_chars, val_valid[k] == 0 for a null value.
+  std::vector<int32_t> key_offsets, val_offsets;  ///< kMap: entries + 1, from 0
+  std::string key_chars, val_chars;               ///< kMap
+  std::vector<uint8_t> val_valid;                 ///< kMap: per entry
 
   /// Number of values appended so far.
   int64_t size() const;
@@ -51,6 +98,15 @@ struct Column {
   /// The string at `row` (kString only).
   std::string_view StringAt(int64_t row) const { return Entry(dict ? codes[row] : row); }
   bool IsNull(int64_t row) const { return nullable && valid[row] == 0; }
+  /// kMap: the entries of row `row` are [MapBegin(row), MapEnd(row)).
+  int64_t MapBegin(int64_t row) const { return offsets[dict ? codes[row] : row]; }
+  int64_t MapEnd(int64_t row) const { return offsets[(dict ? codes[row] : row) + 1]; }
+  std::string_view MapKey(int64_t k) const {
+    return std::string_view(key_chars).substr(key_offsets[k], key_offsets[k + 1] - key_offsets[k]);
+  }
+  std::string_view MapValue(int64_t k) const {
+    return std::string_view(val_chars).substr(val_offsets[k], val_offsets[k + 1] - val_offsets[k]);
+  }
 };
 
 class RowBatch {
@@ -95,7 +151,10 @@ class RowBatch {
     c.bools.push_back(v ? 1 : 0);
     if (c.nullable) c.valid.push_back(1);
   }
-  /// Appends a null to a nullable column (a zero value to a non-nullable one).
+  /// Appends attribute list `m` to map column `col` (its entries only: the type letters go to
+  /// the `_types` column after it, by AppendString).
+  void AppendMap(int col, const AttrMap& m);
+  /// Appends a null to a nullable column (a zero value to a non-nullable one; an empty map).
   void AppendNull(int col);
   /// Appends to dictionary column `col` the value of the row before (which must exist): the
   /// emitter's shortcut for a request-level value that is known not to have changed.

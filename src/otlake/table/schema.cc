@@ -9,16 +9,19 @@ constexpr ColType S = ColType::kString;
 constexpr ColType I = ColType::kInt64;
 constexpr ColType D = ColType::kDouble;
 constexpr ColType B = ColType::kBool;
+constexpr ColType M = ColType::kMap;
 
 // Shared prefix; order must match enum Shared.
 #define OTLAKE_SHARED_COLUMNS                                                               \
   {"project_id", S, false, true}, {"schema_version", I, false, false},                      \
       {"service_name", S, false, true}, {"service_namespace", S, false, true},              \
       {"service_instance_id", S, false, true}, {"service_version", S, false, true},         \
-      {"deployment_env", S, false, true}, {"resource_attrs_json", S, false, false},         \
+      {"deployment_env", S, false, true}, {"resource_attrs", M, false, false},              \
+      {"resource_attrs_types", S, false, false},                                            \
       {"resource_dropped_attributes_count", I, false, false},                               \
       {"resource_schema_url", S, false, false}, {"scope_name", S, false, true},             \
-      {"scope_version", S, false, true}, {"scope_attrs_json", S, false, false},             \
+      {"scope_version", S, false, true}, {"scope_attrs", M, false, false},                  \
+      {"scope_attrs_types", S, false, false},                                               \
       {"scope_dropped_attributes_count", I, false, false},                                  \
       {"scope_schema_url", S, false, false}, {"event_ts", I, false, true},                  \
       {"event_date", S, false, true}, {"session_id", S, false, true},                       \
@@ -39,7 +42,8 @@ constexpr ColumnDef kSpans[] = {
     {"duration_ms", D, false, true},
     {"status_code", S, false, true},
     {"status_message", S, false, false},
-    {"span_attrs_json", S, false, false},
+    {"span_attrs", M, false, false},
+    {"span_attrs_types", S, false, false},
     {"dropped_attributes_count", I, false, false},
     {"dropped_events_count", I, false, false},
     {"dropped_links_count", I, false, false},
@@ -53,7 +57,8 @@ constexpr ColumnDef kSpanEvents[] = {
     {"event_index", I, false, false},
     {"time_unix_nano", I, false, true},
     {"name", S, false, true},
-    {"event_attrs_json", S, false, false},
+    {"event_attrs", M, false, false},
+    {"event_attrs_types", S, false, false},
     {"dropped_attributes_count", I, false, false},
 };
 static_assert(std::size(kSpanEvents) == span_events::kNumColumns);
@@ -67,7 +72,8 @@ constexpr ColumnDef kSpanLinks[] = {
     {"linked_span_id", S, false, true},
     {"link_trace_state", S, false, false},
     {"link_flags", I, false, false},
-    {"link_attrs_json", S, false, false},
+    {"link_attrs", M, false, false},
+    {"link_attrs_types", S, false, false},
     {"dropped_attributes_count", I, false, false},
 };
 static_assert(std::size(kSpanLinks) == span_links::kNumColumns);
@@ -80,7 +86,8 @@ constexpr ColumnDef kLogs[] = {
     {"severity_number", I, false, true},
     {"body", S, false, false},
     {"body_type", S, false, false},
-    {"log_attrs_json", S, false, false},
+    {"log_attrs", M, false, false},
+    {"log_attrs_types", S, false, false},
     {"trace_id", S, false, true},
     {"span_id", S, false, true},
     {"flags", I, false, false},
@@ -103,7 +110,8 @@ constexpr ColumnDef kMetricsPoints[] = {
     {"value", D, true, true},
     {"value_int", I, true, true},
     {"flags", I, false, false},
-    {"point_attrs_json", S, false, false},
+    {"point_attrs", M, false, false},
+    {"point_attrs_types", S, false, false},
     {"exemplars_json", S, false, false},
 };
 static_assert(std::size(kMetricsPoints) == metrics_points::kNumColumns);
@@ -131,7 +139,8 @@ constexpr ColumnDef kMetricsHist[] = {
     {"exp_negative_json", S, true, false},
     {"quantiles_json", S, true, false},
     {"flags", I, false, false},
-    {"point_attrs_json", S, false, false},
+    {"point_attrs", M, false, false},
+    {"point_attrs_types", S, false, false},
     {"exemplars_json", S, false, false},
 };
 static_assert(std::size(kMetricsHist) == metrics_hist::kNumColumns);
@@ -153,6 +162,22 @@ bool ParseTableName(std::string_view name, TableId* out) {
     }
   }
   return false;
+}
+
+int LeafIndex(TableId id, int col) {
+  auto cols = Columns(id);
+  int leaf = 0;
+  for (int c = 0; c < col && c < static_cast<int>(cols.size()); ++c) {
+    leaf += cols[c].type == ColType::kMap ? 2 : 1;
+  }
+  return leaf;
+}
+
+int NumLeaves(TableId id) { return LeafIndex(id, static_cast<int>(Columns(id).size())); }
+
+bool IsAttrTypesColumn(TableId id, int col) {
+  auto cols = Columns(id);
+  return col > 0 && col < static_cast<int>(cols.size()) && cols[col - 1].type == ColType::kMap;
 }
 
 std::span<const ColumnDef> Columns(TableId id) {

@@ -14,8 +14,15 @@
 namespace otlake::table {
 
 /// Storage type of a column. Strings are UTF-8; integers are signed 64-bit (no unsigned types
-/// anywhere: Delta readers disagree on them).
-enum class ColType : uint8_t { kString, kInt64, kDouble, kBool };
+/// anywhere: Delta readers disagree on them). kMap is an attribute map, MAP<STRING, STRING> (keys
+/// never null, values null for an empty AnyValue); it is always followed by its `<name>_types`
+/// kString column, one type letter per entry in map order (docs/attributes.md).
+enum class ColType : uint8_t { kString, kInt64, kDouble, kBool, kMap };
+
+/// The schema_version every row carries and the Delta tables' metaData names
+/// (configuration "otlake.schemaVersion"). 2: attributes as map + type-letter columns; 1 (before):
+/// attributes as *_attrs_json text, not readable by this version (docs/attributes.md).
+inline constexpr int64_t kCurrentSchemaVersion = 2;
 
 struct ColumnDef {
   const char* name;
@@ -39,12 +46,14 @@ enum Shared : int {
   kServiceInstanceId,
   kServiceVersion,
   kDeploymentEnv,
-  kResourceAttrsJson,
+  kResourceAttrs,
+  kResourceAttrsTypes,
   kResourceDroppedAttributesCount,
   kResourceSchemaUrl,
   kScopeName,
   kScopeVersion,
-  kScopeAttrsJson,
+  kScopeAttrs,
+  kScopeAttrsTypes,
   kScopeDroppedAttributesCount,
   kScopeSchemaUrl,
   kEventTs,
@@ -60,14 +69,15 @@ enum Shared : int {
 namespace spans {
 enum : int {
   kTraceId = kNumShared, kSpanId, kParentSpanId, kTraceState, kFlags, kName, kKind,
-  kStartTimeUnixNano, kEndTimeUnixNano, kDurationMs, kStatusCode, kStatusMessage, kSpanAttrsJson,
+  kStartTimeUnixNano, kEndTimeUnixNano, kDurationMs, kStatusCode, kStatusMessage, kSpanAttrs,
+  kSpanAttrsTypes,
   kDroppedAttributesCount, kDroppedEventsCount, kDroppedLinksCount, kNumColumns
 };
 }  // namespace spans
 
 namespace span_events {
 enum : int {
-  kTraceId = kNumShared, kSpanId, kEventIndex, kTimeUnixNano, kName, kEventAttrsJson,
+  kTraceId = kNumShared, kSpanId, kEventIndex, kTimeUnixNano, kName, kEventAttrs, kEventAttrsTypes,
   kDroppedAttributesCount, kNumColumns
 };
 }  // namespace span_events
@@ -75,14 +85,14 @@ enum : int {
 namespace span_links {
 enum : int {
   kTraceId = kNumShared, kSpanId, kLinkIndex, kLinkedTraceId, kLinkedSpanId, kLinkTraceState,
-  kLinkFlags, kLinkAttrsJson, kDroppedAttributesCount, kNumColumns
+  kLinkFlags, kLinkAttrs, kLinkAttrsTypes, kDroppedAttributesCount, kNumColumns
 };
 }  // namespace span_links
 
 namespace logs {
 enum : int {
   kTimeUnixNano = kNumShared, kObservedTimeUnixNano, kSeverityText, kSeverityNumber, kBody,
-  kBodyType, kLogAttrsJson, kTraceId, kSpanId, kFlags, kDroppedAttributesCount, kEventName,
+  kBodyType, kLogAttrs, kLogAttrsTypes, kTraceId, kSpanId, kFlags, kDroppedAttributesCount, kEventName,
   kNumColumns
 };
 }  // namespace logs
@@ -91,7 +101,7 @@ namespace metrics_points {
 enum : int {
   kInstrumentName = kNumShared, kInstrumentType, kUnit, kDescription, kMetricMetadataJson,
   kAggregationTemporality, kIsMonotonic, kTimeUnixNano, kStartTimeUnixNano, kValue, kValueInt,
-  kFlags, kPointAttrsJson, kExemplarsJson, kNumColumns
+  kFlags, kPointAttrs, kPointAttrsTypes, kExemplarsJson, kNumColumns
 };
 }  // namespace metrics_points
 
@@ -100,7 +110,7 @@ enum : int {
   kInstrumentName = kNumShared, kInstrumentType, kUnit, kDescription, kMetricMetadataJson,
   kAggregationTemporality, kTimeUnixNano, kStartTimeUnixNano, kCount, kSum, kMin, kMax,
   kBoundsJson, kCountsJson, kExpScale, kExpZeroCount, kExpZeroThreshold, kExpPositiveJson,
-  kExpNegativeJson, kQuantilesJson, kFlags, kPointAttrsJson, kExemplarsJson, kNumColumns
+  kExpNegativeJson, kQuantilesJson, kFlags, kPointAttrs, kPointAttrsTypes, kExemplarsJson, kNumColumns
 };
 }  // namespace metrics_hist
 
@@ -112,5 +122,15 @@ bool ParseTableName(std::string_view name, TableId* out);
 
 /// The table's columns, shared ones first.
 std::span<const ColumnDef> Columns(TableId id);
+
+/// The index of column `col`'s first Parquet leaf: a kMap column has two leaves (its key and
+/// value), every other column one. Parquet readers and footers count leaves, not columns.
+int LeafIndex(TableId id, int col);
+
+/// The number of Parquet leaves of table `id`'s files.
+int NumLeaves(TableId id);
+
+/// True if column `col` of `id` is the type-letter column of the attribute map before it.
+bool IsAttrTypesColumn(TableId id, int col);
 
 }  // namespace otlake::table
