@@ -60,3 +60,26 @@ if [ "$(cat .tools/azurite.version 2>/dev/null)" != "$AZURITE_VERSION" ] || [ ! 
   npm install --prefix .tools/azurite --no-audit --no-fund --loglevel=error "azurite@$AZURITE_VERSION"
   echo "$AZURITE_VERSION" > .tools/azurite.version
 fi
+
+# Spark with Delta, for the slow reader tests (test_attrs_maps.py, test_querying_doc.py with
+# OTLAKE_SLOW=1): only with --spark (pyspark is ~300 MB). The recipe of toolchain.md: Debian's
+# OpenJDK 17 and maven, pyspark 4.0.1 from PyPI, the delta-spark 4.0.0 jars from Maven Central into
+# ~/.m2 (Spark's own --packages resolution does not work here).
+if [[ " $* " == *" --spark "* ]]; then
+  spark_missing=()
+  for p in openjdk-17-jre-headless maven; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || spark_missing+=("$p")
+  done
+  if ((${#spark_missing[@]})); then
+    echo "install-deps: installing Debian packages for Spark: ${spark_missing[*]}"
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${spark_missing[@]}"
+  fi
+  .venv/bin/python -c 'import pyspark' 2>/dev/null ||
+    .venv/bin/pip install -q --disable-pip-version-check pyspark==4.0.1
+  for a in delta-spark_2.13 delta-storage; do
+    [ -f ~/.m2/repository/io/delta/$a/4.0.0/$a-4.0.0.jar ] ||
+      mvn -q dependency:get -Dartifact=io.delta:$a:4.0.0
+  done
+fi
