@@ -318,7 +318,7 @@ class Gate:
     """A loopback OTLP/HTTP front: answers the first `refuse` POSTs 429 with Retry-After, and
     /v1/logs with 400 when `reject_logs`; forwards everything else to the real server."""
 
-    def __init__(self, target, refuse=2, retry_after="1", reject_logs=False):
+    def __init__(self, target, refuse=2, retry_after="1", reject_logs=False, refuse_code=429):
         self.times, self.answers = [], []
         gate = self
 
@@ -330,7 +330,7 @@ class Gate:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 gate.times.append(time.monotonic())
                 if len(gate.times) <= refuse:
-                    return self._answer(429, b"slow down", {"Retry-After": retry_after})
+                    return self._answer(refuse_code, b"slow down", {"Retry-After": retry_after})
                 if reject_logs and self.path.endswith("/v1/logs"):
                     return self._answer(400, b"logs refused here", {})
                 req = urllib.request.Request(target + self.path, data=body, method="POST", headers={
@@ -357,11 +357,12 @@ class Gate:
         self.server.server_close()
 
 
-def test_429_retry_after_is_honoured_then_data_arrives(tmp_path, archive):
+@pytest.mark.parametrize("code", [429, 503])
+def test_429_retry_after_is_honoured_then_data_arrives(tmp_path, archive, code):
     src = tmp_path / "archive"
     write_dir(archive, str(src))
     srv = Server(tmp_path / "srv").start()
-    gate = Gate(srv.url, refuse=2, retry_after="1")
+    gate = Gate(srv.url, refuse=2, retry_after="1", refuse_code=code)
     try:
         t0 = time.monotonic()
         p = replay(*source_args("minute-utc", ["--source-dir", str(src)]), "--signal", "traces",
@@ -369,7 +370,7 @@ def test_429_retry_after_is_honoured_then_data_arrives(tmp_path, archive):
         assert p.returncode == 1, p.stdout + p.stderr  # the corrupt traces object
         rep = json.loads(p.stdout)
         assert rep["retries"] == 2
-        assert gate.answers[:2] == [429, 429] and set(gate.answers[2:]) == {200}
+        assert gate.answers[:2] == [code, code] and set(gate.answers[2:]) == {200}
         # One sender: each retry waited the server's second.
         assert gate.times[1] - gate.times[0] >= 0.95 and gate.times[2] - gate.times[1] >= 0.95
         assert time.monotonic() - t0 >= 2

@@ -533,3 +533,37 @@ def test_auth_required_needs_an_ingest_key_for_the_project(tmp_path):
         assert p.returncode == 0, p.stdout + p.stderr
     finally:
         assert srv.stop() == 0, srv.read_log()
+
+
+def test_s3_errors_are_retried_with_backoff_then_every_object_lands(tmp_path, moto, archive):
+    """The first two GETs of every object answer 503 SlowDown / 500 InternalError: retried (the S3
+    client's backoff, then the replay's own download attempts), nothing lost or failed."""
+    from s3_server import FaultProxy
+    proxy = FaultProxy(moto.port)
+    failed = {}
+
+    def fail_if(method, path):
+        if method != "GET" or "?" in path or not path.startswith(f"/{BUCKET}/"):
+            return None  # listings pass; object reads fail twice each
+        n = failed.get(path, 0)
+        failed[path] = n + 1
+        return (503, 500)[n] if n < 2 else None
+
+    proxy.fail_if = fail_if
+    srv = Server(tmp_path).start()
+    try:
+        exp = archive.exporters[1]  # minute partitions, Asia/Kolkata, file prefix
+        args = ["--s3-bucket", BUCKET, "--endpoint", proxy.endpoint, "--region", "us-east-1"]
+        p = replay(tmp_path, *args, *exporter_args(exp, archive), "--json", env=s3_env(moto))
+        rep = json.loads(p.stdout)
+        good = archive.sent[exp.name]
+        assert rep["objects_ok"] == sum(len(v) for v in good.values()), rep
+        assert {f["key"] for f in rep["failures"]} == set(archive.bad[exp.name]), rep["failures"]
+        assert proxy.stats["503"] >= len(failed) and proxy.stats["500"] >= len(failed), proxy.stats
+        assert all(n >= 3 for n in failed.values()), failed
+        srv.wait_persisted()
+        want = sum(len(m.records_from_request("traces", r)) for r in good.get("traces", []))
+        assert len(read_table(srv, "spans")) == want
+    finally:
+        proxy.stop()
+        assert srv.stop() == 0, srv.read_log()
