@@ -436,8 +436,23 @@ TestResult Service::Test(const Source& source) {
 Status Service::ScanSource(const Source& source, int64_t* seen, bool* unsettled) {
   OTLAKE_ASSIGN_OR_RAISE(auto fs, FileSystemFor(source));
   const int64_t now = NowUnixMillis();
-  bool any_new = false;
   SourceCounters& counters = CountersFor(source.id);
+  // Recorded a page at a time (one SQLite transaction each); workers are woken per page.
+  std::vector<SourceStore::Observed> batch;
+  auto flush = [&]() -> Status {
+    if (batch.empty()) return Status::OK();
+    OTLAKE_ASSIGN_OR_RAISE(int64_t fresh, store_->ObserveMany(source.id, batch, now));
+    batch.clear();
+    counters.discovered.fetch_add(fresh, std::memory_order_relaxed);
+    if (fresh > 0) {  // wake idle workers now (they wait for wake_seq_ to move)
+      {
+        std::lock_guard g(mu_);
+        ++wake_seq_;
+      }
+      cv_.notify_all();
+    }
+    return Status::OK();
+  };
   OTLAKE_RETURN_NOT_OK(ListSource(fs.get(), source, [&](const std::string& key, const std::string& tag, int64_t size) {
     ++*seen;
     // The change tag is the mtime (+ size): S3 and Azure report it to the second, so an object
@@ -448,13 +463,10 @@ Status Service::ScanSource(const Source& source, int64_t* seen, bool* unsettled)
       *unsettled = true;
       return Status::OK();
     }
-    OTLAKE_ASSIGN_OR_RAISE(bool fresh, store_->Observe(source.id, key, tag, size, now));
-    if (fresh) counters.discovered.fetch_add(1, std::memory_order_relaxed);
-    any_new = any_new || fresh;
-    return Status::OK();
+    batch.push_back({key, tag, size});
+    return batch.size() >= 1000 ? flush() : Status::OK();
   }));
-  if (any_new) cv_.notify_all();
-  return Status::OK();
+  return flush();
 }
 
 void Service::SchedulerLoop() {

@@ -47,7 +47,7 @@ struct ServiceOptions {
   std::string instance_root;  ///< <dir>/<instance>: state in configs/sources.{sqlite,key}
   /// Where files are ingested (not owned; outlives the service). Null: no workers (API only).
   ingest::Ingestor* ingestor = nullptr;
-  int workers = 2;
+  int workers = 8;  ///< mostly waiting on object reads and the WAL's fsync
   int64_t max_object_bytes = int64_t{256} << 20;
   int64_t retry_base_ms = 2000;  ///< backoff after a transient error: base * 2^retries, <= 60 s
   int max_nesting_depth = 64;

@@ -273,6 +273,34 @@ Result<std::vector<Source>> SourceStore::ListSources() {
 Result<bool> SourceStore::Observe(const std::string& source_id, const std::string& key,
                                   const std::string& etag, int64_t size, int64_t now_ms) {
   std::lock_guard lk(mu_);
+  return ObserveLocked(source_id, key, etag, size, now_ms);
+}
+
+Result<int64_t> SourceStore::ObserveMany(const std::string& source_id, const std::vector<Observed>& objects,
+                                         int64_t now_ms) {
+  std::lock_guard lk(mu_);
+  // One transaction, not made durable on its own (synchronous NORMAL): a scan lost to a power
+  // cut is repeated by the next one.
+  OTLAKE_RETURN_NOT_OK(Exec("PRAGMA synchronous=NORMAL"));
+  Status st = Exec("BEGIN IMMEDIATE");
+  int64_t fresh = 0;
+  for (size_t i = 0; st.ok() && i < objects.size(); ++i) {
+    auto r = ObserveLocked(source_id, objects[i].key, objects[i].etag, objects[i].size, now_ms);
+    if (!r.ok()) {
+      st = r.status();
+    } else {
+      fresh += *r ? 1 : 0;
+    }
+  }
+  st = st.ok() ? Exec("COMMIT") : (Exec("ROLLBACK"), st);
+  Status back = Exec("PRAGMA synchronous=FULL");
+  if (!st.ok()) return st;
+  OTLAKE_RETURN_NOT_OK(back);
+  return fresh;
+}
+
+Result<bool> SourceStore::ObserveLocked(const std::string& source_id, const std::string& key,
+                                        const std::string& etag, int64_t size, int64_t now_ms) {
   Stmt sel(db_, "SELECT id, etag, size, status FROM files WHERE source_id=? AND s3_key=?");
   sel.Text(1, source_id);
   sel.Text(2, key);
@@ -318,10 +346,15 @@ Result<std::optional<FileRow>> SourceStore::ClaimNext(int64_t now_ms) {
   if (rc != SQLITE_ROW) return Err(db_, "claim file");
   FileRow f = ReadFile(q);
   if (f.resume_doc == 0 || f.attempt.empty()) f.attempt = NewUuid().substr(0, 8) + NewUuid().substr(9, 4);
+  // Not made durable on its own: BeginIngest (synchronous FULL) commits it before the object's
+  // first WAL append; a claim lost before that is harmless (the file is pending again).
+  OTLAKE_RETURN_NOT_OK(Exec("PRAGMA synchronous=NORMAL"));
   Stmt up(db_, "UPDATE files SET status='processing', attempt=? WHERE id=?");
   up.Text(1, f.attempt);
   up.Int(2, f.id);
-  if (up.Step() != SQLITE_DONE) return Err(db_, "claim file");
+  const int urc = up.Step();
+  OTLAKE_RETURN_NOT_OK(Exec("PRAGMA synchronous=FULL"));
+  if (urc != SQLITE_DONE) return Err(db_, "claim file");
   f.status = "processing";
   return std::optional<FileRow>(std::move(f));
 }

@@ -73,6 +73,14 @@ class SourceStore {
   /// Records an object seen by a scan; true if it became pending (new, or changed and finished).
   Result<bool> Observe(const std::string& source_id, const std::string& key, const std::string& etag,
                        int64_t size, int64_t now_ms);
+  /// Observe for many objects of one listing page, in one SQLite transaction (not fsynced on
+  /// its own: a lost scan is repeated). Returns how many became pending.
+  struct Observed {
+    std::string key, etag;
+    int64_t size = 0;
+  };
+  Result<int64_t> ObserveMany(const std::string& source_id, const std::vector<Observed>& objects,
+                              int64_t now_ms);
   /// Takes the oldest pending file whose next attempt is due and marks it processing.
   Result<std::optional<FileRow>> ClaimNext(int64_t now_ms);
   Status Complete(int64_t file_id, int64_t spans, int64_t now_ms);
@@ -114,6 +122,8 @@ class SourceStore {
  private:
   SourceStore(sqlite3* db, std::string path, SecretBox box);
   Status Exec(const char* sql);
+  Result<bool> ObserveLocked(const std::string& source_id, const std::string& key, const std::string& etag,
+                             int64_t size, int64_t now_ms);
   Result<Source> RowToSource(void* stmt);
 
   std::mutex mu_;
