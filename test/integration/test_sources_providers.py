@@ -29,7 +29,8 @@ def free_port():
 
 
 def wait_port(port, proc, what):
-    deadline = time.time() + 60
+    # Azurite (node) loads ~450 modules at start: seconds when idle, minutes on a loaded machine.
+    deadline = time.time() + 300
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{what} exited with {proc.returncode}")

@@ -644,6 +644,16 @@ void Service::ProcessFile(const FileRow& file) {
     record.body = d.doc->body;
     record.origin = origin;
     st = options_.ingestor->Ingest(record, &d.result);
+    // Backpressure (the memory bound; nothing was logged and the decoded rows are intact): wait
+    // here for room, up to 30 s, rather than give the object back and download and decode it
+    // again.
+    for (int waits = 0; st.IsCapacityError() && waits < 300; ++waits) {
+      {
+        std::unique_lock lk(mu_);
+        if (cv_.wait_for(lk, std::chrono::milliseconds(100), [this] { return stop_; })) break;
+      }
+      st = options_.ingestor->Ingest(record, &d.result);
+    }
     if (!st.ok()) {
       // Documents before i are durable: the next attempt resumes at i.
       const bool backpressure = st.IsCapacityError();  // wait; not counted as a retry
