@@ -155,3 +155,151 @@ def test_ui_assets_served_compressed_with_cache_headers(lake):
     assert requests.post(s.url + "/traces", timeout=10).status_code == 405
     h = requests.head(s.url + "/", timeout=10)
     assert h.status_code == 200 and h.content == b""
+
+
+# ---------------------------------------------------------------------------------------------
+# GET /api/logs/tail (server-sent events)
+
+import socket  # noqa: E402
+import threading  # noqa: E402
+
+
+class Tail:
+    """An SSE subscriber on a raw socket (requests buffers lines); collects events on a thread."""
+
+    def __init__(self, url, params, headers=None):
+        from urllib.parse import urlencode
+        host, port = url.split("//", 1)[1].split(":")
+        self.sock = socket.create_connection((host, int(port)))
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        self.sock.sendall(f"GET /api/logs/tail?{urlencode(params)} HTTP/1.1\r\nHost: x\r\n{extra}\r\n".encode())
+        self.events = []
+        self.hello = threading.Event()
+        self.done = threading.Event()
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = self.sock.recv(65536)
+            assert chunk, buf
+            buf += chunk
+        head, self.rest = buf.split(b"\r\n\r\n", 1)
+        lines = head.decode().split("\r\n")
+        self.status = int(lines[0].split()[1])
+        self.headers = {k.lower(): v.strip() for k, v in (x.split(":", 1) for x in lines[1:])}
+        if self.status == 200:
+            threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        buf, pos = bytearray(self.rest), 0
+        try:
+            while True:
+                while True:
+                    end = buf.find(b"\n\n", pos)
+                    if end < 0:
+                        break
+                    event, data = "message", []
+                    for line in bytes(buf[pos:end]).decode().split("\n"):
+                        if line.startswith("event:"):
+                            event = line[6:].strip()
+                        elif line.startswith("data:"):
+                            data.append(line[5:].strip())
+                    pos = end + 2
+                    if data:
+                        self.events.append((event, "\n".join(data)))
+                        if event == "hello":
+                            self.hello.set()
+                del buf[:pos]
+                pos = 0
+                chunk = self.sock.recv(1 << 20)
+                if not chunk:
+                    break
+                buf += chunk
+        except OSError:
+            pass
+        self.done.set()
+
+    def logs(self):
+        import json
+        return [json.loads(d) for e, d in self.events if e == "log"]
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def test_tail_sends_new_matching_records_only(lake):
+    s, d = lake
+    t = Tail(s.url, {"service_name": "checkout", "severity_ge": 13})
+    assert t.status == 200 and t.headers["content-type"].startswith("text/event-stream")
+    assert t.hello.wait(10)
+    now = time.time_ns()
+    recs = [dict(service=svc, body=f"tail {svc} {sev} {i}", severity=sev, t_ns=now + i)
+            for i, (svc, sev) in enumerate([(svc, sev) for svc in ("checkout", "payments") for sev in (9, 13, 17)] * 3)]
+    ui_data.send_logs(s.url, recs)
+    want = sorted(r["body"] for r in recs if r["service"] == "checkout" and r["severity"] >= 13)
+    deadline = time.time() + 20
+    while time.time() < deadline and len(t.logs()) < len(want):
+        time.sleep(0.05)
+    time.sleep(1.5)  # a few more polls: nothing else (and nothing twice) may arrive
+    got = sorted(x["body"] for x in t.logs())
+    t.close()
+    # Records already in the lake when it subscribed (the module's sample logs) are not replayed.
+    assert got == want, got
+
+
+@pytest.mark.parametrize("params,needle", [
+    ({"buffer_kb": "1"}, "buffer_kb"), ({"time_ms_from": "0"}, "time_ms_from"), ({"nope": "x"}, "nope"),
+    ({"severity_ge": "x"}, "severity"),
+])
+def test_tail_bad_parameters(lake, params, needle):
+    s, _ = lake
+    r = get(s, "/api/logs/tail", **params)
+    assert r.status_code == 400 and needle in r.json()["error"], r.text
+
+
+def test_tail_slow_subscriber_is_dropped_without_slowing_ingest(lake):
+    s, _ = lake
+    # A subscriber that never reads: a tiny receive window, so what the server queues for it grows.
+    slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: the window stays small
+    slow.connect(("127.0.0.1", s.port))
+    slow.sendall(b"GET /api/logs/tail?service_name=flood&buffer_kb=64 HTTP/1.1\r\nHost: x\r\n\r\n")
+    fast = Tail(s.url, {"service_name": "flood"})
+    assert fast.hello.wait(10)
+    time.sleep(0.5)
+    sent, latencies = 0, []
+    body = "x" * 2500  # 40 x 100 x ~3.5 KB rendered: more than the kernel's socket buffers (4 MiB) hold
+    for b in range(40):
+        now = time.time_ns()
+        recs = [dict(service="flood", body=f"{b}-{i} {body}", severity=9, t_ns=now + i) for i in range(100)]
+        t0 = time.time()
+        ui_data.send_logs(s.url, recs)
+        latencies.append(time.time() - t0)
+        sent += len(recs)
+        time.sleep(0.3)
+    deadline = time.time() + 30
+    while time.time() < deadline and len(fast.logs()) < sent:
+        time.sleep(0.1)
+    # The reading subscriber got everything, once.
+    assert len(fast.logs()) == sent and len({x["body"] for x in fast.logs()}) == sent
+    fast.close()
+    # The slow one was dropped: its stream ends with the notice (once it reads again).
+    slow.settimeout(10)
+    data = bytearray()
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        chunk = slow.recv(1 << 20)
+        if not chunk:
+            break
+        data += chunk
+    slow.close()
+    data = bytes(data)
+    assert data.rstrip().split(b"\n\n")[-1].startswith(b"event: dropped"), data[-300:]
+    assert b"subscriber too slow" in data[-400:]
+    assert len(data) < sent * 2500  # it did not get everything
+    latencies.sort()
+    print(f"\ningest of 100 x 2.5 KB logs while a slow subscriber was being dropped: "
+          f"p50 {latencies[len(latencies) // 2] * 1000:.1f} ms, max {latencies[-1] * 1000:.1f} ms")
+    assert "dropped a slow subscriber" in s.read_log()

@@ -87,6 +87,22 @@ try {
     await page.press('input[name=trace-id]', 'Enter');
     await page.waitForSelector('.wf-row');
     out.opened_by_id = page.url();
+  } else if (scenario === 'load') {
+    // First load of the page: bytes over the wire and time until the search form is usable.
+    const t0 = Date.now();
+    await page.goto(`${base}/traces`);
+    await page.waitForSelector('#trace-search button[type=submit]');
+    out.interactive_ms = Date.now() - t0;
+    out.timing = await page.evaluate(() => {
+      const nav = performance.getEntriesByType('navigation')[0];
+      const res = performance.getEntriesByType('resource');
+      return {
+        dom_content_loaded_ms: nav.domContentLoadedEventEnd, load_ms: nav.loadEventEnd,
+        transferred: nav.transferSize + res.filter((r) => !r.name.includes('/api/')).reduce((a, r) => a + r.transferSize, 0),
+        decoded: nav.decodedBodySize + res.filter((r) => !r.name.includes('/api/')).reduce((a, r) => a + r.decodedBodySize, 0),
+        files: res.filter((r) => !r.name.includes('/api/')).map((r) => [new URL(r.name).pathname, r.transferSize, r.decodedBodySize]),
+      };
+    });
   } else if (scenario === 'bigtrace') {
     const t0 = Date.now();
     await page.goto(`${base}/trace/${args.trace_id}`);

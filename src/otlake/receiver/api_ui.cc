@@ -15,6 +15,7 @@
 #include "otlake/common/log.h"
 #include "otlake/common/time_util.h"
 #include "otlake/query/query.h"
+#include "otlake/receiver/log_tail.h"
 
 namespace otlake::receiver {
 namespace {
@@ -551,8 +552,8 @@ void HandleUiApi(query::QueryEngine* engine, LogTail* tail, HttpRequest& req, Ht
   Params params;
   if (Status st = SplitQuery(req.query, &params); !st.ok()) return FailStatus(res, st);
   if (req.path == "/api/logs/tail") {
-    (void)tail;
-    return Fail(res, 404, "live tail is not enabled on this server");
+    if (tail == nullptr) return Fail(res, 404, "live tail is not enabled on this server");
+    return tail->Subscribe(std::move(params), project, req, res);
   }
   // Aggregates share the HTTP threads with ingest like the row API: at most one per CPU.
   static std::atomic<int> running{0};

@@ -2,6 +2,7 @@
 
 #include "otlake/receiver/api.h"
 #include "otlake/receiver/api_ui.h"
+#include "otlake/receiver/log_tail.h"
 #include "otlake/receiver/ui_assets.h"
 
 #include <rapidjson/document.h>
@@ -264,6 +265,7 @@ class Receiver::Impl {
       h = std::make_unique<metrics::Histogram>(metrics::Histogram::LatencyBoundsNs(), 1'000'000'000);
     }
     for (auto& h : body_hist_) h = std::make_unique<metrics::Histogram>(metrics::Histogram::SizeBoundsBytes());
+    if (engine_ != nullptr) tail_ = std::make_unique<LogTail>(engine_);
   }
 
   server::MemoryBudget* memory_budget() { return &memory_; }
@@ -332,7 +334,7 @@ class Receiver::Impl {
       Count(res->status);
       return;
     } else if (IsUiApiPath(req.path)) {  // aggregates and live tail for the web UI (api_ui.h)
-      HandleUiApi(engine_, nullptr, req, res, key_project);
+      HandleUiApi(engine_, tail_.get(), req, res, key_project);
       Count(res->status);
       return;
     } else if (req.path.rfind("/api/", 0) == 0) {
@@ -940,6 +942,7 @@ class Receiver::Impl {
   ReceiverOptions options_;
   ingest::Ingestor* ingestor_;  // not owned; outlives this
   query::QueryEngine* engine_;  // not owned; may be null
+  std::unique_ptr<LogTail> tail_;  // GET /api/logs/tail (log_tail.h); null without engine_
   buffer::Pipeline* pipeline_;  // the ingestor's
   server::MemoryBudget memory_;
   std::array<std::array<std::atomic<int64_t>, kNumRejections>, 3> rejections_{};  // by signal

@@ -322,6 +322,11 @@ class HttpServer::Impl {
         auto finish = std::move(res.finish);
         if (finish) Guarded(&res, [&] { finish(&res); });
       }
+      if (res.stream && res.status == 200) {
+        co_await WriteStream(stream, h.version(), &res);
+        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+        co_return;
+      }
       http::response<http::string_body> out{static_cast<http::status>(res.status), h.version()};
       out.set(http::field::server, "otlake/" OTLAKE_VERSION);
       out.set(http::field::content_type, res.content_type);
@@ -336,6 +341,43 @@ class HttpServer::Impl {
         co_return;
       }
     }
+  }
+
+  // A streamed answer (HttpResponse::stream): the header, then whatever each pull yields, until
+  // the stream ends, the client is gone or the server stops.
+  net::awaitable<void> WriteStream(beast::tcp_stream& stream, unsigned version, HttpResponse* res) {
+    boost::system::error_code ec;
+    http::response<http::empty_body> head{static_cast<http::status>(res->status), version};
+    head.set(http::field::server, "otlake/" OTLAKE_VERSION);
+    head.set(http::field::content_type, res->content_type);
+    for (auto& [k, v] : res->headers) head.set(k, v);
+    head.keep_alive(false);
+    http::response_serializer<http::empty_body> sr{head};
+    stream.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
+    co_await http::async_write_header(stream, sr, net::redirect_error(net::use_awaitable, ec));
+    auto pull = std::move(res->stream);
+    net::steady_timer timer(stream.get_executor());
+    std::string chunk;
+    while (!ec && !stopping_) {
+      chunk.clear();
+      bool more = false;
+      try {
+        more = pull(&chunk);
+      } catch (const std::exception& e) {
+        OTLAKE_LOG(ERROR) << "http: stream of " << res->content_type << " failed: " << e.what();
+      }
+      if (!chunk.empty()) {
+        stream.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
+        co_await net::async_write(stream, net::buffer(chunk), net::redirect_error(net::use_awaitable, ec));
+      }
+      if (!more || ec) break;
+      if (chunk.empty()) {
+        timer.expires_after(std::chrono::milliseconds(50));
+        co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+        ec.clear();
+      }
+    }
+    pull = nullptr;  // releases the handler's state now, not when the frame goes
   }
 
   // Runs a step of the handler (the handler, or its finish after a park); an exception it throws

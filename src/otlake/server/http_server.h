@@ -68,6 +68,13 @@ struct HttpResponse {
   /// the response and writes it. A server stopped before `wake` closes the connection unanswered.
   std::function<void(std::function<void()> wake)> wait;
   std::function<void(HttpResponse*)> finish;
+  /// Set by a handler whose answer is a stream (server-sent events): the server writes the
+  /// status and headers (no Content-Length, `Connection: close`), then calls stream(&out) on the
+  /// connection's strand and writes what it appended, again and again, until it returns false,
+  /// a write fails (the client left) or the server stops; after an empty pull it waits 50 ms.
+  /// A write that does not finish within the idle timeout closes the connection. The function
+  /// is destroyed when the stream ends (handlers release their state there). It must not block.
+  std::function<bool(std::string* out)> stream;
 };
 
 using HttpHandler = std::function<void(HttpRequest& request, HttpResponse* response)>;

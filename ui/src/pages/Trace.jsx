@@ -235,9 +235,11 @@ export function TracePage({ id, params }) {
                       <div class={'bar' + (s.critical ? ' critical' : '') + (s.error ? ' error' : '')} style={{ left: left + '%', width: width + '%', background: color }}>
                         {s.events.map((e) => { const t = nsToMs(e.time_unix_nano); const w = pos(s.end) - left || 1; return <i class="ev" title={e.name} style={{ left: ((pos(t) - left) / w) * 100 + '%' }} />; })}
                       </div>
-                      {left + width > 85
-                        ? <span class="dur inside" style={{ right: Math.max(0, 100 - left - width) + '%' }}>{fmtDuration(s.dur)}</span>
-                        : <span class="dur" style={{ left: left + width + '%' }}>{fmtDuration(s.dur)}</span>}
+                      {left + width <= 85
+                        ? <span class="dur" style={{ left: left + width + '%' }}>{fmtDuration(s.dur)}</span>
+                        : width > 8
+                          ? <span class="dur inside" style={{ right: Math.max(0, 100 - left - width) + '%' }}>{fmtDuration(s.dur)}</span>
+                          : <span class="dur before" style={{ right: 100 - left + '%' }}>{fmtDuration(s.dur)}</span>}
                     </div>
                   </div>
                 );
