@@ -163,3 +163,60 @@ def test_auth_required_prompts_for_the_key_once(tmp_path):
         assert out["result_rows"] == 1 and out["stored"] and out["prompt_again"] == 0
     finally:
         assert s.stop() in (0, None), s.read_log()
+
+
+def test_operations_shows_a_failing_s3_source_and_retries_it(tmp_path):
+    """An S3 ingestion source (moto with IAM auth) with a malformed object: the operations page
+    shows the failed file with its error; after the object is fixed, its Retry button gets it
+    ingested."""
+    from s3_server import MotoS3
+    s3 = MotoS3()
+    try:
+        bucket = s3.create_bucket("ui-traces")
+        s3.client().put_object(Bucket=bucket, Key="traces/bad.json", Body=b'{"resourceSpans": [ {')
+        subprocess.run([otlake_bin(), "init", "-D", str(tmp_path)], check=True, capture_output=True)
+        admin = subprocess.run([otlake_bin(), "keys", "create", "--scope", "admin", "-D", str(tmp_path)],
+                               check=True, capture_output=True, text=True).stdout.strip()
+        s = Server(tmp_path, env={}).start()
+        try:
+            import requests
+            h = {"Authorization": "Bearer " + admin}
+            r = requests.post(s.url + "/v3/ingestion-sources", headers=h, timeout=30, json={
+                "name": "ui-source", "provider": "s3", "region": "us-east-1", "bucket": bucket, "prefix": "traces/",
+                "scan_interval_seconds": 10, "credential_type": "access_key", "access_key_id": s3.key_id,
+                "secret_access_key": s3.secret, "endpoint_url": s3.endpoint, "application_ids": ["shop"]})
+            assert r.status_code == 201, r.text
+            sid = r.json()["data"]["id"]
+
+            def failed():
+                f = requests.get(f"{s.url}/v3/ingestion-sources/{sid}/files", headers=h, params={"status": "failed"},
+                                 timeout=30).json()["data"]["items"]
+                return f[0] if f else None
+            bad = None
+            deadline = time.time() + 60
+            while time.time() < deadline and not bad:
+                bad = failed()
+                time.sleep(0.3)
+            assert bad and "malformed" in bad["error_message"], bad
+            # Fixed in place; the page's Retry button queues it again.
+            tid, _ = "4bf92f3577b34da6a3ce929d0e0e4736", None
+            s3.client().put_object(Bucket=bucket, Key="traces/bad.json", Body=json.dumps({"resourceSpans": [{
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "s3svc"}}]},
+                "scopeSpans": [{"spans": [{"traceId": tid, "spanId": "00f067aa0ba902b7", "name": "from-s3",
+                                           "startTimeUnixNano": str(time.time_ns() - 1000),
+                                           "endTimeUnixNano": str(time.time_ns())}]}]}]}).encode())
+            out = run_browser("ops", s.url, {"sources": True, "retry": True, "key": admin})
+            assert "ui-source" in out["sources"] and "failed 1" in out["sources"], out["sources"]
+            assert "traces/bad.json" in out["sources"] and "malformed" in out["sources"]
+            assert "queued" in out["notice"], out["notice"]
+            deadline = time.time() + 60
+            status = None
+            while time.time() < deadline and status != "completed":
+                items = requests.get(f"{s.url}/v3/ingestion-sources/{sid}/files", headers=h, timeout=30).json()["data"]["items"]
+                status = next(f["status"] for f in items if f["s3_key"] == "traces/bad.json")
+                time.sleep(0.3)
+            assert status == "completed"
+        finally:
+            assert s.stop() in (0, None), s.read_log()
+    finally:
+        s3.stop()

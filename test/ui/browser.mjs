@@ -168,22 +168,30 @@ try {
     await shot('metrics-histogram');
   } else if (scenario === 'ops') {
     await page.goto(`${base}/ops`);
-    await page.waitForSelector('#days-table tbody tr');
+    await page.waitForSelector(args.sources ? '#days-table' : '#days-table tbody tr');
     await page.waitForSelector('#health .card');
     out.days = await page.$$eval('#days-table tbody tr', (rows) => rows.map((r) => r.innerText));
     out.health = await page.locator('#health').innerText();
     if (args.sources) {
+      await page.fill('#sources input[name=admin-key]', args.key);
+      await page.press('#sources input[name=admin-key]', 'Enter');
       await page.waitForSelector('#sources .source');
       out.sources = await page.locator('#sources').innerText();
+      await shot('operations-sources-failing');
       if (args.retry) {
         await page.locator('#sources button.retry').first().click();
         await page.waitForSelector('#sources .notice');
         out.notice = await page.locator('#sources .notice').innerText();
+        await shot('operations-source-retried');
       }
     }
-    await page.locator('#days-table tbody tr').first().click();
-    out.day_tables = await page.locator('#days-table tr.sub').count();
-    await shot('operations');
+    if (args.sources) {
+      await shot('operations-sources');
+    } else {
+      await page.locator('#days-table tbody tr').first().click();
+      out.day_tables = await page.locator('#days-table tr.sub').count();
+      await shot('operations');
+    }
   } else if (scenario === 'auth') {
     await page.goto(`${base}/traces?run=1&from=now-1h`);
     await page.waitForSelector('#key-prompt');
