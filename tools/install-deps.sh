@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config python3 python3-venv
-  libboost-dev rapidjson-dev zlib1g-dev libzstd-dev libsqlite3-dev libgtest-dev
+  libboost-dev rapidjson-dev zlib1g-dev libzstd-dev libnghttp2-dev libsqlite3-dev libgtest-dev
   clang-14 libclang-rt-14-dev curl procps tzdata)
 
 missing=()

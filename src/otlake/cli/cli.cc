@@ -31,6 +31,7 @@
 #include "otlake/cli/sources_cmd.h"
 #include "otlake/cli/ship_cmds.h"
 #include "otlake/cli/view.h"
+#include "otlake/grpc/grpc_server.h"
 #include "otlake/common/file_util.h"
 #include "otlake/common/log.h"
 #include "otlake/common/time_util.h"
@@ -177,6 +178,8 @@ std::vector<OptionSpec> StartSpecs() {
           {"H", "host", "HOST", "0.0.0.0", "Address to listen on"},
           {"P", "port", "PORT", "4318", "Port to listen on (0 picks a free port)"},
           {"F", "foreground", "", "", "Run in the foreground (logs to the terminal)"},
+          {"", "grpc-port", "PORT", "4317", "OTLP/gRPC port (0: off; 'any' picks a free port); the default is skipped with a warning when taken"},
+          {"", "grpc-max-message-bytes", "BYTES", "67108864", "Largest OTLP/gRPC request message (RESOURCE_EXHAUSTED above)"},
           {"", "threads", "N", "0", "HTTP threads (0 = 2 per CPU: a query holds its thread, an ingest request waiting for the WAL's fsync does not)"},
           {"", "max-body-bytes", "BYTES", "67108864", "Largest request body accepted (413 above)"},
           {"", "max-decompressed-bytes", "BYTES", "268435456", "Largest decompressed body (413 above)"},
@@ -245,7 +248,7 @@ int RunServer(const Args& a, const Instance& inst) {
                    {"wal-segment-bytes", 1 << 20, 1ll << 34, 0},
                    {"wal-recycle-segments", 0, 1024, 0}, {"ship-grace-s", 0, 7 * 86400, 0},
                    {"ship-interval-s", 1, 86400, 0}, {"ship-retry-s", 1, 86400, 0},
-                   {"ship-parallelism", 1, 64, 0}};
+                   {"ship-parallelism", 1, 64, 0}, {"grpc-max-message-bytes", 1, (1ll << 32) - 1, 0}};
   for (IntOpt& o : opts) {
     if (!ParseInt(a.Get(o.name), o.lo, o.hi, &o.value)) {
       return Usage("--" + std::string(o.name) + " must be an integer in [" + std::to_string(o.lo) +
@@ -259,6 +262,16 @@ int RunServer(const Args& a, const Instance& inst) {
     }
     return int64_t{0};
   };
+  // --grpc-port: 0 off, "any" a free port.
+  int grpc_port = 0;
+  const bool grpc_on = a.Get("grpc-port") != "0";
+  if (grpc_on && a.Get("grpc-port") != "any") {
+    int64_t p;
+    if (!ParseInt(a.Get("grpc-port"), 1, 65535, &p)) {
+      return Usage("--grpc-port must be 0 (off), 'any' or 1-65535, got '" + a.Get("grpc-port") + "'", "start");
+    }
+    grpc_port = static_cast<int>(p);
+  }
   const std::string& level = a.Get("log-level");
   if (level == "debug") SetLogLevel(LogLevel::kDebug);
   else if (level == "info") SetLogLevel(LogLevel::kInfo);
@@ -419,6 +432,9 @@ int RunServer(const Args& a, const Instance& inst) {
   if (s3.enabled()) eo.s3_days_root = s3.config->DaysRoot(inst.id);
   eo.s3_problem = s3.problem;
   query::QueryEngine engine(eo);
+  // Started just before the HTTP server (which reads it for /healthz) and stopped first.
+  std::unique_ptr<grpc::GrpcServer> grpc_server;
+  ro.grpc_json = [&grpc_server] { return grpc_server ? grpc_server->StatusJson() : std::string("{\"enabled\":false}"); };
   receiver::Receiver receiver(ro, ingestor->get(), &engine);
   // S3 ingestion sources (docs/sources.md): state in configs/, files ingested like OTLP/HTTP.
   sources::ServiceOptions source_options;
@@ -450,10 +466,32 @@ int RunServer(const Args& a, const Instance& inst) {
   so.header_check = [&receiver](const server::HttpRequest& req, server::HttpResponse* res) {
     return receiver.CheckHeader(req, res);
   };
+  // OTLP/gRPC (docs/grpc.md): the same handler as OTLP/HTTP behind HTTP/2 framing.
+  if (grpc_on) {
+    grpc::GrpcServerOptions go;
+    go.host = so.host;
+    go.port = grpc_port;
+    go.max_message_bytes = get("grpc-max-message-bytes");
+    go.memory = receiver.memory_budget();
+    go.header_check = so.header_check;
+    auto started = grpc::GrpcServer::Start(
+        go, [&receiver](server::HttpRequest& req, server::HttpResponse* res) { receiver.Handle(req, res); });
+    if (started.ok()) {
+      grpc_server = std::move(*started);
+    } else if (!a.Has("grpc-port")) {  // the default port: another process has it
+      OTLAKE_LOG(WARN) << started.status().message() << "; OTLP/gRPC is off (set --grpc-port to another port)";
+    } else {
+      std::cerr << "otlake start: " << started.status().message() << "\n";
+      (*scheduler)->Stop();
+      (void)(*ingestor)->Stop();
+      return 1;
+    }
+  }
   auto server = server::HttpServer::Start(
       so, [&receiver](server::HttpRequest& req, server::HttpResponse* res) { receiver.Handle(req, res); });
   if (!server.ok()) {
     std::cerr << "otlake start: " << server.status().message() << "\n";
+    if (grpc_server) grpc_server->Stop(0);
     (*scheduler)->Stop();
     (void)(*ingestor)->Stop();
     return 1;
@@ -467,10 +505,14 @@ int RunServer(const Args& a, const Instance& inst) {
                             UtcIso8601(NowUnixMillis()) + "\"}\n");
   OTLAKE_LOG(INFO) << "otlake " << OTLAKE_VERSION << " instance '" << inst.id << "' at " << inst.root;
   std::cout << "otlake listening on http://" << display_host << ":" << port << std::endl;
+  if (grpc_server) {
+    std::cout << "otlake listening for OTLP/gRPC on " << display_host << ":" << grpc_server->port() << std::endl;
+  }
 
   int sig = 0;
   sigwait(&sigs, &sig);
   OTLAKE_LOG(INFO) << "received signal " << sig << ": stopping (flushing buffered rows)";
+  if (grpc_server) grpc_server->Stop(10000);
   (*server)->Stop(10000);
   sources::SetService(nullptr);
   if (sources_service.ok()) (*sources_service)->Stop();  // before the ingestor it feeds

@@ -449,6 +449,7 @@ class Receiver::Impl {
     }
     j.End();
     if (options_.shipping_json) j.Raw("shipping", options_.shipping_json());
+    if (options_.grpc_json) j.Raw("grpc", options_.grpc_json());
     j.Raw("sources", sources::HealthJson());  // ingestion sources: per-source counters
     j.Raw("archive", options_.archive_json ? options_.archive_json() : std::string("{\"enabled\":false}"));
     j.End();
@@ -603,6 +604,7 @@ class Receiver::Impl {
     w.Histogram("otlake_wal_sync_duration_seconds", {}, wal::SyncHistogram().Snapshot());
 
     if (options_.shipping_json) WriteShippingMetrics(options_.shipping_json(), &w);
+    if (options_.grpc_json) WriteGrpcMetrics(options_.grpc_json(), &w);
     sources::WriteMetrics(&w);  // otlake_source_* per ingestion source
     std::string text = w.Take();
     if (options_.archive_metrics) text += options_.archive_metrics();  // otlake_archive_*
@@ -610,6 +612,32 @@ class Receiver::Impl {
   }
 
  private:
+  // The /healthz "grpc" object: calls by status code, connections.
+  static void WriteGrpcMetrics(const std::string& json, metrics::PromWriter* w) {
+    rapidjson::Document d;
+    d.Parse(json.data(), json.size());
+    if (d.HasParseError() || !d.IsObject() || !d.HasMember("port")) return;
+    auto num = [&](const char* key) -> int64_t {
+      auto it = d.FindMember(key);
+      return it != d.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
+    };
+    w->Family("otlake_grpc_calls_total", "counter", "OTLP/gRPC calls answered, by gRPC status code.");
+    auto codes = d.FindMember("by_code");
+    if (codes != d.MemberEnd() && codes->value.IsObject()) {
+      for (auto m = codes->value.MemberBegin(); m != codes->value.MemberEnd(); ++m) {
+        if (!m->value.IsInt64()) continue;
+        w->Sample("otlake_grpc_calls_total", {{"code", std::string_view(m->name.GetString(), m->name.GetStringLength())}},
+                  m->value.GetInt64());
+      }
+    }
+    w->Family("otlake_grpc_calls_in_flight", "gauge", "OTLP/gRPC calls being handled.")
+        .Sample("otlake_grpc_calls_in_flight", num("calls_in_flight"));
+    w->Family("otlake_grpc_connections", "gauge", "Open OTLP/gRPC connections.")
+        .Sample("otlake_grpc_connections", num("connections"));
+    w->Family("otlake_grpc_connections_total", "counter", "OTLP/gRPC connections accepted.")
+        .Sample("otlake_grpc_connections_total", num("connections_total"));
+  }
+
   // The /healthz "shipping" object as gauges.
   static void WriteShippingMetrics(const std::string& json, metrics::PromWriter* w) {
     rapidjson::Document d;

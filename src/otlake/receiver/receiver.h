@@ -50,6 +50,8 @@ struct ReceiverOptions {
   int max_nesting_depth = 64;
   /// The /healthz "shipping" object (ship::Scheduler::StatusJson); unset: omitted.
   std::function<std::string()> shipping_json;
+  /// The /healthz "grpc" object (grpc::GrpcServer::StatusJson); unset: omitted.
+  std::function<std::string()> grpc_json;
   /// The /healthz "archive" object and the otlake_archive_* /metrics lines (archive/writer.h);
   /// unset: "archive": {"enabled": false}, no lines.
   std::function<std::string()> archive_json;
