@@ -76,8 +76,9 @@ SealLayout SealLayoutFor(table::TableId id) {
     // DELTA_LENGTH/DELTA_BYTE_ARRAY on it (+0.31/+1.28), parent_span_id without a dictionary
     // (+0.13), BYTE_STREAM_SPLIT on end_time (+0.24).
     l.sort_key = {"start_time_unix_nano", "trace_id", "span_id"};
-    // Schema 2 (attribute maps): the map's key and value leaves keep their dictionaries.
-    l.plain_columns = {"duration_ms"};
+    // Schema 2 (attribute maps): the values leaf plain, the keys leaf with its dictionary
+    // (layout.cc PlainColumns: zstd-9 33.3 vs 39.7 B/span for the values).
+    l.plain_columns = {"duration_ms", MapLeafPath("span_attrs", true)};
     l.delta_columns = {"start_time_unix_nano", "end_time_unix_nano", "event_ts", "span_id"};
     l.max_rows_per_page = MaxRowGroupRows(id);
   }

@@ -179,8 +179,8 @@ TEST(Seal, SealedFileIsTheSortedUnionRowForRowAcrossRowGroupsWithTheSealLayout) 
     EXPECT_NE(std::find(enc.begin(), enc.end(), parquet::Encoding::DELTA_BINARY_PACKED), enc.end());
     EXPECT_FALSE(md->RowGroup(g)->ColumnChunk(start)->has_dictionary_page());
   }
-  // span_id: delta lengths, no dictionary; the span attribute map's leaves keep dictionaries;
-  // the JSON and type-letter columns: no min/max statistics or page index.
+  // span_id: delta lengths, no dictionary; the span attribute values: no dictionary; the JSON
+  // and type-letter columns and the maps' value leaves: no min/max statistics or page index.
   const int span_id = md->schema()->ColumnIndex("span_id");
   const int attrs = md->schema()->ColumnIndex("span_attrs.key_value.value");
   const int trace_id = md->schema()->ColumnIndex("trace_id");
@@ -189,14 +189,18 @@ TEST(Seal, SealedFileIsTheSortedUnionRowForRowAcrossRowGroupsWithTheSealLayout) 
   ASSERT_GE(trace_id, 0);
   const auto enc = md->RowGroup(0)->ColumnChunk(span_id)->encodings();
   EXPECT_NE(std::find(enc.begin(), enc.end(), parquet::Encoding::DELTA_LENGTH_BYTE_ARRAY), enc.end());
-  EXPECT_TRUE(md->RowGroup(0)->ColumnChunk(attrs)->has_dictionary_page());
+  EXPECT_FALSE(md->RowGroup(0)->ColumnChunk(attrs)->has_dictionary_page());
+  const int keys = md->schema()->ColumnIndex("span_attrs.key_value.key");
+  ASSERT_GE(keys, 0);
+  EXPECT_TRUE(md->RowGroup(0)->ColumnChunk(keys)->has_dictionary_page());
   auto page_index = reader->GetPageIndexReader();
   ASSERT_NE(page_index, nullptr);
   auto rg_index = page_index->RowGroup(0);
   ASSERT_NE(rg_index, nullptr);
   for (int c = 0; c < md->num_columns(); ++c) {
     const std::string name = md->schema()->Column(c)->path()->ToDotString();
-    const bool json = name.ends_with("_json") || name.ends_with("_attrs_types");
+    const bool json = name.ends_with("_json") || name.ends_with("_attrs_types") ||
+                      name.ends_with(".key_value.value");
     const auto cc = md->RowGroup(0)->ColumnChunk(c);
     EXPECT_EQ(cc->is_stats_set(), !json) << name;
     EXPECT_EQ(rg_index->GetColumnIndex(c) != nullptr, !json) << name;
