@@ -54,6 +54,20 @@ function App() {
   const [theme, setTheme] = useState(themeOf());
   const [tz, setTz] = useState(tzMode());
   useEffect(() => onNeedKey((v) => setNeedKey(v)), []);
+  useEffect(() => {
+    // Keyboard: '/' focuses the page's first filter (or find-in-trace), Esc leaves a field.
+    const onKey = (e) => {
+      const typing = /^(INPUT|SELECT|TEXTAREA)$/.test(document.activeElement?.tagName || '');
+      if (e.key === '/' && !typing) {
+        const el = document.querySelector('input[name=find], .filters input, .filters select');
+        if (el) { e.preventDefault(); el.focus(); }
+      } else if (e.key === 'Escape' && typing) {
+        document.activeElement.blur();
+      }
+    };
+    addEventListener('keydown', onKey);
+    return () => removeEventListener('keydown', onKey);
+  }, []);
   useEffect(() => { if (loc.path === '/' || loc.path === '/index.html') navigate('/traces', { replace: true }); }, [loc.path]);
   const p = loc.path;
   let page;

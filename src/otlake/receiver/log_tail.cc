@@ -52,6 +52,20 @@ void FailJson(server::HttpResponse* res, int status, std::string_view message) {
   res->body = "{\"error\":" + Quote(message) + ",\"status\":" + std::to_string(status) + "}";
 }
 
+// A row's identity across polls: a hash of its cells (cheaper than rendering it).
+uint64_t RowHash(const std::vector<query::Cell>& row) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+  for (const query::Cell& c : row) {
+    mix(c.index());
+    if (const auto* s = std::get_if<std::string>(&c)) mix(std::hash<std::string>{}(*s));
+    else if (const auto* i = std::get_if<int64_t>(&c)) mix(static_cast<uint64_t>(*i));
+    else if (const auto* d = std::get_if<double>(&c)) mix(std::hash<double>{}(*d));
+    else if (const auto* b = std::get_if<bool>(&c)) mix(*b);
+  }
+  return h;
+}
+
 }  // namespace
 
 LogTail::LogTail(query::QueryEngine* engine, LogTailOptions options)
@@ -215,12 +229,12 @@ void LogTail::Poll(Subscriber& s, bool prime) {
   // Oldest first, so the client sees them in time order. A row that does not fit in the
   // subscriber's queue is left unseen: the next poll offers it again.
   for (size_t i = rs->rows.size(); i-- > 0;) {
-    row.clear();
-    query::AppendRowJson(*rs, i, &row);
-    const uint64_t h = std::hash<std::string>{}(row);
+    const uint64_t h = RowHash(rs->rows[i]);
     if (s.seen.count(h)) continue;
     ++new_rows;
     if (!prime) {
+      row.clear();
+      query::AppendRowJson(*rs, i, &row);  // only rows not sent before are rendered
       event = "event: log\ndata: " + row + "\n\n";
       if (events.size() + event.size() > room && !(events.empty() && room == 1)) {
         full = true;
