@@ -51,6 +51,21 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / clk_tck()
 
 
+def thread_cpu(pid):
+    """CPU seconds per thread name of a live process (threads that exited are not listed)."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1:raw.rindex(")")]
+        fields = raw.rsplit(")", 1)[1].split()
+        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / clk_tck()
+    return out
+
+
 def key_of(i, variant):
     minute = i // 16  # 16 objects per minute partition
     part = f"year=2025/month=06/day=25/hour={14 + minute // 60:02d}/minute={minute % 60:02d}"
@@ -141,11 +156,15 @@ def run_variant(variant, args, moto):
         port = int(srv.stdout.readline().decode().strip().rsplit(":", 1)[1])
         time.sleep(0.5)
         srv_cpu0 = cpu_seconds(srv.pid)
+        threads0 = thread_cpu(srv.pid)
         moto_cpu0 = cpu_seconds(moto.proc.pid)
         perf = None
         if args.perf and shutil.which("perf"):
-            perf = subprocess.Popen(["perf", "record", "-g", "-o", os.path.join(CACHE, f"perf-{variant}.data"),
-                                     "-p", str(srv.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # System-wide: the job's threads start after the attach (-p would miss them); report
+            # with `perf report --pid <server pid>` (printed below).
+            perf = subprocess.Popen(["perf", "record", "-a", "-g", "-o", os.path.join(CACHE, f"perf-{variant}.data")],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            print(f"  perf: server pid {srv.pid}", flush=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "AWS_"))}
         env.update({"AWS_ACCESS_KEY_ID": moto.key_id, "AWS_SECRET_ACCESS_KEY": moto.secret})
         wall0 = time.time()
@@ -162,6 +181,13 @@ def run_variant(variant, args, moto):
             perf.send_signal(signal.SIGINT)
             perf.wait()
         moto_cpu = cpu_seconds(moto.proc.pid) - moto_cpu0
+        # Where the server's CPU went up to the job's end: the long-lived threads by name; the
+        # replay job's threads have exited, so they are the rest of the process's CPU.
+        threads1 = thread_cpu(srv.pid)
+        srv_cpu_job = cpu_seconds(srv.pid) - srv_cpu0
+        by_thread = {k: round(v - threads0.get(k, 0), 2) for k, v in threads1.items()
+                     if v - threads0.get(k, 0) >= 0.01}
+        by_thread["replay job threads (exited)"] = round(srv_cpu_job - sum(by_thread.values()), 2)
         # The final flush and commit count: SIGTERM, and the server's whole CPU minus its start.
         srv.send_signal(signal.SIGTERM)
         _, status, sru = os.wait4(srv.pid, 0)
@@ -178,7 +204,7 @@ def run_variant(variant, args, moto):
                "spans_per_cpu_s_server_plus_replayer": round(spans / (srv_cpu + cli_cpu)),
                "spans_per_s_wall": round(spans / rep["seconds"]),
                "mb_per_s_from_moto": round(mb / rep["seconds"], 2),
-               "server_exit": srv.returncode}
+               "server_cpu_by_thread_until_job_end": by_thread, "server_exit": srv.returncode}
         print(json.dumps(res), flush=True)
         return res
     finally:

@@ -242,7 +242,7 @@ class OtlpHttpSink final : public ReplaySink {
     if (!o_.sleep) o_.sleep = SleepMs;
   }
 
-  Status Send(const PreparedObject& obj) override {
+  Status Send(PreparedObject& obj) override {
     const std::string path = url_.base_path + "/v1/" + std::string(SignalName(obj.decoded.name.signal));
     for (size_t i = 0; i < obj.protobuf.size(); ++i) {
       std::vector<std::string> headers = {"Content-Type: application/x-protobuf"};
@@ -319,7 +319,7 @@ class DirSink final : public ReplaySink {
  public:
   explicit DirSink(std::string dir) : dir_(std::move(dir)) {}
 
-  Status Send(const PreparedObject& obj) override {
+  Status Send(PreparedObject& obj) override {
     const std::string path = dir_ + "/" + DirSinkRelativePath(*obj.listed);
     const size_t slash = path.rfind('/');
     OTLAKE_RETURN_NOT_OK(MakeDirs(path.substr(0, slash)));
@@ -667,10 +667,15 @@ std::string DirSinkRelativePath(const ListedObject& object) {
 
 Result<PreparedObject> PrepareObject(const ListedObject& object, std::string_view bytes,
                                      const ObjectDecodeOptions& options,
-                                     const std::optional<EventTimeWindow>& event_time) {
+                                     const std::optional<EventTimeWindow>& event_time, bool keep_json) {
   PreparedObject p;
   p.listed = &object;
   OTLAKE_ASSIGN_OR_RAISE(p.decoded, DecodeObjectBytes(object.key, object.name, bytes, options));
+  if (keep_json && !event_time && object.name.marshaler != Marshaler::kOtlpProto) {
+    p.json_bodies = true;  // the sink decodes (and counts) them
+    for (const Document& d : p.decoded.documents) p.protobuf.push_back(d.body);
+    return p;
+  }
   for (const Document& d : p.decoded.documents) {
     std::string pb;
     if (d.content_type == kProtobufContentType) {
@@ -762,7 +767,7 @@ ReplayReport RunReplay(const ReplaySource& source, const ObjectListing& listing,
       c.bytes += data->size();
       auto prepared = PrepareObject(o, std::string_view(reinterpret_cast<const char*>(data->data()),
                                                         static_cast<size_t>(data->size())),
-                                    options.decode, options.event_time);
+                                    options.decode, options.event_time, options.keep_json);
       if (!prepared.ok()) {
         fail(o, Reason(prepared.status(), o.key));
       } else {

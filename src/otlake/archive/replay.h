@@ -133,6 +133,9 @@ struct PreparedObject {
   const ListedObject* listed = nullptr;
   DecodedObject decoded;
   std::vector<std::string> protobuf;  // one per document (filtered by event time, if asked)
+  /// The documents in `protobuf` are the object's OTLP/JSON as decoded, not transcoded
+  /// (ReplayOptions::keep_json): `records` is 0 until the sink decodes them and sets it.
+  bool json_bodies = false;
   int64_t records = 0;                // in `protobuf`
   int64_t records_dropped = 0;        // outside the event-time window
 };
@@ -157,8 +160,9 @@ class ReplaySink {
  public:
   virtual ~ReplaySink() = default;
   /// Delivers one object; an error fails that object only (its message is the reason). Called
-  /// from several threads at once.
-  virtual Status Send(const PreparedObject& object) = 0;
+  /// from several threads at once. A sink given JSON bodies (PreparedObject::json_bodies) sets
+  /// `object.records` to the records it found in them.
+  virtual Status Send(PreparedObject& object) = 0;
   /// Retries made so far (for the report).
   virtual int64_t retries() const { return 0; }
   /// Records the destination accepted the request of but rejected alone (OTLP partial success),
@@ -242,6 +246,10 @@ struct ReplayOptions {
   ObjectDecodeOptions decode;
   /// Keep only records whose own time is in this window (`--event-time`); unset: every record.
   std::optional<EventTimeWindow> event_time;
+  /// Hand OTLP/JSON documents to the sink as they are instead of transcoding them to protobuf
+  /// (the lake's decoder reads JSON itself: the transcoding would be paid twice). Ignored with
+  /// an event-time window, whose filter works on protobuf.
+  bool keep_json = false;
   /// Called about every `progress_interval_ms` and once at the end, on the calling thread.
   std::function<void(const ReplayProgress&)> progress;
   int64_t progress_interval_ms = 250;
@@ -291,6 +299,7 @@ ReplayReport RunReplay(const ReplaySource& source, const ObjectListing& listing,
 /// reason (the key is added by the caller).
 Result<PreparedObject> PrepareObject(const ListedObject& object, std::string_view bytes,
                                      const ObjectDecodeOptions& options,
-                                     const std::optional<EventTimeWindow>& event_time = std::nullopt);
+                                     const std::optional<EventTimeWindow>& event_time = std::nullopt,
+                                     bool keep_json = false);
 
 }  // namespace otlake::archive

@@ -336,7 +336,7 @@ class LakeSink final : public ReplaySink {
     return true;
   }
 
-  Status Send(const PreparedObject& obj) override {
+  Status Send(PreparedObject& obj) override {
     const Signal signal = obj.decoded.name.signal;
     // Decode every document before anything is logged: an object goes in whole or not at all.
     struct Doc {
@@ -352,10 +352,18 @@ class LakeSink final : public ReplaySink {
     opts.max_nesting_depth = ctx_->max_nesting_depth;
     int64_t rejected = 0;
     std::string rejection;
+    const bool json = obj.json_bodies;  // OTLP/JSON as archived, else protobuf
+    int64_t records = 0;
     for (size_t i = 0; i < obj.protobuf.size(); ++i) {
       Doc d{&obj.protobuf[i], {}};
-      Status st = otlp::DecodeProtobuf(ToOtlp(signal), obj.protobuf[i], opts, &d.result);
-      if (!st.ok()) return Status::Invalid("not OTLP: ", st.message());
+      Status st = json ? otlp::DecodeJson(ToOtlp(signal), obj.protobuf[i], opts, &d.result)
+                       : otlp::DecodeProtobuf(ToOtlp(signal), obj.protobuf[i], opts, &d.result);
+      if (!st.ok()) {
+        const int64_t line = json && i < obj.decoded.documents.size() ? obj.decoded.documents[i].line : 0;
+        return Status::Invalid(line > 0 ? "line " + std::to_string(line) + ": " : "",
+                               json ? "not OTLP/JSON: " : "not OTLP: ", st.message());
+      }
+      records += d.result.accepted + d.result.rejected;
       if (d.result.rejected > 0) {
         rejected += d.result.rejected;
         if (rejection.empty()) rejection = d.result.ErrorMessage(ToOtlp(signal));
@@ -384,6 +392,7 @@ class LakeSink final : public ReplaySink {
     OTLAKE_ASSIGN_OR_RAISE(auto existing, ctx_->ledger->Find(key));
     if (existing && existing->status == "completed") {  // another job finished it meanwhile
       ++raced_;
+      obj.records = 0;
       return Status::OK();
     }
     const int64_t n = static_cast<int64_t>(docs.size());
@@ -401,7 +410,7 @@ class LakeSink final : public ReplaySink {
       const std::string origin = MakeReplayOrigin(row.id, row.attempt, i, n);
       ingest::Record record;
       record.signal = ToOtlp(signal);
-      record.format = ingest::BodyFormat::kProtobuf;
+      record.format = json ? ingest::BodyFormat::kJson : ingest::BodyFormat::kProtobuf;
       record.arrival_unix_nano = arrival;
       record.project_id = project_;
       record.body = *docs[i].body;
@@ -434,6 +443,7 @@ class LakeSink final : public ReplaySink {
     if (ctx_->complete_delay_ms > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(ctx_->complete_delay_ms));
     }
+    if (json) obj.records = records;
     OTLAKE_RETURN_NOT_OK(ctx_->ledger->Complete(row.id, obj.records));
     if (rejected > 0) {
       rejected_ += rejected;
@@ -1000,6 +1010,7 @@ void ReplayService::Impl::Run(const std::shared_ptr<Job>& job) {
   ro.decode.file_prefix = r.file_prefix;
   ro.decode.max_decompressed_bytes = options.max_object_bytes;
   ro.cancel = &job->cancel;
+  ro.keep_json = true;  // DecodeJson reads them: no transcoding to protobuf first
   if (r.event_time && !job->window.empty()) {
     const size_t dash = job->window.find('-', 1);
     ro.event_time = EventTimeWindow{std::stoll(job->window.substr(0, dash)), std::stoll(job->window.substr(dash + 1))};
@@ -1009,7 +1020,8 @@ void ReplayService::Impl::Run(const std::shared_ptr<Job>& job) {
     job->progress = p;
   };
   ReplayReport report = RunReplay(job->source.source, *listing, job->sink.get(), ro);
-  report.objects_already += job->sink->raced();
+  report.objects_already += job->sink->raced();  // counted ok by RunReplay, stored by another job
+  report.objects_ok -= job->sink->raced();
   {
     std::lock_guard lk(job->mu);
     job->report = std::move(report);

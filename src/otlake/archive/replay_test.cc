@@ -326,7 +326,7 @@ TEST(OtlpHttpSink, ConnectionFailuresAreRetriedThenReported) {
 
 class RecordingSink : public ReplaySink {
  public:
-  Status Send(const PreparedObject& o) override {
+  Status Send(PreparedObject& o) override {
     std::lock_guard<std::mutex> lock(mu);
     if (o.listed->key.find("refused") != std::string::npos) return Status::Invalid("HTTP 400: no");
     keys.insert(o.listed->key);
