@@ -668,7 +668,10 @@ def main():
         print(f"on disk {day_bytes / spans:.1f} B/span (Parquet + Delta log); "
               f"ratio to protobuf+zstd-3 {day_bytes / zstd3:.2f}")
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if os.environ.get("OTLAKE_BENCH_KEEP"):  # e.g. for bench/column_bytes.py on the day
+            print(f"kept the instance in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
