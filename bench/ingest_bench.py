@@ -8,7 +8,13 @@ on-disk bytes per span (Parquet + Delta log) and, computed in the same run, the 
 the same spans as OTLP protobuf + zstd-3 per request. Not a test: it prints numbers (see
 bench/README.md).
 
-  .venv/bin/python bench/ingest_bench.py [--requests 400] [--connections 4] [--unique 80]
+  .venv/bin/python bench/ingest_bench.py [--requests 400] [--connections 4] [--unique 80] [--json]
+
+--json (CPU mode): the same requests as OTLP/JSON (hex ids, 64-bit integers as strings, enums as
+numbers, what SDKs and the Collector send), posted as application/json. --json-rapidjson: the same
+bodies led by an unknown member holding a lone surrogate escape ({"x":"\\udc00",...}), which the
+one-pass parser leaves to RapidJSON after its first bytes: the decoder as it was before the
+one-pass parser, in the same binary (A/B).
 
 Load modes (issue 4: ack latency and overload). Every request gets fresh span ids (stamped into a
 pre-encoded body: request number, connection, span index), so after the server is stopped the
@@ -33,6 +39,7 @@ took much of the 2 cores the server runs on).
       --server-args=--max-buffered-bytes=268435456
 """
 import argparse
+import base64
 import http.client
 import json
 import multiprocessing as mp
@@ -54,6 +61,19 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 SERVICES = ["checkout", "cart", "payment", "frontend", "inventory", "shipping", "email", "recommendation"]
 ROUTES = ["/api/cart", "/api/cart/{id}", "/api/checkout", "/api/products/{id}", "/api/orders", "/healthz"]
+
+
+def to_otlp_json(req):
+    """OTLP/JSON text of an ExportTraceServiceRequest: protobuf's JSON mapping with hex ids."""
+    from google.protobuf.json_format import MessageToDict
+    d = MessageToDict(req, use_integers_for_enums=True)
+    for rs in d.get("resourceSpans", []):
+        for ss in rs.get("scopeSpans", []):
+            for sp in ss.get("spans", []):
+                for k in ("traceId", "spanId", "parentSpanId"):
+                    if k in sp:
+                        sp[k] = base64.b64decode(sp[k]).hex()
+    return json.dumps(d, separators=(",", ":")).encode()
 
 
 def make_request(rng, spans_per_request=512, attrs_per_span=20):
@@ -110,12 +130,12 @@ def make_request(rng, spans_per_request=512, attrs_per_span=20):
     return req
 
 
-def sender(port, bodies, idx, out_q, acked):
+def sender(port, bodies, idx, out_q, acked, content_type="application/x-protobuf"):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     lat, ok, other = [], 0, {}
     for b in bodies:
         t0 = time.perf_counter()
-        conn.request("POST", "/v1/traces", body=b, headers={"Content-Type": "application/x-protobuf"})
+        conn.request("POST", "/v1/traces", body=b, headers={"Content-Type": content_type})
         r = conn.getresponse()
         r.read()
         lat.append(time.perf_counter() - t0)
@@ -150,7 +170,7 @@ def native_statuses(r):
     return {int(k): v for k, v in r["statuses"].items()}
 
 
-def send_native(port, bodies, connections, acked):
+def send_native(port, bodies, connections, acked, content_type="application/x-protobuf"):
     """CPU mode with bench/load_client.cc: connection i sends bodies i, i + C, ... once each.
     Returns [(ok, other statuses, latencies)] like the Python senders; `acked` follows its
     progress lines (for the steady-state sampler)."""
@@ -158,7 +178,7 @@ def send_native(port, bodies, connections, acked):
     try:
         p = subprocess.Popen([LOAD_CLIENT, "--port", str(port), "--templates", path, "--connections",
                               str(connections), "--sequential", "1", "--progress", "1",
-                              "--start-in-ms", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              "--start-in-ms", "0", "--content-type", content_type], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
         def follow():
             for line in p.stderr:
@@ -568,6 +588,9 @@ def main():
     ap.add_argument("--spans-per-request", type=int, default=512, help="load modes: spans per request")
     ap.add_argument("--unique-load", type=int, default=16, help="distinct request templates in load modes")
     ap.add_argument("--server-args", default="", help="extra otlake start flags, space-separated")
+    ap.add_argument("--json", action="store_true", help="CPU mode: send the requests as OTLP/JSON")
+    ap.add_argument("--json-rapidjson", action="store_true",
+                    help="CPU mode: OTLP/JSON that takes the RapidJSON path (A/B, see the header)")
     ap.add_argument("--client", choices=["native", "python"], default="native",
                     help="load modes: bench/load_client.cc (default; build/release/load_client) or "
                          "Python http.client processes (the clients of the runs before 2026-12-06)")
@@ -601,6 +624,14 @@ def main():
     zstd3 = sum(len(cctx.compress(b)) for b in bodies)
     print(f"generated {args.requests} requests ({spans} spans) in {time.time() - t0:.1f}s; "
           f"protobuf {wire / spans:.1f} B/span, protobuf+zstd-3 per request {zstd3 / spans:.1f} B/span")
+    content_type = "application/x-protobuf"
+    if args.json or args.json_rapidjson:
+        msg = trace_service_pb2.ExportTraceServiceRequest
+        bodies = [to_otlp_json(msg.FromString(b)) for b in bodies]
+        if args.json_rapidjson:
+            bodies = [b'{"x":"\\udc00",' + b[1:] for b in bodies]
+        content_type = "application/json"
+        print(f"sent as OTLP/JSON: {sum(len(b) for b in bodies) / spans:.1f} B/span")
 
     require_load_client(args)
     tmp = tempfile.mkdtemp(prefix="otlake-bench-")
@@ -614,11 +645,11 @@ def main():
         acked = mp.Value("q", 0)
         sampler = CpuSampler(proc.pid, acked)
         if args.client == "native":
-            results = send_native(port, bodies, args.connections, acked)
+            results = send_native(port, bodies, args.connections, acked, content_type)
         else:
             q = mp.Queue()
             chunks = [bodies[i::args.connections] for i in range(args.connections)]
-            ps = [mp.Process(target=sender, args=(port, c, i, q, acked)) for i, c in enumerate(chunks)]
+            ps = [mp.Process(target=sender, args=(port, c, i, q, acked, content_type)) for i, c in enumerate(chunks)]
             for p in ps:
                 p.start()
             results = [q.get() for _ in ps]

@@ -5,6 +5,7 @@
 //
 //   load_client --port P --templates FILE --connections C [--first-conn N] [--rate R]
 //               [--duration S] [--start-in-ms MS] [--sequential 1] [--progress 1]
+//               [--content-type application/json]
 //
 // FILE (written by ingest_bench.py): per template, u32 body length, the body, u32 n, n u32 byte
 // offsets of its span ids (little-endian). Request i (1-based) of connection c is template
@@ -39,6 +40,9 @@
 #include <vector>
 
 namespace {
+
+// The requests' Content-Type (--content-type; application/json for ingest_bench.py --json).
+std::string g_content_type = "application/x-protobuf";
 
 using Clock = std::chrono::steady_clock;
 
@@ -157,8 +161,8 @@ void RunConnection(int port, int conn_no, const std::vector<Template>& templates
       if (sched >= end) break;
     }
     const Template& t = templates[which];
-    request = "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
-              "Content-Length: " + std::to_string(t.body.size()) + "\r\n\r\n";
+    request = "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: " + g_content_type +
+              "\r\nContent-Length: " + std::to_string(t.body.size()) + "\r\n\r\n";
     const size_t head = request.size();
     request += t.body;
     for (size_t k = 0; k < t.offsets.size(); ++k) {
@@ -233,6 +237,7 @@ int main(int argc, char** argv) {
     else if (k == "--start-in-ms") start_in_ms = std::atof(v);
     else if (k == "--sequential") sequential = std::atoi(v) != 0;
     else if (k == "--progress") progress = std::atoi(v) != 0;
+    else if (k == "--content-type") g_content_type = v;
     else {
       std::fprintf(stderr, "load_client: unknown flag %s\n", k.c_str());
       return 2;
