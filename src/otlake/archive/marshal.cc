@@ -17,7 +17,7 @@ static_assert(static_cast<int>(Signal::kTraces) == static_cast<int>(otlp::Signal
 
 Result<std::string> Gzip(std::string_view input, int level) {
   z_stream zs{};
-  if (deflateInit2(&zs, level > 0 ? level : Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+  if (deflateInit2(&zs, level > 0 ? level : kDefaultGzipLevel, Z_DEFLATED, 15 + 16, 8,
                    Z_DEFAULT_STRATEGY) != Z_OK) {
     return Status::OutOfMemory("deflateInit2 failed");
   }
@@ -40,7 +40,7 @@ Result<std::string> Zstd(std::string_view input, int level) {
   thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> ctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
   if (!ctx) return Status::OutOfMemory("ZSTD_createCCtx failed");
   const size_t n = ZSTD_compressCCtx(ctx.get(), out.data(), out.size(), input.data(), input.size(),
-                                     level > 0 ? level : ZSTD_CLEVEL_DEFAULT);
+                                     level > 0 ? level : kDefaultZstdLevel);
   if (ZSTD_isError(n)) return Status::UnknownError("zstd failed: ", ZSTD_getErrorName(n));
   out.resize(n);
   return out;

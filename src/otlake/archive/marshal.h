@@ -7,8 +7,9 @@
 //   concatenation of a message with only a repeated field 1 is the request holding every
 //   resource of each, in order). otlp_proto writes exactly those bytes; otlp_json writes them as
 //   one OTLP/JSON document (otlp::OtlpProtobufToJson), never newline-delimited.
-// - Compression: gzip (one member) or zstd (one frame), at `level` (0: the library default,
-//   which is what the exporter's Go writers use: gzip 6, zstd 3). The exporter sets
+// - Compression: gzip (one member) or zstd (one frame), at `level` (0: kDefaultGzipLevel /
+//   kDefaultZstdLevel, the fast levels: measured in bench/README.md "Archive writer", zstd 3 -- the
+//   exporter's Go default -- doubles the writer's CPU for a 2% smaller object). The exporter sets
 //   Content-Encoding to the compression name for these marshalers (ContentEncoding below).
 // - Keys: ArchiveUuidV7 makes the `uuidv7` unique part deterministically from the batch (its
 //   time and WAL LSN range and the instance's salt), so an object written again after a crash
@@ -24,6 +25,9 @@
 #include "otlake/common/status.h"
 
 namespace otlake::archive {
+
+inline constexpr int kDefaultGzipLevel = 1;
+inline constexpr int kDefaultZstdLevel = 1;
 
 /// The object body for `signal`: `proto_requests` (concatenated protobuf requests) encoded with
 /// `marshaler` (kOtlpJson or kOtlpProto) and compressed. Invalid if the protobuf is malformed.

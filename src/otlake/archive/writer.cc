@@ -16,10 +16,12 @@
 #include "otlake/common/file_util.h"
 #include "otlake/common/log.h"
 #include "otlake/common/metrics.h"
+#include "otlake/common/thread_util.h"
 #include "otlake/common/time_util.h"
 #include "otlake/ingest/record.h"
 #include "otlake/otlp/json_to_proto.h"
 #include "otlake/wal/log_format.h"
+#include "otlake/wal/tail_reader.h"
 #include "otlake/wal/wal_reader.h"
 
 namespace otlake::archive {
@@ -31,9 +33,11 @@ struct ArchiveWriter::Batch {
   std::string proto[3];
 
   bool empty() const { return requests == 0; }
+  // Empties the batch; the buffers keep their capacity (no fresh pages for the next batch).
   void Reset(int64_t first) {
-    *this = Batch();
     first_lsn = first;
+    last_lsn = time_ms = bytes = requests = first_arrival_ms = last_arrival_ms = 0;
+    for (std::string& p : proto) p.clear();
   }
   // Adds one WAL record's request. A record that does not decode (never written by this build)
   // is skipped with an error in the log: the archive carries what the lake carries.
@@ -106,6 +110,7 @@ Result<std::unique_ptr<ArchiveWriter>> ArchiveWriter::Open(ArchiveWriterOptions 
   OTLAKE_ASSIGN_OR_RAISE(KeyLayout layout, KeyLayout::Make(options.layout));
   OTLAKE_RETURN_NOT_OK(MakeDirs(options.state_dir));
   std::unique_ptr<ArchiveWriter> w(new ArchiveWriter(std::move(options), std::move(layout)));
+  w->tail_ = std::make_unique<wal::TailReader>(w->options_.wal_dir);
   auto loaded = LoadArchiveState(w->state_path_);
   if (loaded.ok()) {
     w->state_ = std::move(*loaded);
@@ -132,7 +137,10 @@ Status ArchiveWriter::Save() { return SaveArchiveState(state_path_, state_); }
 void ArchiveWriter::Start() {
   std::lock_guard lk(stop_mu_);
   if (thread_.joinable() || stop_) return;
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("otlake-archive");
+    Loop();
+  });
 }
 
 void ArchiveWriter::Stop(bool flush) {
@@ -320,14 +328,12 @@ Status ArchiveWriter::RunOnce(bool flush_all) {
       last_cut_ms_ = now;
       return Status::OK();
     }
-    const int64_t waiting_since = oldest_waiting_arrival_ms_ > 0 ? oldest_waiting_arrival_ms_ : last_cut_ms_;
-    const bool due = flush_all || now - waiting_since >= options_.max_age_ms ||
-                     backlog_bytes_ >= 2 * options_.max_object_bytes + (64 << 10);
-    if (!due) return Status::OK();
-    // Read from the archived position to the durable one, cutting full batches as they fill.
-    Batch b;
-    b.Reset(state_.archived_lsn + 1);
-    int64_t expected = b.first_lsn;
+    // Read what is new since the last pass (the batch being filled is kept between passes, and
+    // the tail reader continues where it stopped), cutting full batches as they fill.
+    if (!scratch_) scratch_ = std::make_unique<Batch>();
+    Batch& b = *scratch_;  // its buffers keep their pages from batch to batch
+    if (b.first_lsn != state_.archived_lsn + 1) b.Reset(state_.archived_lsn + 1);
+    int64_t expected = b.last_lsn >= b.first_lsn ? b.last_lsn + 1 : b.first_lsn;
     auto cut = [&](int64_t last) -> Status {
       b.last_lsn = last;
       b.time_ms = Now();
@@ -338,8 +344,9 @@ Status ArchiveWriter::RunOnce(bool flush_all) {
       oldest_waiting_arrival_ms_ = 0;
       return Status::OK();
     };
-    auto rec = wal::Recover(options_.wal_dir, nullptr, b.first_lsn, /*repair=*/false,
-                            [&](int64_t lsn, std::string_view payload) -> Status {
+    Status cb_status;
+    auto on_record = [&](int64_t lsn, std::string_view payload) -> Status {
+      Status st = [&]() -> Status {
                               if (lsn > durable) return StopReading();
                               if (lsn > expected) {
                                 // Records the WAL no longer has (the archive was off or behind).
@@ -355,10 +362,28 @@ Status ArchiveWriter::RunOnce(bool flush_all) {
                               if (oldest_waiting_arrival_ms_ == 0) oldest_waiting_arrival_ms_ = b.first_arrival_ms;
                               if (b.bytes >= options_.max_object_bytes) return cut(lsn);
                               return Status::OK();
-                            });
-    if (!rec.ok() && !IsStopReading(rec.status())) return rec.status();
-    if (rec.ok()) {
-      for (const auto& p : rec->problems) OTLAKE_LOG(WARN) << "archive: reading the WAL: " << p;
+      }();
+      if (!st.ok()) cb_status = st;
+      return st;
+    };
+    // Follow the log from where the last pass stopped; on anything unexpected read it the
+    // careful way (wal::Recover reports and skips damage) from the first record still needed.
+    Status tail = tail_->Read(expected, durable, on_record);
+    if (!tail.ok() && cb_status.ok()) {
+      OTLAKE_LOG(DEBUG) << "archive: " << tail.ToString() << "; reading the WAL with recovery";
+      auto rec = wal::Recover(options_.wal_dir, nullptr, expected, /*repair=*/false, on_record);
+      if (rec.ok()) {
+        for (const auto& p : rec->problems) OTLAKE_LOG(WARN) << "archive: reading the WAL: " << p;
+      } else if (cb_status.ok()) {
+        b.Reset(state_.archived_lsn + 1);
+        return rec.status();
+      }
+    }
+    if (!cb_status.ok() && !IsStopReading(cb_status)) {
+      // A failed cut: the batch is rebuilt from the WAL as `pending` by the next pass.
+      b.Reset(state_.archived_lsn + 1);
+      tail_->Reset();
+      return cb_status;
     }
     b.last_lsn = expected - 1;
     if (b.last_lsn >= b.first_lsn) {

@@ -42,6 +42,9 @@
 namespace arrow::fs {
 class FileSystem;
 }
+namespace otlake::wal {
+class TailReader;
+}
 
 namespace otlake::archive {
 
@@ -130,6 +133,8 @@ class ArchiveWriter {
   std::string last_error_;
   int64_t last_error_ms_ = 0, last_success_ms_ = 0, failures_ = 0;
 
+  std::unique_ptr<Batch> scratch_;          // the batch being filled (pass_mu_)
+  std::unique_ptr<wal::TailReader> tail_;  // follows the WAL between passes (pass_mu_)
   std::atomic<int64_t> retain_from_{1};
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;

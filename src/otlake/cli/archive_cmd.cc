@@ -35,7 +35,7 @@ constexpr Setting kSettings[] = {
     {"file-prefix", "s3uploader.file_prefix", "PREFIX", "", "Text in front of the signal name in object names"},
     {"marshaler", "marshaler", "NAME", "otlp_json", "otlp_json (.json) or otlp_proto (.binpb)"},
     {"compression", "s3uploader.compression", "NAME", "none", "none, gzip (.gz) or zstd (.zst); sets Content-Encoding as the exporter does"},
-    {"compression-level", "-", "N", "0", "gzip 1-9 / zstd 1-19; 0 = the exporter's (gzip 6, zstd 3)"},
+    {"compression-level", "-", "N", "0", "gzip 1-9 / zstd 1-19; 0 = 1 (fast; the exporter's Go defaults are gzip 6, zstd 3)"},
     {"unique-key-func-name", "s3uploader.unique_key_func_name", "NAME", "uuidv7", "uuidv7 (the only one: keys derived from the WAL range make retries overwrite)"},
     {"storage-class", "s3uploader.storage_class", "CLASS", "STANDARD", "STANDARD only (others: use a bucket lifecycle rule)"},
     {"endpoint", "s3uploader.endpoint", "URL", "", "S3 endpoint [default: AWS_ENDPOINT_URL, else AWS]"},
