@@ -58,6 +58,9 @@ def test_traces_search_waterfall_and_span_details(lake):
     out = run_browser("traces", s.url, {"trace_id": d["trace_id"], "click_span": charge["span_id"],
                                          "linked_from": d["linked_id"], "linked_span": d["linked_span"]})
     assert out["result_rows"] >= 1 and out["scatter"] == 1
+    # The histogram counts every matching (error) span in the range: the checkout trace's Charge and
+    # the big trace's error spans.
+    assert out["histogram_note"].startswith(f"{1 + sum(1 for i in range(10_000) if i % 997 == 5)} matching spans"), out["histogram_note"]
     # Bars sit where the spans' times put them on the trace's axis.
     t0 = min(x["start_ns"] for x in d["spans"])
     t1 = max(x["end_ns"] for x in d["spans"])
@@ -143,6 +146,7 @@ def test_logs_search_histogram_and_live_tail(lake):
     assert out["first_times"] == sorted(out["first_times"], reverse=True)  # newest first
     assert out["trace_links"] == 6
     assert set(out["error_rows"]) <= {"sev-error", "sev-fatal"} and len(out["error_rows"]) == 20
+    assert "attrs=line%3D" in out["filtered_url"] and out["filtered_rows"] == 1, out["filtered_url"]
     assert out["tail_bodies"] == [body], out["tail_bodies"]
     print(f"\nlive tail: record on screen {time.time() - sent:.2f} s after it was sent "
           f"(flush age 300 ms + tail poll 500 ms)")

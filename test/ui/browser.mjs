@@ -47,6 +47,8 @@ try {
     out.result_rows = await page.locator('#trace-results tbody tr').count();
     out.summary = await page.locator('#trace-summary').innerText();
     out.scatter = await page.locator('canvas.scatter').count();
+    await page.waitForSelector('#span-histogram canvas');
+    out.histogram_note = await page.locator('#span-histogram .muted').innerText();
     await shot('traces-search');
     await page.locator(`a.trace-link[href="/trace/${args.trace_id}"]`).first().click();
     await page.waitForSelector('.wf-row');
@@ -137,6 +139,13 @@ try {
     await page.goto(`${base}/logs?run=1&from=now-1h&sev=17`);
     await page.waitForSelector('#log-results tr.log');
     out.error_rows = await page.$$eval('#log-results tr.log', (rows) => rows.map((r) => [...r.classList].find((c) => c.startsWith('sev-'))));
+    // "Filter for" an attribute from a line's details: the search narrows to it.
+    await page.locator('#log-results tr.log td.body').first().click();
+    await page.locator('.log-detail .filter-btns button').first().click();
+    await page.waitForFunction(() => location.search.includes('attrs='));
+    await page.waitForFunction(() => document.querySelectorAll('#log-results tr.log').length === 1);
+    out.filtered_url = page.url();
+    out.filtered_rows = await page.locator('#log-results tr.log').count();
     // Live tail, filtered server-side to one service.
     await page.goto(`${base}/logs?run=1&live=1&service=${encodeURIComponent(args.tail_service)}`);
     await page.waitForFunction(() => document.querySelector('#tail-status')?.innerText.includes('connected'));

@@ -18,7 +18,28 @@ function logFilters(params) {
   return [p, parseAttrFilters(params.attrs)];
 }
 
-function LogRow({ r, fresh }) {
+// Attributes with "filter for" (=) and "filter out" (!=) buttons that extend the search.
+function FilterKV({ obj, prefix, onFilter }) {
+  const entries = Object.entries(obj || {});
+  if (!entries.length) return <div class="muted">(none)</div>;
+  return (
+    <table class="kv"><tbody>
+      {entries.map(([k, v]) => {
+        const text = typeof v === 'object' ? JSON.stringify(v) : String(v);
+        return (
+          <tr><th>{k}</th><td>{text}
+            {onFilter && typeof v !== 'object' && <span class="filter-btns">
+              <button class="copy" title={`only ${k}=${text}`} onClick={(e) => { e.stopPropagation(); onFilter(prefix + k, '=', text); }}>+</button>
+              <button class="copy" title={`without ${k}=${text}`} onClick={(e) => { e.stopPropagation(); onFilter(prefix + k, '!=', text); }}>−</button>
+            </span>}
+          </td></tr>
+        );
+      })}
+    </tbody></table>
+  );
+}
+
+function LogRow({ r, fresh, onFilter }) {
   const [open, setOpen] = useState(false);
   const t = nsToMs(r.time_unix_nano || r.observed_time_unix_nano || (r.event_ts && r.event_ts * 1e6));
   const sc = severityClass(r.severity_number);
@@ -34,8 +55,8 @@ function LogRow({ r, fresh }) {
       {open && (
         <tr class="log-detail"><td colSpan="5">
           <div class="cols">
-            <div><h3>Attributes</h3><KV obj={attrsOf(r, 'log')} /></div>
-            <div><h3>Resource</h3><KV obj={attrsOf(r, 'resource')} /></div>
+            <div><h3>Attributes</h3><FilterKV obj={attrsOf(r, 'log')} prefix="" onFilter={onFilter} /></div>
+            <div><h3>Resource</h3><FilterKV obj={attrsOf(r, 'resource')} prefix="resource." onFilter={onFilter} /></div>
             <div><h3>Record</h3><KV obj={{ trace_id: r.trace_id, span_id: r.span_id, severity_number: r.severity_number, scope: r.scope_name, project: r.project_id }} /></div>
           </div>
         </td></tr>
@@ -79,6 +100,10 @@ export function LogsPage({ params }) {
     return () => ctl.abort();
   }, [key]);
 
+  const addFilter = (k, op, v) => {
+    const term = `${k}${op}${/[\s"]/.test(v) ? '"' + v.replace(/"/g, '') + '"' : v}`;
+    navigate(urlWith('/logs', { ...params, attrs: ((params.attrs || '') + ' ' + term).trim(), run: '1' }));
+  };
   const histData = useMemo(() => (hist && hist.buckets ? bucketSeries(hist, LEVELS) : null), [hist]);
   const histSeries = useMemo(() => LEVELS.map((l) => ({ label: l, stroke: SEV_COLORS[l] })), []);
 
@@ -115,7 +140,7 @@ export function LogsPage({ params }) {
                   <button id="older" disabled={!list.next} onClick={() => setCursors([...cursors, list.next])}>Older →</button>
                 </span>
               </div>
-              <table class="grid logs" id="log-results"><tbody>{list.rows.map((r) => <LogRow r={r} />)}</tbody></table>
+              <table class="grid logs" id="log-results"><tbody>{list.rows.map((r) => <LogRow r={r} onFilter={addFilter} />)}</tbody></table>
             </>
           )}
         </>

@@ -5,7 +5,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { request, qs, parseAttrFilters } from '../api.js';
 import { navigate, urlWith, Link } from '../router.jsx';
 import { rangeMs, fmtTime, fmtDuration, parseDuration, nsToMs, tzLabel } from '../time.js';
-import { TimeRange, Err, Scatter, serviceColor } from '../components.jsx';
+import { TimeRange, Err, Scatter, Chart, serviceColor, bucketSeries } from '../components.jsx';
 
 export function useServices() {
   const [services, setServices] = useState([]);
@@ -59,6 +59,26 @@ export function TracesPage({ params }) {
     return () => ctl.abort();
   }, [JSON.stringify(params)]);
 
+  // Matching spans over time, errors stacked on the rest (/api/counts): the shape of the whole
+  // match, not only the traces under the limit. Drag across it to narrow the time range.
+  const [hist, setHist] = useState(null);
+  useEffect(() => {
+    if (!params.run) return undefined;
+    const ctl = new AbortController();
+    const [from, to] = rangeMs(params.from, params.to);
+    const filters = parseAttrFilters(params.attrs);
+    const min = parseDuration(params.min); const max = parseDuration(params.max);
+    if (min != null) filters.push(['duration_ms', '>=', String(min)]);
+    if (max != null) filters.push(['duration_ms', '<=', String(max)]);
+    const p = { table: 'spans', group_by: 'status', buckets: 80, time_ms_from: from, time_ms_to: to, service_name: params.service, status_code: params.status };
+    if (params.name) p.name_like = params.name;
+    if (params.root === '1') p.parent_span_id = '';
+    request('/api/counts' + qs(p, filters), { signal: ctl.signal }).then(setHist, () => setHist(null));
+    return () => ctl.abort();
+  }, [JSON.stringify(params)]);
+  const histData = useMemo(() => (hist && hist.buckets ? bucketSeries(hist, ['ERROR', 'OK', 'UNSET']) : null), [hist]);
+  const histSeries = useMemo(() => [{ label: 'error', stroke: '#ef4444' }, { label: 'ok', stroke: '#3b82f6' }, { label: 'unset', stroke: '#9ca3af' }], []);
+
   const sort = params.sort || 'recent';
   const traces = useMemo(() => (state.traces ? [...state.traces].sort(SORTS[sort] || SORTS.recent) : []), [state.traces, sort]);
   const maxDur = Math.max(1e-9, ...traces.map((t) => t.duration));
@@ -90,6 +110,9 @@ export function TracesPage({ params }) {
             {state.truncated && <span class="warn"> — the limit ({state.limit}) cut the results: narrow the filters or raise the limit</span>}
             <span class="muted"> · scanned {state.scan?.rows_scanned} rows in {state.scan?.elapsed_ms?.toFixed?.(1)} ms</span>
           </div>
+          {histData && <div class="hist" id="span-histogram"><Chart data={histData} series={histSeries} bars stacked height={90}
+            onSelect={(a, b) => navigate(urlWith('/traces', { ...params, from: String(a), to: String(b) }))} />
+            <div class="muted">{hist.total} matching spans in the range{hist.sampled ? ' (counted from the newest 2,000,000)' : ''}</div></div>}
           <Scatter points={points} onPick={(p) => navigate('/trace/' + p.id)} />
           <table class="grid" id="trace-results">
             <thead><tr>
