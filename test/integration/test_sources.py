@@ -333,6 +333,28 @@ def test_same_size_rewrite_within_a_second_is_not_missed(env):
     assert call(env, "DELETE", f"/v3/ingestion-sources/{sid}").status_code == 200
 
 
+def test_access_denied_by_a_bucket_policy(env):
+    """A bucket policy (moto, IAM auth on, enforces it) denies s3:GetObject under one prefix: that
+    object fails at once with AccessDenied (retries 0) while its neighbour is ingested. (A policy
+    denying s3:ListBucket is not enforced by moto 5.2.5's listing, so the listing side of
+    AccessDenied is tested through the fault proxy and wrong keys instead.)"""
+    client = env.s3.client()
+    bucket = env.s3.create_bucket("policy-bucket")
+    client.put_object(Bucket=bucket, Key="p/denied/a.json", Body=seed_file(trace_id="3c" * 16).encode())
+    client.put_object(Bucket=bucket, Key="p/open/b.json", Body=seed_file(trace_id="4d" * 16, n=2).encode())
+    client.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/p/denied/*"}]}))
+    r = call(env, "POST", "/v3/ingestion-sources", body=source_body(env, "policy", bucket=bucket, prefix="p/",
+                                                                    application_ids=["policyproj"]))
+    assert r.status_code == 201, r.text
+    sid = r.json()["data"]["id"]
+    denied = wait_file(env, sid, "p/denied/a.json", "failed")
+    assert denied["retries"] == 0 and denied["error_message"].startswith("AccessDenied"), denied
+    assert wait_file(env, sid, "p/open/b.json", "completed")["spans_count"] == 2
+    client.delete_bucket_policy(Bucket=bucket)
+    assert call(env, "DELETE", f"/v3/ingestion-sources/{sid}").status_code == 200
+
+
 def test_logs_and_metrics_and_compressed_files(env):
     """Not only traces: a logs .json and a gzipped metrics .json.gz land in their tables."""
     import gzip
