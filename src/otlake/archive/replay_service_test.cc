@@ -79,3 +79,102 @@ TEST(ReplayOrigins, CompleteResumeOrRestart) {
 
 }  // namespace
 }  // namespace otlake::archive
+
+// ---------------------------------------------------------------------------------------------
+// The service with a real Ingestor over a local-directory archive.
+
+#include <rapidjson/document.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "otlake/common/time_util.h"
+#include "otlake/ingest/ingestor.h"
+
+namespace otlake::archive {
+namespace {
+
+rapidjson::Document WaitForJob(ReplayService* s, const std::string& id) {
+  rapidjson::Document d;
+  for (int i = 0; i < 600; ++i) {
+    auto json = s->JobJson(id);
+    EXPECT_TRUE(json.ok()) << json.status().ToString();
+    d.Parse(json->c_str());
+    const std::string status = d["status"].GetString();
+    if (status != "listing" && status != "running") return d;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ADD_FAILURE() << "job " << id << " did not finish";
+  return d;
+}
+
+TEST(ReplayServiceTest, ReplaysIntoTheIngestorOnceThenSkipsWhatIsStored) {
+  char tmpl[] = "/tmp/otlake_replay_service_testXXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  std::filesystem::create_directories(dir + "/inst/configs");
+  const std::string part = dir + "/archive/year=2025/month=06/day=25/hour=14/minute=09";
+  std::filesystem::create_directories(part);
+  const int64_t now = NowUnixNanos();
+  for (int i = 0; i < 3; ++i) {
+    std::ofstream(part + "/traces_" + std::to_string(100 + i) + ".json")
+        << R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10",)"
+        << R"("spanId":"000000000000000)" << i + 1 << R"(","name":"op","startTimeUnixNano":")" << now
+        << R"("},{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"00000000000000f)" << i
+        << R"(","name":"op2","startTimeUnixNano":")" << now << R"("}]}]}]})";
+  }
+  std::ofstream(part + "/traces_999.json") << "{not json";  // reported, the rest goes on
+  ingest::IngestOptions io;
+  io.wal_dir = dir + "/inst/wal";
+  io.wal_direct_io = false;
+  io.pipeline.days_dir = dir + "/inst/days";
+  auto in = ingest::Ingestor::Open(io);
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  ReplayServiceOptions so;
+  so.instance_root = dir + "/inst";
+  so.ingestor = in->get();
+  auto svc = ReplayService::Start(so);
+  ASSERT_TRUE(svc.ok()) << svc.status().ToString();
+  const std::string body = R"({"source_dir":")" + dir + R"(/archive","starttime":"2025-06-25 14:00",)"
+                           R"("endtime":"2025-06-25 15:00","project":"p1"})";
+  for (int run = 0; run < 2; ++run) {
+    auto req = ParseReplayRequest(body, "");
+    ASSERT_TRUE(req.ok()) << req.status().ToString();
+    auto id = (*svc)->Submit(*req);
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    rapidjson::Document d = WaitForJob(svc->get(), *id);
+    EXPECT_STREQ(d["status"].GetString(), "done");
+    EXPECT_EQ(d["objects_failed"].GetInt64(), 1);
+    EXPECT_EQ(d["failures"][0]["key"].GetString(),
+              std::string("year=2025/month=06/day=25/hour=14/minute=09/traces_999.json"));
+    if (run == 0) {
+      EXPECT_EQ(d["objects_ok"].GetInt64(), 3);
+      EXPECT_EQ(d["records"].GetInt64(), 6);
+      EXPECT_EQ(d["objects_already"].GetInt64(), 0);
+    } else {  // the ledger: nothing read or logged twice
+      EXPECT_EQ(d["objects_ok"].GetInt64(), 0);
+      EXPECT_EQ(d["records"].GetInt64(), 0);
+      EXPECT_EQ(d["objects_already"].GetInt64(), 3);
+      EXPECT_EQ(d["records_already"].GetInt64(), 6);
+    }
+  }
+  EXPECT_EQ((*in)->wal_stats().last_lsn, 3);  // one WAL record per document, logged once
+  // Into another project the same objects are new.
+  std::string body2 = body;
+  body2.replace(body2.find("\"p1\""), 4, "\"p2\"");
+  auto other = ParseReplayRequest(body2, "");
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  auto id = (*svc)->Submit(*other);
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(WaitForJob(svc->get(), *id)["objects_ok"].GetInt64(), 3);
+  EXPECT_EQ((*in)->wal_stats().last_lsn, 6);
+  EXPECT_NE((*svc)->ListJson().find(*id), std::string::npos);
+  (*svc)->Stop();
+  ASSERT_TRUE((*in)->Stop().ok());
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace otlake::archive
