@@ -434,7 +434,9 @@ def test_kill_9_of_the_cli_leaves_the_job_running_and_a_rerun_adds_nothing_twice
 
 
 def test_api_jobs_errors_and_cancel(tmp_path, moto, archive):
-    srv = Server(tmp_path).start()
+    # Each object takes >= 20 ms after its records are durable: the cancelled job cannot finish
+    # its 30 objects before the DELETE arrives.
+    srv = Server(tmp_path, env={"OTLAKE_REPLAY_TEST_COMPLETE_DELAY_MS": "20"}).start()
     try:
         exp = archive.exporters[0]
         start, end = archive.window[exp.name]
