@@ -9,6 +9,9 @@
 #include <thread>
 #include <vector>
 
+#include <arrow/memory_pool.h>
+#include <malloc.h>
+
 #include "otlake/common/file_util.h"
 #include "otlake/common/log.h"
 #include "otlake/common/thread_util.h"
@@ -32,6 +35,22 @@ struct OpenBatch {
   int64_t min_lsn = 0;  // WAL positions of the rows held (0 = no WAL)
   int64_t max_lsn = 0;
 };
+
+// The heap bytes a batch holds: its vectors' capacities, not their sizes (RowBatch::ByteSize), so
+// the budget counts what decoding reserved ahead as well as what it filled.
+int64_t HeldBytes(const RowBatch& b) {
+  int64_t n = 0;
+  for (int i = 0; i < b.num_columns(); ++i) {
+    const table::Column& c = b.column(i);
+    n += static_cast<int64_t>(c.ints.capacity() * 8 + c.doubles.capacity() * 8 +
+                              c.bools.capacity() + c.offsets.capacity() * 4 + c.chars.capacity() +
+                              c.codes.capacity() * 4 + c.valid.capacity() +
+                              c.key_offsets.capacity() * 4 + c.key_chars.capacity() +
+                              c.val_offsets.capacity() * 4 + c.val_chars.capacity() +
+                              c.val_valid.capacity() + sizeof(table::Column));
+  }
+  return n;
+}
 
 // Key of an open batch: (days since epoch, table).
 using Key = std::pair<int64_t, int>;
@@ -109,7 +128,7 @@ class Pipeline::Impl {
       std::unique_ptr<RowBatch> b = batches->Release(t);
       if (!b || b->num_rows() == 0) continue;
       const int64_t rows = b->num_rows();
-      const int64_t size = b->ByteSize();
+      const int64_t size = HeldBytes(*b);
       OpenBatch& ob = open_[Key(day, static_cast<int>(t))];
       if (ob.parts.empty()) {
         ob.oldest_ms = arrival_ms;
@@ -202,7 +221,7 @@ class Pipeline::Impl {
 
   int64_t BufferedBytes() const {
     std::lock_guard lk(mu_);
-    return buffered_bytes_;
+    return buffered_bytes_ + FlusherBytesLocked();
   }
 
   ~Impl() { (void)Stop(); }
@@ -216,15 +235,52 @@ class Pipeline::Impl {
   Status CheckCapacityLocked(int64_t bytes) {
     const int64_t low = options_.low_buffered_bytes > 0 ? options_.low_buffered_bytes
                                                         : options_.max_buffered_bytes / 10 * 8;
-    if (overloaded_ && buffered_bytes_ < low) overloaded_ = false;
-    if (!overloaded_ && buffered_bytes_ > 0 && buffered_bytes_ + bytes > options_.max_buffered_bytes) {
-      overloaded_ = true;
-    }
+    const int64_t held = buffered_bytes_ + FlusherBytesLocked();
+    if (overloaded_ && held < low) overloaded_ = false;
+    if (!overloaded_ && held > 0 && held + bytes > options_.max_buffered_bytes) overloaded_ = true;
     if (!overloaded_) return Status::OK();
     ++overload_rejections_;
-    return Status::CapacityError("write buffers are full (", buffered_bytes_, " bytes buffered, limit ",
+    return Status::CapacityError("write buffers are full (", buffered_bytes_, " bytes buffered, ",
+                                 FlusherBytesLocked(), " being written or compacted, limit ",
                                  options_.max_buffered_bytes, "); retry later");
   }
+
+  // What the flusher holds now besides the open batches: while it writes or compacts, the larger
+  // of what it announced (WorkingBytes) and what Arrow's pool holds -- the Parquet conversion and
+  // a compaction's decoded inputs live there, and can be several times the footer sizes a
+  // compaction's cap is measured in (queries share the pool: counted too while the flusher works).
+  int64_t FlusherBytesLocked() const {
+    if (working_bytes_ == 0) return 0;
+    return std::max(working_bytes_, arrow::default_memory_pool()->bytes_allocated());
+  }
+
+  // Memory the flusher holds besides the open batches -- the Parquet conversion of the batch it
+  // writes (about the batch's size again), a compaction's inputs -- counted against
+  // max_buffered_bytes for as long as it is held (BufferedBytes, CheckCapacity).
+  class WorkingBytes {
+   public:
+    WorkingBytes(Impl* p, int64_t bytes) : p_(p), bytes_(bytes) {
+      std::lock_guard lk(p_->mu_);
+      p_->working_bytes_ += bytes_;
+    }
+    ~WorkingBytes() {
+      {
+        std::lock_guard lk(p_->mu_);
+        p_->working_bytes_ -= bytes_;
+      }
+      // Give what the write or compaction freed back to the kernel now: glibc keeps freed
+      // memory in its arenas and Arrow's pool (mimalloc in the wheel) in its segments otherwise,
+      // and the process's peak grows past the budget (bench/README.md, "Memory under overload").
+      arrow::default_memory_pool()->ReleaseUnused();
+      malloc_trim(0);
+    }
+    WorkingBytes(const WorkingBytes&) = delete;
+    WorkingBytes& operator=(const WorkingBytes&) = delete;
+
+   private:
+    Impl* p_;
+    int64_t bytes_;
+  };
 
   // Every record up to the returned LSN has all its rows committed: one below the smallest LSN
   // still buffered or being written, else the last LSN appended.
@@ -367,7 +423,12 @@ class Pipeline::Impl {
       if (options_.make_durable) OTLAKE_RETURN_NOT_OK(options_.make_durable(w.batch.max_lsn));
       txn.emplace(options_.txn_app_id, w.batch.max_lsn);
     }
-    OTLAKE_ASSIGN_OR_RAISE(lake::CommitResult commit, it->second->Append(parts, txn));
+    Result<lake::CommitResult> appended;
+    {
+      WorkingBytes working(this, w.batch.bytes);
+      appended = it->second->Append(parts, txn);
+    }
+    OTLAKE_ASSIGN_OR_RAISE(lake::CommitResult commit, std::move(appended));
 
     const int64_t now = options_.now_ms();
     std::array<TableSummary, table::kNumTables>& summary = LoadSummary(w.key.first);
@@ -438,10 +499,29 @@ class Pipeline::Impl {
     co.min_files = options_.compact_min_files;
     co.target_file_rows = options_.compact_target_rows;
     co.max_input_rows = options_.compact_target_rows;
-    co.max_input_bytes = options_.compact_max_input_bytes;
+    // A run holds its inputs in memory, decoded by Arrow into several times their footer sizes
+    // (heaptrack: ~6x for the spans table): at most a sixteenth of the budget in footer bytes, and
+    // what Arrow holds is counted in the budget while it runs (FlusherBytesLocked).
+    co.max_input_bytes = std::max<int64_t>(
+        1, std::min(options_.compact_max_input_bytes, options_.max_buffered_bytes / 16));
     co.retention_ms = options_.compact_retention_ms;
+    const int64_t low = options_.low_buffered_bytes > 0 ? options_.low_buffered_bytes
+                                                        : options_.max_buffered_bytes / 10 * 8;
     for (auto& [key, writer] : writers_) {
-      auto r = writer->Compact(co);
+      {
+        // Compaction yields to ingest under memory pressure: it adds its inputs to what the
+        // buffers hold, and can wait for a quieter moment (checked again next interval).
+        std::lock_guard lk(mu_);
+        if (buffered_bytes_ + FlusherBytesLocked() > low / 2) {
+          next_compact_ms_ = std::min(next_compact_ms_, now + 1000);
+          break;
+        }
+      }
+      Result<lake::CompactResult> r;
+      {
+        WorkingBytes working(this, co.max_input_bytes);
+        r = writer->Compact(co);
+      }
       if (!r.ok()) {
         OTLAKE_LOG(WARN) << "compaction of " << writer->table_dir() << " failed (will retry): "
                          << r.status().ToString();
@@ -495,6 +575,7 @@ class Pipeline::Impl {
   std::map<Key, OpenBatch> open_;                         // guarded by mu_
   std::array<TableHealth, table::kNumTables> health_{};  // guarded by mu_
   int64_t buffered_bytes_ = 0;                            // guarded by mu_
+  int64_t working_bytes_ = 0;  // held by a write or compaction (WorkingBytes); guarded by mu_
   bool overloaded_ = false;                               // guarded by mu_
   int64_t overload_rejections_ = 0;                       // guarded by mu_
   int64_t last_lsn_ = 0;                                  // guarded by mu_

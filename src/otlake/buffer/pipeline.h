@@ -18,6 +18,14 @@
 // Failures: a failed write keeps the rows in memory and retries with backoff; health() reports
 // ok=false with the error until a write succeeds again. Memory is bounded: Append fails with
 // Status::CapacityError (-> 503 + Retry-After) while more than `max_buffered_bytes` are buffered.
+// What the flusher holds besides the open batches -- a batch's Parquet conversion while it is
+// written, a compaction run's decoded inputs -- counts against the same limit while it is held
+// (BufferedBytes, CheckCapacity: the batch's size again, or what Arrow's memory pool holds if that
+// is more). Compaction waits while the buffers and the flusher hold more than half the low
+// watermark, and reads at most min(compact_max_input_bytes, max_buffered_bytes / 16) footer
+// bytes; `otlake start` keeps flush_bytes at most max_buffered_bytes / 8. Batches count their vectors' capacities (what decoding reserved),
+// not just their sizes. After each write and compaction the flusher returns freed heap memory to
+// the kernel (malloc_trim).
 //
 // Threads: Append and the health accessors are thread-safe; one flusher thread owns the Delta
 // writers.
@@ -60,7 +68,8 @@ struct PipelineOptions {
   int64_t compact_interval_ms = 30'000;
   int64_t compact_target_rows = 1'000'000;
   /// Uncompressed bytes one compaction run merges at most (lake::CompactOptions::max_input_bytes):
-  /// a run holds its inputs in memory, so this bounds compaction's share of the process.
+  /// a run holds its inputs in memory, so this bounds compaction's share of the process. At most
+  /// max_buffered_bytes / 16 is used, and what a run holds counts against max_buffered_bytes.
   int64_t compact_max_input_bytes = 256ll << 20;
   /// How long files a compaction replaced stay on disk for readers outside otlake
   /// (lake::CompactOptions::retention_ms); otlake's own queries are waited for regardless.
@@ -121,6 +130,7 @@ class Pipeline {
   int64_t PendingRows(int64_t day) const;
   /// The UTC day currently receiving rows, "YYYY-MM-DD".
   std::string CurrentDay() const;
+  /// Bytes in open batches plus what the flusher holds while writing or compacting.
   int64_t BufferedBytes() const;
 
   class Impl;

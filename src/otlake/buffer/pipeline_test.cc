@@ -36,6 +36,7 @@ table::TableBatches Rows(TableId t, int n, int64_t event_ms) {
         // (nullable columns get values too: fine for these tests)
         case table::ColType::kDouble: rb.AppendDouble(c, 1.5); break;
         case table::ColType::kBool: rb.AppendBool(c, false); break;
+        case table::ColType::kMap: rb.AppendMap(c, table::AttrMap{}); break;
       }
     }
     rb.FinishRow();

@@ -23,6 +23,9 @@ Result<std::unique_ptr<Ingestor>> Ingestor::Open(IngestOptions options) {
   std::unique_ptr<Ingestor> in(new Ingestor(std::move(options)));
   OTLAKE_RETURN_NOT_OK(MakeDirs(in->options_.wal_dir));
   buffer::PipelineOptions po = in->options_.pipeline;
+  // What a flush holds while it writes counts against the budget too (buffer/pipeline.h): a
+  // batch as large as the budget would stop ingest for the whole write and double the memory.
+  po.flush_bytes = std::min(po.flush_bytes, std::max<int64_t>(po.max_buffered_bytes / 8, 1));
   Ingestor* self = in.get();
   po.make_durable = [self](int64_t lsn) { return self->MakeDurable(lsn); };
   po.committed_through = [self](int64_t lsn) { self->CommittedThrough(lsn); };

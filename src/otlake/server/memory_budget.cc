@@ -1,9 +1,33 @@
 #include "otlake/server/memory_budget.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <utility>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace otlake::server {
+
+int LimitMallocArenas(int arenas) {
+#if defined(__GLIBC__)
+  if (arenas <= 0 || std::getenv("MALLOC_ARENA_MAX") != nullptr ||
+      std::getenv("GLIBC_TUNABLES") != nullptr) {
+    return 0;
+  }
+  return mallopt(M_ARENA_MAX, arenas) == 1 ? arenas : 0;
+#else
+  (void)arenas;
+  return 0;
+#endif
+}
+
+namespace {
+// A process that holds a memory budget (the server) limits malloc's arenas before main, i.e.
+// before any thread exists (see LimitMallocArenas).
+[[maybe_unused]] const int kMallocArenas = LimitMallocArenas(2);
+}  // namespace
 
 MemoryBudget::MemoryBudget(int64_t limit, int64_t low, std::function<int64_t()> other_bytes)
     : limit_(limit),

@@ -54,6 +54,17 @@ class MemoryBudget {
   bool overloaded_ = false;  // guarded by mu_
 };
 
+/// Bounds how much freed memory the C allocator can keep apart from the budget: glibc gives each
+/// thread that meets contention an arena of its own (up to 8 per core), and memory freed in one
+/// arena is reused only by the threads attached to it, so under load the process's resident size
+/// grows well past the budget (bench/README.md, "Memory under overload"). Limits glibc to
+/// `arenas` arenas (mallopt M_ARENA_MAX) unless MALLOC_ARENA_MAX or GLIBC_TUNABLES is set in the
+/// environment (the operator's choice wins). glibc fixes its arena limit when the second arena is
+/// made, so this must run before any thread allocates: memory_budget.cc calls it with 2 from a
+/// static initializer, before main, in every process that links the budget (the server).
+/// Returns the limit applied (0: left to the environment or not glibc).
+int LimitMallocArenas(int arenas);
+
 /// Bytes reserved for one request; released when it is destroyed (or by Release). Move-only.
 class MemoryReservation {
  public:
