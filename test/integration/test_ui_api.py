@@ -259,6 +259,12 @@ def test_tail_bad_parameters(lake, params, needle):
     assert r.status_code == 400 and needle in r.json()["error"], r.text
 
 
+def test_tail_is_get_only(lake):
+    s, _ = lake
+    r = requests.head(s.url + "/api/logs/tail", timeout=10)
+    assert r.status_code == 405 and r.headers["Allow"] == "GET"
+
+
 def test_tail_slow_subscriber_is_dropped_without_slowing_ingest(lake):
     s, _ = lake
     # A subscriber that never reads: a tiny receive window, so what the server queues for it grows.

@@ -552,6 +552,10 @@ void HandleUiApi(query::QueryEngine* engine, LogTail* tail, HttpRequest& req, Ht
   Params params;
   if (Status st = SplitQuery(req.query, &params); !st.ok()) return FailStatus(res, st);
   if (req.path == "/api/logs/tail") {
+    if (req.method != "GET") {  // a stream has no HEAD form
+      res->headers.emplace_back("Allow", "GET");
+      return Fail(res, 405, "method " + req.method + " not allowed on /api/logs/tail; use GET");
+    }
     if (tail == nullptr) return Fail(res, 404, "live tail is not enabled on this server");
     return tail->Subscribe(std::move(params), project, req, res);
   }
