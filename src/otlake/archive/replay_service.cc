@@ -395,6 +395,13 @@ class LakeSink final : public ReplaySink {
       obj.records = 0;
       return Status::OK();
     }
+    if (existing && existing->status == "processing") {
+      // Not in flight (the guard above): an earlier attempt in this process could not tell
+      // which of its records are durable (the WAL or the ledger failed). Only the start-up
+      // reconciliation with the recovered WAL knows; replaying now could store them twice.
+      return Status::IOError("an earlier replay of this object failed before its state was recorded; "
+                             "restart otlake (recovery settles it), then replay again");
+    }
     const int64_t n = static_cast<int64_t>(docs.size());
     OTLAKE_ASSIGN_OR_RAISE(LedgerRow row, ctx_->ledger->Begin(key, n, job_));
     ingest::Ingestor* in = ctx_->ingestor;
