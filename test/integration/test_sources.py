@@ -309,27 +309,48 @@ def test_per_source_counters_in_healthz_and_metrics(env):
 
 def test_same_size_rewrite_within_a_second_is_not_missed(env):
     """Change detection is key + mtime + size (arrow::fs reports no ETag; docs/sources.md). S3's
-    mtime has one-second resolution, so an object rewritten with the same size in the second it
-    was first listed in would look unchanged: a scan leaves objects younger than 2 s for a later
-    scan. Here v1 is written, listed at once and overwritten by v2 of the same size within the
-    same second; v2's spans are the ones ingested, v1's never."""
-    v1, v2 = "1a" * 16, "2b" * 16
-    b1, b2 = seed_file(trace_id=v1, n=3).encode(), seed_file(trace_id=v2, n=3).encode()
-    assert len(b1) == len(b2)
+    mtime has one-second resolution, so an object rewritten with the same size in the second a
+    scan first saw it would look unchanged: a scan leaves objects younger than 2 s for a later
+    scan. Here v1 is written, a scan runs, and v2 of the same size overwrites it within the same
+    second (checked: both LastModified equal); v2's spans are the ones ingested, v1's never."""
     client = env.s3.client()
-    while time.time() % 1 > 0.3:  # start early in a second: all of the below fits in it
-        time.sleep(0.02)
-    client.put_object(Bucket=env.bucket, Key="rewrite/obj.json", Body=b1)
     r = call(env, "POST", "/v3/ingestion-sources", body=source_body(env, "rewrite", prefix="rewrite/",
                                                                     application_ids=["rewriteproj"]))
     assert r.status_code == 201, r.text
     sid = r.json()["data"]["id"]
-    client.put_object(Bucket=env.bucket, Key="rewrite/obj.json", Body=b2)
-    f = wait_file(env, sid, "rewrite/obj.json", "completed")
-    assert f["spans_count"] == 3
-    wait_for(lambda: len(spans_of(env, "rewriteproj", v2)) == 3, "v2's spans")
-    assert spans_of(env, "rewriteproj", v1) == []
-    assert files(env, sid)["total"] == 1
+
+    def scans():
+        return env.server.health()["sources"]["rewrite"]["scans"]
+
+    wait_for(lambda: scans() >= 1, "the first scan")
+    same_second = False
+    for attempt in range(5):  # until v1, a scan and v2 fit in one second (the case under test)
+        key = f"rewrite/obj{attempt}.json"
+        v1, v2 = f"{attempt + 1:02x}" * 16, f"{attempt + 0x81:02x}" * 16
+        b1, b2 = seed_file(trace_id=v1, n=3).encode(), seed_file(trace_id=v2, n=3).encode()
+        assert len(b1) == len(b2)
+        while time.time() % 1 > 0.05:
+            time.sleep(0.005)
+        client.put_object(Bucket=env.bucket, Key=key, Body=b1)
+        t1 = client.head_object(Bucket=env.bucket, Key=key)["LastModified"]
+        before = scans()
+        call(env, "PATCH", f"/v3/ingestion-sources/{sid}", body={"description": f"scan {attempt}"})
+        wait_for(lambda: scans() > before, "a scan after v1", interval=0.01)
+        # Had the scan recorded v1, a worker would ingest it at once: give it that chance, so
+        # that v2 cannot be what the worker reads.
+        deadline = time.time() + 0.6
+        while time.time() < deadline and (file_by_key(env, sid, key) or {}).get("status") != "completed":
+            time.sleep(0.02)
+        client.put_object(Bucket=env.bucket, Key=key, Body=b2)
+        t2 = client.head_object(Bucket=env.bucket, Key=key)["LastModified"]
+        f = wait_file(env, sid, key, "completed")
+        assert f["spans_count"] == 3
+        wait_for(lambda: len(spans_of(env, "rewriteproj", v2)) == 3, f"v2's spans ({key})")
+        assert spans_of(env, "rewriteproj", v1) == []
+        if t1 == t2:
+            same_second = True
+            break
+    assert same_second, "never managed to scan and rewrite within one second"
     assert call(env, "DELETE", f"/v3/ingestion-sources/{sid}").status_code == 200
 
 
