@@ -114,6 +114,10 @@ Result<std::unique_ptr<ArchiveWriter>> ArchiveWriter::Open(ArchiveWriterOptions 
   auto loaded = LoadArchiveState(w->state_path_);
   if (loaded.ok()) {
     w->state_ = std::move(*loaded);
+    if (w->state_.pending) {
+      OTLAKE_LOG(INFO) << "archive: the batch of WAL records " << w->state_.pending->first_lsn << ".."
+                       << w->state_.pending->last_lsn << " was being written: writing it again under the same keys";
+    }
   } else if (loaded.status().IsKeyError()) {
     std::random_device rd;
     w->state_.salt = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(NowUnixNanos());
