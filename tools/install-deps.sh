@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config python3 python3-venv
   libboost-dev rapidjson-dev zlib1g-dev libzstd-dev libnghttp2-dev libsqlite3-dev libgtest-dev
-  clang-14 libclang-rt-14-dev curl procps tzdata)
+  clang-14 libclang-rt-14-dev curl procps tzdata openssl libssl-dev)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

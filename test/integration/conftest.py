@@ -26,12 +26,13 @@ def otlake_bin():
 class Server:
     """A running `otlake start -F` on 127.0.0.1:<free port> with its own instance directory."""
 
-    def __init__(self, base_dir, instance="default", extra_args=(), env=None):
+    def __init__(self, base_dir, instance="default", extra_args=(), env=None, ssl_context=None):
         self.base_dir = str(base_dir)
         self.instance = instance
         self.root = os.path.join(self.base_dir, instance)
         self.extra_args = list(extra_args)
         self.env = env  # extra environment variables (S3 configuration, clock offset)
+        self.ssl_context = ssl_context  # the client side of --tls-cert (CA, client certificate)
         self.proc = None
         self.port = None
         self.log_path = os.path.join(self.base_dir, f"{instance}-server.log")
@@ -50,9 +51,10 @@ class Server:
              "-P", "0", "--flush-age-ms", "300"] + self.extra_args,
             stdout=subprocess.PIPE, stderr=self.log, env=env)
         line = self.proc.stdout.readline().decode()
-        assert "listening on http://" in line, f"server did not start: {line!r}; log: {self.read_log()}"
+        assert "listening on http" in line, f"server did not start: {line!r}; log: {self.read_log()}"
         self.port = int(line.strip().rsplit(":", 1)[1])
-        self.url = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if "listening on https://" in line else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
         return self
 
     def read_log(self):
@@ -71,7 +73,7 @@ class Server:
         return rc
 
     def health(self):
-        with urllib.request.urlopen(self.url + "/healthz", timeout=10) as r:
+        with urllib.request.urlopen(self.url + "/healthz", timeout=10, context=self.ssl_context) as r:
             return json.loads(r.read())
 
     def wait_persisted(self, timeout=30):

@@ -5,6 +5,7 @@ UNAUTHENTICATED, UNIMPLEMENTED); the memory budget under load with the SDK's own
 lost, nothing doubled); kill -9 while clients send; /healthz and /metrics counts."""
 import os
 import signal
+import ssl
 import subprocess
 import threading
 import time
@@ -31,6 +32,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import READERS, Server, otlake_bin, read_table, wait_for
+from tls_pki import pki, read  # noqa: F401  (pki is a fixture)
 import otlp_model as m
 
 TRACES = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -39,8 +41,8 @@ RESOURCE = Resource({"service.name": "grpc-checkout", "service.version": "2.0.1"
                      "cpu.weight": 0.25, "feature.flags": ["a", "b"]})
 
 
-def start_grpc(base, *args, instance="default"):
-    s = Server(base, instance=instance, extra_args=["--grpc-port", "any", *args]).start()
+def start_grpc(base, *args, instance="default", ssl_context=None):
+    s = Server(base, instance=instance, extra_args=["--grpc-port", "any", *args], ssl_context=ssl_context).start()
     line = s.proc.stdout.readline().decode()
     assert "listening for OTLP/gRPC on " in line, line
     s.grpc_target = line.strip().rsplit(" ", 1)[1]
@@ -342,5 +344,106 @@ def test_kill9_while_grpc_clients_send_keeps_every_acknowledged_span_once(tmp_pa
         assert len(names) == len(set(names)), "a span stored twice"
         missing = acked - set(names)
         assert not missing, f"{len(missing)} acknowledged spans lost, e.g. {sorted(missing)[:3]}"
+    finally:
+        assert s.stop() in (0, None)
+
+
+# --- TLS ---------------------------------------------------------------------------------------
+
+def tls_call(target, d, client=None, body=None):
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=read(os.path.join(d, "ca.pem")),
+        private_key=read(os.path.join(d, f"{client}.key")) if client else None,
+        certificate_chain=read(os.path.join(d, f"{client}.pem")) if client else None)
+    with grpc.secure_channel(target, creds) as ch:
+        fn = ch.unary_unary(TRACES, request_serializer=None, response_deserializer=None)
+        return fn.with_call(body or one_span_request("tls"), timeout=10)
+
+
+def test_tls_with_the_sdk_exporter_and_plaintext_refused(tmp_path, pki):
+    s = start_grpc(tmp_path, "--tls-cert", f"{pki}/server.pem", "--tls-key", f"{pki}/server.key",
+                   ssl_context=ssl.create_default_context(cafile=f"{pki}/ca.pem"))
+    try:
+        exp = OTLPSpanExporter(endpoint=s.grpc_target, credentials=grpc.ssl_channel_credentials(read(f"{pki}/ca.pem")))
+        tp = TracerProvider(resource=RESOURCE)
+        tp.add_span_processor(SimpleSpanProcessor(exp))
+        with tp.get_tracer("tls").start_as_current_span("over-tls"):
+            pass
+        tp.shutdown()
+        with pytest.raises(grpc.RpcError) as e:
+            raw_call(s.grpc_target, TRACES, one_span_request("plaintext"))
+        assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+        s.wait_persisted()
+        assert [r["name"] for r in read_table(s, "spans", columns=["name"])] == ["over-tls"]
+    finally:
+        assert s.stop() in (0, None)
+
+
+def test_mutual_tls_requires_a_client_certificate_from_the_ca(tmp_path, pki):
+    s = start_grpc(tmp_path, "--tls-cert", f"{pki}/server.pem", "--tls-key", f"{pki}/server.key",
+                   "--tls-client-ca", f"{pki}/ca.pem")
+    try:
+        _, call = tls_call(s.grpc_target, pki, client="client")
+        assert call.code() == grpc.StatusCode.OK
+        for client in (None, "stranger"):
+            with pytest.raises(grpc.RpcError) as e:
+                tls_call(s.grpc_target, pki, client=client)
+            assert e.value.code() == grpc.StatusCode.UNAVAILABLE, client
+    finally:
+        assert s.stop() in (0, None)
+
+
+def test_bad_certificate_files_are_refused_at_start_naming_the_path(tmp_path, pki):
+    subprocess.run([otlake_bin(), "init", "-D", str(tmp_path)], check=True, capture_output=True)
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    cases = [
+        (["--tls-cert", f"{pki}/missing.pem", "--tls-key", f"{pki}/server.key"], f"{pki}/missing.pem"),
+        (["--tls-cert", str(garbage), "--tls-key", f"{pki}/server.key"], str(garbage)),
+        (["--tls-cert", f"{pki}/server.pem", "--tls-key", f"{pki}/client.key"], f"{pki}/client.key"),
+        (["--tls-cert", f"{pki}/server.pem"], "--tls-key"),
+        (["--tls-cert", f"{pki}/server.pem", "--tls-key", f"{pki}/server.key", "--tls-client-ca", str(garbage)],
+         str(garbage)),
+    ]
+    for args, named in cases:
+        r = subprocess.run([otlake_bin(), "start", "-F", "-D", str(tmp_path), "-H", "127.0.0.1", "-P", "0",
+                            "--grpc-port", "any", *args], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 1, (args, r.stderr)
+        assert named in r.stderr, (args, r.stderr)
+        assert "BEGIN" not in r.stderr  # no key material echoed
+
+
+def test_sighup_reloads_the_certificate_without_dropping_connections(tmp_path, pki):
+    import shutil
+    cert, key = str(tmp_path / "live.pem"), str(tmp_path / "live.key")
+    shutil.copy(f"{pki}/server.pem", cert)
+    shutil.copy(f"{pki}/server.key", key)
+    s = start_grpc(tmp_path, "--tls-cert", cert, "--tls-key", key,
+                   ssl_context=ssl.create_default_context(cafile=f"{pki}/ca.pem"))
+    try:
+        host, port = s.grpc_target.rsplit(":", 1)
+
+        def served_cert():
+            return ssl.get_server_certificate((host, int(port)))
+
+        assert served_cert().strip() == read(f"{pki}/server.pem").decode().strip()
+        creds = grpc.ssl_channel_credentials(read(f"{pki}/ca.pem"))
+        with grpc.secure_channel(s.grpc_target, creds) as ch:  # one connection, kept open
+            fn = ch.unary_unary(TRACES, request_serializer=None, response_deserializer=None)
+            fn(one_span_request("before"), timeout=10)
+            shutil.copy(f"{pki}/server2.pem", cert)
+            shutil.copy(f"{pki}/server2.key", key)
+            s.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: served_cert().strip() == read(f"{pki}/server2.pem").decode().strip(),
+                     "the new certificate served")
+            fn(one_span_request("after"), timeout=10)  # the old connection still works
+        # A broken file on reload keeps the current certificate and the server.
+        with open(cert, "w") as f:
+            f.write("garbage")
+        s.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "TLS reload failed" in s.read_log(), "the failed reload logged")
+        assert served_cert().strip() == read(f"{pki}/server2.pem").decode().strip()
+        s.wait_persisted()
+        assert sorted(r["name"] for r in read_table(s, "spans", columns=["name"])) == ["after", "before"]
     finally:
         assert s.stop() in (0, None)

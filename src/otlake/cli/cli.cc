@@ -32,6 +32,7 @@
 #include "otlake/cli/ship_cmds.h"
 #include "otlake/cli/view.h"
 #include "otlake/grpc/grpc_server.h"
+#include "otlake/server/tls.h"
 #include "otlake/common/file_util.h"
 #include "otlake/common/log.h"
 #include "otlake/common/time_util.h"
@@ -180,6 +181,9 @@ std::vector<OptionSpec> StartSpecs() {
           {"F", "foreground", "", "", "Run in the foreground (logs to the terminal)"},
           {"", "grpc-port", "PORT", "4317", "OTLP/gRPC port (0: off; 'any' picks a free port); the default is skipped with a warning when taken"},
           {"", "grpc-max-message-bytes", "BYTES", "67108864", "Largest OTLP/gRPC request message (RESOURCE_EXHAUSTED above)"},
+          {"", "tls-cert", "PEM", "", "Serve both ports (HTTP and gRPC) over TLS with this certificate chain (reloaded on SIGHUP)"},
+          {"", "tls-key", "PEM", "", "Private key of --tls-cert"},
+          {"", "tls-client-ca", "PEM", "", "Require client certificates signed by these CAs (mutual TLS)"},
           {"", "threads", "N", "0", "HTTP threads (0 = 2 per CPU: a query holds its thread, an ingest request waiting for the WAL's fsync does not)"},
           {"", "max-body-bytes", "BYTES", "67108864", "Largest request body accepted (413 above)"},
           {"", "max-decompressed-bytes", "BYTES", "268435456", "Largest decompressed body (413 above)"},
@@ -271,6 +275,25 @@ int RunServer(const Args& a, const Instance& inst) {
       return Usage("--grpc-port must be 0 (off), 'any' or 1-65535, got '" + a.Get("grpc-port") + "'", "start");
     }
     grpc_port = static_cast<int>(p);
+  }
+  // TLS on both ports (docs/tls.md): files checked now, before anything starts. One config per
+  // port (their ALPN differs), loaded from the same files.
+  std::shared_ptr<server::TlsConfig> http_tls, grpc_tls;
+  {
+    server::TlsSettings ts{a.Get("tls-cert"), a.Get("tls-key"), a.Get("tls-client-ca"), "http/1.1"};
+    if (ts.enabled() || !ts.client_ca_path.empty()) {
+      auto loaded = server::TlsConfig::Load(ts);
+      if (loaded.ok()) {
+        http_tls = std::move(*loaded);
+        ts.alpn = "h2";
+        loaded = server::TlsConfig::Load(ts);
+      }
+      if (!loaded.ok()) {
+        std::cerr << "otlake start: TLS: " << loaded.status().message() << "\n";
+        return 1;
+      }
+      grpc_tls = std::move(*loaded);
+    }
   }
   const std::string& level = a.Get("log-level");
   if (level == "debug") SetLogLevel(LogLevel::kDebug);
@@ -462,6 +485,7 @@ int RunServer(const Args& a, const Instance& inst) {
   so.max_body_bytes = get("max-body-bytes");
   so.max_drain_bytes = std::max<int64_t>(so.max_body_bytes * 4, 256ll << 20);
   so.memory = receiver.memory_budget();  // bodies count against --max-buffered-bytes too
+  so.tls = http_tls;
   // A request without the key its route needs is refused before its body is read.
   so.header_check = [&receiver](const server::HttpRequest& req, server::HttpResponse* res) {
     return receiver.CheckHeader(req, res);
@@ -474,6 +498,7 @@ int RunServer(const Args& a, const Instance& inst) {
     go.max_message_bytes = get("grpc-max-message-bytes");
     go.memory = receiver.memory_budget();
     go.header_check = so.header_check;
+    go.tls = grpc_tls;
     auto started = grpc::GrpcServer::Start(
         go, [&receiver](server::HttpRequest& req, server::HttpResponse* res) { receiver.Handle(req, res); });
     if (started.ok()) {
@@ -501,16 +526,28 @@ int RunServer(const Args& a, const Instance& inst) {
   (void)WriteFileAtomic(inst.pid_file(), std::to_string(::getpid()) + "\n");
   (void)WriteFileAtomic(inst.server_json(),
                         "{\"pid\":" + std::to_string(::getpid()) + ",\"host\":\"" + so.host +
-                            "\",\"port\":" + std::to_string(port) + ",\"started_utc\":\"" +
-                            UtcIso8601(NowUnixMillis()) + "\"}\n");
+                            "\",\"port\":" + std::to_string(port) + ",\"tls\":" + (http_tls ? "true" : "false") +
+                            ",\"started_utc\":\"" + UtcIso8601(NowUnixMillis()) + "\"}\n");
   OTLAKE_LOG(INFO) << "otlake " << OTLAKE_VERSION << " instance '" << inst.id << "' at " << inst.root;
-  std::cout << "otlake listening on http://" << display_host << ":" << port << std::endl;
+  std::cout << "otlake listening on " << (http_tls ? "https://" : "http://") << display_host << ":" << port << std::endl;
   if (grpc_server) {
     std::cout << "otlake listening for OTLP/gRPC on " << display_host << ":" << grpc_server->port() << std::endl;
   }
 
   int sig = 0;
-  sigwait(&sigs, &sig);
+  // SIGHUP with TLS on reloads the certificate files (new connections get them; open ones keep
+  // theirs); otherwise any of the three signals stops the server.
+  for (;;) {
+    sigwait(&sigs, &sig);
+    if (sig != SIGHUP || !http_tls) break;
+    Status reloaded = http_tls->Reload();
+    if (reloaded.ok()) reloaded = grpc_tls->Reload();
+    if (reloaded.ok()) {
+      OTLAKE_LOG(INFO) << "SIGHUP: TLS certificate reloaded from " << http_tls->settings().cert_path;
+    } else {
+      OTLAKE_LOG(ERROR) << "SIGHUP: TLS reload failed, the previous certificate stays: " << reloaded.message();
+    }
+  }
   OTLAKE_LOG(INFO) << "received signal " << sig << ": stopping (flushing buffered rows)";
   if (grpc_server) grpc_server->Stop(10000);
   (*server)->Stop(10000);
@@ -726,6 +763,10 @@ int CmdStatus(int argc, char** argv) {
     if (js.ok() && !d.Parse(js->c_str()).HasParseError() && d.IsObject() && d.HasMember("port") &&
         d["port"].IsInt()) {
       port = d["port"].GetInt();
+      if (ServerUsesTls(d)) {
+        std::cerr << TlsCliMessage("status") << "curl --cacert <CA file> https://127.0.0.1:" << port << "/healthz\n";
+        return 3;
+      }
     }
   }
   double timeout = std::atof(a.Get("timeout").c_str());
@@ -956,13 +997,12 @@ const Command kCommands[] = {
      "lake through its running server, exactly once per object (default), or to an OTLP/HTTP endpoint\n"
      "or a directory (docs/archive.md). Exit 0 all replayed, 1 some objects failed, 2 usage.",
      CmdReplay, ReplaySpecs},
-    {"archive", "otlake archive status [-I ID] [-D DIR] [--json]",
-     "Show the archive writer's state (otlake start --archive-s3-bucket ...; docs/archive.md):\n"
-     "archived WAL position, totals, a batch being written, recorded gaps. Exit 1 no archive.",
-     CmdArchive, ArchiveCmdSpecs},
-    {"archive", "otlake archive status [-I ID] [-D DIR] [--json]",
-     "Show the archive writer's state (otlake start --archive-s3-bucket ...; docs/archive.md):\n"
-     "archived WAL position, totals, a batch being written, recorded gaps. Exit 1 no archive.",
+    {"archive", "otlake archive status [-I ID] [-D DIR] [--json] | backfill (--from T --to T | --gaps) [--archive-* ...]",
+     "status: the archive writer's state (otlake start --archive-s3-bucket ...; docs/archive.md):\n"
+     "archived WAL position, totals, a batch being written, recorded gaps. Exit 1 no archive.\n"
+     "backfill: write the lake's records of an event-time window (or of every recorded gap) to the\n"
+     "archive again, in its layout and format (same settings as otlake start). Exit 0 done,\n"
+     "1 failed, 2 usage.",
      CmdArchive, ArchiveCmdSpecs},
     {"keys", "otlake keys create --scope admin|ingest|read [--project P] [--name N] | list | revoke ID [-I ID] [-D DIR] [--json]",
      "Manage API keys (docs/auth.md): create prints a key once; list never shows secrets; revoke\n"

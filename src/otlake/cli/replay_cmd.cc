@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "otlake/archive/replay.h"
+#include "otlake/cli/args.h"
 #include "otlake/archive/replay_service.h"
 #include "otlake/common/file_util.h"
 #include "otlake/ship/s3_config.h"
@@ -357,6 +358,11 @@ int RunReplayCommand(const Args& a) {
         std::cerr << "otlake replay: replay into the lake goes through the running server, and none is running "
                      "for instance '" << a.Get("instance-id") << "' in " << a.Get("dir")
                   << ": start it (otlake start), or pass --server URL, --to-otlp URL or --to-dir DIR\n";
+        return 1;
+      }
+      if (ServerUsesTls(d)) {
+        std::cerr << TlsCliMessage("replay") << "curl --cacert <CA file> -d @job.json https://127.0.0.1:"
+                  << d["port"].GetInt() << "/api/replay (docs/archive.md)\n";
         return 1;
       }
       std::string host = d.HasMember("host") && d["host"].IsString() ? d["host"].GetString() : "127.0.0.1";

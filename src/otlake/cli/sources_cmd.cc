@@ -13,6 +13,7 @@
 #include <iostream>
 #include <memory>
 
+#include "otlake/cli/args.h"
 #include "otlake/common/file_util.h"
 #include "otlake/common/status.h"
 #include "otlake/sources/source.h"
@@ -221,6 +222,11 @@ int RunSources(const Args& a, const std::string& root) {
       return 1;
     }
     c.port = d["port"].GetInt();
+    if (ServerUsesTls(d)) {
+      std::cerr << TlsCliMessage("sources") << "curl --cacert <CA file> -H 'Authorization: Bearer <key>' https://127.0.0.1:"
+                << c.port << "/v3/ingestion-sources\n";
+      return 1;
+    }
   }
   const std::string base = "/v3/ingestion-sources";
   auto need_id = [&](size_t n) { return pos.size() >= n; };

@@ -6,11 +6,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -18,6 +20,7 @@
 #include "otlake/common/log.h"
 #include "otlake/common/thread_util.h"
 #include "otlake/grpc/grpc_session.h"
+#include "otlake/server/tls.h"
 
 namespace otlake::grpc {
 
@@ -116,6 +119,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
     boost::system::error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);
     socket_.set_option(net::socket_base::keep_alive(true), ec);
+    if (server_->options().tls) {
+      tls_context_ = server_->options().tls->Current();
+      tls_.emplace(socket_, *tls_context_);
+      tls_->async_handshake(net::ssl::stream_base::server, [self = shared_from_this()](boost::system::error_code ec) {
+        if (ec) {
+          OTLAKE_LOG(DEBUG) << "grpc: TLS handshake failed: " << ec.message();
+          return self->CloseNow();
+        }
+        self->Begin();
+      });
+      return;
+    }
+    Begin();
+  }
+
+  // The connection is up (TLS handshake done, if any): start HTTP/2.
+  void Begin() {
+    boost::system::error_code ec;
     auto ep = socket_.remote_endpoint(ec);
     GrpcSessionOptions so;
     so.max_message_bytes = server_->options().max_message_bytes;
@@ -141,6 +162,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // On any thread: GOAWAY; the connection closes once its calls are answered.
   void Shutdown() {
     net::post(socket_.get_executor(), [self = shared_from_this()] {
+      if (!self->session_) return self->CloseNow();  // still in its TLS handshake
       self->session_->Shutdown();
       self->Flush();
     });
@@ -153,7 +175,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   void Read() {
-    socket_.async_read_some(net::buffer(rbuf_), [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+    auto on_read = [self = shared_from_this()](boost::system::error_code ec, size_t n) {
       if (ec) return self->CloseNow();
       Status st = self->session_->Receive(std::string_view(self->rbuf_.data(), n));
       if (!st.ok()) {
@@ -162,22 +184,32 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       self->Flush();
       if (!self->broken_ && !self->closed_) self->Read();
-    });
+    };
+    if (tls_) {
+      tls_->async_read_some(net::buffer(rbuf_), std::move(on_read));
+    } else {
+      socket_.async_read_some(net::buffer(rbuf_), std::move(on_read));
+    }
   }
 
   void Flush() {
-    if (writing_ || closed_) return;
+    if (writing_ || closed_ || !session_) return;
     wbuf_.clear();
     if (!session_->TakeOutput(&wbuf_)) {
       if (broken_ || session_->Done()) CloseNow();
       return;
     }
     writing_ = true;
-    net::async_write(socket_, net::buffer(wbuf_), [self = shared_from_this()](boost::system::error_code ec, size_t) {
+    auto on_write = [self = shared_from_this()](boost::system::error_code ec, size_t) {
       self->writing_ = false;
       if (ec) return self->CloseNow();
       self->Flush();
-    });
+    };
+    if (tls_) {
+      net::async_write(*tls_, net::buffer(wbuf_), std::move(on_write));
+    } else {
+      net::async_write(socket_, net::buffer(wbuf_), std::move(on_write));
+    }
   }
 
   void CloseNow() {
@@ -190,6 +222,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   GrpcServer::Impl* server_;
   tcp::socket socket_;
+  std::shared_ptr<net::ssl::context> tls_context_;    // the context of this connection's TLS
+  std::optional<net::ssl::stream<tcp::socket&>> tls_;  // set for a TLS connection
   std::unique_ptr<GrpcSession> session_;
   std::array<char, 64 << 10> rbuf_;
   std::string wbuf_;

@@ -1,5 +1,5 @@
-// GrpcServer: OTLP/gRPC over plaintext HTTP/2 (h2c, prior knowledge -- what gRPC clients speak
-// without TLS) on its own port, 4317 by default. The protocol is GrpcSession's; this is the
+// GrpcServer: OTLP/gRPC over HTTP/2 on its own port, 4317 by default: cleartext with prior
+// knowledge (what gRPC clients speak when told "insecure"), or TLS with ALPN h2. The protocol is GrpcSession's; this is the
 // sockets and threads around it (Boost.Asio).
 //
 // Each connection is served on its own strand; each call's handler (the OTLP/HTTP handler,
@@ -15,6 +15,10 @@
 #include "otlake/common/status.h"
 #include "otlake/server/http_server.h"
 
+namespace otlake::server {
+class TlsConfig;
+}
+
 namespace otlake::grpc {
 
 struct GrpcServerOptions {
@@ -27,6 +31,8 @@ struct GrpcServerOptions {
   server::MemoryBudget* memory = nullptr;
   /// Checked per call before its message is read (API keys); see GrpcSessionOptions.
   server::HttpHeaderCheck header_check;
+  /// Set: every connection is TLS (ALPN h2) with the config's current context at accept time.
+  std::shared_ptr<server::TlsConfig> tls;
 };
 
 class GrpcServer {

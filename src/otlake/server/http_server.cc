@@ -17,15 +17,18 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <cctype>
 #include <chrono>
 #include <exception>
 #include <limits>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 
 #include "otlake/common/log.h"
 #include "otlake/common/thread_util.h"
+#include "otlake/server/tls.h"
 
 namespace otlake::server {
 
@@ -33,6 +36,7 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 std::string_view HttpRequest::Header(std::string_view lower_name) const {
   for (const auto& [k, v] : headers) {
@@ -200,7 +204,11 @@ class HttpServer::Impl {
         continue;
       }
       auto executor = socket.get_executor();
-      net::co_spawn(executor, Session(beast::tcp_stream(std::move(socket))), net::detached);
+      if (options_.tls) {
+        net::co_spawn(executor, TlsSession(std::move(socket), options_.tls->Current()), net::detached);
+      } else {
+        net::co_spawn(executor, Session(beast::tcp_stream(std::move(socket))), net::detached);
+      }
     }
   }
 
@@ -211,24 +219,54 @@ class HttpServer::Impl {
     ~ActiveGuard() { --*n; }
   };
 
-  net::awaitable<void> Session(beast::tcp_stream stream) {
+  // A TLS connection: the handshake (within the idle timeout), then the same HTTP session; the
+  // context (a certificate reloaded meanwhile does not change it) lives as long as the connection.
+  net::awaitable<void> TlsSession(tcp::socket socket, std::shared_ptr<net::ssl::context> context) {
+    TlsStream stream(beast::tcp_stream(std::move(socket)), *context);
+    boost::system::error_code ec;
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
+    co_await stream.async_handshake(net::ssl::stream_base::server, net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      OTLAKE_LOG(DEBUG) << "http: TLS handshake failed: " << ec.message();
+      co_return;
+    }
+    co_await Session(std::move(stream));
+  }
+
+  // Ends a connection after its last answer: TCP's send side for plain HTTP; for TLS a
+  // close_notify first (a client reading to the end of a streamed answer needs it).
+  static net::awaitable<void> CloseSend(beast::tcp_stream& stream) {
+    boost::system::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    co_return;
+  }
+  net::awaitable<void> CloseSend(TlsStream& stream) {
+    boost::system::error_code ec;
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+    co_await stream.async_shutdown(net::redirect_error(net::use_awaitable, ec));
+    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  template <typename Stream>
+  net::awaitable<void> Session(Stream stream) {
+    auto& transport = beast::get_lowest_layer(stream);
     beast::flat_buffer buffer;
     std::vector<char> chunk(64 * 1024);
     std::string peer;
     {
       boost::system::error_code ec;
-      auto ep = stream.socket().remote_endpoint(ec);
+      auto ep = transport.socket().remote_endpoint(ec);
       if (!ec) peer = ep.address().to_string() + ":" + std::to_string(ep.port());
     }
     boost::system::error_code ec;
-    stream.socket().set_option(tcp::no_delay(true), ec);
+    transport.socket().set_option(tcp::no_delay(true), ec);
     for (;;) {
       if (stopping_) co_return;  // no new requests on kept-alive connections once stopping
       http::request_parser<http::buffer_body> parser;
       // Our own limit applies below. (Not boost::none: Boost 1.74 compares len > none as true.)
       parser.body_limit(std::numeric_limits<std::uint64_t>::max());
       parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
-      stream.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
+      transport.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
       co_await http::async_read_header(stream, buffer, parser,
                                        net::redirect_error(net::use_awaitable, ec));
       if (ec) {
@@ -245,7 +283,7 @@ class HttpServer::Impl {
       req.header_read_ns = SteadyNanos();
       // A handler that runs long (a query) asks this between steps: has the client hung up?
       // Peeks without consuming, so a pipelined next request is not lost.
-      const int fd = stream.socket().native_handle();
+      const int fd = transport.socket().native_handle();
       req.client_gone = [fd] {
         char c;
         const ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -324,7 +362,7 @@ class HttpServer::Impl {
       }
       if (res.stream && res.status == 200) {
         co_await WriteStream(stream, h.version(), &res);
-        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+        co_await CloseSend(stream);
         co_return;
       }
       http::response<http::string_body> out{static_cast<http::status>(res.status), h.version()};
@@ -336,8 +374,9 @@ class HttpServer::Impl {
       out.keep_alive(keep);
       out.prepare_payload();
       co_await http::async_write(stream, out, net::redirect_error(net::use_awaitable, ec));
-      if (ec || !keep) {
-        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      if (ec) co_return;
+      if (!keep) {
+        co_await CloseSend(stream);
         co_return;
       }
     }
@@ -345,7 +384,8 @@ class HttpServer::Impl {
 
   // A streamed answer (HttpResponse::stream): the header, then whatever each pull yields, until
   // the stream ends, the client is gone or the server stops.
-  net::awaitable<void> WriteStream(beast::tcp_stream& stream, unsigned version, HttpResponse* res) {
+  template <typename Stream>
+  net::awaitable<void> WriteStream(Stream& stream, unsigned version, HttpResponse* res) {
     boost::system::error_code ec;
     http::response<http::empty_body> head{static_cast<http::status>(res->status), version};
     head.set(http::field::server, "otlake/" OTLAKE_VERSION);
@@ -353,7 +393,7 @@ class HttpServer::Impl {
     for (auto& [k, v] : res->headers) head.set(k, v);
     head.keep_alive(false);
     http::response_serializer<http::empty_body> sr{head};
-    stream.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
     co_await http::async_write_header(stream, sr, net::redirect_error(net::use_awaitable, ec));
     auto pull = std::move(res->stream);
     net::steady_timer timer(stream.get_executor());
@@ -367,7 +407,7 @@ class HttpServer::Impl {
         OTLAKE_LOG(ERROR) << "http: stream of " << res->content_type << " failed: " << e.what();
       }
       if (!chunk.empty()) {
-        stream.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
         co_await net::async_write(stream, net::buffer(chunk), net::redirect_error(net::use_awaitable, ec));
       }
       if (!more || ec) break;
@@ -401,14 +441,17 @@ class HttpServer::Impl {
   // wait for bytes that will not come) so a read wakes up for a large piece rather than for every
   // segment; it is reset to 1 afterwards. The Beast parser is left behind (only its header is
   // used afterwards). False if the connection failed or timed out: close it without an answer.
-  net::awaitable<bool> ReadKnownBody(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+  template <typename Stream>
+  net::awaitable<bool> ReadKnownBody(Stream& stream, beast::flat_buffer& buffer,
                                      uint64_t length, std::string* body) {
     body->resize(length);
     size_t have = net::buffer_copy(net::buffer(body->data(), body->size()), buffer.data());
     buffer.consume(have);
-    const int fd = stream.socket().native_handle();
+    const int fd = beast::get_lowest_layer(stream).socket().native_handle();
     int lowat = 1;
     auto set_lowat = [&](int want) {
+      // Under TLS the socket's bytes are records, not the body: no low-water mark.
+      if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) return;
       if (want == lowat) return;
       if (::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof(want)) == 0) lowat = want;
     };
@@ -416,7 +459,7 @@ class HttpServer::Impl {
     while (have < body->size()) {
       const size_t left = body->size() - have;
       set_lowat(left > kLowatMinBody ? static_cast<int>(std::min<size_t>(left, kMaxLowat)) : 1);
-      stream.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
       const size_t n = co_await stream.async_read_some(net::buffer(body->data() + have, left),
                                                        net::redirect_error(net::use_awaitable, ec));
       if (ec) break;
@@ -430,7 +473,8 @@ class HttpServer::Impl {
   // and reserved against the budget as it grows), or one that is discarded (too large, over the
   // budget). Sets *close_after past max_drain_bytes. False if the connection must close without
   // an answer (a 400 has been written for a malformed body).
-  net::awaitable<bool> ReadBodyChunks(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+  template <typename Stream>
+  net::awaitable<bool> ReadBodyChunks(Stream& stream, beast::flat_buffer& buffer,
                                       http::request_parser<http::buffer_body>& parser,
                                       std::vector<char>& chunk, HttpRequest* req,
                                       bool* close_after) {
@@ -439,7 +483,7 @@ class HttpServer::Impl {
     while (!parser.is_done()) {
       parser.get().body().data = chunk.data();
       parser.get().body().size = chunk.size();
-      stream.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
       co_await http::async_read(stream, buffer, parser,
                                 net::redirect_error(net::use_awaitable, ec));
       if (ec == http::error::need_buffer) ec = {};
@@ -476,7 +520,8 @@ class HttpServer::Impl {
     co_return true;
   }
 
-  net::awaitable<void> WriteError(beast::tcp_stream& stream, int status, std::string message) {
+  template <typename Stream>
+  net::awaitable<void> WriteError(Stream& stream, int status, std::string message) {
     http::response<http::string_body> out{static_cast<http::status>(status), 11};
     out.set(http::field::server, "otlake/" OTLAKE_VERSION);
     out.set(http::field::content_type, "text/plain");

@@ -30,6 +30,8 @@
 
 namespace otlake::server {
 
+class TlsConfig;
+
 struct HttpRequest {
   std::string method;  ///< "GET", "POST", ...
   std::string target;  ///< as sent: "/v1/traces?project_id=a"
@@ -99,6 +101,8 @@ struct HttpServerOptions {
   MemoryBudget* memory = nullptr;
   /// Checked before a body is read (see HttpHeaderCheck). Unset: every request is read whole.
   HttpHeaderCheck header_check;
+  /// Set: every connection is TLS with the config's current context (server/tls.h). Null: plain.
+  std::shared_ptr<TlsConfig> tls;
 };
 
 class HttpServer {
