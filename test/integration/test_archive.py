@@ -486,3 +486,231 @@ def test_incomplete_credentials_exit_2(tmp_path, moto):
     p = subprocess.run([otlake_bin(), "start", "-F", "-D", str(tmp_path), "-P", "0", "--archive-s3-bucket", "bkt-x",
                         "--archive-endpoint", moto.endpoint], capture_output=True, text=True, env=env, timeout=30)
     assert p.returncode == 2 and "AWS_ACCESS_KEY_ID" in p.stderr, p.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# otlake archive backfill (docs/archive.md "Backfill"): the lake's records of an event-time window,
+# widened to whole partitions, written again in the archive's layout and format.
+
+def backfill(base, moto, bucket, *args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_", "ARCHIVE_"))}
+    env.update({"AWS_ACCESS_KEY_ID": moto.key_id, "AWS_SECRET_ACCESS_KEY": moto.secret, "AWS_REGION": "us-east-1",
+                "AWS_EC2_METADATA_DISABLED": "true"})
+    bucket_args = ["--archive-s3-bucket", bucket, "--archive-endpoint", moto.endpoint] if bucket else []
+    return subprocess.run([otlake_bin(), "archive", "backfill", "-D", str(base), *bucket_args, *args],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+def event_ms(sig, rec):
+    """The event time (ms) otlake files a flattened record under (docs/tables.md event_ts)."""
+    if sig == "traces":
+        return trace_pb2.Span.FromString(rec[-1]).start_time_unix_nano // 10**6
+    if sig == "logs":
+        lr = logs_pb2.LogRecord.FromString(rec[-1])
+        return (lr.time_unix_nano or lr.observed_time_unix_nano) // 10**6
+    kind = metrics_pb2.Metric.FromString(rec[2]).WhichOneof("data")
+    cls = {"gauge": metrics_pb2.NumberDataPoint, "sum": metrics_pb2.NumberDataPoint,
+           "histogram": metrics_pb2.HistogramDataPoint, "summary": metrics_pb2.SummaryDataPoint,
+           "exponential_histogram": metrics_pb2.ExponentialHistogramDataPoint}[kind]
+    p = cls.FromString(rec[3])
+    return (p.time_unix_nano or p.start_time_unix_nano) // 10**6
+
+
+def shifted(req, delta_ns):
+    """`req` with every time moved by delta_ns."""
+    for rs in getattr(req, "resource_spans", []):
+        for ss in rs.scope_spans:
+            for sp in ss.spans:
+                sp.start_time_unix_nano += delta_ns
+                sp.end_time_unix_nano += delta_ns
+                for ev in sp.events:
+                    ev.time_unix_nano += delta_ns
+    for rl in getattr(req, "resource_logs", []):
+        for sl in rl.scope_logs:
+            for lr in sl.log_records:
+                lr.time_unix_nano += delta_ns
+                lr.observed_time_unix_nano += delta_ns
+    return req
+
+
+def objects(moto, bucket, keys):
+    """{signal: sorted flattened records} and the decoded requests of `keys`."""
+    c = moto.client()
+    out, reqs = {"traces": [], "logs": [], "metrics": []}, []
+    for k in keys:
+        sig, req = decode_object(k, c.get_object(Bucket=bucket, Key=k)["Body"].read())
+        out[sig] += flatten(sig, req)
+        reqs.append((sig, req))
+    return {s: sorted(v) for s, v in out.items()}, reqs
+
+
+def test_backfill_of_a_gap_writes_its_window_once_in_the_writers_layout_and_replays_to_the_same_rows(tmp_path, moto):
+    import collections
+
+    import otlp_model as m
+    from conftest import read_table
+
+    bucket = new_bucket(moto)
+    proxy = FaultProxy(moto.port)
+    proxy.fail_if = lambda method, path: 503 if method == "PUT" else None  # S3 down: the backlog grows
+    layout = ["--archive-marshaler", "otlp_proto", "--archive-compression", "zstd", "--archive-s3-prefix", "bf"]
+    s = start(tmp_path, moto, bucket, *layout, "--archive-backlog-limit-bytes", str(1 << 20),
+              "--wal-segment-bytes", str(1 << 20), "--wal-buffered-io", endpoint=proxy.endpoint)
+    sent = {"traces": [], "logs": [], "metrics": []}
+    try:
+        big = "x" * 2000
+        for i in range(400):  # ~3.5 MB of WAL past a 1 MiB limit: the oldest segments become a gap
+            req = make_traces(i, n=4)
+            for sp in req.resource_spans[0].scope_spans[0].spans:
+                sp.attributes.append(kv("pad", big))
+            post(s, "traces", req)
+            sent["traces"] += flatten("traces", req)
+            if i % 40 == 0:
+                for sig, make in (("logs", make_logs), ("metrics", make_metrics)):
+                    r = make(i)
+                    post(s, sig, r, as_json=(i % 80 == 0))
+                    sent[sig] += flatten(sig, r)
+        wait_for(lambda: s.health()["archive"]["gaps_total"] >= 1, "a recorded gap")
+        proxy.fail_if = None
+        for i in range(1000, 1005):
+            for sig, make in (("traces", make_traces), ("logs", make_logs), ("metrics", make_metrics)):
+                r = make(i)
+                post(s, sig, r)
+                sent[sig] += flatten(sig, r)
+        # Records whose event time is two hours old (archived live): outside the gap's window.
+        old = {"traces": [], "logs": []}
+        for i in range(2000, 2004):
+            r = shifted(make_traces(i), -2 * 3600 * 10**9)
+            post(s, "traces", r)
+            old["traces"] += flatten("traces", r)
+            r = shifted(make_logs(i), -2 * 3600 * 10**9 - 90 * 10**9 * (i % 2))  # two minute partitions
+            post(s, "logs", r)
+            old["logs"] += flatten("logs", r)
+        for sig in old:
+            sent[sig] += old[sig]
+        wait_archived(s, timeout=90)
+        s.wait_persisted()
+        live, live_keys = archived(moto, bucket)
+        missing = {sig: set(sent[sig]) - set(live[sig]) for sig in sent}
+        assert missing["traces"] and missing["logs"] and missing["metrics"], "the gap lost records of every signal"
+
+        # --gaps: the gap's window (its arrival times, 60 s earlier for event times before arrival),
+        # read from the lake while the server runs.
+        p = backfill(s.base_dir, moto, bucket, *layout, "--gaps", "--json")
+        assert p.returncode == 0, p.stdout + p.stderr
+        rep = json.loads(p.stdout)
+        assert len(rep["runs"]) == 1 and rep["runs"][0]["gap"]["from_lsn"] == 1, rep
+        run = rep["runs"][0]
+        bf_keys = run["keys"]
+        assert bf_keys and set(bf_keys).isdisjoint(live_keys)
+        assert moto.secret not in p.stdout + p.stderr
+        union, all_keys = archived(moto, bucket)
+        assert set(all_keys) == set(live_keys) | set(bf_keys)
+        bf, bf_reqs = objects(moto, bucket, bf_keys)
+        lo, hi = run["window_from_unix_nanos"] // 10**6, run["window_to_unix_nanos"] // 10**6
+        assert lo % 60000 == 0 and hi % 60000 == 0, "the window is whole minute partitions"
+        for sig in sent:
+            in_window = sorted(r for r in sent[sig] if lo <= event_ms(sig, r) < hi)
+            # The backfill holds exactly the window's records, each once, field by field as sent.
+            assert bf[sig] == in_window, sig
+            assert run[{"traces": "spans", "logs": "logs", "metrics": "points"}[sig]] == len(in_window)
+            # Every acknowledged record is archived; the live objects hold none twice.
+            assert set(live[sig]) | set(bf[sig]) == set(sent[sig]), sig
+            assert max(collections.Counter(live[sig]).values()) == 1
+            assert collections.Counter(union[sig]) == collections.Counter(live[sig]) + collections.Counter(bf[sig])
+            # In two objects: exactly the live-archived records whose event time is in the window.
+            assert set(live[sig]) & set(bf[sig]) == {r for r in live[sig] if lo <= event_ms(sig, r) < hi}, sig
+            assert missing[sig] <= set(bf[sig]), sig
+        assert run["records"] == sum(len(bf[sig]) for sig in sent)
+        # The writer's layout: bf/<minute partition of the key time>/<signal>_<uuidv7>.binpb.zst, Content-Encoding.
+        c = moto.client()
+        for k in bf_keys:
+            name = NAME_RE.match(k.rsplit("/", 1)[-1])
+            ms = uuid_ms(name["uuid"])
+            assert ms % 60000 == 0 and lo <= ms < hi, k
+            part = datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime(
+                "year=%Y/month=%m/day=%d/hour=%H/minute=%M")
+            assert k == f"bf/{part}/{name['signal']}_{name['uuid']}.binpb.zst", k
+            assert c.head_object(Bucket=bucket, Key=k).get("ContentEncoding") == "zstd"
+
+        # The gap is marked: status says so, and --gaps has nothing left to do.
+        st = subprocess.run([otlake_bin(), "archive", "status", "-D", s.base_dir], capture_output=True, text=True)
+        assert st.returncode == 0 and "backfilled" in st.stdout, st.stdout + st.stderr
+        st = subprocess.run([otlake_bin(), "archive", "status", "-D", s.base_dir, "--json"], capture_output=True,
+                            text=True)
+        assert json.loads(st.stdout)["backfill"]["gaps"][0]["from_lsn"] == 1
+        p = backfill(s.base_dir, moto, bucket, *layout, "--gaps", "--json")
+        assert p.returncode == 0 and json.loads(p.stdout)["runs"] == [], p.stdout + p.stderr
+        # The same window again (and a narrower one inside it): the same keys, the same bytes.
+        before = {k: c.get_object(Bucket=bucket, Key=k)["Body"].read() for k in bf_keys}
+        iso = lambda ms: datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime(  # noqa: E731
+            "%Y-%m-%dT%H:%M:%S.%fZ")
+        for frm, to in ((lo, hi), (lo + 1000, hi - 1000)):
+            p = backfill(s.base_dir, moto, bucket, *layout, "--from", iso(frm), "--to", iso(to), "--json")
+            assert p.returncode == 0, p.stdout + p.stderr
+            again = json.loads(p.stdout)["runs"][0]
+            assert sorted(again["keys"]) == sorted(bf_keys) and again["objects_removed"] == 0
+            assert sorted(moto.keys(bucket)) == sorted(all_keys)
+            assert {k: c.get_object(Bucket=bucket, Key=k)["Body"].read() for k in bf_keys} == before
+        # A window of old data the live archive also holds: exactly its records, each once more.
+        olo = min(event_ms(sig, r) for sig in old for r in old[sig])
+        ohi = max(event_ms(sig, r) for sig in old for r in old[sig]) + 1
+        p = backfill(s.base_dir, moto, bucket, *layout, "--from", iso(olo), "--to", iso(ohi), "--json")
+        assert p.returncode == 0, p.stdout + p.stderr
+        orun = json.loads(p.stdout)["runs"][0]
+        minutes = {event_ms(sig, r) // 60000 for sig in old for r in old[sig]}
+        assert orun["partitions"] == len(minutes) >= 2 and orun["step"] == "minute", orun
+        got, _ = objects(moto, bucket, orun["keys"])
+        assert got == {"traces": sorted(old["traces"]), "logs": sorted(old["logs"]), "metrics": []}
+        assert set(orun["keys"]).isdisjoint(bf_keys) and set(orun["keys"]).isdisjoint(live_keys)
+    finally:
+        assert s.stop() == 0, s.read_log()
+        proxy.stop()
+
+    # `otlake replay` of the backfilled objects alone into a second instance stores the same rows.
+    copy = new_bucket(moto)
+    for k in bf_keys:
+        c.put_object(Bucket=copy, Key=k, Body=before[k], ContentEncoding="zstd")
+    b = Server(tmp_path / "b").start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_"))}
+        env.update({"AWS_ACCESS_KEY_ID": moto.key_id, "AWS_SECRET_ACCESS_KEY": moto.secret})
+        p = subprocess.run([otlake_bin(), "replay", "-D", b.base_dir, "--s3-bucket", copy, "--endpoint",
+                            moto.endpoint, "--region", "us-east-1", "--s3-prefix", "bf", "--start", iso(lo),
+                            "--end", iso(hi), "--json"], capture_output=True, text=True, env=env, timeout=300)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert json.loads(p.stdout)["objects_ok"] == len(bf_keys)
+        b.wait_persisted()
+        rows = {"traces": m.spans_from_rows(read_table(b, "spans"), read_table(b, "span_events"),
+                                            read_table(b, "span_links")),
+                "logs": m.logs_from_rows(read_table(b, "logs")),
+                "metrics": m.metrics_from_rows(read_table(b, "metrics_points"), read_table(b, "metrics_hist"))}
+        for sig in sent:
+            want = [r for s_, req in bf_reqs if s_ == sig for r in m.records_from_request(sig, req)]
+            assert len(want) == len(bf[sig])
+            assert m.canonical(sig, rows[sig]) == m.canonical(sig, want), sig
+    finally:
+        assert b.stop() == 0, b.read_log()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--from", "2026-01-01"], "--to"),
+    (["--from", "2026-01-01 10:00", "--to", "2026-01-01 09:00"], "--to"),
+    (["--from", "25-06-2025", "--to", "2026-01-01"], "--from"),
+    (["--from", "2026-01-01", "--to", "2026-01-02", "--gaps"], "--gaps"),
+    ([], "--gaps"),
+    (["--from", "2026-01-01", "--to", "2026-01-02", "--signal", "spans"], "--signal"),
+    (["--from", "2026-01-01", "--to", "2026-01-02", "--archive-s3-partition-format", "x=%Q"], "%Q"),
+])
+def test_backfill_bad_input_exits_2_naming_the_setting(tmp_path, moto, args, needle):
+    subprocess.run([otlake_bin(), "init", "-D", str(tmp_path)], check=True, capture_output=True)
+    p = backfill(tmp_path, moto, "bkt-x", *args)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert needle in p.stderr, p.stderr
+    assert moto.secret not in p.stderr
+
+
+def test_backfill_without_an_archive_configured_exits_2(tmp_path, moto):
+    subprocess.run([otlake_bin(), "init", "-D", str(tmp_path)], check=True, capture_output=True)
+    p = backfill(tmp_path, moto, None, "--from", "2026-01-01", "--to", "2026-01-02")
+    assert p.returncode == 2 and "--archive-s3-bucket" in p.stderr, p.stderr

@@ -223,6 +223,15 @@ std::string FormatTable(const ResultSet& rs, int width);
 /// scope, events and links nested), loadable by OTel tools and accepted by POST /v1/traces.
 Result<std::string> TraceToOtlpJson(const Trace& trace);
 
+/// Log rows (every column of the logs table) as one OTLP/JSON ExportLogsServiceRequest, records
+/// grouped under their resource and scope in row order. IOError if a stored cell does not decode.
+Result<std::string> LogsToOtlpJson(const ResultSet& logs);
+
+/// Metric rows (every column of metrics_points and metrics_hist) as one OTLP/JSON
+/// ExportMetricsServiceRequest: points grouped under resource, scope and metric (name,
+/// description, unit, type, temporality, monotonicity, metadata) in row order.
+Result<std::string> MetricsToOtlpJson(const ResultSet& points, const ResultSet& hist);
+
 /// The name the read API gives column `col` of `t`: "<name>_json" for an attribute map (whose
 /// cells the API answers as typed JSON objects, docs/attributes-json.md), else the column's own
 /// name. The type-letter columns are never in an answer (the typed JSON carries the types).
