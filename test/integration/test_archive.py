@@ -714,3 +714,146 @@ def test_backfill_without_an_archive_configured_exits_2(tmp_path, moto):
     subprocess.run([otlake_bin(), "init", "-D", str(tmp_path)], check=True, capture_output=True)
     p = backfill(tmp_path, moto, None, "--from", "2026-01-01", "--to", "2026-01-02")
     assert p.returncode == 2 and "--archive-s3-bucket" in p.stderr, p.stderr
+
+
+def any_value(v):
+    a = common_pb2.AnyValue()
+    if v is None:
+        pass
+    elif isinstance(v, bytes):
+        a.bytes_value = v
+    elif isinstance(v, dict):
+        a.kvlist_value.values.extend(common_pb2.KeyValue(key=k, value=any_value(x)) for k, x in v.items())
+    elif isinstance(v, list):
+        a.array_value.values.extend(any_value(x) for x in v)
+    else:
+        a.CopyFrom(kv("x", v).value)
+    return a
+
+
+def attrs(**kw):
+    return [common_pb2.KeyValue(key=k, value=any_value(v)) for k, v in kw.items()]
+
+
+def rich_requests(t0):
+    """One request per signal setting every OTLP field the data model has (times from t0 ns)."""
+    rng = random.Random(99)
+    tr = ExportTraceServiceRequest()
+    rs = tr.resource_spans.add(schema_url="https://example.com/r/1")
+    rs.resource.attributes.extend(attrs(**{"service.name": "rich", "blob": b"\x00\xff", "nan": float("nan"),
+                                           "inf": float("-inf"), "nested": {"a": [1, 2.5, "x", None], "b": {"c": True}},
+                                           "$bytes": "not an escape"}))
+    rs.resource.dropped_attributes_count = 3
+    ss = rs.scope_spans.add(schema_url="https://example.com/s/1")
+    ss.scope.name, ss.scope.version = "rich.lib", "9.9"
+    ss.scope.attributes.extend(attrs(scope_attr=7))
+    ss.scope.dropped_attributes_count = 1
+    for k in range(3):
+        sp = ss.spans.add(trace_id=rng.randbytes(16), span_id=rng.randbytes(8), trace_state="vendor=a,other=b",
+                          flags=0x301, name=f"rich-{k}", kind=k + 1, start_time_unix_nano=t0 + k,
+                          end_time_unix_nano=t0 + 10**6 * (k + 1), dropped_attributes_count=2,
+                          dropped_events_count=4, dropped_links_count=5)
+        if k:
+            sp.parent_span_id = ss.spans[0].span_id
+        sp.attributes.extend(attrs(i=-(2**63), d=0.1, b=False, s="naïve ☃", empty=None, arr=[]))
+        for e in range(2):  # events out of time order: their index order must survive
+            ev = sp.events.add(time_unix_nano=t0 + 1000 - e, name=f"ev{e}", dropped_attributes_count=e)
+            ev.attributes.extend(attrs(e=e))
+        ln = sp.links.add(trace_id=rng.randbytes(16), span_id=rng.randbytes(8), trace_state="k=v", flags=1,
+                          dropped_attributes_count=6)
+        ln.attributes.extend(attrs(l="x"))
+        sp.status.code, sp.status.message = [1, 2, 0][k], ["", "bad", ""][k]
+    lg = ExportLogsServiceRequest()
+    rl = lg.resource_logs.add(schema_url="https://example.com/r/2")
+    rl.resource.attributes.extend(attrs(**{"service.name": "rich"}))
+    sl = rl.scope_logs.add()
+    sl.scope.name = "rich.logger"
+    bodies = ["text", {"msg": "kv", "n": 2}, b"\x01\x02", 42, 2.0, True, [1, "a"], None, '{"a":1}']
+    for k, body in enumerate(bodies):
+        lr = sl.log_records.add(time_unix_nano=t0 + k if k != 4 else 0, observed_time_unix_nano=t0 + 5 + k,
+                                severity_number=k * 2, severity_text=["", "DEBUG"][k % 2], flags=k,
+                                dropped_attributes_count=k, event_name=f"ev.{k}" if k % 3 == 0 else "")
+        if body is not None:
+            lr.body.CopyFrom(any_value(body))
+        lr.attributes.extend(attrs(k=k, pi=3.14))
+        if k % 2:
+            lr.trace_id, lr.span_id = rng.randbytes(16), rng.randbytes(8)
+    mt = ExportMetricsServiceRequest()
+    rm = mt.resource_metrics.add(schema_url="https://example.com/r/3")
+    rm.resource.attributes.extend(attrs(**{"service.name": "rich"}))
+    sm = rm.scope_metrics.add(schema_url="https://example.com/s/3")
+    sm.scope.name, sm.scope.version = "rich.meter", "1"
+
+    def exemplars(p):
+        p.exemplars.add(time_unix_nano=t0 + 1, as_double=0.5, trace_id=rng.randbytes(16),
+                        span_id=rng.randbytes(8)).filtered_attributes.extend(attrs(f="x"))
+        p.exemplars.add(time_unix_nano=t0 + 2, as_int=-7)
+        p.exemplars.add(time_unix_nano=t0 + 3)
+
+    g = sm.metrics.add(name="g", description="gauge d", unit="By")
+    g.metadata.extend(attrs(meta="m", n=1))
+    p = g.gauge.data_points.add(time_unix_nano=t0, as_int=-5, flags=1)
+    p.attributes.extend(attrs(a="1"))
+    exemplars(p)
+    g.gauge.data_points.add(time_unix_nano=t0 + 1, start_time_unix_nano=t0 - 10, as_double=float("inf"))
+    g.gauge.data_points.add(time_unix_nano=t0 + 2)  # no value at all
+    s = sm.metrics.add(name="s")
+    s.sum.aggregation_temporality, s.sum.is_monotonic = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA, False
+    s.sum.data_points.add(time_unix_nano=t0, start_time_unix_nano=t0 - 1, as_double=-0.0)
+    h = sm.metrics.add(name="h", unit="ms")
+    h.histogram.aggregation_temporality = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
+    hp = h.histogram.data_points.add(time_unix_nano=t0, count=2**63 - 1, bucket_counts=[2**64 - 1, 0, 3],
+                                     explicit_bounds=[float("-inf"), 1.5], flags=1)
+    exemplars(hp)
+    h.histogram.data_points.add(time_unix_nano=t0 + 1, count=4, sum=1.0, min=-1.0, max=2.0)
+    e = sm.metrics.add(name="e")
+    e.exponential_histogram.aggregation_temporality = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
+    ep = e.exponential_histogram.data_points.add(time_unix_nano=t0, count=9, sum=3.5, scale=-3, zero_count=2,
+                                                 zero_threshold=1e-9, min=0.0, max=10.0)
+    ep.positive.offset, ep.negative.offset = -2, 5
+    ep.positive.bucket_counts.extend([1, 0, 4])
+    ep.negative.bucket_counts.extend([2])
+    ep.attributes.extend(attrs(x=True))
+    exemplars(ep)
+    e.exponential_histogram.data_points.add(time_unix_nano=t0 + 1, count=0, scale=0)
+    su = sm.metrics.add(name="su", description="summary")
+    sp_ = su.summary.data_points.add(time_unix_nano=t0, start_time_unix_nano=t0 - 5, count=3, sum=6.0, flags=1)
+    sp_.quantile_values.add(quantile=0.0, value=1.0)
+    sp_.quantile_values.add(quantile=0.99, value=float("nan"))
+    return {"traces": tr, "logs": lg, "metrics": mt}
+
+
+@pytest.mark.parametrize("marshaler,compression", [("otlp_json", "gzip"), ("otlp_proto", "none")])
+def test_backfill_renders_every_otlp_field_back_as_sent(tmp_path, moto, marshaler, compression):
+    """Every field of the data model survives lake -> backfilled object, for both marshalers, in a
+    non-UTC hourly layout with a file prefix, for records of a past hour."""
+    bucket = new_bucket(moto)
+    layout = ["--archive-marshaler", marshaler, "--archive-compression", compression, "--archive-s3-prefix", "rich",
+              "--archive-s3-partition-format", "%Y/%m/%d/%H", "--archive-s3-partition-timezone", "Asia/Kolkata",
+              "--archive-file-prefix", "app-"]
+    s = start(tmp_path, moto, bucket, *layout)
+    hour = (time.time_ns() // (3600 * 10**9) - 30) * 3600 * 10**9  # a past hour, 30 hours ago
+    t0 = hour + 1800 * 10**9  # Kolkata hours start at :30 UTC: t0 opens one
+    reqs = rich_requests(t0)
+    try:
+        for sig, req in reqs.items():
+            post(s, sig, req, as_json=(sig == "logs"))
+        s.wait_persisted()
+        tz = zoneinfo.ZoneInfo("Asia/Kolkata")
+        frm = datetime.datetime.fromtimestamp((t0 + 60 * 10**9) // 10**9, tz).strftime("%Y-%m-%d %H:%M")
+        p = backfill(s.base_dir, moto, bucket, *layout, "--from", frm, "--to",
+                     datetime.datetime.fromtimestamp((t0 + 120 * 10**9) // 10**9, tz).strftime("%Y-%m-%d %H:%M"),
+                     "--json")
+        assert p.returncode == 0, p.stdout + p.stderr
+        run = json.loads(p.stdout)["runs"][0]
+        assert run["step"] == "hour" and run["window_from_unix_nanos"] == t0, run
+        assert run["window_to_unix_nanos"] == t0 + 3600 * 10**9
+        got, _ = objects(moto, bucket, run["keys"])
+        for sig, req in reqs.items():
+            assert got[sig] == flatten(sig, req), sig
+        local = datetime.datetime.fromtimestamp(t0 // 10**9, tz).strftime("%Y/%m/%d/%H")
+        ext = {"otlp_json": ".json", "otlp_proto": ".binpb"}[marshaler] + {"gzip": ".gz", "none": ""}[compression]
+        for k in run["keys"]:
+            assert k.startswith(f"rich/{local}/app-") and k.endswith(ext), k
+    finally:
+        assert s.stop() == 0, s.read_log()

@@ -289,6 +289,11 @@ Status WriteBuckets(Writer& w, const char* key, const std::string& json) {
   rapidjson::Document d;
   OTLAKE_RETURN_NOT_OK(ParseJson(json, &d, "exp buckets"));
   if (!d.IsObject()) return Status::IOError("stored exp buckets are not an object");
+  const auto offset = d.FindMember("offset");
+  const auto counts = d.FindMember("counts");
+  const bool zero_offset = offset == d.MemberEnd() || (offset->value.IsInt64() && offset->value.GetInt64() == 0);
+  const bool no_counts = counts == d.MemberEnd() || !counts->value.IsArray() || counts->value.Empty();
+  if (zero_offset && no_counts) return Status::OK();  // empty buckets: the same as absent in OTLP
   w.Key(key);
   w.StartObject();
   if (auto it = d.FindMember("offset"); it != d.MemberEnd() && it->value.IsInt64()) {
