@@ -748,9 +748,9 @@ def rich_requests(t0):
     ss.scope.name, ss.scope.version = "rich.lib", "9.9"
     ss.scope.attributes.extend(attrs(scope_attr=7))
     ss.scope.dropped_attributes_count = 1
-    for k in range(3):
+    for k in range(4):  # the last one with a kind and a status code outside their enums
         sp = ss.spans.add(trace_id=rng.randbytes(16), span_id=rng.randbytes(8), trace_state="vendor=a,other=b",
-                          flags=0x301, name=f"rich-{k}", kind=k + 1, start_time_unix_nano=t0 + k,
+                          flags=0x301, name=f"rich-{k}", kind=[1, 2, 3, 9][k], start_time_unix_nano=t0 + k,
                           end_time_unix_nano=t0 + 10**6 * (k + 1), dropped_attributes_count=2,
                           dropped_events_count=4, dropped_links_count=5)
         if k:
@@ -762,7 +762,7 @@ def rich_requests(t0):
         ln = sp.links.add(trace_id=rng.randbytes(16), span_id=rng.randbytes(8), trace_state="k=v", flags=1,
                           dropped_attributes_count=6)
         ln.attributes.extend(attrs(l="x"))
-        sp.status.code, sp.status.message = [1, 2, 0][k], ["", "bad", ""][k]
+        sp.status.code, sp.status.message = [1, 2, 0, 7][k], ["", "bad", "", "odd"][k]
     lg = ExportLogsServiceRequest()
     rl = lg.resource_logs.add(schema_url="https://example.com/r/2")
     rl.resource.attributes.extend(attrs(**{"service.name": "rich"}))

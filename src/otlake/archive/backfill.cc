@@ -370,10 +370,10 @@ Result<BackfillReport> RunBackfill(const BackfillOptions& o, query::QueryEngine*
   rep.window_to_unix_nanos = to;
   rep.window_done_unix_nanos = from;
   rep.step = std::string(StepName(step));
-  // Slices of about an hour of whole partitions (one partition for hourly and coarser layouts):
-  // the rows of one slice are in memory at a time.
+  // Slices of up to ten minutes of whole partitions (one partition for hourly and coarser
+  // layouts): the rows of one slice are in memory at a time.
   for (int64_t s = from; s < to;) {
-    OTLAKE_ASSIGN_OR_RAISE(Period p, PeriodOf(o.layout, step, std::min(to, s + 3600 * kNs) - 1));
+    OTLAKE_ASSIGN_OR_RAISE(Period p, PeriodOf(o.layout, step, std::min(to, s + 600 * kNs) - 1));
     const int64_t e = std::min(to, p.end);
     OTLAKE_RETURN_NOT_OK(b.Slice(s, e));
     rep.window_done_unix_nanos = e;

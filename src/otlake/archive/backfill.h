@@ -56,7 +56,7 @@ struct BackfillOptions {
   std::vector<Signal> signals = {Signal::kTraces, Signal::kLogs, Signal::kMetrics};
   int64_t from_unix_nanos = 0;  ///< window as asked, [from, to)
   int64_t to_unix_nanos = 0;
-  /// Called after each slice of the window (about an hour of partitions) with the totals so far.
+  /// Called after each slice of the window (up to ten minutes of partitions) with the totals so far.
   std::function<void(const struct BackfillReport&)> progress;
 };
 

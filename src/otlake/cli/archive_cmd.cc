@@ -8,6 +8,8 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cinttypes>
@@ -448,6 +450,23 @@ int RunBackfillCommand(const Args& a, const std::string& root) {
     std::optional<archive::ArchiveGap> gap;
   };
   std::vector<Job> jobs;
+  // One backfill at a time per instance: each rewrites backfills.json from what it loaded.
+  Status made = MakeDirs(root + "/archive");
+  if (!made.ok()) {
+    std::cerr << "otlake archive backfill: " << made.message() << "\n";
+    return 1;
+  }
+  struct Lock {
+    int fd = -1;
+    ~Lock() {
+      if (fd >= 0) ::close(fd);
+    }
+  } lock;
+  lock.fd = ::open((root + "/archive/backfills.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock.fd < 0 || ::flock(lock.fd, LOCK_EX | LOCK_NB) != 0) {
+    std::cerr << "otlake archive backfill: another backfill of this instance is running\n";
+    return 1;
+  }
   auto log = LoadBackfillLog(root);
   if (!log.ok()) {
     std::cerr << "otlake archive backfill: " << log.status().message() << "\n";
@@ -485,17 +504,18 @@ int RunBackfillCommand(const Args& a, const std::string& root) {
     if (*to <= *from) return usage("--to: '" + a.Get("to") + "' is not after --from '" + a.Get("from") + "'");
     jobs.push_back({*from, *to, std::nullopt});
   }
-  if (log->salt == 0) {
-    std::random_device rd;
-    log->salt = ((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(NowUnixNanos())) | 1;
-  }
   query::EngineOptions eo;
   eo.instance_dir = root;
   eo.limits.max_rows = 100000;
   eo.limits.timeout_ms = 3600 * 1000;
   if (!ConfigureEngineS3(a, InstanceIdOfRoot(root), root, &eo)) return 1;
   query::QueryEngine engine(eo);
+  if (log->salt == 0) {
+    std::random_device rd;
+    log->salt = ((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(NowUnixNanos())) | 1;
+  }
   const bool tty = isatty(2) != 0;
+  int64_t last_line_ns = 0;
   int64_t objects = 0, records = 0, bytes = 0, removed = 0;
   std::vector<std::string> reports;
   int rc = skipped > 0 ? 1 : 0;
@@ -511,6 +531,9 @@ int RunBackfillCommand(const Args& a, const std::string& root) {
     bo.from_unix_nanos = job.from;
     bo.to_unix_nanos = job.to;
     bo.progress = [&](const archive::BackfillReport& r) {
+      const int64_t now = NowUnixNanos();
+      if (!tty && now - last_line_ns < 5 * 1000000000ll && r.window_done_unix_nanos < r.window_to_unix_nanos) return;
+      last_line_ns = now;
       std::cerr << (tty ? "\r" : "") << "backfill: " << NsIso(r.window_done_unix_nanos) << " of "
                 << NsIso(r.window_from_unix_nanos) << " .. " << NsIso(r.window_to_unix_nanos) << ": " << r.objects
                 << " objects, " << r.records << " records, " << HumanBytes(r.bytes) << (tty ? "   " : "\n")
@@ -580,6 +603,23 @@ int RunArchiveCommand(const Args& a, const std::string& root) {
   auto st = archive::LoadArchiveState(archive::ArchiveStatePath(root + "/archive"));
   if (!st.ok()) {
     std::cerr << "otlake archive: " << (st.status().IsKeyError() ? "no archive at " + root + " (never started with --archive-s3-bucket)" : st.status().message()) << "\n";
+    return 1;
+  }
+  // One backfill at a time per instance: each rewrites backfills.json from what it loaded.
+  Status made = MakeDirs(root + "/archive");
+  if (!made.ok()) {
+    std::cerr << "otlake archive backfill: " << made.message() << "\n";
+    return 1;
+  }
+  struct Lock {
+    int fd = -1;
+    ~Lock() {
+      if (fd >= 0) ::close(fd);
+    }
+  } lock;
+  lock.fd = ::open((root + "/archive/backfills.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock.fd < 0 || ::flock(lock.fd, LOCK_EX | LOCK_NB) != 0) {
+    std::cerr << "otlake archive backfill: another backfill of this instance is running\n";
     return 1;
   }
   auto log = LoadBackfillLog(root);

@@ -134,16 +134,6 @@ void Dropped(Writer& w, const char* key, int64_t n) {
   w.Int64(n);
 }
 
-int KindNumber(const std::string& k) {
-  static const char* kNames[] = {"UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"};
-  for (int i = 0; i < 6; ++i) {
-    if (k == kNames[i]) return i;
-  }
-  return 0;
-}
-
-int StatusNumber(const std::string& s) { return s == "OK" ? 1 : s == "ERROR" ? 2 : 0; }
-
 // An enum stored as its name, or as decimal text when the number was outside the enum.
 int EnumNumber(const std::string& s, std::initializer_list<const char*> names) {
   int i = 0;
@@ -155,6 +145,12 @@ int EnumNumber(const std::string& s, std::initializer_list<const char*> names) {
   const long v = std::strtol(s.c_str(), &end, 10);
   return !s.empty() && *end == '\0' ? static_cast<int>(v) : 0;
 }
+
+int KindNumber(const std::string& k) {
+  return EnumNumber(k, {"UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"});
+}
+
+int StatusNumber(const std::string& s) { return EnumNumber(s, {"UNSET", "OK", "ERROR"}); }
 
 void Double(Writer& w, double v) {
   if (std::isfinite(v)) w.Double(v);
