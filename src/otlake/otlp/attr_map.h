@@ -9,9 +9,11 @@
 //   e empty   the value is null
 // Duplicate keys (forbidden by OTLP) keep the last value (table::AttrMap::DropDuplicateKeys).
 //
-// The decoders render attribute lists as typed JSON objects; TypedJsonToAttrMap turns such an
-// object into the map form. AppendAttrMapTypedJson is the way back (the read API answers typed
-// JSON objects, exactly as schema 1 stored them).
+// The decoders write attribute lists straight into this form (table::AttrMap::BeginEntry /
+// EndEntry; AppendMapDouble for doubles, AppendBase64 for bytes, typed JSON for arrays and
+// kvlists). TypedJsonToAttrMap turns a typed JSON attribute object into it (tests, tools);
+// AppendAttrMapTypedJson is the way back (the read API answers typed JSON objects, exactly as
+// schema 1 stored them).
 #pragma once
 
 #include <string>

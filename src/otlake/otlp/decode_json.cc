@@ -16,6 +16,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "otlake/otlp/attr_map.h"
 #include "otlake/otlp/decode.h"
 #include "otlake/otlp/decode_internal.h"
 #include "otlake/otlp/encoding.h"
@@ -159,10 +160,19 @@ class JsonDecoder {
     return Status::OK();
   }
 
-  // Attributes and AnyValues.
+  // Attributes and AnyValues, as typed JSON (exemplars' filtered attributes, log bodies, arrays
+  // and kvlists).
   Status Attrs(const JValue* arr, const char* name, std::string* out, Captures* caps);
   Status KeyValueEntry(const JValue& kv, int depth, std::string* out, Captures* caps);
   Status Value(const JValue& v, int depth, std::string* out, ValueInfo* info);
+  // Attribute lists as map entries (the stored form): *out replaced; captures noted from them.
+  Status MapAttrs(const JValue* arr, const char* name, table::AttrMap* out, Captures* caps);
+  Status MapEntry(const JValue& kv, table::AttrMap* out, Captures* caps);
+  // Appends the map value text of AnyValue `v` to *out; *info gets its kind.
+  Status MapValue(const JValue& v, std::string* out, ValueInfo* info);
+  // The AnyValue oneof member of `v` that wins (the last one set, as on the protobuf wire):
+  // its field number (1 string ... 7 bytes, 0 none) and *chosen.
+  static int OneOf(const JValue& v, const JValue** chosen);
 
   // Containers.
   Status ResourceLevel(Signal signal, const JValue& obj);
@@ -224,8 +234,10 @@ class JsonDecoder {
   ResourceCtx res_;
   ScopeCtx scope_;
   Captures caps_;
-  std::string attrs_, sub_attrs_, body_, exemplars_, ex_attrs_, metadata_, bounds_, counts_,
-      positive_, negative_, quantiles_, reason_, bytes_;
+  std::string body_, exemplars_, ex_attrs_, metadata_, bounds_, counts_, positive_, negative_,
+      quantiles_, reason_, bytes_;
+  table::AttrMap attrs_, sub_map_;
+  Captures sub_caps_;  // an event's or link's, while the span's stay in caps_
   struct Event {
     EventData d;
     const JValue* attrs = nullptr;
@@ -280,15 +292,100 @@ Status JsonDecoder<JValue>::KeyValueEntry(const JValue& kv, int depth, std::stri
   } else {
     out->append("null");
   }
-  if (caps != nullptr) caps->Note(key, info, begin, out->size());
+  if (caps != nullptr) caps->Note(key, info, std::string_view(*out).substr(begin));
   return Status::OK();
 }
 
 template <typename JValue>
-Status JsonDecoder<JValue>::Value(const JValue& v, int depth, std::string* out, ValueInfo* info) {
-  // oneof: the last member that is set wins, as on the protobuf wire.
-  int which = 0;
+Status JsonDecoder<JValue>::MapAttrs(const JValue* arr, const char* name, table::AttrMap* out,
+                                     Captures* caps) {
+  out->clear();
+  if (arr != nullptr) {
+    int64_t i = 0;
+    for (auto it = arr->Begin(); it != arr->End(); ++it, ++i) {
+      OTLP_RETURN_AT(path_, MapEntry(*it, out, caps), name, i);
+    }
+  }
+  return Status::OK();
+}
+
+template <typename JValue>
+Status JsonDecoder<JValue>::MapEntry(const JValue& kv, table::AttrMap* m, Captures* caps) {
+  if (!kv.IsObject()) return path_.Fail("expected object");
+  std::string_view key;
+  const JValue* value = nullptr;
+  for (auto it = kv.MemberBegin(); it != kv.MemberEnd(); ++it) {
+    const std::string_view k = SV(it->name);
+    if (k == "key") {
+      OTLP_RETURN_NOT_OK(Str(it->value, "key", &key));
+    } else if (k == "value") {
+      OTLP_RETURN_NOT_OK(Object(it->value, "value", &value));
+    }
+  }
+  std::string* out = m->BeginEntry(key);  // validated by Str
+  const size_t begin = out->size();
+  ValueInfo info;
+  if (value != nullptr) OTLP_RETURN_AT(path_, MapValue(*value, out, &info), "value");
+  m->EndEntry(internal::TypeLetter(info.kind));
+  if (caps != nullptr) caps->Note(key, info, std::string_view(*out).substr(begin));
+  return Status::OK();
+}
+
+template <typename JValue>
+Status JsonDecoder<JValue>::MapValue(const JValue& v, std::string* out, ValueInfo* info) {
   const JValue* chosen = nullptr;
+  switch (OneOf(v, &chosen)) {
+    case 0:
+      info->kind = ValueInfo::kEmpty;
+      return Status::OK();
+    case 1: {
+      std::string_view s;
+      OTLP_RETURN_NOT_OK(Str(*chosen, "stringValue", &s));
+      out->append(s.data(), s.size());
+      info->kind = ValueInfo::kString;
+      info->str = s;
+      return Status::OK();
+    }
+    case 2: {
+      bool b = false;
+      OTLP_RETURN_NOT_OK(Bool(*chosen, "boolValue", &b));
+      out->append(b ? "true" : "false");
+      info->kind = ValueInfo::kBool;
+      return Status::OK();
+    }
+    case 3: {
+      int64_t i = 0;
+      OTLP_RETURN_NOT_OK(I64(*chosen, "intValue", &i));
+      AppendJsonInt(out, i);
+      info->kind = ValueInfo::kInt;
+      return Status::OK();
+    }
+    case 4: {
+      double d = 0;
+      OTLP_RETURN_NOT_OK(Dbl(*chosen, "doubleValue", &d));
+      AppendMapDouble(out, d);
+      info->kind = ValueInfo::kDouble;
+      info->num = d;
+      return Status::OK();
+    }
+    case 7: {
+      if (!chosen->IsString()) return path_.Fail("bytesValue", "expected string");
+      bytes_.clear();
+      if (!DecodeBase64(SV(*chosen), &bytes_)) return path_.Fail("bytesValue", "invalid base64");
+      AppendBase64(out, bytes_);  // standard, padded, whatever form was sent
+      info->kind = ValueInfo::kBytes;
+      info->str = bytes_;
+      return Status::OK();
+    }
+    default:
+      // Arrays and kvlists: their typed JSON.
+      return Value(v, 0, out, info);
+  }
+}
+
+template <typename JValue>
+int JsonDecoder<JValue>::OneOf(const JValue& v, const JValue** chosen) {
+  int which = 0;
   for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
     if (it->value.IsNull()) continue;
     const std::string_view k = SV(it->name);
@@ -310,9 +407,16 @@ Status JsonDecoder<JValue>::Value(const JValue& v, int depth, std::string* out, 
     }
     if (w != 0) {
       which = w;
-      chosen = &it->value;
+      *chosen = &it->value;
     }
   }
+  return which;
+}
+
+template <typename JValue>
+Status JsonDecoder<JValue>::Value(const JValue& v, int depth, std::string* out, ValueInfo* info) {
+  const JValue* chosen = nullptr;
+  const int which = OneOf(v, &chosen);
   switch (which) {
     case 0:
       out->append("null");
@@ -483,7 +587,7 @@ Status JsonDecoder<JValue>::Resource(const JValue* obj) {
     }
   }
   caps_.Reset();
-  OTLP_RETURN_NOT_OK(Attrs(attrs, "attributes", &res_.attrs_json, &caps_));
+  OTLP_RETURN_NOT_OK(MapAttrs(attrs, "attributes", &res_.attrs, &caps_));
   res_.Finish(caps_);
   return Status::OK();
 }
@@ -511,7 +615,7 @@ Status JsonDecoder<JValue>::Scope(const JValue* obj) {
   }
   scope_.name.assign(name);
   scope_.version.assign(version);
-  return Attrs(attrs, "attributes", &scope_.attrs_json, nullptr);
+  return MapAttrs(attrs, "attributes", &scope_.attrs, nullptr);
 }
 
 template <typename JValue>
@@ -655,34 +759,34 @@ Status JsonDecoder<JValue>::Span(const JValue& obj) {
   }));
 
   caps_.Reset();
-  OTLP_RETURN_NOT_OK(Attrs(attrs, "attributes", &attrs_, &caps_));
+  OTLP_RETURN_NOT_OK(MapAttrs(attrs, "attributes", &attrs_, &caps_));
   if (!ok) {
     for (size_t i = 0; i < events_.size(); ++i) {
-      OTLP_RETURN_AT(path_, Attrs(events_[i].attrs, "attributes", &sub_attrs_, nullptr), "events",
-                     static_cast<int64_t>(i));
+      OTLP_RETURN_AT(path_, MapAttrs(events_[i].attrs, "attributes", &sub_map_, nullptr),
+                     "events", static_cast<int64_t>(i));
     }
     for (size_t i = 0; i < links_.size(); ++i) {
-      OTLP_RETURN_AT(path_, Attrs(links_[i].attrs, "attributes", &sub_attrs_, nullptr), "links",
+      OTLP_RETURN_AT(path_, MapAttrs(links_[i].attrs, "attributes", &sub_map_, nullptr), "links",
                      static_cast<int64_t>(i));
     }
     emit_.Reject(reason_);
     return Status::OK();
   }
-  const Identity id = internal::ResolveIdentity(caps_, attrs_, res_.identity);
+  const Identity id = internal::ResolveIdentity(caps_, res_.identity);
   emit_.EmitSpan(res_, scope_, s, attrs_, id);
   for (size_t i = 0; i < events_.size(); ++i) {
-    caps_.Reset();
-    OTLP_RETURN_AT(path_, Attrs(events_[i].attrs, "attributes", &sub_attrs_, &caps_), "events",
-                   static_cast<int64_t>(i));
-    const Identity eid = internal::ResolveIdentity(caps_, sub_attrs_, id);
-    emit_.EmitEvent(res_, scope_, s, static_cast<int64_t>(i), events_[i].d, sub_attrs_, eid);
+    sub_caps_.Reset();
+    OTLP_RETURN_AT(path_, MapAttrs(events_[i].attrs, "attributes", &sub_map_, &sub_caps_),
+                   "events", static_cast<int64_t>(i));
+    const Identity eid = internal::ResolveIdentity(sub_caps_, id);
+    emit_.EmitEvent(res_, scope_, s, static_cast<int64_t>(i), events_[i].d, sub_map_, eid);
   }
   for (size_t i = 0; i < links_.size(); ++i) {
-    caps_.Reset();
-    OTLP_RETURN_AT(path_, Attrs(links_[i].attrs, "attributes", &sub_attrs_, &caps_), "links",
-                   static_cast<int64_t>(i));
-    const Identity lid = internal::ResolveIdentity(caps_, sub_attrs_, id);
-    emit_.EmitLink(res_, scope_, s, static_cast<int64_t>(i), links_[i].d, sub_attrs_, lid);
+    sub_caps_.Reset();
+    OTLP_RETURN_AT(path_, MapAttrs(links_[i].attrs, "attributes", &sub_map_, &sub_caps_),
+                   "links", static_cast<int64_t>(i));
+    const Identity lid = internal::ResolveIdentity(sub_caps_, id);
+    emit_.EmitLink(res_, scope_, s, static_cast<int64_t>(i), links_[i].d, sub_map_, lid);
   }
   emit_.Accept();
   return Status::OK();
@@ -729,7 +833,7 @@ Status JsonDecoder<JValue>::Log(const JValue& obj) {
   body_.clear();
   if (body != nullptr) OTLP_RETURN_AT(path_, Value(*body, 0, &body_, &info), "body");
   caps_.Reset();
-  OTLP_RETURN_NOT_OK(Attrs(attrs, "attributes", &attrs_, &caps_));
+  OTLP_RETURN_NOT_OK(MapAttrs(attrs, "attributes", &attrs_, &caps_));
   emit_.FinishLog(ok, reason_, res_, scope_, d, info, body_, attrs_, caps_);
   return Status::OK();
 }
@@ -902,7 +1006,7 @@ Status JsonDecoder<JValue>::FinishPoint(const PointRefs& refs, const MetricData&
   bool ok = internal::CheckPoint(p, &reason_);
   OTLP_RETURN_NOT_OK(Exemplars(refs.exemplars, &exemplars_, &ok, &reason_));  // "[]" if none
   caps_.Reset();
-  OTLP_RETURN_NOT_OK(Attrs(refs.attrs, "attributes", &attrs_, &caps_));
+  OTLP_RETURN_NOT_OK(MapAttrs(refs.attrs, "attributes", &attrs_, &caps_));
   const internal::PointCtx c{res_, scope_, m, metadata_, attrs_, caps_, exemplars_};
   if constexpr (std::is_same_v<P, HistPointData>) {
     emit_.FinishPoint(ok, reason_, c, p, j);

@@ -2,17 +2,21 @@
 //
 // Walks the wire bytes with WireReader (no message objects). Each container is read in two passes
 // where needed: first its resource/scope/schema_url (which may follow the records on the wire),
-// then the records. Strings are checked for UTF-8 as they are taken; attribute values are rendered
-// to typed JSON straight from the wire (the row emitter stores them as maps). A known field with the wrong wire type is an error (the
-// sender does not speak OTLP); unknown fields of any wire type are skipped.
+// then the records. Strings are checked for UTF-8 as they are taken; attribute lists are read
+// straight from the wire into map entries (table::AttrMap: key, value text, type letter; arrays
+// and kvlists as typed JSON), exemplars' attributes and log bodies rendered as typed JSON. A known
+// field with the wrong wire type is an error (the sender does not speak OTLP); unknown fields of
+// any wire type are skipped.
 #include <bit>
 #include <cstring>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "otlake/otlp/attr_map.h"
 #include "otlake/otlp/decode.h"
 #include "otlake/otlp/decode_internal.h"
+#include "otlake/otlp/encoding.h"
 #include "otlake/otlp/rows_internal.h"
 #include "otlake/otlp/typed_json.h"
 #include "otlake/otlp/utf8.h"
@@ -102,20 +106,29 @@ class ProtoDecoder {
   // For bool-returning hot paths: the error is recorded in path_ by the Status-making call.
   static bool Failed(const Status&) { return false; }
 
-  // Attribute rendering. The hot path (span, attribute list, KeyValue, AnyValue) is 64-byte
-  // aligned so that edits elsewhere in this file do not shift its code: without it, adding the
-  // shared data point helpers measured ~6% slower on decode_bench at +0.35% instructions.
+  // Attributes. The hot path (span, attribute list, KeyValue, AnyValue) is 64-byte aligned so
+  // that edits elsewhere in this file do not shift its code: without it, adding the shared data
+  // point helpers measured ~6% slower on decode_bench at +0.35% instructions.
+  // As a typed JSON object into *out (exemplars' filtered attributes).
   Status Attrs(std::string_view msg, uint32_t field, std::string* out, Captures* caps);
-  // Same, from KeyValue views collected while the record was read (saves a second pass), and
-  // appended to *out (Attrs replaces it).
-  [[gnu::aligned(64)]] Status AttrList(const std::vector<std::string_view>& kvs, std::string* out,
-                                       Captures* caps);
   // Hot path: false on error (recorded in path_).
   // Appends `sep` (',' or '\0' for the first member), "key":value.
   [[gnu::aligned(64)]] bool KeyValueEntry(std::string_view kv, int depth, char sep,
                                           std::string* out, Captures* caps);
   [[gnu::aligned(64)]] bool Value(std::string_view msg, int depth, std::string* out,
                                   ValueInfo* info);
+  // As map entries (the stored form of every other attribute list): MapAttrs replaces *out,
+  // MapList (KeyValue views collected while the record was read) appends to it. Captures are
+  // noted from the entries.
+  Status MapAttrs(std::string_view msg, uint32_t field, table::AttrMap* out, Captures* caps);
+  [[gnu::aligned(64)]] Status MapList(const std::vector<std::string_view>& kvs,
+                                      table::AttrMap* out, Captures* caps);
+  [[gnu::aligned(64)]] bool MapEntry(std::string_view kv, table::AttrMap* out, Captures* caps);
+  // Appends the map value text of AnyValue `msg` to *out; *info gets its kind.
+  [[gnu::aligned(64)]] bool MapValue(std::string_view msg, std::string* out, ValueInfo* info);
+  // Splits a KeyValue into its key and value (has_value false if it has none).
+  bool SplitKeyValue(std::string_view kv, std::string_view* key, std::string_view* value,
+                     bool* has_value);
 
   // Containers.
   Status ResourceLevel(Signal signal, std::string_view msg);
@@ -164,8 +177,10 @@ class ProtoDecoder {
   ScopeCtx scope_;
   Captures caps_;
   // Scratch, reused across records so the hot path does not allocate.
-  std::string attrs_, sub_attrs_, body_, exemplars_, ex_attrs_, metadata_, bounds_, counts_,
-      positive_, negative_, quantiles_, reason_;
+  std::string body_, exemplars_, ex_attrs_, metadata_, bounds_, counts_, positive_,
+      negative_, quantiles_, reason_;
+  table::AttrMap attrs_, sub_map_;
+  Captures sub_caps_;  // an event's or link's, while the span's stay in caps_
   struct Event {
     EventData d;
     std::string_view msg;
@@ -205,23 +220,10 @@ Status ProtoDecoder::Attrs(std::string_view msg, uint32_t field, std::string* ou
   return Status::OK();
 }
 
-Status ProtoDecoder::AttrList(const std::vector<std::string_view>& kvs, std::string* out,
-                              Captures* caps) {
-  out->push_back('{');
-  for (size_t i = 0; i < kvs.size(); ++i) {
-    if (!KeyValueEntry(kvs[i], 0, i > 0 ? ',' : '\0', out, caps)) {
-      path_.Push("attributes", static_cast<int64_t>(i));
-      return Status::Invalid("");
-    }
-  }
-  out->push_back('}');
-  return Status::OK();
-}
-
 // The hot path: bool results (the error itself is in path_), and a fast path for the usual
 // encoding of a KeyValue -- exactly one key field then one value field, short lengths.
-bool ProtoDecoder::KeyValueEntry(std::string_view kv, int depth, char sep, std::string* out,
-                                 Captures* caps) {
+inline bool ProtoDecoder::SplitKeyValue(std::string_view kv, std::string_view* key_out,
+                                        std::string_view* value_out, bool* has_value_out) {
   std::string_view key, value;
   bool has_value = false;
   const auto* b = reinterpret_cast<const uint8_t*>(kv.data());
@@ -246,6 +248,17 @@ bool ProtoDecoder::KeyValueEntry(std::string_view kv, int depth, char sep, std::
     }
     if (!r.ok()) return Failed(ReaderError(r));
   }
+  *key_out = key;
+  *value_out = value;
+  *has_value_out = has_value;
+  return true;
+}
+
+bool ProtoDecoder::KeyValueEntry(std::string_view kv, int depth, char sep, std::string* out,
+                                 Captures* caps) {
+  std::string_view key, value;
+  bool has_value = false;
+  if (!SplitKeyValue(kv, &key, &value, &has_value)) return false;
   if (!AppendJsonKey(out, sep, key)) return Failed(path_.Fail("key", "invalid UTF-8"));
   const size_t begin = out->size();
   ValueInfo info;
@@ -257,8 +270,119 @@ bool ProtoDecoder::KeyValueEntry(std::string_view kv, int depth, char sep, std::
   } else {
     out->append("null");
   }
-  if (caps != nullptr) caps->Note(key, info, begin, out->size());
+  if (caps != nullptr) caps->Note(key, info, std::string_view(*out).substr(begin));
   return true;
+}
+
+Status ProtoDecoder::MapAttrs(std::string_view msg, uint32_t field, table::AttrMap* out,
+                              Captures* caps) {
+  out->clear();
+  WireReader r(msg);
+  WireField f;
+  int64_t index = 0;
+  while (r.Next(&f)) {
+    if (f.number != field) continue;
+    if (f.type != WireType::kLen) {
+      OTLP_RETURN_AT(path_, WrongType("attributes", f), "attributes", index);
+    }
+    if (!MapEntry(f.data, out, caps)) {
+      path_.Push("attributes", index);
+      return Status::Invalid("");
+    }
+    ++index;
+  }
+  if (!r.ok()) return ReaderError(r);
+  return Status::OK();
+}
+
+Status ProtoDecoder::MapList(const std::vector<std::string_view>& kvs, table::AttrMap* out,
+                             Captures* caps) {
+  for (size_t i = 0; i < kvs.size(); ++i) {
+    if (!MapEntry(kvs[i], out, caps)) {
+      path_.Push("attributes", static_cast<int64_t>(i));
+      return Status::Invalid("");
+    }
+  }
+  return Status::OK();
+}
+
+bool ProtoDecoder::MapEntry(std::string_view kv, table::AttrMap* m, Captures* caps) {
+  std::string_view key, value;
+  bool has_value = false;
+  if (!SplitKeyValue(kv, &key, &value, &has_value)) return false;
+  if (!IsValidUtf8(key)) return Failed(path_.Fail("key", "invalid UTF-8"));
+  std::string* out = m->BeginEntry(key);
+  const size_t begin = out->size();
+  ValueInfo info;
+  if (has_value && !MapValue(value, out, &info)) {
+    path_.Push("value");
+    return false;
+  }
+  m->EndEntry(internal::TypeLetter(info.kind));
+  if (caps != nullptr) caps->Note(key, info, std::string_view(*out).substr(begin));
+  return true;
+}
+
+bool ProtoDecoder::MapValue(std::string_view msg, std::string* out, ValueInfo* info) {
+  WireField last;
+  bool have = false;
+  const auto* b = reinterpret_cast<const uint8_t*>(msg.data());
+  if (msg.size() >= 2 && (b[0] == 0x0A || b[0] == 0x3A) && b[1] < 0x80 &&
+      2u + b[1] == msg.size()) {
+    // Fast path: exactly one string_value / bytes_value field.
+    last.number = b[0] >> 3;
+    last.type = WireType::kLen;
+    last.data = msg.substr(2);
+    have = true;
+  } else {
+    WireReader r(msg);
+    WireField f;
+    while (r.Next(&f)) {
+      if (f.number >= 1 && f.number <= 7) {  // oneof: the last one on the wire wins
+        last = f;
+        have = true;
+      }
+    }
+    if (!r.ok()) return Failed(ReaderError(r));
+  }
+  if (!have) {
+    info->kind = ValueInfo::kEmpty;
+    return true;
+  }
+  switch (last.number) {
+    case 1:
+      if (last.type != WireType::kLen) return Failed(WrongType("string_value", last));
+      if (!IsValidUtf8(last.data)) return Failed(path_.Fail("string_value", "invalid UTF-8"));
+      out->append(last.data.data(), last.data.size());
+      info->kind = ValueInfo::kString;
+      info->str = last.data;
+      return true;
+    case 2:
+      if (last.type != WireType::kVarint) return Failed(WrongType("bool_value", last));
+      out->append(last.value ? "true" : "false");
+      info->kind = ValueInfo::kBool;
+      return true;
+    case 3:
+      if (last.type != WireType::kVarint) return Failed(WrongType("int_value", last));
+      AppendJsonInt(out, last.AsInt64());
+      info->kind = ValueInfo::kInt;
+      return true;
+    case 4:
+      if (last.type != WireType::kFixed64) return Failed(WrongType("double_value", last));
+      info->num = last.AsDouble();
+      AppendMapDouble(out, info->num);
+      info->kind = ValueInfo::kDouble;
+      return true;
+    case 7:
+      if (last.type != WireType::kLen) return Failed(WrongType("bytes_value", last));
+      AppendBase64(out, last.data);
+      info->kind = ValueInfo::kBytes;
+      info->str = last.data;
+      return true;
+    default:
+      // Arrays and kvlists: their typed JSON.
+      return Value(msg, 0, out, info);
+  }
 }
 
 bool ProtoDecoder::Value(std::string_view msg, int depth, std::string* out, ValueInfo* info) {
@@ -481,7 +605,7 @@ Status ProtoDecoder::Resource(std::string_view msg) {
   }
   if (!r.ok()) return ReaderError(r);
   caps_.Reset();
-  OTLP_RETURN_NOT_OK(Attrs(msg, 1, &res_.attrs_json, &caps_));
+  OTLP_RETURN_NOT_OK(MapAttrs(msg, 1, &res_.attrs, &caps_));
   res_.Finish(caps_);
   return Status::OK();
 }
@@ -508,7 +632,7 @@ Status ProtoDecoder::Scope(std::string_view msg) {
   if (!r.ok()) return ReaderError(r);
   scope_.name.assign(name);
   scope_.version.assign(version);
-  return Attrs(msg, 3, &scope_.attrs_json, nullptr);
+  return MapAttrs(msg, 3, &scope_.attrs, nullptr);
 }
 
 Status ProtoDecoder::ScopeLevel(Signal signal, std::string_view msg) {
@@ -649,36 +773,36 @@ Status ProtoDecoder::Span(std::string_view msg) {
 
   caps_.Reset();
   attrs_.clear();
-  OTLP_RETURN_NOT_OK(AttrList(kvs_, &attrs_, &caps_));
+  OTLP_RETURN_NOT_OK(MapList(kvs_, &attrs_, &caps_));
   if (!ok) {
-    // Still render the parts we will not store, so that a malformed request is a 400 whether
+    // Still read the parts we will not store, so that a malformed request is a 400 whether
     // or not one of its spans is also invalid.
     for (size_t i = 0; i < events_.size(); ++i) {
-      OTLP_RETURN_AT(path_, Attrs(events_[i].msg, 3, &sub_attrs_, nullptr), "events",
+      OTLP_RETURN_AT(path_, MapAttrs(events_[i].msg, 3, &sub_map_, nullptr), "events",
                      static_cast<int64_t>(i));
     }
     for (size_t i = 0; i < links_.size(); ++i) {
-      OTLP_RETURN_AT(path_, Attrs(links_[i].msg, 4, &sub_attrs_, nullptr), "links",
+      OTLP_RETURN_AT(path_, MapAttrs(links_[i].msg, 4, &sub_map_, nullptr), "links",
                      static_cast<int64_t>(i));
     }
     emit_.Reject(reason_);
     return Status::OK();
   }
-  const Identity id = internal::ResolveIdentity(caps_, attrs_, res_.identity);
+  const Identity id = internal::ResolveIdentity(caps_, res_.identity);
   emit_.EmitSpan(res_, scope_, s, attrs_, id);
   for (size_t i = 0; i < events_.size(); ++i) {
-    caps_.Reset();
-    OTLP_RETURN_AT(path_, Attrs(events_[i].msg, 3, &sub_attrs_, &caps_), "events",
+    sub_caps_.Reset();
+    OTLP_RETURN_AT(path_, MapAttrs(events_[i].msg, 3, &sub_map_, &sub_caps_), "events",
                    static_cast<int64_t>(i));
-    const Identity eid = internal::ResolveIdentity(caps_, sub_attrs_, id);
-    emit_.EmitEvent(res_, scope_, s, static_cast<int64_t>(i), events_[i].d, sub_attrs_, eid);
+    const Identity eid = internal::ResolveIdentity(sub_caps_, id);
+    emit_.EmitEvent(res_, scope_, s, static_cast<int64_t>(i), events_[i].d, sub_map_, eid);
   }
   for (size_t i = 0; i < links_.size(); ++i) {
-    caps_.Reset();
-    OTLP_RETURN_AT(path_, Attrs(links_[i].msg, 4, &sub_attrs_, &caps_), "links",
+    sub_caps_.Reset();
+    OTLP_RETURN_AT(path_, MapAttrs(links_[i].msg, 4, &sub_map_, &sub_caps_), "links",
                    static_cast<int64_t>(i));
-    const Identity lid = internal::ResolveIdentity(caps_, sub_attrs_, id);
-    emit_.EmitLink(res_, scope_, s, static_cast<int64_t>(i), links_[i].d, sub_attrs_, lid);
+    const Identity lid = internal::ResolveIdentity(sub_caps_, id);
+    emit_.EmitLink(res_, scope_, s, static_cast<int64_t>(i), links_[i].d, sub_map_, lid);
   }
   emit_.Accept();
   return Status::OK();
@@ -726,7 +850,7 @@ Status ProtoDecoder::Log(std::string_view msg) {
   }
   caps_.Reset();
   attrs_.clear();
-  OTLP_RETURN_NOT_OK(AttrList(kvs_, &attrs_, &caps_));
+  OTLP_RETURN_NOT_OK(MapList(kvs_, &attrs_, &caps_));
   emit_.FinishLog(ok, reason_, res_, scope_, d, info, body_, attrs_, caps_);
   return Status::OK();
 }
@@ -925,7 +1049,7 @@ Status ProtoDecoder::FinishPoint(std::string_view msg, const PointFields& n, con
     exemplars_.assign("[]");
   }
   caps_.Reset();
-  OTLP_RETURN_NOT_OK(Attrs(msg, n.attributes, &attrs_, &caps_));
+  OTLP_RETURN_NOT_OK(MapAttrs(msg, n.attributes, &attrs_, &caps_));
   const internal::PointCtx c{res_, scope_, m, metadata_, attrs_, caps_, exemplars_};
   if constexpr (std::is_same_v<P, HistPointData>) {
     emit_.FinishPoint(ok, reason_, c, p, j);

@@ -379,6 +379,50 @@ TEST(DecodeTraces, DuplicateKeysKeepTheLastValueAndAreCounted) {
   EXPECT_EQ(p.duplicate_attr_keys, 1);
 }
 
+TEST(DecodeTraces, PromotedValuesOfEveryTypeAndPerRecordIdentity) {
+  // The promoted columns take a non-string value as its typed JSON, from either wire form; an
+  // event's own user.id is its row's, and does not leak into the span's or the link's.
+  const std::string json = OneSpanJson(
+      R"(,"attributes":[{"key":"user.id","value":{"doubleValue":"NaN"}},)"
+      R"({"key":"user.name","value":{"bytesValue":"AP8="}},)"
+      R"({"key":"session.id","value":{"boolValue":true}},)"
+      R"({"key":"session.previous_id"},)"
+      R"({"key":"user.roles","value":{"kvlistValue":{"values":[{"key":"a","value":{"intValue":"1"}}]}}}],)"
+      R"("events":[{"timeUnixNano":"5","name":"e","attributes":[)"
+      R"({"key":"user.id","value":{"intValue":"42"}}]}],)"
+      R"("links":[{"traceId":"000102030405060708090a0b0c0d0e0f","spanId":"0001020304050607"}])");
+  DecodeResult r = MustJson(json);
+  EXPECT_EQ(Cell(r, TableId::kSpans, "user_id"), R"({"$double":"NaN"})");
+  EXPECT_EQ(Cell(r, TableId::kSpans, "user_name"), R"({"$bytes":"AP8="})");
+  EXPECT_EQ(Cell(r, TableId::kSpans, "session_id"), "true");
+  EXPECT_EQ(Cell(r, TableId::kSpans, "session_previous_id"), "null");
+  EXPECT_EQ(Cell(r, TableId::kSpans, "user_roles_json"), R"({"a":1})");
+  EXPECT_EQ(Cell(r, TableId::kSpans, "span_attrs_types"), "dybek");
+  EXPECT_EQ(Cell(r, TableId::kSpanEvents, "user_id"), "42");
+  EXPECT_EQ(Cell(r, TableId::kSpanEvents, "user_name"), R"({"$bytes":"AP8="})");
+  EXPECT_EQ(Cell(r, TableId::kSpanLinks, "user_id"), R"({"$double":"NaN"})");
+  auto proto = OtlpJsonToProtobuf(Signal::kTraces, json);
+  ASSERT_TRUE(proto.ok()) << proto.status();
+  testing::ExpectSameRows(r, MustProto(*proto));
+}
+
+TEST(DecodeTraces, DuplicateKeysInLongLists) {
+  // Past 64 entries the duplicate check hashes every key; the result is the same rule.
+  std::string attrs = ",\"attributes\":[";
+  for (int i = 0; i < 100; ++i) {
+    if (i > 0) attrs += ',';
+    attrs += "{\"key\":\"k" + std::to_string(i % 70) + "\",\"value\":{\"intValue\":\"" +
+             std::to_string(i) + "\"}}";
+  }
+  attrs += "]";
+  DecodeResult r = MustJson(OneSpanJson(attrs));
+  EXPECT_EQ(r.duplicate_attr_keys, 30);
+  const std::string stored = Cell(r, TableId::kSpans, "span_attrs_json");
+  EXPECT_NE(stored.find(R"("k0":70)"), std::string::npos) << stored;
+  EXPECT_NE(stored.find(R"("k69":69)"), std::string::npos) << stored;
+  EXPECT_EQ(Cell(r, TableId::kSpans, "span_attrs_types"), std::string(70, 'i'));
+}
+
 // --- Rejections: the bad span alone, with its events and links; the rest is stored.
 
 std::string SpanProto(std::string_view trace_id, std::string_view span_id,

@@ -51,13 +51,31 @@ std::string_view BodyTypeName(ValueInfo::Kind k) {
   return "empty";
 }
 
-Identity ResolveIdentity(const Captures& c, std::string_view json, const Identity& fallback) {
+void Captures::Set(int p, const ValueInfo& info, std::string_view map_text) {
+  Slot& s = slot[p];
+  s.found = true;
+  s.is_string = info.kind == ValueInfo::kString;
+  s.str = info.str;
+  s.json.clear();
+  switch (info.kind) {
+    case ValueInfo::kEmpty: s.json = "null"; break;
+    case ValueInfo::kString: AppendJsonString(&s.json, info.str); break;
+    case ValueInfo::kDouble: AppendTypedDouble(&s.json, info.num); break;
+    case ValueInfo::kBytes: AppendTypedBytes(&s.json, info.str); break;
+    case ValueInfo::kBool:
+    case ValueInfo::kInt:
+    case ValueInfo::kArray:
+    case ValueInfo::kKvlist: s.json.assign(map_text); break;  // the map text is the typed JSON
+  }
+}
+
+Identity ResolveIdentity(const Captures& c, const Identity& fallback) {
   Identity id;
   for (int i = 0; i < kNumIdentity; ++i) {
     if (!c.slot[i].found) {
       id.v[i] = fallback.v[i];
     } else {
-      id.v[i] = (i == kPromoUserRoles) ? c.Json(i, json) : c.Text(i, json);
+      id.v[i] = (i == kPromoUserRoles) ? c.Json(i) : c.Text(i);
     }
   }
   return id;
@@ -66,7 +84,7 @@ Identity ResolveIdentity(const Captures& c, std::string_view json, const Identit
 void ResourceCtx::Finish(const Captures& c) {
   auto text = [&](int p, std::string* out) {
     if (c.slot[p].found) {
-      out->assign(c.Text(p, attrs_json));
+      out->assign(c.Text(p));
     } else {
       out->clear();
     }
@@ -82,8 +100,7 @@ void ResourceCtx::Finish(const Captures& c) {
     if (!c.slot[i].found) {
       identity_store[i] = (i == kPromoUserRoles) ? "[]" : "";
     } else {
-      identity_store[i].assign(i == kPromoUserRoles ? c.Json(i, attrs_json)
-                                                    : c.Text(i, attrs_json));
+      identity_store[i].assign(i == kPromoUserRoles ? c.Json(i) : c.Text(i));
     }
     identity.v[i] = identity_store[i];
   }
@@ -389,19 +406,20 @@ void RowEmitter::AppendHex(RowBatch& b, int col, const RawId& id) {
   b.AppendStringInPlace(col, [&id](std::string* chars) { otlp::AppendHex(chars, id.view()); });
 }
 
-void RowEmitter::ToMap(std::string_view json, table::AttrMap* m) {
-  m->clear();
-  // The JSON is this process's own rendering, so it always converts; were it ever not to, the
-  // entries read so far are kept (asserted in debug builds).
-  [[maybe_unused]] Status st = TypedJsonToAttrMap(json, m);
-  assert(st.ok());
-  result_->duplicate_attr_keys += m->DropDuplicateKeys();
+void RowEmitter::Dedup(const table::AttrMap& m, table::AttrMap* out) {
+  *out = m;
+  if (out->HasDuplicateKeys()) result_->duplicate_attr_keys += out->DropDuplicateKeys();
 }
 
-void RowEmitter::AppendAttrs(RowBatch& b, int col, std::string_view json) {
-  ToMap(json, &map_);
-  b.AppendMap(col, map_);
-  b.AppendString(col + 1, map_.types);
+void RowEmitter::AppendAttrs(RowBatch& b, int col, const table::AttrMap& m) {
+  const table::AttrMap* stored = &m;
+  if (m.HasDuplicateKeys()) {
+    map_ = m;
+    result_->duplicate_attr_keys += map_.DropDuplicateKeys();
+    stored = &map_;
+  }
+  b.AppendMap(col, *stored);
+  b.AppendString(col + 1, stored->types);
 }
 
 void RowEmitter::Shared(RowBatch& b, const ResourceCtx& r, const ScopeCtx& s, const Identity& id,
@@ -431,8 +449,8 @@ void RowEmitter::Shared(RowBatch& b, const ResourceCtx& r, const ScopeCtx& s, co
     // The resource and scope maps, converted once per context (the decoders announce every
     // change of r or s with ContextChanged).
     if (maps_serial_ != serial_) {
-      ToMap(r.attrs_json, &res_map_);
-      ToMap(s.attrs_json, &scope_map_);
+      Dedup(r.attrs, &res_map_);
+      Dedup(s.attrs, &scope_map_);
       maps_serial_ = serial_;
     }
     b.AppendMap(t::kResourceAttrs, res_map_);
@@ -460,7 +478,7 @@ void RowEmitter::Shared(RowBatch& b, const ResourceCtx& r, const ScopeCtx& s, co
 }
 
 void RowEmitter::EmitSpan(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span,
-                          std::string_view attrs_json, const Identity& id) {
+                          const table::AttrMap& attrs, const Identity& id) {
   namespace c = table::spans;
   RowBatch& b = Batch(TableId::kSpans);
   Shared(b, r, s, id, static_cast<int64_t>(span.start / 1000000));
@@ -478,7 +496,7 @@ void RowEmitter::EmitSpan(const ResourceCtx& r, const ScopeCtx& s, const SpanDat
                  span.end > span.start ? static_cast<double>(span.end - span.start) / 1e6 : 0.0);
   b.AppendString(c::kStatusCode, StatusCodeText(span.status_code, buf));
   b.AppendString(c::kStatusMessage, span.status_message);
-  AppendAttrs(b, c::kSpanAttrs, attrs_json);
+  AppendAttrs(b, c::kSpanAttrs, attrs);
   b.AppendInt(c::kDroppedAttributesCount, span.dropped_attributes);
   b.AppendInt(c::kDroppedEventsCount, span.dropped_events);
   b.AppendInt(c::kDroppedLinksCount, span.dropped_links);
@@ -486,7 +504,7 @@ void RowEmitter::EmitSpan(const ResourceCtx& r, const ScopeCtx& s, const SpanDat
 }
 
 void RowEmitter::EmitEvent(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span,
-                           int64_t index, const EventData& ev, std::string_view attrs_json,
+                           int64_t index, const EventData& ev, const table::AttrMap& attrs,
                            const Identity& id) {
   namespace c = table::span_events;
   RowBatch& b = Batch(TableId::kSpanEvents);
@@ -496,13 +514,13 @@ void RowEmitter::EmitEvent(const ResourceCtx& r, const ScopeCtx& s, const SpanDa
   b.AppendInt(c::kEventIndex, index);
   b.AppendInt(c::kTimeUnixNano, static_cast<int64_t>(ev.time));
   b.AppendString(c::kName, ev.name);
-  AppendAttrs(b, c::kEventAttrs, attrs_json);
+  AppendAttrs(b, c::kEventAttrs, attrs);
   b.AppendInt(c::kDroppedAttributesCount, ev.dropped_attributes);
   b.FinishRow();
 }
 
 void RowEmitter::EmitLink(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span,
-                          int64_t index, const LinkData& link, std::string_view attrs_json,
+                          int64_t index, const LinkData& link, const table::AttrMap& attrs,
                           const Identity& id) {
   namespace c = table::span_links;
   RowBatch& b = Batch(TableId::kSpanLinks);
@@ -514,14 +532,14 @@ void RowEmitter::EmitLink(const ResourceCtx& r, const ScopeCtx& s, const SpanDat
   AppendHex(b, c::kLinkedSpanId, link.span_id);
   b.AppendString(c::kLinkTraceState, link.trace_state);
   b.AppendInt(c::kLinkFlags, link.flags);
-  AppendAttrs(b, c::kLinkAttrs, attrs_json);
+  AppendAttrs(b, c::kLinkAttrs, attrs);
   b.AppendInt(c::kDroppedAttributesCount, link.dropped_attributes);
   b.FinishRow();
 }
 
 void RowEmitter::EmitLog(const ResourceCtx& r, const ScopeCtx& s, const LogData& log,
                          std::string_view body, std::string_view body_type,
-                         std::string_view attrs_json, const Identity& id) {
+                         const table::AttrMap& attrs, const Identity& id) {
   namespace c = table::logs;
   RowBatch& b = Batch(TableId::kLogs);
   int64_t ts;
@@ -539,7 +557,7 @@ void RowEmitter::EmitLog(const ResourceCtx& r, const ScopeCtx& s, const LogData&
   b.AppendInt(c::kSeverityNumber, log.severity_number);
   b.AppendString(c::kBody, body);
   b.AppendString(c::kBodyType, body_type);
-  AppendAttrs(b, c::kLogAttrs, attrs_json);
+  AppendAttrs(b, c::kLogAttrs, attrs);
   AppendHex(b, c::kTraceId, log.trace_id);
   AppendHex(b, c::kSpanId, log.span_id);
   b.AppendInt(c::kFlags, log.flags);
@@ -550,7 +568,7 @@ void RowEmitter::EmitLog(const ResourceCtx& r, const ScopeCtx& s, const LogData&
 
 void RowEmitter::EmitNumberPoint(const ResourceCtx& r, const ScopeCtx& s, const MetricData& m,
                                  std::string_view metadata_json, const NumberPointData& p,
-                                 std::string_view attrs_json, std::string_view exemplars_json,
+                                 const table::AttrMap& attrs, std::string_view exemplars_json,
                                  const Identity& id) {
   namespace c = table::metrics_points;
   RowBatch& b = Batch(TableId::kMetricsPoints);
@@ -577,14 +595,14 @@ void RowEmitter::EmitNumberPoint(const ResourceCtx& r, const ScopeCtx& s, const 
     b.AppendNull(c::kValueInt);
   }
   b.AppendInt(c::kFlags, p.flags);
-  AppendAttrs(b, c::kPointAttrs, attrs_json);
+  AppendAttrs(b, c::kPointAttrs, attrs);
   b.AppendString(c::kExemplarsJson, exemplars_json);
   b.FinishRow();
 }
 
 void RowEmitter::EmitHistPoint(const ResourceCtx& r, const ScopeCtx& s, const MetricData& m,
                                std::string_view metadata_json, const HistPointData& p,
-                               const HistJson& j, std::string_view attrs_json,
+                               const HistJson& j, const table::AttrMap& attrs,
                                std::string_view exemplars_json, const Identity& id) {
   namespace c = table::metrics_hist;
   RowBatch& b = Batch(TableId::kMetricsHist);
@@ -635,14 +653,14 @@ void RowEmitter::EmitHistPoint(const ResourceCtx& r, const ScopeCtx& s, const Me
   opt_string(c::kExpNegativeJson, j.has_exp, j.negative);
   opt_string(c::kQuantilesJson, j.has_quantiles, j.quantiles);
   b.AppendInt(c::kFlags, p.flags);
-  AppendAttrs(b, c::kPointAttrs, attrs_json);
+  AppendAttrs(b, c::kPointAttrs, attrs);
   b.AppendString(c::kExemplarsJson, exemplars_json);
   b.FinishRow();
 }
 
 void RowEmitter::FinishLog(bool ok, const std::string& reason, const ResourceCtx& r,
                            const ScopeCtx& s, const LogData& log, const ValueInfo& body,
-                           std::string_view body_json, std::string_view attrs_json,
+                           std::string_view body_json, const table::AttrMap& attrs,
                            const Captures& caps) {
   if (!ok) {
     Reject(reason);
@@ -651,8 +669,8 @@ void RowEmitter::FinishLog(bool ok, const std::string& reason, const ResourceCtx
   std::string_view body_text = body_json;
   if (body.kind == ValueInfo::kString) body_text = body.str;
   if (body.kind == ValueInfo::kEmpty) body_text = {};
-  const Identity id = ResolveIdentity(caps, attrs_json, r.identity);
-  EmitLog(r, s, log, body_text, BodyTypeName(body.kind), attrs_json, id);
+  const Identity id = ResolveIdentity(caps, r.identity);
+  EmitLog(r, s, log, body_text, BodyTypeName(body.kind), attrs, id);
   Accept();
 }
 
@@ -662,8 +680,8 @@ void RowEmitter::FinishPoint(bool ok, const std::string& reason, const PointCtx&
     Reject(reason);
     return;
   }
-  const Identity id = ResolveIdentity(c.caps, c.attrs_json, c.r.identity);
-  EmitNumberPoint(c.r, c.s, c.m, c.metadata_json, p, c.attrs_json, c.exemplars_json, id);
+  const Identity id = ResolveIdentity(c.caps, c.r.identity);
+  EmitNumberPoint(c.r, c.s, c.m, c.metadata_json, p, c.attrs, c.exemplars_json, id);
   Accept();
 }
 
@@ -673,8 +691,8 @@ void RowEmitter::FinishPoint(bool ok, const std::string& reason, const PointCtx&
     Reject(reason);
     return;
   }
-  const Identity id = ResolveIdentity(c.caps, c.attrs_json, c.r.identity);
-  EmitHistPoint(c.r, c.s, c.m, c.metadata_json, p, j, c.attrs_json, c.exemplars_json, id);
+  const Identity id = ResolveIdentity(c.caps, c.r.identity);
+  EmitHistPoint(c.r, c.s, c.m, c.metadata_json, p, j, c.attrs, c.exemplars_json, id);
   Accept();
 }
 

@@ -1,6 +1,7 @@
 // Row building shared by the protobuf and JSON decoders: the decoders parse a record into the
-// plain structs below (views into the request, rendered attribute JSON in scratch strings), and
-// RowEmitter validates and writes the rows, so both wire forms fill the columns identically.
+// plain structs below (views into the request, attribute lists as table::AttrMap entries in
+// scratch maps), and RowEmitter validates and writes the rows, so both wire forms fill the
+// columns identically.
 //
 // Not a public API: only decode_*.cc include this.
 #pragma once
@@ -36,47 +37,51 @@ enum Promo : int {
 /// The Promo slot for attribute key `key`, or -1.
 int MatchPromoted(std::string_view key);
 
-/// The kind of a rendered AnyValue; the string view is set for kString.
+/// The kind of a rendered AnyValue; `str` is set for kString (the string) and, in attribute
+/// maps, kBytes (the raw bytes); `num` for kDouble in attribute maps.
 struct ValueInfo {
   enum Kind : uint8_t { kEmpty, kString, kBool, kInt, kDouble, kBytes, kArray, kKvlist };
   Kind kind = kEmpty;
   std::string_view str;
+  double num = 0;
 };
+
+/// The map type letter of a value kind (attr_map.h).
+inline char TypeLetter(ValueInfo::Kind k) {
+  static constexpr char kLetters[] = {'e', 's', 'b', 'i', 'd', 'y', 'a', 'k'};
+  return kLetters[k];
+}
 
 /// log body_type text for a value kind.
 std::string_view BodyTypeName(ValueInfo::Kind k);
 
-/// Where each promoted attribute sits in a rendered attribute object. Filled by the decoders'
-/// attribute renderers (last occurrence of a key wins).
+/// The promoted attributes of one attribute list, as the decoders' map builders met them (last
+/// occurrence of a key wins, as in the stored map). Views into the request and into this object:
+/// valid until the next Reset/Note.
 struct Captures {
   struct Slot {
     bool found = false;
     bool is_string = false;
     std::string_view str;   // the raw string value (is_string)
-    uint32_t begin = 0;     // the value's typed JSON is json[begin, end)
-    uint32_t end = 0;
+    std::string json;       // the value's typed JSON (attributes-json.md)
   };
   Slot slot[kNumPromo];
 
   void Reset() {
     for (Slot& s : slot) s.found = false;
   }
-  /// Records top-level attribute `key` whose value was rendered at json[begin, end). The last
-  /// occurrence of a key wins, as in the stored map (duplicate keys keep the last value).
-  void Note(std::string_view key, const ValueInfo& info, size_t begin, size_t end) {
+  /// Records top-level attribute `key` with value `info`, whose map value text is `map_text`.
+  void Note(std::string_view key, const ValueInfo& info, std::string_view map_text) {
     const int p = MatchPromoted(key);
-    if (p < 0) return;
-    slot[p] = {true, info.kind == ValueInfo::kString, info.str, static_cast<uint32_t>(begin),
-               static_cast<uint32_t>(end)};
+    if (p >= 0) Set(p, info, map_text);
   }
+  void Set(int p, const ValueInfo& info, std::string_view map_text);
   /// The column text of slot `p`: a string value as is, anything else as typed JSON.
-  std::string_view Text(int p, std::string_view json) const {
+  std::string_view Text(int p) const {
     const Slot& s = slot[p];
-    return s.is_string ? s.str : json.substr(s.begin, s.end - s.begin);
+    return s.is_string ? s.str : std::string_view(s.json);
   }
-  std::string_view Json(int p, std::string_view json) const {
-    return json.substr(slot[p].begin, slot[p].end - slot[p].begin);
-  }
+  std::string_view Json(int p) const { return slot[p].json; }
 };
 
 /// The identity columns of one row (user_roles as typed JSON). Views must outlive the row write.
@@ -84,9 +89,9 @@ struct Identity {
   std::string_view v[kNumIdentity] = {"", "", "", "", "[]"};
 };
 
-/// Identity from a record's captured attributes (rendered into `json`), falling back per column to
-/// `fallback` (the enclosing span's or the resource's).
-Identity ResolveIdentity(const Captures& c, std::string_view json, const Identity& fallback);
+/// Identity from a record's captured attributes, falling back per column to `fallback` (the
+/// enclosing span's or the resource's).
+Identity ResolveIdentity(const Captures& c, const Identity& fallback);
 
 /// Per-resource values shared by all rows under one Resource{Spans,Logs,Metrics}.
 struct ResourceCtx {
@@ -94,7 +99,7 @@ struct ResourceCtx {
   ResourceCtx(const ResourceCtx&) = delete;  // `identity` points into this object
   ResourceCtx& operator=(const ResourceCtx&) = delete;
 
-  std::string attrs_json;
+  table::AttrMap attrs;
   int64_t dropped = 0;
   std::string schema_url;
   std::string service_name, service_namespace, service_instance_id, service_version,
@@ -102,13 +107,14 @@ struct ResourceCtx {
   std::string identity_store[kNumIdentity];
   Identity identity;
 
-  /// Sets the promoted columns and identity fallbacks from `c` (captured over attrs_json).
+  /// Sets the promoted columns and identity fallbacks from `c` (captured over attrs).
   void Finish(const Captures& c);
 };
 
 /// Per-scope values.
 struct ScopeCtx {
-  std::string name, version, attrs_json, schema_url;
+  std::string name, version, schema_url;
+  table::AttrMap attrs;
   int64_t dropped = 0;
 };
 
@@ -223,14 +229,14 @@ void AddExemplar(std::string* out, int64_t index, const ExemplarData& e,
 bool CheckPoint(const NumberPointData& p, std::string* reason);
 bool CheckPoint(const HistPointData& p, std::string* reason);
 
-/// What the row of one data point needs besides the point: where it sits, and its rendered
-/// attributes (with their captures) and exemplars. Views into the decoder, valid for the call.
+/// What the row of one data point needs besides the point: where it sits, and its attributes
+/// (with their captures) and rendered exemplars. Views into the decoder, valid for the call.
 struct PointCtx {
   const ResourceCtx& r;
   const ScopeCtx& s;
   const MetricData& m;
   std::string_view metadata_json;
-  std::string_view attrs_json;
+  const table::AttrMap& attrs;
   const Captures& caps;
   std::string_view exemplars_json;
 };
@@ -258,26 +264,27 @@ class RowEmitter {
   /// another repeat the previous row's request-level dictionary values without comparing them.
   void ContextChanged() { ++serial_; }
 
-  /// The `*_attrs_json` arguments below are typed JSON attribute objects as the decoders render
-  /// them; the emitter stores them as map + type-letter columns (attr_map.h).
+  /// The `attrs` arguments below are attribute lists as the decoders read them (duplicate keys
+  /// included); the emitter stores them as map + type-letter columns (attr_map.h), keeping the
+  /// last value of a repeated key and counting the dropped ones.
   void EmitSpan(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span,
-                std::string_view attrs_json, const Identity& id);
+                const table::AttrMap& attrs, const Identity& id);
   void EmitEvent(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span, int64_t index,
-                 const EventData& ev, std::string_view attrs_json, const Identity& id);
+                 const EventData& ev, const table::AttrMap& attrs, const Identity& id);
   void EmitLink(const ResourceCtx& r, const ScopeCtx& s, const SpanData& span, int64_t index,
-                const LinkData& link, std::string_view attrs_json, const Identity& id);
+                const LinkData& link, const table::AttrMap& attrs, const Identity& id);
   /// `body` is the string value or the typed JSON, per `body_type`.
   void EmitLog(const ResourceCtx& r, const ScopeCtx& s, const LogData& log, std::string_view body,
-               std::string_view body_type, std::string_view attrs_json, const Identity& id);
+               std::string_view body_type, const table::AttrMap& attrs, const Identity& id);
   /// The end of every log record, in both decoders: if `ok` writes it (body rendered into
-  /// `body_json` as `body`; identity from `caps` over attrs_json, then the resource's) and counts
+  /// `body_json` as `body`; identity from `caps` over attrs, then the resource's) and counts
   /// it accepted, else counts it rejected with `reason`.
   void FinishLog(bool ok, const std::string& reason, const ResourceCtx& r, const ScopeCtx& s,
                  const LogData& log, const ValueInfo& body, std::string_view body_json,
-                 std::string_view attrs_json, const Captures& caps);
+                 const table::AttrMap& attrs, const Captures& caps);
   void EmitNumberPoint(const ResourceCtx& r, const ScopeCtx& s, const MetricData& m,
                        std::string_view metadata_json, const NumberPointData& p,
-                       std::string_view attrs_json, std::string_view exemplars_json,
+                       const table::AttrMap& attrs, std::string_view exemplars_json,
                        const Identity& id);
   /// JSON columns that do not apply to the metric type are passed as nullptr-data views and
   /// written as null.
@@ -287,7 +294,7 @@ class RowEmitter {
   };
   void EmitHistPoint(const ResourceCtx& r, const ScopeCtx& s, const MetricData& m,
                      std::string_view metadata_json, const HistPointData& p, const HistJson& j,
-                     std::string_view attrs_json, std::string_view exemplars_json,
+                     const table::AttrMap& attrs, std::string_view exemplars_json,
                      const Identity& id);
 
   /// The end of every data point, in both decoders: if `ok` writes the point (identity from its
@@ -303,10 +310,11 @@ class RowEmitter {
     if (b == nullptr) b = &result_->batches.Get(t);
     return *b;
   }
-  // Stores typed JSON attribute object `json` in map column `col` and its letters in col + 1.
-  void AppendAttrs(table::RowBatch& b, int col, std::string_view json);
-  // Converts `json` into *m (cleared first), dropping duplicate keys (counted).
-  void ToMap(std::string_view json, table::AttrMap* m);
+  // Stores attribute list `m` in map column `col` and its letters in col + 1, without its
+  // duplicate keys (counted).
+  void AppendAttrs(table::RowBatch& b, int col, const table::AttrMap& m);
+  // *out = `m` without its duplicate keys (counted).
+  void Dedup(const table::AttrMap& m, table::AttrMap* out);
   void Shared(table::RowBatch& b, const ResourceCtx& r, const ScopeCtx& s, const Identity& id,
               int64_t event_ts_ms);
   std::string_view DateOf(int64_t ms);

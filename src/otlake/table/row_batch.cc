@@ -1,6 +1,7 @@
 #include "otlake/table/row_batch.h"
 
 #include <cassert>
+#include <functional>
 #include <unordered_set>
 
 namespace otlake::table {
@@ -24,6 +25,33 @@ bool IsDictColumn(int col) {
     case kEventDate: return true;
     default: return false;
   }
+}
+
+bool AttrMap::HasDuplicateKeys() const {
+  const size_t n = size();
+  if (n < 2) return false;
+  if (n > 64) {
+    std::unordered_set<std::string_view> seen;
+    for (size_t i = 0; i < n; ++i) {
+      if (!seen.insert(key(i)).second) return true;
+    }
+    return false;
+  }
+  // Open addressing over 128 slots (entry index + 1, 0 = free): one hash per key.
+  uint8_t slot[128] = {};
+  for (size_t i = 0; i < n; ++i) {
+    const std::string_view k = key(i);
+    size_t h = std::hash<std::string_view>()(k);
+    for (;; ++h) {
+      uint8_t& s = slot[h & 127];
+      if (s == 0) {
+        s = static_cast<uint8_t>(i + 1);
+        break;
+      }
+      if (key(s - 1) == k) return true;
+    }
+  }
+  return false;
 }
 
 int64_t AttrMap::DropDuplicateKeys() {

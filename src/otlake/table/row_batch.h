@@ -62,6 +62,20 @@ struct AttrMap {
     value_ends.push_back(static_cast<int32_t>(values.size()));
     types.push_back(type);
   }
+  /// Starts an entry with key `k`: append its value text to `values` (nothing for type 'e'),
+  /// then call EndEntry. The decoders' way to write values in place.
+  std::string* BeginEntry(std::string_view k) {
+    keys.append(k.data(), k.size());
+    key_ends.push_back(static_cast<int32_t>(keys.size()));
+    return &values;
+  }
+  void EndEntry(char type) {
+    value_ends.push_back(static_cast<int32_t>(values.size()));
+    types.push_back(type);
+  }
+  /// True if some key appears more than once (one hash per key; what DropDuplicateKeys would
+  /// remove something for).
+  bool HasDuplicateKeys() const;
   /// Removes every entry whose key appears again later in the list (the last value of a key
   /// wins, at its position); returns how many were removed. OTLP forbids duplicate keys, and a
   /// map with repeated keys breaks DuckDB and Spark.
