@@ -121,13 +121,14 @@ std::string StrAt(const query::ResultSet& rs, size_t r, int col) {
   return v ? *v : std::string();
 }
 
-query::ResultSet Subset(const query::ResultSet& rs, const std::vector<size_t>& rows) {
+// The rows `rows` of `rs`, moved out of it (each row goes to one object, rendered once).
+query::ResultSet Take(query::ResultSet& rs, const std::vector<size_t>& rows) {
   query::ResultSet out;
   out.table = rs.table;
   out.columns = rs.columns;
   out.kinds = rs.kinds;
   out.rows.reserve(rows.size());
-  for (size_t r : rows) out.rows.push_back(rs.rows[r]);
+  for (size_t r : rows) out.rows.push_back(std::move(rs.rows[r]));
   return out;
 }
 
@@ -136,12 +137,33 @@ void SortRows(const query::ResultSet& rs, std::vector<size_t>* rows) {
   std::sort(rows->begin(), rows->end(), [&](size_t a, size_t b) { return rs.rows[a] < rs.rows[b]; });
 }
 
-// Rows split into `k` consecutive parts of (nearly) equal size; part `j`.
-std::vector<size_t> Part(const std::vector<size_t>& rows, int64_t k, int64_t j) {
-  const size_t n = rows.size();
-  const size_t from = static_cast<size_t>(static_cast<int64_t>(n) * j / k);
-  const size_t to = static_cast<size_t>(static_cast<int64_t>(n) * (j + 1) / k);
-  return std::vector<size_t>(rows.begin() + static_cast<std::ptrdiff_t>(from), rows.begin() + static_cast<std::ptrdiff_t>(to));
+// About the bytes a row takes in a request: its text cells' lengths, 8 per other cell.
+int64_t Weight(const query::ResultSet& rs, size_t r) {
+  int64_t w = 0;
+  for (const query::Cell& c : rs.rows[r]) {
+    const auto* s = std::get_if<std::string>(&c);
+    w += s ? static_cast<int64_t>(s->size()) : 8;
+  }
+  return w;
+}
+
+// Consecutive runs of `n` items whose weights add up to about `max` each (at least one item):
+// the object boundaries, a function of the rows alone so the same rows give the same objects.
+std::vector<std::pair<size_t, size_t>> Cut(size_t n, const std::function<int64_t(size_t)>& weight, int64_t max) {
+  std::vector<std::pair<size_t, size_t>> parts;
+  size_t from = 0;
+  int64_t sum = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t w = weight(i);
+    if (i > from && sum + w > max) {
+      parts.emplace_back(from, i);
+      from = i;
+      sum = 0;
+    }
+    sum += w;
+  }
+  if (n > from) parts.emplace_back(from, n);
+  return parts;
 }
 
 class Backfill {
@@ -182,22 +204,14 @@ class Backfill {
     return out;
   }
 
-  // Writes one period's objects for `signal`: render(k, j) gives part j of k as OTLP/JSON.
-  Status WritePeriod(Signal signal, const Period& p, int64_t rows,
-                     const std::function<Result<std::string>(int64_t, int64_t)>& render) {
+  // Writes one period's objects for `signal`: render(j) gives object j of `n` as OTLP/JSON.
+  Status WritePeriod(Signal signal, const Period& p, int64_t n, const std::function<Result<std::string>(int64_t)>& render) {
     const auto osig = static_cast<otlp::Signal>(signal);
-    OTLAKE_ASSIGN_OR_RAISE(std::string json, render(1, 0));
-    OTLAKE_ASSIGN_OR_RAISE(std::string proto, otlp::OtlpJsonToProtobuf(osig, json));
-    int64_t k = 1;
-    if (static_cast<int64_t>(proto.size()) > o_.max_object_bytes && rows > 1) {
-      k = std::min<int64_t>(rows, (static_cast<int64_t>(proto.size()) + o_.max_object_bytes - 1) / o_.max_object_bytes);
-    }
     const int64_t start_ms = p.start / 1000000, end_ms = p.end / 1000000;
-    for (int64_t j = 0; j < k; ++j) {
-      if (k > 1) {
-        OTLAKE_ASSIGN_OR_RAISE(json, render(k, j));
-        OTLAKE_ASSIGN_OR_RAISE(proto, otlp::OtlpJsonToProtobuf(osig, json));
-      }
+    for (int64_t j = 0; j < n; ++j) {
+      OTLAKE_ASSIGN_OR_RAISE(std::string json, render(j));
+      OTLAKE_ASSIGN_OR_RAISE(std::string proto, otlp::OtlpJsonToProtobuf(osig, json));
+      json = std::string();
       OTLAKE_ASSIGN_OR_RAISE(std::string body,
                              MarshalObject(signal, proto, o_.layout.marshaler, o_.layout.compression, o_.compression_level));
       const std::string key = layout_.Key(p.start, signal, BackfillUuid(o_.salt, signal, start_ms, end_ms, j));
@@ -207,7 +221,7 @@ class Backfill {
       report_.keys.push_back(key);
     }
     // Objects with later indexes are left from a run over more rows: this run replaces them.
-    for (int64_t j = k;; ++j) {
+    for (int64_t j = n;; ++j) {
       const std::string path =
           o_.bucket + "/" + layout_.Key(p.start, signal, BackfillUuid(o_.salt, signal, start_ms, end_ms, j));
       auto info = o_.fs->GetFileInfo(path);
@@ -262,25 +276,52 @@ class Backfill {
     };
     const auto events_of = by_span(events, "event_index");
     const auto links_of = by_span(links, "link_index");
+    std::vector<bool> event_taken(events.rows.size()), link_taken(links.rows.size());
     const int tcol = Col(spans, "trace_id"), scol = Col(spans, "span_id");
     OTLAKE_ASSIGN_OR_RAISE(auto periods, ByPeriod(spans));
     for (auto& [start, pr] : periods) {
       std::vector<size_t>& rows = pr.second;
       SortRows(spans, &rows);
-      auto render = [&](int64_t k, int64_t j) -> Result<std::string> {
-        query::Trace tr;
-        std::vector<size_t> part = Part(rows, k, j), ev, lk;
-        for (size_t r : part) {
-          const SpanKey key{StrAt(spans, r, tcol), StrAt(spans, r, scol)};
-          if (auto it = events_of.find(key); it != events_of.end()) ev.insert(ev.end(), it->second.begin(), it->second.end());
-          if (auto it = links_of.find(key); it != links_of.end()) lk.insert(lk.end(), it->second.begin(), it->second.end());
+      // Each span with its events and links (an event or link goes with the first span of its id).
+      std::vector<std::vector<size_t>> ev(rows.size()), lk(rows.size());
+      for (size_t i = 0; i < rows.size(); ++i) {
+        const SpanKey key{StrAt(spans, rows[i], tcol), StrAt(spans, rows[i], scol)};
+        auto claim = [&](const auto& index, std::vector<bool>& taken, std::vector<size_t>* out) {
+          if (auto it = index.find(key); it != index.end()) {
+            for (size_t r : it->second) {
+              if (!taken[r]) {
+                taken[r] = true;
+                out->push_back(r);
+              }
+            }
+          }
+        };
+        claim(events_of, event_taken, &ev[i]);
+        claim(links_of, link_taken, &lk[i]);
+      }
+      const auto parts = Cut(
+          rows.size(),
+          [&](size_t i) {
+            int64_t w = Weight(spans, rows[i]);
+            for (size_t r : ev[i]) w += Weight(events, r);
+            for (size_t r : lk[i]) w += Weight(links, r);
+            return w;
+          },
+          o_.max_object_bytes);
+      auto render = [&](int64_t j) -> Result<std::string> {
+        std::vector<size_t> part, pe, pl;
+        for (size_t i = parts[j].first; i < parts[j].second; ++i) {
+          part.push_back(rows[i]);
+          pe.insert(pe.end(), ev[i].begin(), ev[i].end());
+          pl.insert(pl.end(), lk[i].begin(), lk[i].end());
         }
-        tr.spans = Subset(spans, part);
-        tr.events = Subset(events, ev);
-        tr.links = Subset(links, lk);
+        query::Trace tr;
+        tr.spans = Take(spans, part);
+        tr.events = Take(events, pe);
+        tr.links = Take(links, pl);
         return query::TraceToOtlpJson(tr);
       };
-      OTLAKE_RETURN_NOT_OK(WritePeriod(Signal::kTraces, pr.first, static_cast<int64_t>(rows.size()), render));
+      OTLAKE_RETURN_NOT_OK(WritePeriod(Signal::kTraces, pr.first, static_cast<int64_t>(parts.size()), render));
       report_.spans += static_cast<int64_t>(rows.size());
       report_.records += static_cast<int64_t>(rows.size());
     }
@@ -293,8 +334,13 @@ class Backfill {
     for (auto& [start, pr] : periods) {
       std::vector<size_t>& rows = pr.second;
       SortRows(logs, &rows);
-      auto render = [&](int64_t k, int64_t j) { return query::LogsToOtlpJson(Subset(logs, Part(rows, k, j))); };
-      OTLAKE_RETURN_NOT_OK(WritePeriod(Signal::kLogs, pr.first, static_cast<int64_t>(rows.size()), render));
+      const auto parts = Cut(rows.size(), [&](size_t i) { return Weight(logs, rows[i]); }, o_.max_object_bytes);
+      auto render = [&](int64_t j) {
+        return query::LogsToOtlpJson(
+            Take(logs, std::vector<size_t>(rows.begin() + static_cast<std::ptrdiff_t>(parts[j].first),
+                                           rows.begin() + static_cast<std::ptrdiff_t>(parts[j].second))));
+      };
+      OTLAKE_RETURN_NOT_OK(WritePeriod(Signal::kLogs, pr.first, static_cast<int64_t>(parts.size()), render));
       report_.logs += static_cast<int64_t>(rows.size());
       report_.records += static_cast<int64_t>(rows.size());
     }
@@ -316,10 +362,20 @@ class Backfill {
       SortRows(points, &prow);
       SortRows(hist, &hrow);
       const int64_t n = static_cast<int64_t>(prow.size() + hrow.size());
-      auto render = [&](int64_t k, int64_t j) {
-        return query::MetricsToOtlpJson(Subset(points, Part(prow, k, j)), Subset(hist, Part(hrow, k, j)));
+      // Number points first, then histogram-like ones, cut by weight.
+      auto at = [&](size_t i) -> std::pair<query::ResultSet*, size_t> {
+        return i < prow.size() ? std::make_pair(&points, prow[i]) : std::make_pair(&hist, hrow[i - prow.size()]);
       };
-      OTLAKE_RETURN_NOT_OK(WritePeriod(Signal::kMetrics, period, n, render));
+      const auto parts = Cut(
+          static_cast<size_t>(n), [&](size_t i) { return Weight(*at(i).first, at(i).second); }, o_.max_object_bytes);
+      auto render = [&](int64_t j) {
+        std::vector<size_t> pp_rows, hp_rows;
+        for (size_t i = parts[j].first; i < parts[j].second; ++i) {
+          (at(i).first == &points ? pp_rows : hp_rows).push_back(at(i).second);
+        }
+        return query::MetricsToOtlpJson(Take(points, pp_rows), Take(hist, hp_rows));
+      };
+      OTLAKE_RETURN_NOT_OK(WritePeriod(Signal::kMetrics, period, static_cast<int64_t>(parts.size()), render));
       report_.points += n;
       report_.records += n;
     }

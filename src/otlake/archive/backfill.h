@@ -13,8 +13,10 @@
 //   (key time = the period's start), each an Export*ServiceRequest rendered from the rows by the
 //   query module's OTLP converters (TraceToOtlpJson, LogsToOtlpJson, MetricsToOtlpJson),
 //   transcoded to protobuf and marshalled/compressed by the writer's MarshalObject with its
-//   Content-Encoding. A period's records are sorted canonically and cut into
-//   ceil(bytes / max_object_bytes) objects of equal record counts.
+//   Content-Encoding. A period's records are sorted canonically and cut into consecutive runs
+//   whose stored size (text cells' bytes, 8 per other cell; a span with its events and links)
+//   adds up to about max_object_bytes each -- a function of the rows, so the same rows give the
+//   same objects.
 // - Keys: the layout's key with a UUIDv7 whose time is the period start and whose other bits
 //   derive from (backfill salt, signal, period start and end, object index) -- never an LSN range,
 //   so they cannot equal a live writer key. The same window over the same lake content writes the
