@@ -83,3 +83,28 @@ if [[ " $* " == *" --spark "* ]]; then
       mvn -q dependency:get -Dartifact=io.delta:$a:4.0.0
   done
 fi
+
+# OTLP/gRPC clients for test/integration/test_grpc_clients.py, built from the Go module proxy into
+# .tools/bin: telemetrygen (~2 min, 120 CPU-s, from empty Go caches); with --collector also a
+# Collector (otlp receiver, batch processor, otlp_grpc exporter) built by the Collector's builder
+# from test/integration/collector/manifest.yaml (~4.5 min, 250 CPU-s more, so its tests are slow
+# ones: OTLAKE_SLOW=1). Rebuilt when a version or the manifest changes.
+TELEMETRYGEN_VERSION=v0.161.0
+OCB_VERSION=v0.165.0
+GO=$(command -v go || echo /usr/local/go/bin/go)
+if [ "$(cat .tools/telemetrygen.version 2>/dev/null)" != "$TELEMETRYGEN_VERSION" ] || [ ! -x .tools/bin/telemetrygen ]; then
+  echo "install-deps: building telemetrygen $TELEMETRYGEN_VERSION with $GO"
+  GOBIN="$PWD/.tools/bin" "$GO" install \
+    "github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@$TELEMETRYGEN_VERSION"
+  echo "$TELEMETRYGEN_VERSION" > .tools/telemetrygen.version
+fi
+if [[ " $* " == *" --collector "* ]]; then
+  want="$OCB_VERSION $(sha256sum test/integration/collector/manifest.yaml | cut -d' ' -f1)"
+  if [ "$(cat .tools/otelcol-otlake.version 2>/dev/null)" != "$want" ] || [ ! -x .tools/bin/otelcol-otlake ]; then
+    echo "install-deps: building the Collector's builder $OCB_VERSION and otelcol-otlake with $GO"
+    GOBIN="$PWD/.tools/bin" "$GO" install "go.opentelemetry.io/collector/cmd/builder@$OCB_VERSION"
+    .tools/bin/builder --config test/integration/collector/manifest.yaml
+    mv .tools/otelcol-build/otelcol-otlake .tools/bin/otelcol-otlake
+    echo "$want" > .tools/otelcol-otlake.version
+  fi
+fi
