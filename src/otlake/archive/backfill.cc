@@ -72,21 +72,35 @@ Result<Period> PeriodOf(const KeyLayoutOptions& lo, Step step, int64_t t) {
                          lo.s3_partition_format, "'");
 }
 
-// Every row of `table` whose event_ts (ms) is in [from_ms, to_ms], oldest first.
-Result<query::ResultSet> ReadAll(query::QueryEngine* engine, table::TableId table, int64_t from_ms, int64_t to_ms) {
+// Calls fn with each page of the rows of `table` whose event_ts (ms) is in [from_ms, to_ms],
+// oldest first. fn may move the rows out of the page.
+Status ForEachPage(query::QueryEngine* engine, table::TableId table, int64_t from_ms, int64_t to_ms,
+                   const std::function<Status(query::ResultSet&)>& fn) {
   query::Query q;
   q.table = table;
   q.time_ms_from = from_ms;
   q.time_ms_to = to_ms;
   q.ascending = true;
-  q.max_rows = engine->limits().max_rows;
-  query::ResultSet all;
-  bool first = true;
+  q.max_rows = std::min<int64_t>(engine->limits().max_rows, 20000);
   for (;;) {
     OTLAKE_ASSIGN_OR_RAISE(query::ResultSet rs, engine->Run(q));
     if (!rs.warnings.empty()) {
       return Status::IOError("lake: ", rs.warnings.front(), " (configure S3 as for otlake view)");
     }
+    const std::string cursor = rs.next_cursor;
+    OTLAKE_RETURN_NOT_OK(fn(rs));
+    if (cursor.empty()) return Status::OK();
+    const size_t us = cursor.find('_');
+    q.after_ts = std::stoll(cursor.substr(0, us));
+    q.after_skip = std::stoll(cursor.substr(us + 1));
+  }
+}
+
+// Every row of `table` whose event_ts (ms) is in [from_ms, to_ms], oldest first.
+Result<query::ResultSet> ReadAll(query::QueryEngine* engine, table::TableId table, int64_t from_ms, int64_t to_ms) {
+  query::ResultSet all;
+  bool first = true;
+  OTLAKE_RETURN_NOT_OK(ForEachPage(engine, table, from_ms, to_ms, [&](query::ResultSet& rs) {
     if (first) {
       all.table = rs.table;
       all.columns = rs.columns;
@@ -94,11 +108,8 @@ Result<query::ResultSet> ReadAll(query::QueryEngine* engine, table::TableId tabl
       first = false;
     }
     for (auto& row : rs.rows) all.rows.push_back(std::move(row));
-    if (rs.next_cursor.empty()) break;
-    const size_t us = rs.next_cursor.find('_');
-    q.after_ts = std::stoll(rs.next_cursor.substr(0, us));
-    q.after_skip = std::stoll(rs.next_cursor.substr(us + 1));
-  }
+    return Status::OK();
+  }));
   return all;
 }
 
@@ -121,22 +132,6 @@ std::string StrAt(const query::ResultSet& rs, size_t r, int col) {
   return v ? *v : std::string();
 }
 
-// The rows `rows` of `rs`, moved out of it (each row goes to one object, rendered once).
-query::ResultSet Take(query::ResultSet& rs, const std::vector<size_t>& rows) {
-  query::ResultSet out;
-  out.table = rs.table;
-  out.columns = rs.columns;
-  out.kinds = rs.kinds;
-  out.rows.reserve(rows.size());
-  for (size_t r : rows) out.rows.push_back(std::move(rs.rows[r]));
-  return out;
-}
-
-// Canonical order: whole rows compared cell by cell (the same content gives the same objects).
-void SortRows(const query::ResultSet& rs, std::vector<size_t>* rows) {
-  std::sort(rows->begin(), rows->end(), [&](size_t a, size_t b) { return rs.rows[a] < rs.rows[b]; });
-}
-
 // About the bytes a row takes in a request: its text cells' lengths, 8 per other cell.
 int64_t Weight(const query::ResultSet& rs, size_t r) {
   int64_t w = 0;
@@ -145,25 +140,6 @@ int64_t Weight(const query::ResultSet& rs, size_t r) {
     w += s ? static_cast<int64_t>(s->size()) : 8;
   }
   return w;
-}
-
-// Consecutive runs of `n` items whose weights add up to about `max` each (at least one item):
-// the object boundaries, a function of the rows alone so the same rows give the same objects.
-std::vector<std::pair<size_t, size_t>> Cut(size_t n, const std::function<int64_t(size_t)>& weight, int64_t max) {
-  std::vector<std::pair<size_t, size_t>> parts;
-  size_t from = 0;
-  int64_t sum = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const int64_t w = weight(i);
-    if (i > from && sum + w > max) {
-      parts.emplace_back(from, i);
-      from = i;
-      sum = 0;
-    }
-    sum += w;
-  }
-  if (n > from) parts.emplace_back(from, n);
-  return parts;
 }
 
 class Backfill {
@@ -176,64 +152,185 @@ class Backfill {
 
   BackfillReport& report() { return report_; }
 
+  // Writes the records of [from, to) (whole partitions), then removes the objects an earlier run
+  // left beyond this run's last index of each period written.
   Status Slice(int64_t from, int64_t to) {
     const int64_t from_ms = from / 1000000, to_ms = to / 1000000 - 1;
     for (Signal s : o_.signals) {
-      if (s == Signal::kTraces) OTLAKE_RETURN_NOT_OK(Traces(from_ms, to_ms));
-      if (s == Signal::kLogs) OTLAKE_RETURN_NOT_OK(Logs(from_ms, to_ms));
-      if (s == Signal::kMetrics) OTLAKE_RETURN_NOT_OK(Metrics(from_ms, to_ms));
+      if (s == Signal::kTraces) {
+        OTLAKE_RETURN_NOT_OK(Stream(table::TableId::kSpans, from_ms, to_ms, [&](query::ResultSet&& spans, const Period& p) {
+          return TraceObject(std::move(spans), p);
+        }));
+      }
+      if (s == Signal::kLogs) {
+        OTLAKE_RETURN_NOT_OK(Stream(table::TableId::kLogs, from_ms, to_ms, [&](query::ResultSet&& logs, const Period& p) {
+          const int64_t n = static_cast<int64_t>(logs.rows.size());
+          SortAll(&logs);
+          OTLAKE_ASSIGN_OR_RAISE(std::string json, query::LogsToOtlpJson(logs));
+          report_.logs += n;
+          report_.records += n;
+          return WriteObject(Signal::kLogs, p, std::move(json));
+        }));
+      }
+      if (s == Signal::kMetrics) {
+        const query::ResultSet empty_points = EmptyOf(table::TableId::kMetricsPoints);
+        const query::ResultSet empty_hist = EmptyOf(table::TableId::kMetricsHist);
+        for (table::TableId t : {table::TableId::kMetricsPoints, table::TableId::kMetricsHist}) {
+          OTLAKE_RETURN_NOT_OK(Stream(t, from_ms, to_ms, [&](query::ResultSet&& points, const Period& p) {
+            const int64_t n = static_cast<int64_t>(points.rows.size());
+            SortAll(&points);
+            auto json = t == table::TableId::kMetricsPoints ? query::MetricsToOtlpJson(points, empty_hist)
+                                                             : query::MetricsToOtlpJson(empty_points, points);
+            if (!json.ok()) return json.status();
+            report_.points += n;
+            report_.records += n;
+            return WriteObject(Signal::kMetrics, p, std::move(*json));
+          }));
+        }
+      }
+    }
+    for (int s = 0; s < 3; ++s) {
+      for (const auto& [start, next] : next_index_[s]) {
+        OTLAKE_RETURN_NOT_OK(RemoveLeftovers(static_cast<Signal>(s), periods_.at(start), next));
+      }
+      next_index_[s].clear();
     }
     return Status::OK();
   }
 
  private:
-  // Rows of `rs` by the partition period of their event_ts, in time order.
-  Result<std::map<int64_t, std::pair<Period, std::vector<size_t>>>> ByPeriod(const query::ResultSet& rs) {
-    std::map<int64_t, std::pair<Period, std::vector<size_t>>> out;
-    const int ts = Col(rs, "event_ts");
-    Period cur{1, 0};
-    for (size_t r = 0; r < rs.rows.size(); ++r) {
-      const int64_t t = IntAt(rs, r, ts) * 1000000;
-      if (t < cur.start || t >= cur.end) {
-        OTLAKE_ASSIGN_OR_RAISE(cur, PeriodOf(o_.layout, step_, t));
-      }
-      auto& slot = out[cur.start];
-      slot.first = cur;
-      slot.second.push_back(r);
-    }
-    return out;
+  static query::ResultSet EmptyOf(table::TableId t) {
+    query::ResultSet rs;
+    rs.table = t;
+    return rs;  // no columns: the converters read no cell of an empty set
   }
 
-  // Writes one period's objects for `signal`: render(j) gives object j of `n` as OTLP/JSON.
-  Status WritePeriod(Signal signal, const Period& p, int64_t n, const std::function<Result<std::string>(int64_t)>& render) {
-    const auto osig = static_cast<otlp::Signal>(signal);
-    const int64_t start_ms = p.start / 1000000, end_ms = p.end / 1000000;
-    for (int64_t j = 0; j < n; ++j) {
-      OTLAKE_ASSIGN_OR_RAISE(std::string json, render(j));
-      OTLAKE_ASSIGN_OR_RAISE(std::string proto, otlp::OtlpJsonToProtobuf(osig, json));
-      json = std::string();
-      OTLAKE_ASSIGN_OR_RAISE(std::string body,
-                             MarshalObject(signal, proto, o_.layout.marshaler, o_.layout.compression, o_.compression_level));
-      const std::string key = layout_.Key(p.start, signal, BackfillUuid(o_.salt, signal, start_ms, end_ms, j));
-      OTLAKE_RETURN_NOT_OK(Put(key, body));
-      ++report_.objects;
-      report_.bytes += static_cast<int64_t>(body.size());
-      report_.keys.push_back(key);
+  static void SortAll(query::ResultSet* rs) { std::sort(rs->rows.begin(), rs->rows.end()); }
+
+  // Streams the rows of `table` with event_ts in [from_ms, to_ms] (oldest first, a page at a
+  // time) into objects: a new object starts at each partition period, and once the rows held
+  // weigh max_object_bytes at the next change of event_ts -- rows of one event_ts are never split,
+  // so the cuts depend on the rows alone, not on the order of equal timestamps.
+  Status Stream(table::TableId table, int64_t from_ms, int64_t to_ms,
+                const std::function<Status(query::ResultSet&&, const Period&)>& object) {
+    query::ResultSet buf;
+    Period cur{1, 0};
+    int64_t weight = 0, last_ts = 0;
+    int ts_col = -1;
+    auto flush = [&]() -> Status {
+      if (buf.rows.empty()) return Status::OK();
+      query::ResultSet out;
+      out.table = buf.table;
+      out.columns = buf.columns;
+      out.kinds = buf.kinds;
+      std::swap(out.rows, buf.rows);
+      weight = 0;
+      return object(std::move(out), cur);
+    };
+    OTLAKE_RETURN_NOT_OK(ForEachPage(engine_, table, from_ms, to_ms, [&](query::ResultSet& page) -> Status {
+      if (ts_col < 0) {
+        buf.table = page.table;
+        buf.columns = page.columns;
+        buf.kinds = page.kinds;
+        ts_col = Col(page, "event_ts");
+      }
+      for (size_t r = 0; r < page.rows.size(); ++r) {
+        const int64_t ts = IntAt(page, r, ts_col);
+        const int64_t t = ts * 1000000;
+        if (t < cur.start || t >= cur.end) {
+          OTLAKE_RETURN_NOT_OK(flush());
+          OTLAKE_ASSIGN_OR_RAISE(cur, PeriodOf(o_.layout, step_, t));
+        } else if (weight >= o_.max_object_bytes && ts != last_ts) {
+          OTLAKE_RETURN_NOT_OK(flush());
+        }
+        weight += Weight(page, r);
+        last_ts = ts;
+        buf.rows.push_back(std::move(page.rows[r]));
+      }
+      return Status::OK();
+    }));
+    return flush();
+  }
+
+  // One object of spans with their events and links.
+  Status TraceObject(query::ResultSet&& spans, const Period& p) {
+    SortAll(&spans);
+    const int st = Col(spans, "start_time_unix_nano"), en = Col(spans, "end_time_unix_nano");
+    const int ts = Col(spans, "event_ts"), tcol = Col(spans, "trace_id"), scol = Col(spans, "span_id");
+    int64_t lo = INT64_MAX, hi = INT64_MIN, ts_lo = INT64_MAX, ts_hi = INT64_MIN;
+    for (size_t r = 0; r < spans.rows.size(); ++r) {
+      lo = std::min(lo, IntAt(spans, r, st) / 1000000);
+      hi = std::max(hi, std::max(IntAt(spans, r, en), IntAt(spans, r, st)) / 1000000);
+      ts_lo = std::min(ts_lo, IntAt(spans, r, ts));
+      ts_hi = std::max(ts_hi, IntAt(spans, r, ts));
     }
-    // Objects with later indexes are left from a run over more rows: this run replaces them.
-    for (int64_t j = n;; ++j) {
-      const std::string path =
-          o_.bucket + "/" + layout_.Key(p.start, signal, BackfillUuid(o_.salt, signal, start_ms, end_ms, j));
+    // Links are filed at their span's start (the same event_ts); events at their own time:
+    // looked for within a minute around the spans' [start, end].
+    OTLAKE_ASSIGN_OR_RAISE(query::ResultSet links, ReadAll(engine_, table::TableId::kSpanLinks, ts_lo, ts_hi));
+    OTLAKE_ASSIGN_OR_RAISE(query::ResultSet events,
+                           ReadAll(engine_, table::TableId::kSpanEvents, lo - 60000, hi + 60000));
+    using SpanKey = std::pair<std::string, std::string>;
+    std::set<SpanKey> keys;
+    for (size_t r = 0; r < spans.rows.size(); ++r) keys.insert({StrAt(spans, r, tcol), StrAt(spans, r, scol)});
+    // Only this object's spans' rows, each once, in index order.
+    auto own = [&](query::ResultSet* rs, const char* index_col) {
+      const int t = Col(*rs, "trace_id"), s = Col(*rs, "span_id"), ix = Col(*rs, index_col);
+      std::vector<std::vector<query::Cell>> kept;
+      for (size_t r = 0; r < rs->rows.size(); ++r) {
+        if (keys.count({StrAt(*rs, r, t), StrAt(*rs, r, s)})) kept.push_back(std::move(rs->rows[r]));
+      }
+      std::sort(kept.begin(), kept.end(), [&](const auto& a, const auto& b) {
+        if (a[t] != b[t]) return a[t] < b[t];
+        if (a[s] != b[s]) return a[s] < b[s];
+        if (a[ix] != b[ix]) return a[ix] < b[ix];
+        return a < b;
+      });
+      rs->rows = std::move(kept);
+    };
+    own(&events, "event_index");
+    own(&links, "link_index");
+    const int64_t n = static_cast<int64_t>(spans.rows.size());
+    query::Trace tr;
+    tr.spans = std::move(spans);
+    tr.events = std::move(events);
+    tr.links = std::move(links);
+    OTLAKE_ASSIGN_OR_RAISE(std::string json, query::TraceToOtlpJson(tr));
+    report_.spans += n;
+    report_.records += n;
+    return WriteObject(Signal::kTraces, p, std::move(json));
+  }
+
+  // Writes object <next index of (signal, period)> from its OTLP/JSON request.
+  Status WriteObject(Signal signal, const Period& p, std::string json) {
+    OTLAKE_ASSIGN_OR_RAISE(std::string proto, otlp::OtlpJsonToProtobuf(static_cast<otlp::Signal>(signal), json));
+    json = std::string();
+    OTLAKE_ASSIGN_OR_RAISE(std::string body,
+                           MarshalObject(signal, proto, o_.layout.marshaler, o_.layout.compression, o_.compression_level));
+    int64_t& index = next_index_[static_cast<int>(signal)][p.start];
+    const std::string key =
+        layout_.Key(p.start, signal, BackfillUuid(o_.salt, signal, p.start / 1000000, p.end / 1000000, index));
+    OTLAKE_RETURN_NOT_OK(Put(key, body));
+    ++index;
+    ++report_.objects;
+    report_.bytes += static_cast<int64_t>(body.size());
+    report_.keys.push_back(key);
+    periods_[p.start] = p;
+    report_.partitions = static_cast<int64_t>(periods_.size());
+    return Status::OK();
+  }
+
+  // Objects of (signal, period) from index `next` on are left from a run over more rows.
+  Status RemoveLeftovers(Signal signal, const Period& p, int64_t next) {
+    for (int64_t j = next;; ++j) {
+      const std::string path = o_.bucket + "/" +
+                               layout_.Key(p.start, signal, BackfillUuid(o_.salt, signal, p.start / 1000000, p.end / 1000000, j));
       auto info = o_.fs->GetFileInfo(path);
       if (!info.ok()) return Status::IOError("archive backfill: cannot check ", path, ": ", info.status().message());
-      if (info->type() != arrow::fs::FileType::File) break;
+      if (info->type() != arrow::fs::FileType::File) return Status::OK();
       Status st = o_.fs->DeleteFile(path);
       if (!st.ok()) return Status::IOError("archive backfill: cannot delete ", path, ": ", st.message());
       ++report_.objects_removed;
     }
-    periods_.insert(p.start);
-    report_.partitions = static_cast<int64_t>(periods_.size());
-    return Status::OK();
   }
 
   Status Put(const std::string& key, const std::string& body) {
@@ -251,143 +348,13 @@ class Backfill {
     return Status::OK();
   }
 
-  Status Traces(int64_t from_ms, int64_t to_ms) {
-    OTLAKE_ASSIGN_OR_RAISE(query::ResultSet spans, ReadAll(engine_, table::TableId::kSpans, from_ms, to_ms));
-    if (spans.rows.empty()) return Status::OK();
-    OTLAKE_ASSIGN_OR_RAISE(query::ResultSet links, ReadAll(engine_, table::TableId::kSpanLinks, from_ms, to_ms));
-    // Events have their own time: look within a minute around the spans' [start, end].
-    const int st = Col(spans, "start_time_unix_nano"), en = Col(spans, "end_time_unix_nano");
-    int64_t lo = INT64_MAX, hi = INT64_MIN;
-    for (size_t r = 0; r < spans.rows.size(); ++r) {
-      lo = std::min(lo, IntAt(spans, r, st) / 1000000);
-      hi = std::max(hi, std::max(IntAt(spans, r, en), IntAt(spans, r, st)) / 1000000);
-    }
-    OTLAKE_ASSIGN_OR_RAISE(query::ResultSet events,
-                           ReadAll(engine_, table::TableId::kSpanEvents, lo - 60000, hi + 60000));
-    using SpanKey = std::pair<std::string, std::string>;
-    auto by_span = [](const query::ResultSet& rs, const char* index_col) {
-      std::map<SpanKey, std::vector<size_t>> m;
-      const int t = Col(rs, "trace_id"), s = Col(rs, "span_id"), ix = Col(rs, index_col);
-      for (size_t r = 0; r < rs.rows.size(); ++r) m[{StrAt(rs, r, t), StrAt(rs, r, s)}].push_back(r);
-      for (auto& [k, v] : m) {
-        std::sort(v.begin(), v.end(), [&](size_t a, size_t b) { return IntAt(rs, a, ix) < IntAt(rs, b, ix); });
-      }
-      return m;
-    };
-    const auto events_of = by_span(events, "event_index");
-    const auto links_of = by_span(links, "link_index");
-    std::vector<bool> event_taken(events.rows.size()), link_taken(links.rows.size());
-    const int tcol = Col(spans, "trace_id"), scol = Col(spans, "span_id");
-    OTLAKE_ASSIGN_OR_RAISE(auto periods, ByPeriod(spans));
-    for (auto& [start, pr] : periods) {
-      std::vector<size_t>& rows = pr.second;
-      SortRows(spans, &rows);
-      // Each span with its events and links (an event or link goes with the first span of its id).
-      std::vector<std::vector<size_t>> ev(rows.size()), lk(rows.size());
-      for (size_t i = 0; i < rows.size(); ++i) {
-        const SpanKey key{StrAt(spans, rows[i], tcol), StrAt(spans, rows[i], scol)};
-        auto claim = [&](const auto& index, std::vector<bool>& taken, std::vector<size_t>* out) {
-          if (auto it = index.find(key); it != index.end()) {
-            for (size_t r : it->second) {
-              if (!taken[r]) {
-                taken[r] = true;
-                out->push_back(r);
-              }
-            }
-          }
-        };
-        claim(events_of, event_taken, &ev[i]);
-        claim(links_of, link_taken, &lk[i]);
-      }
-      const auto parts = Cut(
-          rows.size(),
-          [&](size_t i) {
-            int64_t w = Weight(spans, rows[i]);
-            for (size_t r : ev[i]) w += Weight(events, r);
-            for (size_t r : lk[i]) w += Weight(links, r);
-            return w;
-          },
-          o_.max_object_bytes);
-      auto render = [&](int64_t j) -> Result<std::string> {
-        std::vector<size_t> part, pe, pl;
-        for (size_t i = parts[j].first; i < parts[j].second; ++i) {
-          part.push_back(rows[i]);
-          pe.insert(pe.end(), ev[i].begin(), ev[i].end());
-          pl.insert(pl.end(), lk[i].begin(), lk[i].end());
-        }
-        query::Trace tr;
-        tr.spans = Take(spans, part);
-        tr.events = Take(events, pe);
-        tr.links = Take(links, pl);
-        return query::TraceToOtlpJson(tr);
-      };
-      OTLAKE_RETURN_NOT_OK(WritePeriod(Signal::kTraces, pr.first, static_cast<int64_t>(parts.size()), render));
-      report_.spans += static_cast<int64_t>(rows.size());
-      report_.records += static_cast<int64_t>(rows.size());
-    }
-    return Status::OK();
-  }
-
-  Status Logs(int64_t from_ms, int64_t to_ms) {
-    OTLAKE_ASSIGN_OR_RAISE(query::ResultSet logs, ReadAll(engine_, table::TableId::kLogs, from_ms, to_ms));
-    OTLAKE_ASSIGN_OR_RAISE(auto periods, ByPeriod(logs));
-    for (auto& [start, pr] : periods) {
-      std::vector<size_t>& rows = pr.second;
-      SortRows(logs, &rows);
-      const auto parts = Cut(rows.size(), [&](size_t i) { return Weight(logs, rows[i]); }, o_.max_object_bytes);
-      auto render = [&](int64_t j) {
-        return query::LogsToOtlpJson(
-            Take(logs, std::vector<size_t>(rows.begin() + static_cast<std::ptrdiff_t>(parts[j].first),
-                                           rows.begin() + static_cast<std::ptrdiff_t>(parts[j].second))));
-      };
-      OTLAKE_RETURN_NOT_OK(WritePeriod(Signal::kLogs, pr.first, static_cast<int64_t>(parts.size()), render));
-      report_.logs += static_cast<int64_t>(rows.size());
-      report_.records += static_cast<int64_t>(rows.size());
-    }
-    return Status::OK();
-  }
-
-  Status Metrics(int64_t from_ms, int64_t to_ms) {
-    OTLAKE_ASSIGN_OR_RAISE(query::ResultSet points, ReadAll(engine_, table::TableId::kMetricsPoints, from_ms, to_ms));
-    OTLAKE_ASSIGN_OR_RAISE(query::ResultSet hist, ReadAll(engine_, table::TableId::kMetricsHist, from_ms, to_ms));
-    OTLAKE_ASSIGN_OR_RAISE(auto pp, ByPeriod(points));
-    OTLAKE_ASSIGN_OR_RAISE(auto hp, ByPeriod(hist));
-    std::map<int64_t, Period> all;
-    for (auto& [s, pr] : pp) all[s] = pr.first;
-    for (auto& [s, pr] : hp) all[s] = pr.first;
-    for (auto& [start, period] : all) {
-      std::vector<size_t> prow, hrow;
-      if (auto it = pp.find(start); it != pp.end()) prow = it->second.second;
-      if (auto it = hp.find(start); it != hp.end()) hrow = it->second.second;
-      SortRows(points, &prow);
-      SortRows(hist, &hrow);
-      const int64_t n = static_cast<int64_t>(prow.size() + hrow.size());
-      // Number points first, then histogram-like ones, cut by weight.
-      auto at = [&](size_t i) -> std::pair<query::ResultSet*, size_t> {
-        return i < prow.size() ? std::make_pair(&points, prow[i]) : std::make_pair(&hist, hrow[i - prow.size()]);
-      };
-      const auto parts = Cut(
-          static_cast<size_t>(n), [&](size_t i) { return Weight(*at(i).first, at(i).second); }, o_.max_object_bytes);
-      auto render = [&](int64_t j) {
-        std::vector<size_t> pp_rows, hp_rows;
-        for (size_t i = parts[j].first; i < parts[j].second; ++i) {
-          (at(i).first == &points ? pp_rows : hp_rows).push_back(at(i).second);
-        }
-        return query::MetricsToOtlpJson(Take(points, pp_rows), Take(hist, hp_rows));
-      };
-      OTLAKE_RETURN_NOT_OK(WritePeriod(Signal::kMetrics, period, static_cast<int64_t>(parts.size()), render));
-      report_.points += n;
-      report_.records += n;
-    }
-    return Status::OK();
-  }
-
   const BackfillOptions& o_;
   const KeyLayout layout_;
   const Step step_;
   query::QueryEngine* engine_;
   std::shared_ptr<const arrow::KeyValueMetadata> meta_;
-  std::set<int64_t> periods_;
+  std::map<int64_t, Period> periods_;         // periods written to (the report's partitions)
+  std::map<int64_t, int64_t> next_index_[3];  // per signal: period start -> objects written (this slice)
   BackfillReport report_;
 };
 

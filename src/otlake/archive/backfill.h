@@ -7,16 +7,18 @@
 //   of the archive's s3_partition_format in its s3_partition_timezone: [from, to) becomes
 //   [start of from's partition, end of the partition holding to - 1ns). Every record of every
 //   project whose event time is in it is written (spans with their events and links; events are
-//   looked up within a minute around their span, links by their span), read from the lake through
+//   looked up within a minute around their object's spans, links at their spans' time), read from the lake through
 //   query::QueryEngine (what is committed to the lake: local and shipped days alike).
 // - Objects: records of one partition period and one signal become objects in that partition
 //   (key time = the period's start), each an Export*ServiceRequest rendered from the rows by the
 //   query module's OTLP converters (TraceToOtlpJson, LogsToOtlpJson, MetricsToOtlpJson),
 //   transcoded to protobuf and marshalled/compressed by the writer's MarshalObject with its
-//   Content-Encoding. A period's records are sorted canonically and cut into consecutive runs
-//   whose stored size (text cells' bytes, 8 per other cell; a span with its events and links)
-//   adds up to about max_object_bytes each -- a function of the rows, so the same rows give the
-//   same objects.
+//   Content-Encoding. Rows are read a page at a time in event-time order; an object is cut at
+//   each new partition period, and at the next change of event_ts once its rows' stored size
+//   (text cells' bytes, 8 per other cell) reaches max_object_bytes -- rows of one event_ts are
+//   never split, so the cuts are a function of the rows, not of the order of equal timestamps.
+//   Each object's rows are sorted canonically, so the same rows give the same bytes. Memory: one
+//   object's rows and one page.
 // - Keys: the layout's key with a UUIDv7 whose time is the period start and whose other bits
 //   derive from (backfill salt, signal, period start and end, object index) -- never an LSN range,
 //   so they cannot equal a live writer key. The same window over the same lake content writes the
