@@ -857,3 +857,42 @@ def test_backfill_renders_every_otlp_field_back_as_sent(tmp_path, moto, marshale
             assert k.startswith(f"rich/{local}/app-") and k.endswith(ext), k
     finally:
         assert s.stop() == 0, s.read_log()
+
+
+def test_backfill_cuts_objects_by_size_and_a_rerun_with_fewer_objects_removes_the_rest(tmp_path, moto):
+    bucket = new_bucket(moto)
+    layout = ["--archive-marshaler", "otlp_json", "--archive-compression", "none", "--archive-s3-prefix", "cut"]
+    s = start(tmp_path, moto, bucket, *layout)
+    sent = {"traces": [], "logs": []}
+    try:
+        for i in range(30):
+            for sig, make in (("traces", make_traces), ("logs", make_logs)):
+                r = make(i, n=5)
+                post(s, sig, r)
+                sent[sig] += flatten(sig, r)
+        s.wait_persisted()
+        now = time.time_ns() // 10**6
+        iso = lambda ms: datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime(  # noqa: E731
+            "%Y-%m-%dT%H:%M:%S.%fZ")
+        window = ["--from", iso(now - 600_000), "--to", iso(now + 60_000), "--signal", "traces,logs", "--json"]
+
+        def run(max_bytes):
+            p = backfill(s.base_dir, moto, bucket, *layout, "--archive-max-object-bytes", str(max_bytes), *window)
+            assert p.returncode == 0, p.stdout + p.stderr
+            return json.loads(p.stdout)["runs"][0]
+
+        small = run(4096)
+        assert small["objects"] >= 10, small  # ~300 records of ~0.5 KB stored: cut into many objects
+        again = run(4096)
+        assert again["keys"] == small["keys"] and again["objects_removed"] == 0
+        got, _ = objects(moto, bucket, small["keys"])
+        assert got["traces"] == sorted(sent["traces"]) and got["logs"] == sorted(sent["logs"])
+        big = run(1 << 24)
+        assert big["objects"] < small["objects"] and big["objects_removed"] == small["objects"] - big["objects"]
+        assert set(big["keys"]) <= set(small["keys"])  # the same keys from index 0; the rest removed
+        bf_keys = [k for k in moto.keys(bucket, "cut/") if k in set(small["keys"])]
+        assert sorted(bf_keys) == sorted(big["keys"])
+        got, _ = objects(moto, bucket, big["keys"])
+        assert got["traces"] == sorted(sent["traces"]) and got["logs"] == sorted(sent["logs"])
+    finally:
+        assert s.stop() == 0, s.read_log()
