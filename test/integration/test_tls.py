@@ -127,12 +127,38 @@ def test_sighup_reload_keeps_open_keepalive_connections(tmp_path, pki):
         assert s.stop() in (0, None), s.read_log()
 
 
-def test_cli_status_names_tls_instead_of_misreading_the_answer(tmp_path, pki):
+def cli(*args):
+    return subprocess.run([otlake_bin(), *args], capture_output=True, text=True, timeout=60)
+
+
+def test_cli_status_and_sources_over_tls_and_mutual_tls(tmp_path, pki):
+    assert cli("init", "-D", str(tmp_path)).returncode == 0
+    key = cli("keys", "create", "--scope", "admin", "-D", str(tmp_path)).stdout.strip()
     s = start(tmp_path, pki, "--tls-cert", f"{pki}/server.pem", "--tls-key", f"{pki}/server.key")
     try:
-        r = subprocess.run([otlake_bin(), "status", "-D", str(tmp_path)], capture_output=True, text=True, timeout=30)
-        assert r.returncode == 3, (r.returncode, r.stdout, r.stderr)
-        assert "serves TLS" in r.stderr and f"https://127.0.0.1:{s.port}/healthz" in r.stderr, r.stderr
+        # The running server's own certificate (from its server.json) is trusted by default.
+        r = cli("status", "-D", str(tmp_path))
+        assert r.returncode == 0 and " OK" in r.stdout, (r.returncode, r.stdout, r.stderr)
+        r = cli("sources", "list", "-D", str(tmp_path), "--key", key, "--json")
+        assert r.returncode == 0 and json.loads(r.stdout)["data"]["items"] == [], (r.returncode, r.stdout, r.stderr)
+        # An explicit CA, with the host name checked against the certificate (127.0.0.1 is in it).
+        r = cli("status", "-P", str(s.port), "--tls-ca", f"{pki}/ca.pem")
+        assert r.returncode == 0, r.stderr
+        r = cli("status", "-P", str(s.port), "--tls-ca", f"{pki}/otherca.pem")
+        assert r.returncode == 3 and "not trusted" in r.stderr, r.stderr
+        r = cli("status", "-P", str(s.port))  # plain HTTP to a TLS port: said, not misread
+        assert r.returncode == 3 and "--tls-ca" in r.stderr, r.stderr
+    finally:
+        assert s.stop() in (0, None), s.read_log()
+
+    s = start(tmp_path, pki, "--tls-cert", f"{pki}/server.pem", "--tls-key", f"{pki}/server.key",
+              "--tls-client-ca", f"{pki}/ca.pem", client="client")
+    try:
+        r = cli("status", "-D", str(tmp_path))
+        assert r.returncode == 3 and "--tls-client-cert" in r.stderr, r.stderr
+        r = cli("status", "-D", str(tmp_path), "--tls-client-cert", f"{pki}/client.pem",
+                "--tls-client-key", f"{pki}/client.key")
+        assert r.returncode == 0 and " OK" in r.stdout, (r.stdout, r.stderr)
     finally:
         assert s.stop() in (0, None), s.read_log()
 

@@ -5,6 +5,8 @@
 #include <netdb.h>
 #include <poll.h>
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -24,6 +26,7 @@
 #include "otlake/archive/filter.h"
 #include "otlake/cli/archive_cmd.h"
 #include "otlake/cli/args.h"
+#include "otlake/cli/http_client.h"
 #include "otlake/cli/keys_cmd.h"
 #include "otlake/cli/replay_cmd.h"
 #include "otlake/archive/replay_api.h"
@@ -98,11 +101,13 @@ std::vector<OptionSpec> StopSpecs() {
           {"T", "timeout", "SECONDS", "120", "How long to wait for a graceful stop"}};
 }
 std::vector<OptionSpec> StatusSpecs() {
-  return {{"H", "host", "HOST", "127.0.0.1", "Server host"},
-          {"P", "port", "PORT", "", "Server port [default: the running instance's port, else 4318]"},
-          {"T", "timeout", "SECONDS", "5", "Request timeout"},
-          kInstanceId, kDir,
-          {"", "json", "", "", "Print the raw /healthz JSON"}};
+  std::vector<OptionSpec> specs = {{"H", "host", "HOST", "127.0.0.1", "Server host"},
+                                   {"P", "port", "PORT", "", "Server port [default: the running instance's port, else 4318]"},
+                                   {"T", "timeout", "SECONDS", "5", "Request timeout"},
+                                   kInstanceId, kDir,
+                                   {"", "json", "", "", "Print the raw /healthz JSON"}};
+  for (auto& s : TlsClientSpecs()) specs.push_back(std::move(s));
+  return specs;
 }
 
 
@@ -237,6 +242,19 @@ void RaiseOpenFileLimit() {
     rl.rlim_cur = rl.rlim_max;
     (void)::setrlimit(RLIMIT_NOFILE, &rl);
   }
+}
+
+// ,"tls_cert":"<absolute path>" for server.json (the CLI trusts that file when it calls the
+// server over TLS); "" without a certificate.
+std::string TlsCertJson(const std::string& path) {
+  if (path.empty()) return "";
+  char* abs = ::realpath(path.c_str(), nullptr);
+  std::string p = abs ? abs : path;
+  std::free(abs);
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.String(p.c_str(), static_cast<rapidjson::SizeType>(p.size()));
+  return std::string(",\"tls_cert\":") + sb.GetString();
 }
 
 int RunServer(const Args& a, const Instance& inst) {
@@ -527,6 +545,7 @@ int RunServer(const Args& a, const Instance& inst) {
   (void)WriteFileAtomic(inst.server_json(),
                         "{\"pid\":" + std::to_string(::getpid()) + ",\"host\":\"" + so.host +
                             "\",\"port\":" + std::to_string(port) + ",\"tls\":" + (http_tls ? "true" : "false") +
+                            TlsCertJson(http_tls ? http_tls->settings().cert_path : "") +
                             ",\"started_utc\":\"" + UtcIso8601(NowUnixMillis()) + "\"}\n");
   OTLAKE_LOG(INFO) << "otlake " << OTLAKE_VERSION << " instance '" << inst.id << "' at " << inst.root;
   std::cout << "otlake listening on " << (http_tls ? "https://" : "http://") << display_host << ":" << port << std::endl;
@@ -683,56 +702,6 @@ int CmdStop(int argc, char** argv) {
 // status
 
 // A minimal HTTP/1.0 GET with a deadline (no dependency on the server module).
-Status HttpGet(const std::string& host, int port, const std::string& path, double timeout_s,
-               int* status, std::string* body) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res); rc != 0) {
-    return Status::IOError("cannot resolve '", host, "': ", gai_strerror(rc));
-  }
-  std::unique_ptr<addrinfo, void (*)(addrinfo*)> guard(res, freeaddrinfo);
-  const int timeout_ms = static_cast<int>(timeout_s * 1000);
-  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return Status::IOError("socket: ", strerror(errno));
-  std::unique_ptr<int, void (*)(int*)> fd_guard(&fd, [](int* f) { ::close(*f); });
-  if (::connect(fd, res->ai_addr, res->ai_addrlen) != 0 && errno != EINPROGRESS) {
-    return Status::IOError("cannot connect to ", host, ":", port, ": ", strerror(errno));
-  }
-  pollfd p{fd, POLLOUT, 0};
-  if (::poll(&p, 1, timeout_ms) <= 0) return Status::IOError("timeout connecting to ", host, ":", port);
-  int soerr = 0;
-  socklen_t len = sizeof soerr;
-  ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
-  if (soerr != 0) return Status::IOError("cannot connect to ", host, ":", port, ": ", strerror(soerr));
-  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + host + "\r\nAccept: application/json\r\n\r\n";
-  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-    return Status::IOError("send failed: ", strerror(errno));
-  }
-  std::string resp;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-    if (left <= 0) return Status::IOError("timeout reading from ", host, ":", port);
-    pollfd r{fd, POLLIN, 0};
-    if (::poll(&r, 1, static_cast<int>(left)) <= 0) continue;
-    char buf[65536];
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-    if (n <= 0) break;
-    resp.append(buf, static_cast<size_t>(n));
-  }
-  size_t sp = resp.find(' ');
-  size_t hdr_end = resp.find("\r\n\r\n");
-  if (resp.rfind("HTTP/", 0) != 0 || sp == std::string::npos || hdr_end == std::string::npos) {
-    return Status::IOError("malformed HTTP response from ", host, ":", port);
-  }
-  *status = std::atoi(resp.c_str() + sp + 1);
-  *body = resp.substr(hdr_end + 4);
-  return Status::OK();
-}
-
 std::string JsonText(const rapidjson::Value& v) {
   if (v.IsString()) return v.GetString();
   if (v.IsInt64()) return std::to_string(v.GetInt64());
@@ -752,6 +721,8 @@ int CmdStatus(int argc, char** argv) {
   std::string err;
   if (!a.Parse(specs, argc, argv, 2, &err)) return Usage(err, "status");
   int64_t port = 4318;
+  bool server_tls = false;
+  std::string server_cert;
   if (a.Has("port")) {
     if (!ParseInt(a.Get("port"), 1, 65535, &port)) return Usage("--port must be 1-65535", "status");
   } else {
@@ -763,17 +734,16 @@ int CmdStatus(int argc, char** argv) {
     if (js.ok() && !d.Parse(js->c_str()).HasParseError() && d.IsObject() && d.HasMember("port") &&
         d["port"].IsInt()) {
       port = d["port"].GetInt();
-      if (ServerUsesTls(d)) {
-        std::cerr << TlsCliMessage("status") << "curl --cacert <CA file> https://127.0.0.1:" << port << "/healthz\n";
-        return 3;
-      }
+      server_tls = ServerUsesTls(d);
+      if (server_tls && d.HasMember("tls_cert") && d["tls_cert"].IsString()) server_cert = d["tls_cert"].GetString();
     }
   }
   double timeout = std::atof(a.Get("timeout").c_str());
   if (timeout <= 0) return Usage("--timeout must be a positive number of seconds", "status");
   int code = 0;
   std::string body;
-  Status st = HttpGet(a.Get("host"), static_cast<int>(port), "/healthz", timeout, &code, &body);
+  Status st = HttpCall(a.Get("host"), static_cast<int>(port), ClientTlsFor(a, server_tls, server_cert), "GET",
+                       "/healthz", {}, "", timeout, &code, &body);
   if (!st.ok()) {
     std::cerr << "otlake status: " << st.message() << "\n";
     return 3;

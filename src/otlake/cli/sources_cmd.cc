@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "otlake/cli/args.h"
+#include "otlake/cli/http_client.h"
 #include "otlake/common/file_util.h"
 #include "otlake/common/status.h"
 #include "otlake/sources/source.h"
@@ -24,57 +25,6 @@ namespace {
 int SourcesUsage(const std::string& msg) {
   std::cerr << "otlake sources: " << msg << "\nTry 'otlake sources --help'.\n";
   return 2;
-}
-
-// One HTTP/1.0 request with a deadline; the answer's status and body.
-Status HttpCall(const std::string& method, const std::string& host, int port, const std::string& path,
-                const std::string& key, const std::string& body, double timeout_s, int* status,
-                std::string* out) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res); rc != 0) {
-    return Status::IOError("cannot resolve '", host, "': ", gai_strerror(rc));
-  }
-  std::unique_ptr<addrinfo, void (*)(addrinfo*)> guard(res, freeaddrinfo);
-  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::IOError("socket: ", std::strerror(errno));
-  std::unique_ptr<int, void (*)(int*)> fd_guard(&fd, [](int* f) { ::close(*f); });
-  timeval tv{static_cast<time_t>(timeout_s), 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  if (::connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
-    return Status::IOError("cannot connect to ", host, ":", port, " (is otlake running?): ", std::strerror(errno));
-  }
-  std::string req = method + " " + path + " HTTP/1.0\r\nHost: " + host + "\r\nAccept: application/json\r\n";
-  if (!key.empty()) req += "Authorization: Bearer " + key + "\r\n";
-  if (!body.empty() || method == "POST" || method == "PATCH") {
-    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  }
-  req += "\r\n" + body;
-  for (size_t sent = 0; sent < req.size();) {
-    ssize_t n = ::send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return Status::IOError("send failed: ", std::strerror(errno));
-    sent += static_cast<size_t>(n);
-  }
-  std::string resp;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::IOError("no answer from ", host, ":", port, ": ", std::strerror(errno));
-    if (n == 0) break;
-    resp.append(buf, static_cast<size_t>(n));
-  }
-  const size_t sp = resp.find(' ');
-  const size_t end = resp.find("\r\n\r\n");
-  if (resp.rfind("HTTP/", 0) != 0 || sp == std::string::npos || end == std::string::npos) {
-    return Status::IOError("malformed HTTP answer from ", host, ":", port);
-  }
-  *status = std::atoi(resp.c_str() + sp + 1);
-  *out = resp.substr(end + 4);
-  return Status::OK();
 }
 
 std::string Text(const rapidjson::Value& o, const char* k) {
@@ -101,13 +51,17 @@ struct Client {
   std::string host, key;
   int port = 4318;
   bool json = false;
+  ClientTls tls;
 
   // Calls the API; prints the error and returns false unless 2xx with a JSON body.
   bool Call(const std::string& method, const std::string& path, const std::string& body,
             rapidjson::Document* d, std::string* raw = nullptr) {
     int code = 0;
     std::string out;
-    Status st = HttpCall(method, host, port, path, key, body, 120, &code, &out);
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!key.empty()) headers.emplace_back("Authorization", "Bearer " + key);
+    if (!body.empty() || method == "POST" || method == "PATCH") headers.emplace_back("Content-Type", "application/json");
+    Status st = HttpCall(host, port, tls, method, path, headers, body, 120, &code, &out);
     if (!st.ok()) {
       std::cerr << "otlake sources: " << st.message() << "\n";
       return false;
@@ -174,7 +128,7 @@ std::string AddBody(const Args& a) {
 }  // namespace
 
 std::vector<OptionSpec> SourcesSpecs() {
-  return {{"I", "instance-id", "ID", "default", "Instance name (a folder under --dir): finds the server's port"},
+  std::vector<OptionSpec> specs = {{"I", "instance-id", "ID", "default", "Instance name (a folder under --dir): finds the server's port"},
           {"D", "dir", "DIR", "./otlake_data", "Parent directory of instances"},
           {"H", "host", "HOST", "127.0.0.1", "Server host"},
           {"P", "port", "PORT", "", "Server port (default: the instance's running server)"},
@@ -197,6 +151,8 @@ std::vector<OptionSpec> SourcesSpecs() {
           {"", "status", "STATUS", "", "files: pending, processing, completed or failed"},
           {"", "limit", "N", "100", "files: page size (1-1000)"},
           {"", "offset", "N", "0", "files: skip this many"}};
+  for (auto& s : TlsClientSpecs()) specs.push_back(std::move(s));
+  return specs;
 }
 
 int RunSources(const Args& a, const std::string& root) {
@@ -210,6 +166,8 @@ int RunSources(const Args& a, const std::string& root) {
   if (c.key.empty()) {
     if (const char* k = std::getenv("OTLAKE_API_KEY")) c.key = k;
   }
+  bool server_tls = false;
+  std::string server_cert;
   if (a.Has("port")) {
     c.port = std::atoi(a.Get("port").c_str());
     if (c.port <= 0 || c.port > 65535) return SourcesUsage("--port must be 1-65535");
@@ -222,12 +180,10 @@ int RunSources(const Args& a, const std::string& root) {
       return 1;
     }
     c.port = d["port"].GetInt();
-    if (ServerUsesTls(d)) {
-      std::cerr << TlsCliMessage("sources") << "curl --cacert <CA file> -H 'Authorization: Bearer <key>' https://127.0.0.1:"
-                << c.port << "/v3/ingestion-sources\n";
-      return 1;
-    }
+    server_tls = ServerUsesTls(d);
+    if (server_tls && d.HasMember("tls_cert") && d["tls_cert"].IsString()) server_cert = d["tls_cert"].GetString();
   }
+  c.tls = ClientTlsFor(a, server_tls, server_cert);
   const std::string base = "/v3/ingestion-sources";
   auto need_id = [&](size_t n) { return pos.size() >= n; };
   rapidjson::Document d;
