@@ -26,6 +26,10 @@ using table::TableId;
 namespace {
 
 constexpr int kMaxBackoffMs = 30000;
+// A compaction run reads at most as many rows as 3/8 of the memory budget held as batches
+// (MaybeCompact): more than two files flushed at max_buffered_bytes / 8, so those stay
+// candidates.
+constexpr int64_t kCompactBudgetEighths = 3;
 
 struct OpenBatch {
   std::vector<std::unique_ptr<RowBatch>> parts;
@@ -442,6 +446,9 @@ class Pipeline::Impl {
     Status st = WriteFileAtomic(options_.days_dir + "/" + day + "/day.json", SummaryJson(day, summary, now));
     if (!st.ok()) OTLAKE_LOG(WARN) << "day summary not updated: " << st.ToString();
 
+    if (w.batch.rows > 0) {
+      held_bytes_per_row_[w.key.second] = std::max<int64_t>(1, w.batch.bytes / w.batch.rows);
+    }
     std::lock_guard lk(mu_);
     TableHealth& h = health_[w.key.second];
     h.buffered_rows -= w.batch.rows;
@@ -508,6 +515,24 @@ class Pipeline::Impl {
     const int64_t low = options_.low_buffered_bytes > 0 ? options_.low_buffered_bytes
                                                         : options_.max_buffered_bytes / 10 * 8;
     for (auto& [key, writer] : writers_) {
+      lake::CompactOptions tco = co;
+      // A run's inputs, decoded, take about what the same rows took as a batch (and the run
+      // holds them plus an output row group): at most kCompactBudgetEighths / 8 of the budget
+      // in batch bytes, i.e. that many rows. Files that reach half of it are done, so a merged
+      // file stops growing there instead of being read again with every new small file (which
+      // took a run's memory past the whole budget).
+      const int64_t per_row = held_bytes_per_row_[key.second];
+      // Counted in the budget from the start of the run (before Arrow's pool shows it): twice
+      // its inputs as batches, at most half the budget, so ingest cannot fill the rest meanwhile.
+      int64_t reserve = co.max_input_bytes;
+      if (per_row > 0) {
+        const int64_t rows = std::max<int64_t>(
+            2, options_.max_buffered_bytes / 8 * kCompactBudgetEighths / per_row);
+        tco.max_input_rows = std::min(co.max_input_rows, rows);
+        tco.target_file_rows = std::min(co.target_file_rows, rows);
+        reserve = std::max(reserve, std::min(options_.max_buffered_bytes / 2,
+                                             2 * tco.max_input_rows * per_row));
+      }
       {
         // Compaction yields to ingest under memory pressure: it adds its inputs to what the
         // buffers hold, and can wait for a quieter moment (checked again next interval).
@@ -519,8 +544,8 @@ class Pipeline::Impl {
       }
       Result<lake::CompactResult> r;
       {
-        WorkingBytes working(this, co.max_input_bytes);
-        r = writer->Compact(co);
+        WorkingBytes working(this, reserve);
+        r = writer->Compact(tco);
       }
       if (!r.ok()) {
         OTLAKE_LOG(WARN) << "compaction of " << writer->table_dir() << " failed (will retry): "
@@ -594,6 +619,8 @@ class Pipeline::Impl {
   std::map<Key, std::unique_ptr<lake::DeltaTableWriter>> writers_;
   std::map<int64_t, std::array<TableSummary, table::kNumTables>> summaries_;
   int64_t next_compact_ms_ = 0;  // flusher thread only
+  // Per table, the batch bytes per row of its last write (0: none yet); flusher thread only.
+  std::array<int64_t, table::kNumTables> held_bytes_per_row_{};
   std::thread flusher_;
 };
 

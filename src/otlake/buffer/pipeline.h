@@ -22,8 +22,10 @@
 // written, a compaction run's decoded inputs -- counts against the same limit while it is held
 // (BufferedBytes, CheckCapacity: the batch's size again, or what Arrow's memory pool holds if that
 // is more). Compaction waits while the buffers and the flusher hold more than half the low
-// watermark, and reads at most min(compact_max_input_bytes, max_buffered_bytes / 16) footer
-// bytes; `otlake start` keeps flush_bytes at most max_buffered_bytes / 8. Batches count their vectors' capacities (what decoding reserved),
+// watermark, reads at most min(compact_max_input_bytes, max_buffered_bytes / 16) footer bytes
+// (but two files) and at most the rows that 3/8 of max_buffered_bytes held as the table's last
+// batch (so a merged file stops growing there), and counts twice that batch size, up to half the
+// budget, while it runs; `otlake start` keeps flush_bytes at most max_buffered_bytes / 8. Batches count their vectors' capacities (what decoding reserved),
 // not just their sizes. After each write and compaction the flusher returns freed heap memory to
 // the kernel (malloc_trim).
 //

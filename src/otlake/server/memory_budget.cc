@@ -23,10 +23,16 @@ int LimitMallocArenas(int arenas) {
 #endif
 }
 
+bool UseSystemArrowPool() {
+  if (std::getenv("ARROW_DEFAULT_MEMORY_POOL") != nullptr) return false;
+  return setenv("ARROW_DEFAULT_MEMORY_POOL", "system", /*overwrite=*/0) == 0;
+}
+
 namespace {
 // A process that holds a memory budget (the server) limits malloc's arenas before main, i.e.
-// before any thread exists (see LimitMallocArenas).
+// before any thread exists (see LimitMallocArenas), and gives Arrow the same allocator.
 [[maybe_unused]] const int kMallocArenas = LimitMallocArenas(2);
+[[maybe_unused]] const bool kSystemArrowPool = UseSystemArrowPool();
 }  // namespace
 
 MemoryBudget::MemoryBudget(int64_t limit, int64_t low, std::function<int64_t()> other_bytes)

@@ -65,6 +65,15 @@ class MemoryBudget {
 /// Returns the limit applied (0: left to the environment or not glibc).
 int LimitMallocArenas(int arenas);
 
+/// Makes Arrow's default memory pool the C allocator's (ARROW_DEFAULT_MEMORY_POOL=system) unless
+/// the environment names one: with Arrow's own allocator (mimalloc in the wheel) the Parquet
+/// writes and compactions keep their high-water mark resident apart from what glibc keeps for
+/// the batches, ~70 MiB at a 96 MiB budget (bench/README.md, "Memory under overload"); with one
+/// allocator, what the flusher frees is reused by ingest and returned by the same trim. Arrow
+/// reads the variable when its pool is first used, so memory_budget.cc calls this from the same
+/// static initializer as LimitMallocArenas. Returns true if it set the variable.
+bool UseSystemArrowPool();
+
 /// Bytes reserved for one request; released when it is destroyed (or by Release). Move-only.
 class MemoryReservation {
  public:
