@@ -285,12 +285,13 @@ def test_kill9_loop_while_the_collector_sends(tmp_path):
     port = s.grpc_target.rsplit(":", 1)[1]
     col = Collector(tmp_path, s.grpc_target)
     try:
-        gens = start_generators(tmp_path, col.target, "kill", scale=2)
+        # ~220 Collector requests of 200 records per unit of scale; each incarnation gets 20.
+        gens = start_generators(tmp_path, col.target, "kill", scale=max(2, (kills + 1) // 2))
         pending_at_kills = []
         for k in range(kills):
             # Each incarnation acknowledges some requests first; the kill lands while the
             # Collector still holds records it has not had acknowledged.
-            wait_for(lambda: s.health()["grpc"]["by_code"].get("OK", 0) >= 20 + 10 * k, "acknowledged calls", 120)
+            wait_for(lambda: s.health()["grpc"]["by_code"].get("OK", 0) >= 20, "acknowledged calls", 120)
             m = col.metrics()
             s.proc.send_signal(signal.SIGKILL)
             s.proc.wait(30)
