@@ -5,6 +5,7 @@ UNAUTHENTICATED, UNIMPLEMENTED); the memory budget under load with the SDK's own
 lost, nothing doubled); kill -9 while clients send; /healthz and /metrics counts."""
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import threading
@@ -214,43 +215,54 @@ def test_bad_requests_get_the_status_codes_clients_act_on(tmp_path):
 
 
 def test_memory_budget_is_retried_by_the_sdk_nothing_lost_nothing_doubled(tmp_path):
-    # A 1 MiB budget and rows kept buffered ~1.5 s: parallel exporters fill it, get
-    # RESOURCE_EXHAUSTED with RetryInfo, back off and retry until their rows are in.
-    s = start_grpc(tmp_path, "--max-buffered-bytes", str(1 << 20), "--flush-age-ms", "1500")
+    # A 1 MiB budget, almost all of it held by an HTTP request whose announced body never comes
+    # (a body of known length is reserved before it is read): every gRPC export meanwhile gets
+    # RESOURCE_EXHAUSTED with RetryInfo. Once that request goes, the exporters' retries get in.
+    budget = 1 << 20
+    s = start_grpc(tmp_path, "--max-buffered-bytes", str(budget))
     try:
-        refusals = []
-        exporters = []
         errors = []
+        exporters = []
+        staller = socket.create_connection(("127.0.0.1", s.port))
+        staller.sendall(f"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+                        f"Content-Length: {budget - 16384}\r\n\r\n".encode())
+        wait_for(lambda: s.health()["memory"]["request_bytes"] >= budget - 16384, "the stalled body reserved")
 
         def worker(w):
-            exp = Tee(OTLPSpanExporter(endpoint=s.grpc_target, insecure=True, timeout=60), encode_spans)
-            exporters.append(exp)
-            tp = TracerProvider(resource=Resource({"service.name": f"load-{w}"}))
-            from opentelemetry.sdk.trace.export import BatchSpanProcessor
-            tp.add_span_processor(BatchSpanProcessor(exp, max_export_batch_size=200, schedule_delay_millis=50))
-            tracer = tp.get_tracer("load")
-            for i in range(1500):
-                with tracer.start_as_current_span(f"w{w}-{i}") as sp:
-                    sp.set_attribute("payload", "p" * 300)
-            tp.force_flush(120_000)
-            tp.shutdown()
+            try:
+                exp = Tee(OTLPSpanExporter(endpoint=s.grpc_target, insecure=True, timeout=60), encode_spans)
+                exporters.append(exp)
+                tp = TracerProvider(resource=Resource({"service.name": f"load-{w}"}))
+                from opentelemetry.sdk.trace.export import BatchSpanProcessor
+                tp.add_span_processor(BatchSpanProcessor(exp, max_export_batch_size=200, schedule_delay_millis=50))
+                tracer = tp.get_tracer("load")
+                for i in range(1500):
+                    with tracer.start_as_current_span(f"w{w}-{i}") as sp:
+                        sp.set_attribute("payload", "p" * 300)
+                assert tp.force_flush(120_000)
+                tp.shutdown()
+            except Exception as e:  # noqa: BLE001  (reported below, with the thread's name)
+                errors.append(f"worker {w}: {e!r}")
 
         threads = [threading.Thread(target=worker, args=(w,)) for w in range(4)]
         for t in threads:
             t.start()
+        refusals = wait_for(lambda: s.health()["grpc"]["by_code"].get("RESOURCE_EXHAUSTED", 0) >= 4,
+                            "exports refused while the budget is held", timeout=60)
+        staller.close()  # the reservation goes with the connection
         for t in threads:
             t.join(180)
-        assert not errors
+        assert not errors, errors
         s.wait_persisted(timeout=60)
         h = s.health()
         refusals = h["grpc"]["by_code"].get("RESOURCE_EXHAUSTED", 0)
-        assert refusals > 0, f"the budget never refused: the test did not test retries ({h['grpc']})"
         sent_names = sorted(r["name"] for e in exporters for req in e.sent for r in m.records_from_request("traces", req))
         assert len(sent_names) == 4 * 1500
         rows = read_table(s, "spans", columns=["name", "span_id"])
         assert sorted(r["name"] for r in rows) == sorted(f"w{w}-{i}" for w in range(4) for i in range(1500))
         assert len({r["span_id"] for r in rows}) == len(rows), "a span stored twice"
         assert h["rejections"]["memory"] == refusals
+        assert h["memory"]["request_bytes"] == 0
     finally:
         assert s.stop() in (0, None)
 
