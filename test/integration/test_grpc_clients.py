@@ -61,6 +61,8 @@ class Gen:
     """One telemetrygen process: `count` records (traces for traces) from each of `workers`
     workers, tagged run=<run>, to `target` over gRPC without TLS."""
 
+    started = []  # every process, so that a failed test's teardown ends those still running
+
     def __init__(self, tmp_path, signal_name, target, run, count, rate, workers=1, extra=()):
         self.signal, self.run, self.workers = signal_name, run, workers
         self.log_path = os.path.join(str(tmp_path), f"telemetrygen-{run}.log")
@@ -70,6 +72,7 @@ class Gen:
                  f"--{signal_name}", str(count), "--workers", str(workers), "--rate", str(rate),
                  "--timeout", "120s", "--telemetry-attributes", f'run="{run}"', *extra],
                 stdout=subprocess.DEVNULL, stderr=log)
+        Gen.started.append(self.proc)
 
     def wait(self, timeout=300):
         rc = self.proc.wait(timeout)
@@ -80,6 +83,16 @@ class Gen:
         counts = [int(n) for n in re.findall(rf'{self.signal} generated\t\{{"worker": \d+, "{self.signal}": (\d+)\}}', log)]
         assert len(counts) == self.workers, f"telemetrygen {self.run}: {counts}: {log[-3000:]}"
         return counts
+
+
+@pytest.fixture(autouse=True)
+def end_generators():
+    yield
+    while Gen.started:
+        proc = Gen.started.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
 
 
 def table_path(s, table):
