@@ -21,6 +21,6 @@ else
 fi
 
 echo "== pytest (integration) =="
-.venv/bin/python -m pytest -q -rfE test/integration ${PYTEST_ARGS:-} || rc=1
+.venv/bin/python -m pytest -q -rfE --durations=15 test/integration ${PYTEST_ARGS:-} || rc=1
 
 exit $rc
