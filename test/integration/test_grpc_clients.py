@@ -1,8 +1,9 @@
 """OTLP/gRPC from real Go clients (docs/grpc.md "Tested clients"): telemetrygen, and the OpenTelemetry
 Collector's otlp_grpc exporter fed by telemetrygen, against the real otlake binary under a small
-memory budget (--max-buffered-bytes): the Go exporters get RESOURCE_EXHAUSTED with RetryInfo, back
-off and retry, and every record they were told was accepted is in the lake exactly once; and a
-kill -9 loop of otlake while the Collector sends.
+memory budget (--max-buffered-bytes, held by a stalled HTTP body until every signal's exports were
+refused): the Go exporters get RESOURCE_EXHAUSTED with RetryInfo, back off and retry, and every
+record they were told was accepted is in the lake exactly once; and a kill -9 loop of otlake while
+the Collector sends.
 
 The binaries are built from the Go module proxy into .tools/bin by tools/install-deps.sh
 (telemetrygen always, ~2 min from empty Go caches; the Collector with --collector, ~4.5 min more on
@@ -151,6 +152,24 @@ def grpc_refusals(s):
     return h["grpc"]["by_code"].get("RESOURCE_EXHAUSTED", 0), h
 
 
+def hold_budget(s):
+    """Holds almost all of the budget: an HTTP request whose announced body never comes is reserved
+    before it is read. Every export meanwhile gets RESOURCE_EXHAUSTED; closing the socket frees it."""
+    budget = int(BUDGET)
+    staller = socket.create_connection(("127.0.0.1", s.port))
+    staller.sendall(f"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+                    f"Content-Length: {budget - 16384}\r\n\r\n".encode())
+    wait_for(lambda: s.health()["memory"]["request_bytes"] >= budget - 16384, "the stalled body reserved")
+    return staller
+
+
+def refuse_every_signal(s, staller):
+    """Keeps the budget held until each signal's exports were refused, then lets them in."""
+    wait_for(lambda: all(memory_refusals_by_signal(s).get(sig, 0) > 0 for sig in ("traces", "logs", "metrics")),
+             "exports of every signal refused while the budget is held", timeout=60, interval=0.2)
+    staller.close()
+
+
 def memory_refusals_by_signal(s):
     """otlake_requests_rejected_total{reason="memory"} by signal, from /metrics."""
     text = urllib.request.urlopen(s.url + "/metrics", timeout=10).read().decode()
@@ -179,7 +198,9 @@ def test_telemetrygen_retries_resource_exhausted_every_record_once(tmp_path):
     need_telemetrygen()
     s = start_otlake(tmp_path)
     try:
+        staller = hold_budget(s)
         gens = start_generators(tmp_path, s.grpc_target, "tg")
+        refuse_every_signal(s, staller)
         results = [(g, g.wait()) for g in gens]
         s.wait_persisted(timeout=60)
         refused, h = grpc_refusals(s)
@@ -262,7 +283,9 @@ def test_collector_otlp_exporter_under_the_budget_every_record_once(tmp_path):
     s = start_otlake(tmp_path)
     col = Collector(tmp_path, s.grpc_target)
     try:
+        staller = hold_budget(s)
         gens = start_generators(tmp_path, col.target, "col")
+        refuse_every_signal(s, staller)
         results = [(g, g.wait()) for g in gens]
         col.stop()
         s.wait_persisted(timeout=60)
