@@ -459,3 +459,77 @@ def test_sighup_reloads_the_certificate_without_dropping_connections(tmp_path, p
         assert sorted(r["name"] for r in read_table(s, "spans", columns=["name"])) == ["after", "before"]
     finally:
         assert s.stop() in (0, None)
+
+
+# --- a stalled large message does not hold up other calls ---------------------------------------
+
+class RawH2:
+    """A minimal HTTP/2 client on a socket: enough to open gRPC streams and send a message in
+    pieces (HPACK literal fields without indexing, no flow control of its own beyond the 64 KiB
+    initial window, which the pieces stay within)."""
+
+    def __init__(self, target):
+        host, port = target.rsplit(":", 1)
+        self.sock = socket.create_connection((host, int(port)), timeout=10)
+        self.sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + self.frame(4, 0, 0, b""))
+        self.buf = b""
+
+    @staticmethod
+    def frame(ftype, flags, stream, payload):
+        return len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + stream.to_bytes(4, "big") + payload
+
+    @staticmethod
+    def literal(name, value):
+        assert len(name) < 127 and len(value) < 127
+        return b"\x00" + bytes([len(name)]) + name.encode() + bytes([len(value)]) + value.encode()
+
+    def open(self, stream, method):
+        block = b"".join(self.literal(k, v) for k, v in [
+            (":method", "POST"), (":scheme", "http"), (":path", method), (":authority", "otlake"),
+            ("content-type", "application/grpc"), ("te", "trailers")])
+        self.sock.sendall(self.frame(1, 0x4, stream, block))  # HEADERS, END_HEADERS
+
+    def data(self, stream, payload, end=False):
+        """DATA frames of at most the default 16 KiB frame size; END_STREAM on the last if `end`."""
+        pieces = [payload[i:i + 16384] for i in range(0, len(payload), 16384)] or [b""]
+        for i, p in enumerate(pieces):
+            self.sock.sendall(self.frame(0, 0x1 if end and i == len(pieces) - 1 else 0, stream, p))
+
+    def wait_end_of(self, stream):
+        """Reads frames until `stream` ends (a frame with END_STREAM for it); answers SETTINGS and
+        PINGs. Returns the stream ids that ended meanwhile, in order."""
+        ended = []
+        while stream not in ended:
+            while len(self.buf) < 9 or len(self.buf) < 9 + int.from_bytes(self.buf[:3], "big"):
+                chunk = self.sock.recv(65536)
+                assert chunk, "connection closed"
+                self.buf += chunk
+            n = int.from_bytes(self.buf[:3], "big")
+            ftype, flags, sid = self.buf[3], self.buf[4], int.from_bytes(self.buf[5:9], "big") & 0x7FFFFFFF
+            payload, self.buf = self.buf[9:9 + n], self.buf[9 + n:]
+            if ftype == 4 and not flags & 0x1:
+                self.sock.sendall(self.frame(4, 0x1, 0, b""))  # SETTINGS ACK
+            elif ftype == 6 and not flags & 0x1:
+                self.sock.sendall(self.frame(6, 0x1, 0, payload))  # PING ACK
+            elif ftype in (0, 1) and flags & 0x1:
+                ended.append(sid)
+        return ended
+
+
+def test_a_stalled_large_message_does_not_hold_up_other_streams_or_connections(gserver):
+    big = 8 << 20  # announced; only its first 32 KiB ever arrive
+    c = RawH2(gserver.grpc_target)
+    c.open(1, TRACES)
+    c.data(1, b"\x00" + big.to_bytes(4, "big") + b"\x0a" * (32 << 10))
+    small = one_span_request("beside-the-stalled-one")
+    c.open(3, TRACES)
+    c.data(3, b"\x00" + len(small).to_bytes(4, "big") + small, end=True)
+    assert c.wait_end_of(3) == [3]  # answered while stream 1 waits for the rest of its message
+    _, call = raw_call(gserver.grpc_target, TRACES, one_span_request("other-connection"))
+    assert call.code() == grpc.StatusCode.OK
+    assert gserver.health()["memory"]["request_bytes"] >= big  # stream 1's message: reserved, still being read
+    c.sock.close()
+    wait_for(lambda: gserver.health()["memory"]["request_bytes"] == 0, "the stalled message's reservation freed")
+    gserver.wait_persisted()
+    names = sorted(r["name"] for r in read_table(gserver, "spans", columns=["name"]))
+    assert names == ["beside-the-stalled-one", "other-connection"]
