@@ -208,7 +208,8 @@ def s3_env(moto):
 
 def rows(srv, route, column):
     r = requests.get(f"{srv.url}/api/{route}", params={"select": column, "max_rows": 10000,
-                                                       "service_name": "archived"}, timeout=60)
+                                                       "service_name": "archived"}, timeout=60,
+                     verify=getattr(srv, "ca_file", None) or True)  # a --tls-cert server's CA
     assert r.status_code == 200, r.text
     return [row[column] for row in r.json()["rows"]]
 
@@ -495,7 +496,7 @@ def test_missing_source_destination_and_credentials(tmp_path, moto):
     assert p.returncode == 2 and "--event-time" in p.stderr, p.stderr
     p = replay(*w, "--source-dir", str(tmp_path / "nope"), "--dry-run", base=tmp_path)
     assert p.returncode == 2 and "--source-dir" in p.stderr, p.stderr
-    p = replay(*w, "--source-dir", str(tmp_path), "--to-otlp", "https://127.0.0.1:1", base=tmp_path)
+    p = replay(*w, "--source-dir", str(tmp_path), "--to-otlp", "ftp://127.0.0.1:1", base=tmp_path)
     assert p.returncode == 2 and "--to-otlp" in p.stderr, p.stderr
     # Bucket given, no access key: the missing variable is named, the secret never printed.
     p = replay(*w, *s3_source(moto), "--dry-run", env={"AWS_SECRET_ACCESS_KEY": moto.secret}, base=tmp_path)
@@ -524,3 +525,40 @@ def test_help_lists_replay():
     assert "replay" in p.stdout
     p = subprocess.run([otlake_bin(), "replay", "--help"], capture_output=True, text=True)
     assert p.returncode == 0 and "--s3-partition-format" in p.stdout and "--to-otlp" in p.stdout
+
+
+def test_replay_over_tls_to_an_otlp_endpoint_and_into_a_tls_servers_lake(tmp_path, archive):
+    """https:// destinations (docs/tls.md): --to-otlp with --tls-ca, and replay into the lake of a
+    server started with --tls-cert, which the CLI finds (and trusts) through its server.json."""
+    import ssl
+    from tls_pki import make_ca, make_cert
+    pki = str(tmp_path / "pki")
+    os.makedirs(pki)
+    make_ca(pki, "ca")
+    make_cert(pki, "ca", "server")
+    ctx = ssl.create_default_context(cafile=f"{pki}/ca.pem")
+    tls = ["--tls-cert", f"{pki}/server.pem", "--tls-key", f"{pki}/server.key", "--grpc-port", "0"]
+    src = tmp_path / "archive"
+    write_dir(archive, str(src))
+    cfg = "minute-utc"
+
+    dest = Server(tmp_path / "dest", extra_args=tls, ssl_context=ctx).start()
+    dest.ca_file = f"{pki}/ca.pem"
+    try:
+        assert dest.url.startswith("https://")
+        p = replay(*source_args(cfg, ["--source-dir", str(src)]), "--to-otlp", dest.url,
+                   "--tls-ca", f"{pki}/ca.pem", "--json", base=tmp_path)
+        check_report_and_rows(archive, dest, {cfg: p})
+    finally:
+        assert dest.stop() == 0, dest.read_log()
+
+    lake = Server(tmp_path / "lake", extra_args=tls, ssl_context=ctx).start()
+    lake.ca_file = f"{pki}/ca.pem"
+    try:
+        p = replay(*source_args(cfg, ["--source-dir", str(src)]), "--json", base=tmp_path / "lake")
+        assert p.returncode == 1, p.stdout + p.stderr  # the config's corrupt objects are reported
+        lake.wait_persisted()
+        assert set(rows(lake, "spans", "span_id")) == archive.span_ids[cfg]
+        assert set(rows(lake, "logs", "body")) == archive.log_bodies[cfg]
+    finally:
+        assert lake.stop() == 0, lake.read_log()

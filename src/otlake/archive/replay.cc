@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -72,15 +73,21 @@ struct HttpUrl {
   std::string host;
   int port = 80;
   std::string base_path;  // without trailing '/'
+  bool tls = false;       // https://
 };
 
 Result<HttpUrl> ParseHttpUrl(const std::string& url) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.rfind(kScheme, 0) != 0) {
-    return Status::Invalid("--to-otlp: '", url, "' is not an http:// URL (https is not supported)");
-  }
-  std::string rest = url.substr(kScheme.size());
   HttpUrl u;
+  std::string rest;
+  if (url.rfind("http://", 0) == 0) {
+    rest = url.substr(7);
+  } else if (url.rfind("https://", 0) == 0) {
+    rest = url.substr(8);
+    u.tls = true;
+    u.port = 443;
+  } else {
+    return Status::Invalid("--to-otlp: '", url, "' is not an http:// or https:// URL");
+  }
   const size_t slash = rest.find('/');
   std::string hostport = rest.substr(0, slash);
   if (slash != std::string::npos) u.base_path = rest.substr(slash);
@@ -150,7 +157,7 @@ bool ParseHead(const std::string& resp, size_t* head_end, HttpAnswer* a, int64_t
 // Sends one request; an IOError for anything that kept a complete answer from arriving.
 Result<HttpAnswer> HttpRequest(const HttpUrl& url, const std::string& method, const std::string& path,
                                const std::vector<std::string>& headers, const std::string& body,
-                               double timeout_s) {
+                               double timeout_s, const server::TlsClientSettings& tls_settings) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -174,6 +181,17 @@ Result<HttpAnswer> HttpRequest(const HttpUrl& url, const std::string& method, co
   socklen_t len = sizeof soerr;
   ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &soerr, &len);
   if (soerr != 0) return Status::IOError("cannot connect to ", where, ": ", std::strerror(soerr));
+  // https: the socket turns blocking, each TLS read and write bounded by what is left of the
+  // deadline (SO_RCVTIMEO/SO_SNDTIMEO, checked again between reads).
+  std::unique_ptr<server::TlsClient> tls;
+  if (url.tls) {
+    ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
+    const int64_t left = std::max<int64_t>(1, MsLeft(deadline));
+    timeval tv{static_cast<time_t>(left / 1000), static_cast<suseconds_t>((left % 1000) * 1000)};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    OTLAKE_ASSIGN_OR_RAISE(tls, server::TlsClient::Connect(fd.get(), url.host, url.port, tls_settings));
+  }
 
   std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + where +
                     "\r\nUser-Agent: otlake-replay\r\nConnection: close\r\nContent-Length: " +
@@ -183,6 +201,10 @@ Result<HttpAnswer> HttpRequest(const HttpUrl& url, const std::string& method, co
   req += body;
   size_t sent = 0;
   bool send_failed = false;
+  if (tls) {
+    send_failed = !tls->WriteAll(req);  // an early answer (413) is still read below
+    sent = req.size();
+  }
   while (sent < req.size()) {
     const int64_t left = MsLeft(deadline);
     if (left <= 0) return Status::IOError("timeout sending to ", where);
@@ -208,9 +230,17 @@ Result<HttpAnswer> HttpRequest(const HttpUrl& url, const std::string& method, co
     }
     const int64_t left = MsLeft(deadline);
     if (left <= 0) return Status::IOError("timeout waiting for the answer of ", where);
+    char buf[16384];
+    if (tls) {
+      const int n = tls->Read(buf, sizeof buf);
+      if (n < 0) return Status::IOError("TLS: no complete answer from ", where, ": ", tls->error());
+      if (n == 0) break;
+      resp.append(buf, static_cast<size_t>(n));
+      if (!have_head) have_head = ParseHead(resp, &head_end, &a, &content_length);
+      continue;
+    }
     pollfd r{fd.get(), POLLIN, 0};
     if (::poll(&r, 1, static_cast<int>(left)) <= 0) continue;
-    char buf[16384];
     const ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
     if (n <= 0) break;
@@ -256,7 +286,7 @@ class OtlpHttpSink final : public ReplaySink {
                                         std::to_string(obj.protobuf.size()) + ")"
                                   : "";
       for (int attempt = 1;; ++attempt) {
-        auto answer = HttpRequest(url_, "POST", path, headers, body, o_.timeout_s);
+        auto answer = HttpRequest(url_, "POST", path, headers, body, o_.timeout_s, o_.tls);
         int64_t retry_after = -1;
         std::string why;
         if (answer.ok()) {
@@ -638,9 +668,10 @@ int64_t RetryDelayMs(const RetryPolicy& p, int retry, int64_t retry_after_ms) {
 
 Result<HttpAnswer> HttpExchange(const std::string& url, const std::string& method,
                                 const std::string& path, const std::vector<std::string>& headers,
-                                const std::string& body, double timeout_s) {
+                                const std::string& body, double timeout_s,
+                                const server::TlsClientSettings& tls) {
   OTLAKE_ASSIGN_OR_RAISE(HttpUrl u, ParseHttpUrl(url));
-  return HttpRequest(u, method, u.base_path + path, headers, body, timeout_s);
+  return HttpRequest(u, method, u.base_path + path, headers, body, timeout_s, tls);
 }
 
 // ---------------------------------------------------------------------------------------------

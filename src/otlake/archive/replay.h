@@ -36,6 +36,7 @@
 #include "otlake/archive/layout.h"
 #include "otlake/archive/object.h"
 #include "otlake/common/status.h"
+#include "otlake/server/tls_client.h"
 
 namespace arrow::fs {
 class FileSystem;
@@ -185,8 +186,10 @@ class ReplaySink {
 bool ParsePartialSuccess(std::string_view response, int64_t* rejected, std::string* message);
 
 struct OtlpHttpOptions {
-  /// "http://host:port" or "http://host:port/base"; documents go to <url>/v1/<signal>.
+  /// "http[s]://host:port" or "http[s]://host:port/base"; documents go to <url>/v1/<signal>.
   std::string url;
+  /// For an https:// URL: whom to trust (default the system's CAs) and a client certificate.
+  server::TlsClientSettings tls;
   RetryPolicy retry;
   double timeout_s = 30;  // connect, send and answer, per attempt
   bool gzip = true;
@@ -197,7 +200,7 @@ struct OtlpHttpOptions {
 /// POSTs each document as application/x-protobuf (gzip-compressed) and retries 429/502/503/504
 /// and connection failures per the RetryPolicy, honouring Retry-After. A 2xx answer's partial
 /// success (records rejected alone) is counted in rejected() and noted per object. Invalid for a URL that is
-/// not http://host[:port][/path] (https is not supported).
+/// not http[s]://host[:port][/path].
 Result<std::unique_ptr<ReplaySink>> MakeOtlpHttpSink(OtlpHttpOptions options);
 
 /// Writes each object under `dir` at its key with the compression suffix removed: JSON sources
@@ -283,12 +286,14 @@ struct HttpAnswer {
   std::string body;
 };
 
-/// One HTTP/1.1 request on its own connection (Connection: close) to `url` ("http://host:port",
+/// One HTTP/1.1 request on its own connection (Connection: close) to `url` ("http[s]://host:port",
 /// a path in it is prefixed to `path`), with `headers` ("Name: value") and a deadline for the
-/// whole exchange. IOError when no complete answer arrived; Invalid for a URL that is not http://.
+/// whole exchange; `tls` for an https:// URL. IOError when no complete answer arrived; Invalid for
+/// a URL that is not http:// or https://.
 Result<HttpAnswer> HttpExchange(const std::string& url, const std::string& method,
                                 const std::string& path, const std::vector<std::string>& headers,
-                                const std::string& body, double timeout_s);
+                                const std::string& body, double timeout_s,
+                                const server::TlsClientSettings& tls = {});
 
 /// Downloads, decodes and sends every listed object to `sink`; see the contract above.
 ReplayReport RunReplay(const ReplaySource& source, const ObjectListing& listing, ReplaySink* sink,

@@ -294,14 +294,16 @@ TEST(Retry, PartialSuccessOfAnExportResponse) {
 }
 
 TEST(OtlpHttpSink, RefusesUrlsItCannotUse) {
-  for (const char* u : {"https://127.0.0.1:4318", "127.0.0.1:4318", "http://", "http://h:0", "http://h:99999"}) {
+  for (const char* u : {"ftp://127.0.0.1:4318", "127.0.0.1:4318", "http://", "https://", "http://h:0", "http://h:99999"}) {
     OtlpHttpOptions o;
     o.url = u;
     EXPECT_TRUE(MakeOtlpHttpSink(o).status().IsInvalid()) << u;
   }
-  OtlpHttpOptions o;
-  o.url = "http://127.0.0.1:4318/base/";
-  EXPECT_TRUE(MakeOtlpHttpSink(o).ok());
+  for (const char* u : {"http://127.0.0.1:4318/base/", "https://otlp.example:4318", "https://otlp.example"}) {
+    OtlpHttpOptions o;
+    o.url = u;
+    EXPECT_TRUE(MakeOtlpHttpSink(o).ok()) << u;
+  }
 }
 
 TEST(OtlpHttpSink, ConnectionFailuresAreRetriedThenReported) {

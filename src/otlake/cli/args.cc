@@ -119,11 +119,6 @@ void PrintTable(const std::vector<std::string>& header, const std::vector<std::v
   for (const auto& r : rows) line(r);
 }
 
-std::string TlsCliMessage(const std::string& command) {
-  return "otlake " + command + ": the running server serves TLS (--tls-cert) and this command's client speaks "
-         "plain HTTP only; call the HTTP API over TLS instead, e.g.: ";
-}
-
 std::string HumanBytes(int64_t b) {
   char buf[32];
   if (b < 1024) std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(b));

@@ -43,10 +43,6 @@ bool ServerUsesTls(const JsonObject& server_json) {
   return server_json.HasMember("tls") && server_json["tls"].IsBool() && server_json["tls"].GetBool();
 }
 
-/// What `otlake <command>` prints when the running server serves TLS: the CLI's own client speaks
-/// plain HTTP only; the message ends with "use: " for the caller's curl example.
-std::string TlsCliMessage(const std::string& command);
-
 /// `s` padded with spaces to `w` columns (on the left when `right`).
 std::string Pad(const std::string& s, size_t w, bool right = false);
 

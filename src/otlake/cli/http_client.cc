@@ -1,10 +1,6 @@
 #include "otlake/cli/http_client.h"
 
-#include <arpa/inet.h>
 #include <netdb.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,17 +17,6 @@
 namespace otlake::cli {
 
 namespace {
-
-std::string OpenSslError() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "unknown TLS error" : out;
-}
 
 // A connected socket (blocking, with send/receive timeouts), or IOError.
 Status Connect(const std::string& host, int port, double timeout_s, int* out_fd) {
@@ -75,74 +60,21 @@ class Conn {
  public:
   explicit Conn(int fd) : fd_(fd) {}
   ~Conn() {
-    if (ssl_) {
-      SSL_shutdown(ssl_);
-      SSL_free(ssl_);
-    }
-    if (ctx_) SSL_CTX_free(ctx_);
+    tls_.reset();  // its close_notify goes out before the socket closes
     ::close(fd_);
   }
 
   Status StartTls(const std::string& host, int port, const ClientTls& tls) {
-    const std::string where = host + ":" + std::to_string(port);
-    ctx_ = SSL_CTX_new(TLS_client_method());
-    if (!ctx_) return Status::IOError("TLS: ", OpenSslError());
-    SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
-    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
-    const std::string& trust = tls.ca_file.empty() ? tls.server_cert_file : tls.ca_file;
-    if (trust.empty()) return Status::Invalid("TLS to ", where, ": no CA to trust (--tls-ca)");
-    if (SSL_CTX_load_verify_locations(ctx_, trust.c_str(), nullptr) != 1) {
-      return Status::IOError("TLS: cannot load the CA file ", trust, ": ", OpenSslError());
-    }
-    if (tls.ca_file.empty()) {
-      // The server's own chain is the trust anchor: its leaf is trusted as it is.
-      X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx_), X509_V_FLAG_PARTIAL_CHAIN);
-    }
-    if (!tls.cert_file.empty() || !tls.key_file.empty()) {
-      if (SSL_CTX_use_certificate_chain_file(ctx_, tls.cert_file.c_str()) != 1) {
-        return Status::IOError("TLS: cannot load the client certificate ", tls.cert_file, ": ", OpenSslError());
-      }
-      if (SSL_CTX_use_PrivateKey_file(ctx_, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
-          SSL_CTX_check_private_key(ctx_) != 1) {
-        return Status::IOError("TLS: cannot use the client key ", tls.key_file, ": ", OpenSslError());
-      }
-    }
-    ssl_ = SSL_new(ctx_);
-    if (!ssl_) return Status::IOError("TLS: ", OpenSslError());
-    SSL_set_fd(ssl_, fd_);
-    if (!tls.ca_file.empty()) {
-      in6_addr a6;
-      in_addr a4;
-      const bool is_ip = inet_pton(AF_INET, host.c_str(), &a4) == 1 || inet_pton(AF_INET6, host.c_str(), &a6) == 1;
-      X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
-      if (is_ip) {
-        X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
-      } else {
-        SSL_set_tlsext_host_name(ssl_, host.c_str());
-        SSL_set1_host(ssl_, host.c_str());
-      }
-    }
-    if (SSL_connect(ssl_) != 1) {
-      const long verify = SSL_get_verify_result(ssl_);
-      if (verify != X509_V_OK) {
-        return Status::IOError("TLS to ", where, ": the server's certificate is not trusted (",
-                               X509_verify_cert_error_string(verify), "; trusting ", trust, ")");
-      }
-      std::string why = OpenSslError();
-      if (tls.cert_file.empty()) why += " (a server started with --tls-client-ca needs --tls-client-cert and --tls-client-key)";
-      return Status::IOError("TLS handshake with ", where, " failed: ", why);
-    }
+    OTLAKE_ASSIGN_OR_RAISE(tls_, server::TlsClient::Connect(fd_, host, port, tls));
     return Status::OK();
   }
 
   bool WriteAll(const std::string& data) {
+    if (tls_) return tls_->WriteAll(data);
     for (size_t sent = 0; sent < data.size();) {
-      const ssize_t n = ssl_ ? SSL_write(ssl_, data.data() + sent, static_cast<int>(data.size() - sent))
-                             : ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) {
-        if (!ssl_ && errno == EINTR) continue;
-        return false;
-      }
+      const ssize_t n = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
       sent += static_cast<size_t>(n);
     }
     return true;
@@ -153,22 +85,12 @@ class Conn {
     char buf[65536];
     for (;;) {
       if (std::chrono::steady_clock::now() > deadline) return "timed out";
-      if (ssl_) {
-        errno = 0;
-        const int n = SSL_read(ssl_, buf, sizeof buf);
-        if (n > 0) {
-          out->append(buf, static_cast<size_t>(n));
-          continue;
-        }
-        const int err = SSL_get_error(ssl_, n);
-        if (err == SSL_ERROR_ZERO_RETURN) return "";
-        // A peer that closes without close_notify after a complete HTTP/1.0 answer: the answer
-        // is checked by its caller (headers present).
-        if (err == SSL_ERROR_SYSCALL && errno == 0) return "";
-        if (err == SSL_ERROR_SYSCALL) return errno == EAGAIN || errno == EWOULDBLOCK ? "timed out" : std::strerror(errno);
-        // Under TLS 1.3 a server that refuses the client's certificate says so here, after the
-        // client's side of the handshake has completed.
-        return OpenSslError();
+      if (tls_) {
+        const int n = tls_->Read(buf, sizeof buf);
+        if (n == 0) return "";
+        if (n < 0) return tls_->error();
+        out->append(buf, static_cast<size_t>(n));
+        continue;
       }
       const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
       if (n < 0 && errno == EINTR) continue;
@@ -180,8 +102,7 @@ class Conn {
 
  private:
   int fd_;
-  SSL_CTX* ctx_ = nullptr;
-  SSL* ssl_ = nullptr;
+  std::unique_ptr<server::TlsClient> tls_;
 };
 
 }  // namespace
@@ -240,7 +161,7 @@ ClientTls ClientTlsFor(const Args& a, bool server_tls, const std::string& server
     t.enabled = true;
   } else if (server_tls) {
     t.enabled = true;
-    t.server_cert_file = server_cert_file;
+    t.trust_exact_file = server_cert_file;
   }
   return t;
 }

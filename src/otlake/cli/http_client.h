@@ -8,19 +8,12 @@
 
 #include "otlake/cli/args.h"
 #include "otlake/common/status.h"
+#include "otlake/server/tls_client.h"
 
 namespace otlake::cli {
 
-struct ClientTls {
-  bool enabled = false;
-  /// Trust these CAs (PEM bundle) and check that the certificate names the host connected to.
-  std::string ca_file;
-  /// Or trust exactly the certificates in this file (the running server's own --tls-cert, read
-  /// from its server.json): the file itself identifies the server, so no host name check.
-  std::string server_cert_file;
-  /// A client certificate and its key (PEM), for a server started with --tls-client-ca.
-  std::string cert_file, key_file;
-};
+/// enabled, ca_file / trust_exact_file (the running server's own certificate), client certificate.
+using ClientTls = server::TlsClientSettings;
 
 /// Sends `method path` with `headers` and `body` to host:port; the answer's status and body.
 /// IOError naming host:port and the reason (connect, TLS handshake or certificate check, a

@@ -17,6 +17,7 @@
 
 #include "otlake/archive/replay.h"
 #include "otlake/cli/args.h"
+#include "otlake/cli/http_client.h"
 #include "otlake/archive/replay_service.h"
 #include "otlake/common/file_util.h"
 #include "otlake/ship/s3_config.h"
@@ -120,11 +121,12 @@ std::string JStr(const rapidjson::Value& d, const char* k) {
 }
 
 // Replays into the running server's lake: POST /api/replay, then follow the job to its end.
-int RunIntoLake(const Args& a, const std::string& server, const std::string& key,
-                const archive::ReplayRequest& rq, bool with_project, const std::string& source_display) {
+int RunIntoLake(const Args& a, const std::string& server, const server::TlsClientSettings& tls,
+                const std::string& key, const archive::ReplayRequest& rq, bool with_project,
+                const std::string& source_display) {
   std::vector<std::string> headers = {"Content-Type: application/json", "Accept: application/json"};
   if (!key.empty()) headers.push_back("Authorization: Bearer " + key);
-  auto posted = archive::HttpExchange(server, "POST", "/api/replay", headers, RequestBody(rq, with_project), 120);
+  auto posted = archive::HttpExchange(server, "POST", "/api/replay", headers, RequestBody(rq, with_project), 120, tls);
   if (!posted.ok()) {
     std::cerr << "otlake replay: cannot reach the server at " << server << " (is otlake running?): "
               << posted.status().message() << "\n";
@@ -154,12 +156,12 @@ int RunIntoLake(const Args& a, const std::string& server, const std::string& key
   int failures = 0;
   for (;;) {
     if (g_interrupted && !cancel_sent) {
-      (void)archive::HttpExchange(server, "DELETE", "/api/replay/" + id, headers, "", 30);
+      (void)archive::HttpExchange(server, "DELETE", "/api/replay/" + id, headers, "", 30, tls);
       cancel_sent = true;
       std::fprintf(stderr, "%sotlake replay: interrupted: cancelling job %s (objects in flight finish)\n",
                    tty ? "\n" : "", id.c_str());
     }
-    auto got = archive::HttpExchange(server, "GET", "/api/replay/" + id, headers, "", 60);
+    auto got = archive::HttpExchange(server, "GET", "/api/replay/" + id, headers, "", 60, tls);
     if (!got.ok() || got->status != 200) {
       if (++failures < 20) {  // the server may be busy for a moment
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
@@ -240,7 +242,7 @@ int RunIntoLake(const Args& a, const std::string& server, const std::string& key
 }  // namespace
 
 std::vector<OptionSpec> ReplaySpecs() {
-  return {
+  std::vector<OptionSpec> specs = {
       {"", "source-dir", "DIR", "", "Read the archive from a local directory with the bucket's layout"},
       {"", "s3-bucket", "BUCKET", "", "Read the archive from this bucket (awss3receiver s3_bucket)"},
       {"", "s3-prefix", "PREFIX", "", "\"Directory\" in the bucket or source dir (s3_prefix)"},
@@ -268,6 +270,8 @@ std::vector<OptionSpec> ReplaySpecs() {
       {"I", "instance-id", "ID", "default", "Instance whose configs/otlake.env holds S3 credentials"},
       {"D", "dir", "DIR", "./otlake_data", "Parent directory of instances"},
   };
+  for (auto& s : TlsClientSpecs()) specs.push_back(std::move(s));
+  return specs;
 }
 
 int RunReplayCommand(const Args& a) {
@@ -323,6 +327,7 @@ int RunReplayCommand(const Args& a) {
   if (a.Has("to-otlp")) {
     archive::OtlpHttpOptions ho;
     ho.url = a.Get("to-otlp");
+    ho.tls = ClientTlsFor(a, false, "");
     ho.retry.max_attempts = static_cast<int>(max_attempts);
     ho.timeout_s = timeout_s;
     auto s = archive::MakeOtlpHttpSink(ho);
@@ -345,6 +350,8 @@ int RunReplayCommand(const Args& a) {
   }
   // Replay into the lake goes through the running server, which owns the WAL.
   std::string server_url;
+  bool server_tls = false;
+  std::string server_cert;
   const std::string instance_root = a.Get("dir") + "/" + a.Get("instance-id");
   if (to_lake && !dry_run) {
     if (a.Has("server")) {
@@ -360,14 +367,11 @@ int RunReplayCommand(const Args& a) {
                   << ": start it (otlake start), or pass --server URL, --to-otlp URL or --to-dir DIR\n";
         return 1;
       }
-      if (ServerUsesTls(d)) {
-        std::cerr << TlsCliMessage("replay") << "curl --cacert <CA file> -d @job.json https://127.0.0.1:"
-                  << d["port"].GetInt() << "/api/replay (docs/archive.md)\n";
-        return 1;
-      }
       std::string host = d.HasMember("host") && d["host"].IsString() ? d["host"].GetString() : "127.0.0.1";
       if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
-      server_url = "http://" + host + ":" + std::to_string(d["port"].GetInt());
+      server_tls = ServerUsesTls(d);
+      if (server_tls && d.HasMember("tls_cert") && d["tls_cert"].IsString()) server_cert = d["tls_cert"].GetString();
+      server_url = std::string(server_tls ? "https://" : "http://") + host + ":" + std::to_string(d["port"].GetInt());
     }
   }
   std::optional<ship::S3Config> s3_config;
@@ -450,7 +454,8 @@ int RunReplayCommand(const Args& a) {
     if (key.empty()) {
       if (const char* k = std::getenv("OTLAKE_API_KEY")) key = k;
     }
-    return RunIntoLake(a, server_url, key, rq, a.Has("project"), source.display);
+    return RunIntoLake(a, server_url, ClientTlsFor(a, server_tls, server_cert), key, rq, a.Has("project"),
+                       source.display);
   }
 
   // ---- list
