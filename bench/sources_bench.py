@@ -10,12 +10,16 @@ on) through /v3/ingestion-sources, as a user runs it.
           VmRSS before/after); per key, and extrapolated to 1,000,000 keys.
 
 Usage: .venv/bin/python bench/sources_bench.py [--small N] [--large M] [--large-spans S]
-       [--skip-small] [--skip-large]
+       [--skip-small] [--skip-large] [--perf DIR]
+--perf DIR records the server with `perf record -g` while each run ingests (DIR/perf-small.data,
+DIR/perf-large.data; read with `perf report -i ...`).
 Numbers, not a test: nothing is asserted. Results go into bench/README.md by hand.
 """
 import argparse
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -130,9 +134,15 @@ class Otlake:
         self.proc.wait(timeout=120)
 
 
-def run_until_done(srv, s3, body, n_files):
+def run_until_done(srv, s3, body, n_files, perf_out=None):
     """Creates the source and waits for every file (wall time), then for every row to be in the
-    tables (otlake's CPU seconds include the Parquet writes); moto's CPU seconds alongside."""
+    tables (otlake's CPU seconds include the Parquet writes); moto's CPU seconds alongside.
+    perf_out: a file to record the server's profile into while it runs (perf record -g)."""
+    perf = None
+    if perf_out and shutil.which("perf"):
+        perf = subprocess.Popen(["perf", "record", "-q", "-F", "499", "-g", "-p", str(srv.proc.pid), "-o", perf_out],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
     cpu0, moto0, t0 = cpu_seconds(srv.proc.pid), cpu_seconds(s3.proc.pid), time.time()
     sid = srv.create(body)
     while True:
@@ -146,6 +156,10 @@ def run_until_done(srv, s3, body, n_files):
         time.sleep(0.2)
     cpu = cpu_seconds(srv.proc.pid) - cpu0
     moto = cpu_seconds(s3.proc.pid) - moto0
+    if perf:
+        perf.send_signal(signal.SIGINT)
+        perf.wait()
+        print(f"  perf: {perf_out}")
     load = os.getloadavg()[0]
     print(f"  wall {wall:.1f}s, otlake {cpu:.1f} CPU-s, moto {moto:.1f} CPU-s, load average {load:.1f}")
     return sid, st, wall, cpu
@@ -165,6 +179,7 @@ def main():
     ap.add_argument("--large-spans", type=int, default=100_000)
     ap.add_argument("--skip-small", action="store_true")
     ap.add_argument("--skip-large", action="store_true")
+    ap.add_argument("--perf", metavar="DIR", help="record the server with perf record -g during each run")
     ap.add_argument("--gcs-small", type=int, default=0,
                     help="also ingest this many small objects from fake-gcs-server (a store that is not the bottleneck)")
     a = ap.parse_args()
@@ -181,7 +196,7 @@ def main():
             took = upload(s3, bucket, items)
             print(f"uploaded {a.small} small objects ({len(template[0])} B each) in {took:.1f}s")
             sid, st, wall, cpu = run_until_done(srv, s3, source_body(s3, bucket, "small", "small/", [".json"], "bsmall"),
-                                                a.small)
+                                                a.small, a.perf and os.path.join(a.perf, "perf-small.data"))
             spans = st["total_spans_ingested"]
             print(f"SMALL: {st['completed']} completed, {st['failed']} failed, {spans} spans in {wall:.1f}s wall, "
                   f"{cpu:.1f} server CPU-s -> {st['completed'] / wall:.0f} files/s, {st['completed'] / cpu:.0f} files per otlake "
@@ -220,7 +235,8 @@ def main():
             took = upload(s3, bucket, items, threads=4)
             print(f"uploaded {a.large} large objects in {took:.1f}s")
             sid, st, wall, cpu = run_until_done(
-                srv, s3, source_body(s3, bucket, "large", "large/", [".binpb.zst"], "blarge"), a.large)
+                srv, s3, source_body(s3, bucket, "large", "large/", [".binpb.zst"], "blarge"), a.large,
+                a.perf and os.path.join(a.perf, "perf-large.data"))
             spans = st["total_spans_ingested"]
             print(f"LARGE: {st['completed']} completed, {st['failed']} failed, {spans} spans in {wall:.1f}s wall, "
                   f"{cpu:.1f} server CPU-s -> {st['completed'] / wall:.2f} files/s, {spans / cpu:,.0f} spans/CPU-s")

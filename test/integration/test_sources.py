@@ -279,6 +279,58 @@ def test_transient_errors_are_retried_and_access_denied_fails_at_once(env):
         proxy.stop()
 
 
+def test_an_object_changed_between_listing_and_reading_is_ingested_as_it_is_now(env):
+    """An object is read with one GET (no HEAD) at its listed size + 1 byte. Here each object is
+    rewritten in the store just as otlake's GET reaches the proxy: one grows (the extra byte
+    shows it: the file goes back to pending without a retry counted, and the next scan, seeing
+    the new tag, gets it in), one shrinks (its read ends in zeros, fails to decode, and the next
+    scan's new tag queues it again). Both end completed with the new version's spans only."""
+    proxy = FaultProxy(env.s3.port)
+    client = env.s3.client()
+    grow_v1 = seed_file(trace_id="9a" * 16, n=2).encode()
+    grow_v2 = seed_file(trace_id="9b" * 16, n=5).encode()
+    shrink_v1 = seed_file(trace_id="9c" * 16, n=5).encode()
+    shrink_v2 = seed_file(trace_id="9d" * 16, n=2).encode()
+    assert len(grow_v2) > len(grow_v1) and len(shrink_v2) < len(shrink_v1)
+    rewritten, gets = set(), []
+
+    def fail_if(method, path):
+        if method == "HEAD" and "changing/" in path:
+            gets.append((method, path))
+        if method == "GET" and "list-type" not in path:
+            gets.append((method, path))
+            for name, body in (("grows.json", grow_v2), ("shrinks.json", shrink_v2)):
+                if name in path and name not in rewritten:
+                    rewritten.add(name)
+                    client.put_object(Bucket=env.bucket, Key="changing/" + name, Body=body)
+        return None
+
+    proxy.fail_if = fail_if
+    try:
+        client.put_object(Bucket=env.bucket, Key="changing/grows.json", Body=grow_v1)
+        client.put_object(Bucket=env.bucket, Key="changing/shrinks.json", Body=shrink_v1)
+        time.sleep(2.5)  # older than the scan's settle time, so the first scan takes both
+        r = call(env, "POST", "/v3/ingestion-sources",
+                 body=source_body(env, "changing", prefix="changing/", endpoint_url=proxy.endpoint,
+                                  application_ids=["changeproj"]))
+        assert r.status_code == 201, r.text
+        sid = r.json()["data"]["id"]
+        grown = wait_file(env, sid, "changing/grows.json", "completed", timeout=90)
+        shrunk = wait_file(env, sid, "changing/shrinks.json", "completed", timeout=90)
+        assert rewritten == {"grows.json", "shrinks.json"}
+        assert grown["spans_count"] == 5 and grown["retries"] == 0 and grown["error_message"] is None, grown
+        assert shrunk["spans_count"] == 2 and shrunk["error_message"] is None, shrunk
+        wait_for(lambda: len(spans_of(env, "changeproj", "9b" * 16)) == 5, "the grown object's spans")
+        wait_for(lambda: len(spans_of(env, "changeproj", "9d" * 16)) == 2, "the shrunk object's spans")
+        assert spans_of(env, "changeproj", "9a" * 16) == [] and spans_of(env, "changeproj", "9c" * 16) == []
+        assert not [g for g in gets if g[0] == "HEAD"], gets  # one GET per read, no HEAD
+        with open(env.server.log_path) as f:
+            assert "'changing/grows.json' of source 'changing' grew since it was listed" in f.read()
+        assert call(env, "DELETE", f"/v3/ingestion-sources/{sid}").status_code == 200
+    finally:
+        proxy.stop()
+
+
 def test_per_source_counters_in_healthz_and_metrics(env):
     """/healthz "sources" and the otlake_source_* Prometheus families count what each source did:
     files discovered/completed/failed, bytes, records, scans and their time, the backlog."""

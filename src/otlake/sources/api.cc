@@ -7,6 +7,7 @@
 
 #include "otlake/common/log.h"
 #include "otlake/common/time_util.h"
+#include "otlake/lake/fs_util.h"
 #include "otlake/sources/connector.h"
 
 namespace otlake::sources {
@@ -103,7 +104,7 @@ void Create(Service* svc, HttpRequest& req, HttpResponse* res) {
   Status st = ApplySourceJson(req.body, /*partial=*/false, &s);
   if (st.ok()) st = ValidateSource(s);
   if (!st.ok()) return FailStatus(res, st);
-  s.id = NewUuid();
+  s.id = lake::NewUuid();
   s.created_at_ms = s.updated_at_ms = NowUnixMillis();
   st = svc->store()->CreateSource(s);
   if (!st.ok()) return FailStatus(res, st);

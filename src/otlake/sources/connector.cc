@@ -568,28 +568,44 @@ void Service::ProcessFile(const FileRow& file) {
   {
     auto fs = FileSystemFor(s);
     if (!fs.ok()) return permanent("cannot use the source's " + s.provider + " settings: " + fs.status().message());
-    auto in = (*fs)->OpenInputFile(s.bucket + "/" + file.s3_key);
-    Status st = in.status();
-    if (st.ok()) {
-      auto size = (*in)->GetSize();
-      st = size.status();
-      if (st.ok() && *size > options_.max_object_bytes) {
-        return permanent("object is " + std::to_string(*size) + " bytes, over the limit of " +
-                         std::to_string(options_.max_object_bytes));
-      }
+    if (file.size > options_.max_object_bytes) {
+      return permanent("object is " + std::to_string(file.size) + " bytes, over the limit of " +
+                       std::to_string(options_.max_object_bytes));
+    }
+    // One GET per object, no HEAD: the object is read with the size the listing gave plus one
+    // byte into a zeroed buffer. The filesystems report the bytes asked for, not the bytes that
+    // came, so the extra byte is the check: still zero, the object is (as far as a read can
+    // tell) the one listed; set, it grew since, and is left for the next scan to tag again. One
+    // that shrank leaves zeros at its end, which no OTLP document or compressed stream ends in:
+    // its decode fails and the next scan, seeing the new tag, queues it again.
+    Status st;
+    if (file.size > 0) {
+      arrow::fs::FileInfo info(s.bucket + "/" + file.s3_key, arrow::fs::FileType::File);
+      info.set_size(file.size + 1);
+      auto in = (*fs)->OpenInputFile(info);
+      st = in.status();
       if (st.ok()) {
-        auto buf = (*in)->ReadAt(0, *size);
-        st = buf.status();
-        if (st.ok()) {
-          bytes.assign(reinterpret_cast<const char*>((*buf)->data()), (*buf)->size());
-          counters.bytes.fetch_add(static_cast<int64_t>(bytes.size()), std::memory_order_relaxed);
-        }
+        bytes.assign(static_cast<size_t>(file.size) + 1, '\0');
+        auto got = (*in)->ReadAt(0, file.size + 1, bytes.data());
+        st = got.status();
+        if (st.ok() && *got <= file.size) bytes.resize(static_cast<size_t>(*got));
       }
     }
     if (!st.ok()) {
       const std::string msg = Describe(st, s);
       return ClassifyS3Error(msg).permanent ? permanent(msg) : transient(msg);
     }
+    if (bytes.size() > static_cast<size_t>(file.size)) {
+      if (bytes.back() != '\0') {
+        const int64_t later = NowUnixMillis() + std::min<int64_t>(s.scan_interval_seconds * 1000, kSettleMs * 5);
+        OTLAKE_LOG(INFO) << "sources: '" << file.s3_key << "' of source '" << s.name << "' grew since it was listed ("
+                         << file.size << " bytes listed): left for the next scan";
+        (void)store_->Requeue(file.id, later);
+        return;
+      }
+      bytes.pop_back();
+    }
+    counters.bytes.fetch_add(static_cast<int64_t>(bytes.size()), std::memory_order_relaxed);
   }
   // Decode everything first: an object is ingested whole or not at all.
   auto docs = DecodeFileBytes(file.s3_key, bytes, options_.max_object_bytes);

@@ -6,7 +6,6 @@
 #include <rapidjson/writer.h>
 
 #include <ctime>
-#include <random>
 #include <set>
 
 namespace otlake::sources {
@@ -78,22 +77,6 @@ bool IsValidProject(std::string_view id) {
     }
   }
   return true;
-}
-
-std::string NewUuid() {
-  std::random_device rd;
-  uint8_t b[16];
-  for (auto& x : b) x = static_cast<uint8_t>(rd());
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += hex[b[i] >> 4];
-    out += hex[b[i] & 15];
-  }
-  return out;
 }
 
 std::string IsoSeconds(int64_t unix_ms) {

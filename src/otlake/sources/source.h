@@ -58,9 +58,6 @@ std::string JsonQuote(std::string_view s);
 /// True if `id` is a valid otlake project id (1-128 of [A-Za-z0-9._-], not "." or "..").
 bool IsValidProject(std::string_view id);
 
-/// A random RFC 4122 version-4 uuid.
-std::string NewUuid();
-
 /// True if `key` ends with one of `extensions` (".json" also matches nothing else: ".json.gz"
 /// must be listed itself).
 bool MatchesExtension(std::string_view key, const std::vector<std::string>& extensions);

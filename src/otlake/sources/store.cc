@@ -5,6 +5,8 @@
 
 #include <rapidjson/document.h>
 
+#include "otlake/lake/fs_util.h"
+
 namespace otlake::sources {
 namespace {
 
@@ -345,7 +347,7 @@ Result<std::optional<FileRow>> SourceStore::ClaimNext(int64_t now_ms) {
   if (rc == SQLITE_DONE) return std::optional<FileRow>();
   if (rc != SQLITE_ROW) return Err(db_, "claim file");
   FileRow f = ReadFile(q);
-  if (f.resume_doc == 0 || f.attempt.empty()) f.attempt = NewUuid().substr(0, 8) + NewUuid().substr(9, 4);
+  if (f.resume_doc == 0 || f.attempt.empty()) f.attempt = lake::NewUuid().substr(0, 8) + lake::NewUuid().substr(9, 4);
   // Not made durable on its own: BeginIngest (synchronous FULL) commits it before the object's
   // first WAL append; a claim lost before that is harmless (the file is pending again).
   OTLAKE_RETURN_NOT_OK(Exec("PRAGMA synchronous=NORMAL"));
