@@ -1,6 +1,8 @@
 // Traces: every field of every message lands in its column, identically from JSON and protobuf.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "otlake/otlp/decode.h"
 #include "otlake/otlp/json_to_proto.h"
 #include "otlake/otlp/proto_writer.h"
@@ -421,6 +423,27 @@ TEST(DecodeTraces, DuplicateKeysInLongLists) {
   EXPECT_NE(stored.find(R"("k0":70)"), std::string::npos) << stored;
   EXPECT_NE(stored.find(R"("k69":69)"), std::string::npos) << stored;
   EXPECT_EQ(Cell(r, TableId::kSpans, "span_attrs_types"), std::string(70, 'i'));
+}
+
+TEST(DecodeTraces, KeysAlikeAtBothEndsAreNotDuplicates) {
+  // Keys of one length with the same first and last eight bytes (the duplicate check's
+  // fingerprint) differ only in the middle: all kept; a true repeat among them still counts.
+  std::string attrs = ",\"attributes\":[";
+  for (int i = 0; i < 40; ++i) {
+    if (i > 0) attrs += ',';
+    const int k = i < 36 ? i : i - 36;  // the last four repeat keys 0..3
+    char mid[3];
+    std::snprintf(mid, sizeof mid, "%02d", k);
+    attrs += std::string("{\"key\":\"service.") + mid + ".attribute\",\"value\":{\"intValue\":\"" +
+             std::to_string(i) + "\"}}";
+  }
+  attrs += "]";
+  DecodeResult r = MustJson(OneSpanJson(attrs));
+  EXPECT_EQ(r.duplicate_attr_keys, 4);
+  EXPECT_EQ(Cell(r, TableId::kSpans, "span_attrs_types"), std::string(36, 'i'));
+  const std::string stored = Cell(r, TableId::kSpans, "span_attrs_json");
+  EXPECT_NE(stored.find(R"("service.00.attribute":36)"), std::string::npos) << stored;
+  EXPECT_NE(stored.find(R"("service.35.attribute":35)"), std::string::npos) << stored;
 }
 
 // --- Rejections: the bad span alone, with its events and links; the rest is stored.

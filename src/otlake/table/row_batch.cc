@@ -1,6 +1,7 @@
 #include "otlake/table/row_batch.h"
 
 #include <cassert>
+#include <cstring>
 #include <functional>
 #include <unordered_set>
 
@@ -27,6 +28,32 @@ bool IsDictColumn(int col) {
   }
 }
 
+namespace {
+
+// A cheap hash of a short key for the duplicate check: its length and its first and last
+// eight bytes (fewer for shorter keys), mixed. Keys that agree on those collide and are then
+// compared whole, so the answer is exact; attribute keys rarely agree on both ends.
+inline uint64_t KeyFingerprint(std::string_view k) {
+  const size_t n = k.size();
+  uint64_t a = 0, b = 0;
+  if (n >= 8) {
+    std::memcpy(&a, k.data(), 8);
+    std::memcpy(&b, k.data() + n - 8, 8);
+  } else if (n >= 4) {
+    uint32_t x, y;
+    std::memcpy(&x, k.data(), 4);
+    std::memcpy(&y, k.data() + n - 4, 4);
+    a = x;
+    b = y;
+  } else {
+    for (size_t i = 0; i < n; ++i) a = (a << 8) | static_cast<uint8_t>(k[i]);
+  }
+  uint64_t h = a * 0x9E3779B97F4A7C15ULL ^ (b + n) * 0xC2B2AE3D27D4EB4FULL;
+  return h ^ (h >> 31) ^ (h >> 47);
+}
+
+}  // namespace
+
 bool AttrMap::HasDuplicateKeys() const {
   const size_t n = size();
   if (n < 2) return false;
@@ -37,11 +64,11 @@ bool AttrMap::HasDuplicateKeys() const {
     }
     return false;
   }
-  // Open addressing over 128 slots (entry index + 1, 0 = free): one hash per key.
+  // Open addressing over 128 slots (entry index + 1, 0 = free): one fingerprint per key.
   uint8_t slot[128] = {};
   for (size_t i = 0; i < n; ++i) {
     const std::string_view k = key(i);
-    size_t h = std::hash<std::string_view>()(k);
+    size_t h = KeyFingerprint(k);
     for (;; ++h) {
       uint8_t& s = slot[h & 127];
       if (s == 0) {
