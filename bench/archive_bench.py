@@ -34,7 +34,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: E4
 from s3_server import MotoS3  # noqa: E402
 
 
-def run(binary, bodies, connections, extra, env):
+def run(binary, bodies, connections, extra, env, settle=0.0):
     """One server life: start, send every body, SIGTERM; returns (server CPU s, acked, data dir)."""
     tmp = tempfile.mkdtemp(prefix="otlake-archive-bench-")
     subprocess.run([binary, "init", "-D", tmp], check=True, capture_output=True)
@@ -42,12 +42,32 @@ def run(binary, bodies, connections, extra, env):
     port = int(proc.stdout.readline().decode().strip().rsplit(":", 1)[1])
     acked = mp.Value("q", 0)
     results = send_native(port, bodies, connections, acked) if bodies else [(0, {}, [])]
+    time.sleep(settle)  # let the archive catch up, so its CPU shows on its own thread
+    by_thread = thread_cpu(proc.pid)
     proc.send_signal(signal.SIGTERM)
     _, status, ru = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         sys.exit(f"server exited {proc.returncode}")
-    return ru.ru_utime + ru.ru_stime, sum(r[0] for r in results), tmp
+    total = ru.ru_utime + ru.ru_stime
+    by_thread["(after SIGTERM: final flush, last batch)"] = total - sum(by_thread.values())
+    return total, sum(r[0] for r in results), tmp, by_thread
+
+
+def thread_cpu(pid):
+    """CPU seconds so far of each of the process's threads, summed by thread name."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                head, rest = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        name = head.split("(", 1)[1]
+        fields = rest.split()
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
 def main():
@@ -61,6 +81,9 @@ def main():
     ap.add_argument("--level", default="0", help="--archive-compression-level (0: the exporter's)")
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "release", "otlake"))
     ap.add_argument("--client", default="native")
+    ap.add_argument("--settle", type=float, default=0.0,
+                    help="seconds to wait after the last ack before stopping the server (the per-thread "
+                         "figures then show the archive's own thread; the totals are the same work)")
     args = ap.parse_args()
     require_load_client(args)
 
@@ -91,7 +114,7 @@ def main():
               "--archive-compression-level", args.level]
         idle = {}
         for label, extra in (("off", []), ("on", on)):
-            cpu, _, tmp = run(args.bin, [], 1, extra, env)
+            cpu, _, tmp, _ = run(args.bin, [], 1, extra, env)
             shutil.rmtree(tmp, ignore_errors=True)
             idle[label] = cpu
         print(f"idle start+stop CPU: off {idle['off']:.2f}s, on {idle['on']:.2f}s (subtracted)")
@@ -99,7 +122,7 @@ def main():
         for rnd in range(args.rounds):
             order = (("off", []), ("on", on)) if rnd % 2 == 0 else (("on", on), ("off", []))
             for label, extra in order:
-                cpu, ok, tmp = run(args.bin, bodies, args.connections, extra, env)
+                cpu, ok, tmp, threads = run(args.bin, bodies, args.connections, extra, env, args.settle)
                 note = ""
                 if label == "on":
                     with open(os.path.join(tmp, "default", "archive", "state.json")) as f:
@@ -112,6 +135,9 @@ def main():
                 per[label].append(ok * 512 / net)
                 print(f"round {rnd + 1} archive {label:3}: acked {ok}, server CPU {cpu:.2f}s (net {net:.2f}s) -> "
                       f"{ok * 512 / net:,.0f} spans/CPU-s{note}")
+                print("    CPU us/span by thread: " + ", ".join(
+                    f"{name} {sec * 1e6 / (ok * 512):.2f}" for name, sec in sorted(threads.items(), key=lambda kv: -kv[1])
+                    if sec > 0))
         off = sorted(per["off"])[len(per["off"]) // 2]
         onm = sorted(per["on"])[len(per["on"]) // 2]
         print(f"median: off {off:,.0f}, on {onm:,.0f} spans per server CPU-second -> the archive adds "
