@@ -282,9 +282,11 @@ def test_transient_errors_are_retried_and_access_denied_fails_at_once(env):
 def test_an_object_changed_between_listing_and_reading_is_ingested_as_it_is_now(env):
     """An object is read with one GET (no HEAD) at its listed size + 1 byte. Here each object is
     rewritten in the store just as otlake's GET reaches the proxy: one grows (the extra byte
-    shows it: the file goes back to pending without a retry counted, and the next scan, seeing
-    the new tag, gets it in), one shrinks (its read ends in zeros, fails to decode, and the next
-    scan's new tag queues it again). Both end completed with the new version's spans only."""
+    shows it: the file goes back to pending without a retry counted, the source is scanned again
+    at once, and that scan's new tag gets it in), one shrinks (its read ends in zeros and fails to
+    decode; the source is scanned again at once and the new tag queues it again). Both end
+    completed with the new version's spans only -- promptly, though the source's own scan
+    interval is an hour."""
     proxy = FaultProxy(env.s3.port)
     client = env.s3.client()
     grow_v1 = seed_file(trace_id="9a" * 16, n=2).encode()
@@ -312,11 +314,11 @@ def test_an_object_changed_between_listing_and_reading_is_ingested_as_it_is_now(
         time.sleep(2.5)  # older than the scan's settle time, so the first scan takes both
         r = call(env, "POST", "/v3/ingestion-sources",
                  body=source_body(env, "changing", prefix="changing/", endpoint_url=proxy.endpoint,
-                                  application_ids=["changeproj"]))
+                                  application_ids=["changeproj"], scan_interval_seconds=3600))
         assert r.status_code == 201, r.text
         sid = r.json()["data"]["id"]
-        grown = wait_file(env, sid, "changing/grows.json", "completed", timeout=90)
-        shrunk = wait_file(env, sid, "changing/shrinks.json", "completed", timeout=90)
+        grown = wait_file(env, sid, "changing/grows.json", "completed", timeout=60)
+        shrunk = wait_file(env, sid, "changing/shrinks.json", "completed", timeout=60)
         assert rewritten == {"grows.json", "shrinks.json"}
         assert grown["spans_count"] == 5 and grown["retries"] == 0 and grown["error_message"] is None, grown
         assert shrunk["spans_count"] == 2 and shrunk["error_message"] is None, shrunk

@@ -597,10 +597,16 @@ void Service::ProcessFile(const FileRow& file) {
     }
     if (bytes.size() > static_cast<size_t>(file.size)) {
       if (bytes.back() != '\0') {
-        const int64_t later = NowUnixMillis() + std::min<int64_t>(s.scan_interval_seconds * 1000, kSettleMs * 5);
+        // The source is scanned again now (the scheduler looks every second) and the file
+        // tried after that scan has tagged the new version (or, if the object is still
+        // settling, after the one following it).
+        {
+          std::lock_guard g(mu_);
+          next_scan_ms_[s.id] = 0;
+        }
         OTLAKE_LOG(INFO) << "sources: '" << file.s3_key << "' of source '" << s.name << "' grew since it was listed ("
                          << file.size << " bytes listed): left for the next scan";
-        (void)store_->Requeue(file.id, later);
+        (void)store_->Requeue(file.id, NowUnixMillis() + 3 * kSettleMs);
         return;
       }
       bytes.pop_back();
@@ -608,8 +614,17 @@ void Service::ProcessFile(const FileRow& file) {
     counters.bytes.fetch_add(static_cast<int64_t>(bytes.size()), std::memory_order_relaxed);
   }
   // Decode everything first: an object is ingested whole or not at all.
+  // A read ending in a zero byte that does not decode may be an object that shrank since it was
+  // listed (see above): the source is scanned again now, so a new version is queued at once.
+  auto undecodable = [&](const std::string& msg) {
+    if (!bytes.empty() && bytes.back() == '\0') {
+      std::lock_guard g(mu_);
+      next_scan_ms_[s.id] = 0;
+    }
+    permanent(msg);
+  };
   auto docs = DecodeFileBytes(file.s3_key, bytes, options_.max_object_bytes);
-  if (!docs.ok()) return permanent("malformed file: " + docs.status().message());
+  if (!docs.ok()) return undecodable("malformed file: " + docs.status().message());
   struct Decoded {
     otlp::Signal signal;
     const FileDocument* doc;
@@ -630,7 +645,7 @@ void Service::ProcessFile(const FileRow& file) {
     Status st = d.json ? otlp::DecodeJson(out.signal, d.body, opts, &out.result)
                        : otlp::DecodeProtobuf(out.signal, d.body, opts, &out.result);
     if (!st.ok()) {
-      return permanent(std::string("malformed OTLP ") + (d.json ? "JSON" : "protobuf") + ": " + st.message());
+      return undecodable(std::string("malformed OTLP ") + (d.json ? "JSON" : "protobuf") + ": " + st.message());
     }
     if (out.result.rejected > 0) return permanent(RejectionMessage(out.result, out.signal));
     records += out.result.accepted;
