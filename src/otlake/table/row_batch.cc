@@ -164,15 +164,26 @@ void RowBatch::AppendMap(int col, const AttrMap& m) {
       return;
     }
   }
-  for (size_t i = 0; i < m.size(); ++i) {
-    const std::string_view k = m.key(i), v = m.value(i);
-    c.key_chars.append(k.data(), k.size());
-    c.key_offsets.push_back(static_cast<int32_t>(c.key_chars.size()));
-    c.val_chars.append(v.data(), v.size());
-    c.val_offsets.push_back(static_cast<int32_t>(c.val_chars.size()));
-    c.val_valid.push_back(m.is_null(i) ? 0 : 1);
+  // The map's layout is the column's (keys and values concatenated, end offsets per entry):
+  // appended whole, its offsets shifted by what the column already holds.
+  const size_t entries = m.size();
+  const auto key_base = static_cast<int32_t>(c.key_chars.size());
+  const auto val_base = static_cast<int32_t>(c.val_chars.size());
+  c.key_chars.append(m.keys);
+  c.val_chars.append(m.values);
+  const size_t e0 = c.val_valid.size();
+  c.key_offsets.resize(e0 + 1 + entries);
+  c.val_offsets.resize(e0 + 1 + entries);
+  c.val_valid.resize(e0 + entries);
+  int32_t* ko = c.key_offsets.data() + e0 + 1;
+  int32_t* vo = c.val_offsets.data() + e0 + 1;
+  uint8_t* valid = c.val_valid.data() + e0;
+  for (size_t i = 0; i < entries; ++i) {
+    ko[i] = key_base + m.key_ends[i];
+    vo[i] = val_base + m.value_ends[i];
+    valid[i] = m.types[i] == 'e' ? 0 : 1;
   }
-  c.offsets.push_back(c.offsets.back() + static_cast<int32_t>(m.size()));
+  c.offsets.push_back(c.offsets.back() + static_cast<int32_t>(entries));
   if (c.dict) c.codes.push_back(static_cast<int32_t>(n - 1));
 }
 
