@@ -38,6 +38,31 @@ TEST(Utf8, RejectsIllFormed) {
   EXPECT_FALSE(IsValidUtf8("abcdefghijklmnop\xC3("));  // bad continuation after fast path
 }
 
+TEST(Utf8, EveryLengthAndPositionAgreesWithTheScalarCheck) {
+  // The ASCII fast path (word loads, overlapping at the end) against the sequence-by-sequence
+  // check: one non-ASCII byte (valid two-byte sequence, lone continuation, truncated lead) at
+  // every position of strings of every length up to 80.
+  for (size_t n = 0; n <= 80; ++n) {
+    const std::string ascii(n, 'a');
+    EXPECT_TRUE(IsValidUtf8(ascii)) << n;
+    EXPECT_TRUE(IsAscii(reinterpret_cast<const unsigned char*>(ascii.data()), n)) << n;
+    for (size_t at = 0; at < n; ++at) {
+      std::string lone = ascii, lead = ascii, pair = ascii;
+      lone[at] = '\x80';
+      lead[at] = '\xC3';
+      EXPECT_FALSE(IsValidUtf8(lone)) << n << " " << at;
+      EXPECT_FALSE(IsAscii(reinterpret_cast<const unsigned char*>(lone.data()), n)) << n << " " << at;
+      EXPECT_EQ(IsValidUtf8(lead), Utf8ValidPrefix(lead) == n) << n << " " << at;
+      EXPECT_FALSE(IsValidUtf8(lead)) << n << " " << at;  // followed by 'a' or the end
+      if (at + 1 < n) {
+        pair[at] = '\xC3';
+        pair[at + 1] = '\xA9';
+        EXPECT_TRUE(IsValidUtf8(pair)) << n << " " << at;
+      }
+    }
+  }
+}
+
 TEST(Hex, EncodesLowercaseAndDecodesEitherCase) {
   std::string out;
   AppendHex(&out, std::string("\x00\x01\xAB\xFF", 4));

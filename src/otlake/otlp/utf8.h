@@ -58,7 +58,33 @@ inline size_t Utf8ValidPrefix(std::string_view s) {
   return s.size();
 }
 
+/// True if no byte of the `n` bytes at `p` has its high bit set. Short strings (attribute keys
+/// and values) take one or two possibly overlapping word loads instead of a byte loop.
+inline bool IsAscii(const unsigned char* p, size_t n) {
+  if (n >= 8) {
+    uint64_t acc = 0, w;
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+      std::memcpy(&w, p + i, 8);
+      acc |= w;
+    }
+    std::memcpy(&w, p + n - 8, 8);
+    return ((acc | w) & 0x8080808080808080ULL) == 0;
+  }
+  if (n >= 4) {
+    uint32_t a, b;
+    std::memcpy(&a, p, 4);
+    std::memcpy(&b, p + n - 4, 4);
+    return ((a | b) & 0x80808080U) == 0;
+  }
+  unsigned acc = 0;
+  for (size_t i = 0; i < n; ++i) acc |= p[i];
+  return acc < 0x80;
+}
+
 /// Returns true if `s` is well-formed UTF-8.
-inline bool IsValidUtf8(std::string_view s) { return Utf8ValidPrefix(s) == s.size(); }
+inline bool IsValidUtf8(std::string_view s) {
+  if (s.size() <= 64 && IsAscii(reinterpret_cast<const unsigned char*>(s.data()), s.size())) return true;
+  return Utf8ValidPrefix(s) == s.size();
+}
 
 }  // namespace otlake::otlp
