@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "test", "integr
 import ingest_bench  # noqa: E402  (make_templates, stamp, to_otlp_json)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-BIN = os.path.join(ROOT, "build", "release", "otlake")
+BIN = os.environ.get("OTLAKE_BIN", os.path.join(ROOT, "build", "release", "otlake"))
 CACHE = os.path.join(ROOT, "build", "replay_bench")
 SPANS_PER_OBJECT = 512
 FMT = "year=%Y/month=%m/day=%d/hour=%H/minute=%M"

@@ -80,6 +80,26 @@ size_t InitialSize(std::string_view input, int64_t max_output) {
   return std::min<size_t>(std::max<size_t>(input.size() * 4, 4096), max_output + 1);
 }
 
+// The size a stream's own header or trailer announces is believed up to this many times the
+// compressed size (OTLP compresses ~10x): a lying 20-byte body cannot reserve a large part of
+// the memory budget before a byte is decoded.
+constexpr size_t kMaxAnnouncedRatio = 64;
+
+// True if a body of `input` announcing `announced` decompressed bytes may be given a buffer of
+// that size: within the limit and the believable ratio.
+bool Believable(std::string_view input, int64_t max_output, uint64_t announced) {
+  return announced > 0 && announced <= static_cast<uint64_t>(max_output) &&
+         announced / kMaxAnnouncedRatio <= std::max<size_t>(input.size(), 64);
+}
+
+// A single-member gzip stream's ISIZE trailer (the size modulo 2^32), or 0.
+uint64_t GzipAnnouncedSize(std::string_view input) {
+  if (input.size() < 18) return 0;
+  const auto* t = reinterpret_cast<const unsigned char*>(input.data() + input.size() - 4);
+  return static_cast<uint64_t>(t[0]) | static_cast<uint64_t>(t[1]) << 8 |
+         static_cast<uint64_t>(t[2]) << 16 | static_cast<uint64_t>(t[3]) << 24;
+}
+
 // window_bits: 16+15 gzip, 15 zlib, -15 raw deflate.
 Status Inflate(std::string_view input, int window_bits, const char* name, int64_t max_output,
                Output& output) {
@@ -90,7 +110,13 @@ Status Inflate(std::string_view input, int window_bits, const char* name, int64_
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
   zs.avail_in = static_cast<uInt>(input.size());
   out->clear();
-  if (!output.Resize(InitialSize(input, max_output))) return OverBudget();
+  // Sized by the trailer when it is believable, plus one byte so that a stream of exactly that
+  // size ends without the buffer growing; a wrong one (several members, a lie) only means the
+  // buffer grows or is trimmed as before.
+  const uint64_t announced = window_bits > 16 ? GzipAnnouncedSize(input) : 0;
+  const size_t first = Believable(input, max_output, announced) ? static_cast<size_t>(announced)
+                                                                : InitialSize(input, max_output);
+  if (!output.Resize(first + 1)) return OverBudget();
   size_t used = 0;
   for (;;) {
     if (auto g = output.GrowFor(used); g != Output::kOk) return GrowStatus(g, max_output);
@@ -119,6 +145,24 @@ Status Inflate(std::string_view input, int window_bits, const char* name, int64_
 
 Status Unzstd(std::string_view input, int64_t max_output, Output& output) {
   std::string* out = output.str();
+  // A body of one frame that announces its size (what one-shot compressors write) is decoded in
+  // one call straight into a buffer of exactly that size, with a context kept by the thread
+  // (one-shot decoding needs no window buffer, so the context stays small). Anything else --
+  // several frames, no size, a size not believed -- is streamed.
+  const unsigned long long announced = ZSTD_getFrameContentSize(input.data(), input.size());
+  if (announced != ZSTD_CONTENTSIZE_UNKNOWN && announced != ZSTD_CONTENTSIZE_ERROR &&
+      Believable(input, max_output, announced) &&
+      ZSTD_findFrameCompressedSize(input.data(), input.size()) == input.size()) {
+    thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> once(ZSTD_createDCtx(), ZSTD_freeDCtx);
+    if (!once) return Status::OutOfMemory("ZSTD_createDCtx failed");
+    out->clear();
+    if (!output.Resize(static_cast<size_t>(announced))) return OverBudget();
+    const size_t n = ZSTD_decompressDCtx(once.get(), out->data(), out->size(), input.data(), input.size());
+    if (ZSTD_isError(n)) return Status::Invalid("invalid zstd data: ", ZSTD_getErrorName(n));
+    if (n != announced) return Status::Invalid("invalid zstd data: frame content size mismatch");
+    output.Finish(n);
+    return Status::OK();
+  }
   std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
   if (!ctx) return Status::OutOfMemory("ZSTD_createDCtx failed");
   ZSTD_DCtx_setParameter(ctx.get(), ZSTD_d_windowLogMax, 27);  // bound decoder memory (128 MiB)

@@ -4,6 +4,11 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
 namespace otlake::server {
 namespace {
 
@@ -82,6 +87,53 @@ TEST(Decompress, CorruptTruncatedAndUnknown) {
   EXPECT_TRUE(Decompress("br", "x", 1 << 20, &out).IsNotImplemented());
 }
 
+// A zstd frame of `in` (ZSTD_compress: one frame with its content size) whose announced size
+// is replaced by `announce` (2-byte size field: 256..65791 bytes).
+std::string ZstdAnnouncing(const std::string& in, size_t announce) {
+  std::string f = Zstd(in);
+  const auto fhd = static_cast<unsigned char>(f[4]);
+  EXPECT_EQ(fhd >> 6, 1) << "a 2-byte content size field";
+  const size_t at = 5 + (((fhd >> 5) & 1) ? 0 : 1) + (fhd & 3 ? (1u << ((fhd & 3) - 1)) : 0);
+  f[at] = static_cast<char>((announce - 256) & 0xff);
+  f[at + 1] = static_cast<char>((announce - 256) >> 8);
+  return f;
+}
+
+TEST(Decompress, AnnouncedSizesAreHintsNotTrusted) {
+  std::string data;
+  for (int i = 0; i < 1000; ++i) data += static_cast<char>('a' + (i * 7) % 26);
+  std::string out;
+  // One frame announcing its size (decoded in one call) and a frame without one (streamed).
+  ASSERT_TRUE(Decompress("zstd", ZstdAnnouncing(data, data.size()), 1 << 20, &out).ok());
+  EXPECT_EQ(out, data);
+  {
+    ZSTD_CCtx* c = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0);
+    std::string f(ZSTD_compressBound(data.size()), '\0');
+    f.resize(ZSTD_compress2(c, f.data(), f.size(), data.data(), data.size()));
+    ZSTD_freeCCtx(c);
+    EXPECT_EQ(ZSTD_getFrameContentSize(f.data(), f.size()), ZSTD_CONTENTSIZE_UNKNOWN);
+    ASSERT_TRUE(Decompress("zstd", f, 1 << 20, &out).ok());
+    EXPECT_EQ(out, data);
+  }
+  // A size that lies, either way: refused as invalid data, never a short or padded body.
+  EXPECT_TRUE(Decompress("zstd", ZstdAnnouncing(data, 900), 1 << 20, &out).IsInvalid());
+  EXPECT_TRUE(Decompress("zstd", ZstdAnnouncing(data, 1100), 1 << 20, &out).IsInvalid());
+  // Two frames: the first one's size is not the body's; streamed, both decoded.
+  ASSERT_TRUE(Decompress("zstd", Zstd(data) + Zstd("tail"), 1 << 20, &out).ok());
+  EXPECT_EQ(out, data + "tail");
+  // Two gzip members: the trailer gives only the last one's size; the buffer grows.
+  ASSERT_TRUE(Decompress("gzip", Gzip(data) + Gzip("tail"), 1 << 20, &out).ok());
+  EXPECT_EQ(out, data + "tail");
+  // A gzip trailer that lies about the size: zlib's length check refuses it.
+  std::string gz = Gzip(data);
+  gz[gz.size() - 4] = static_cast<char>(gz[gz.size() - 4] ^ 0x10);
+  EXPECT_TRUE(Decompress("gzip", gz, 1 << 20, &out).IsInvalid());
+  // A size past the limit is not believed: the body stops at the limit as a bomb does.
+  Status big = Decompress("zstd", ZstdAnnouncing(data, data.size()), 999, &out);
+  EXPECT_TRUE(big.IsCapacityError()) << big.ToString();
+}
+
 TEST(Decompress, ReservesTheOutputAgainstAMemoryBudget) {
   std::string data;
   for (int i = 0; i < 200000; ++i) data += "span-" + std::to_string(i % 97);  // ~1.2 MB
@@ -121,6 +173,33 @@ TEST(Decompress, ReservesTheOutputAgainstAMemoryBudget) {
   MemoryReservation r2(&budget);  // another request: 1000 + ~1.2 MB does not fit in 1 MiB
   EXPECT_TRUE(Decompress("identity", data, 1 << 30, &out, &r2).IsOutOfMemory());
   EXPECT_EQ(r2.bytes(), 0);
+}
+
+// OTLAKE_BENCH=1 otlake_server_test --gtest_filter='DecompressBench.*': CPU per MB of output for
+// ~356 KB bodies (the ingest bench's request size) compressed as OTLP senders do.
+TEST(DecompressBench, RequestSizedBodies) {
+  const char* v = std::getenv("OTLAKE_BENCH");
+  if (v == nullptr || *v == '\0' || *v == '0') GTEST_SKIP() << "set OTLAKE_BENCH=1 to run measurements";
+  std::string data;
+  for (int i = 0; data.size() < 356 * 1024; ++i) {
+    data += "\x0a\x10service.name\x12\x0ccheckout-" + std::to_string(i % 8) + "span-" + std::to_string(i * 7919 % 100003) +
+            "http.route/api/v1/items/" + std::to_string(i % 50);
+  }
+  const std::pair<const char*, std::string> bodies[] = {{"zstd", Zstd(data)}, {"gzip", Gzip(data)}};
+  for (const auto& [name, body] : bodies) {
+    std::string out;
+    const int reps = 2000;
+    timespec a, b;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+    for (int i = 0; i < reps; ++i) {
+      std::string fresh;  // a request's body buffer is new each time
+      ASSERT_TRUE(Decompress(name, body, 1 << 30, &fresh).ok());
+    }
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+    const double s = (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) * 1e-9;
+    std::printf("%s: %zu -> %zu bytes, %.1f us per body, %.0f MB/s of output per CPU-s\n", name, body.size(),
+                data.size(), s * 1e6 / reps, data.size() * reps / s / 1e6);
+  }
 }
 
 }  // namespace
