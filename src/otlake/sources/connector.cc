@@ -575,9 +575,9 @@ void Service::ProcessFile(const FileRow& file) {
     // One GET per object, no HEAD: the object is read with the size the listing gave plus one
     // byte into a zeroed buffer. The filesystems report the bytes asked for, not the bytes that
     // came, so the extra byte is the check: still zero, the object is (as far as a read can
-    // tell) the one listed; set, it grew since, and is left for the next scan to tag again. One
-    // that shrank leaves zeros at its end, which no OTLP document or compressed stream ends in:
-    // its decode fails and the next scan, seeing the new tag, queues it again.
+    // tell) the one listed; set, it grew since. One that shrank leaves zeros at its end, which
+    // no OTLP document or compressed stream ends in: its decode fails. Either way the source is
+    // scanned again at once, and the new tag queues the new version.
     Status st;
     if (file.size > 0) {
       arrow::fs::FileInfo info(s.bucket + "/" + file.s3_key, arrow::fs::FileType::File);
@@ -613,7 +613,6 @@ void Service::ProcessFile(const FileRow& file) {
     }
     counters.bytes.fetch_add(static_cast<int64_t>(bytes.size()), std::memory_order_relaxed);
   }
-  // Decode everything first: an object is ingested whole or not at all.
   // A read ending in a zero byte that does not decode may be an object that shrank since it was
   // listed (see above): the source is scanned again now, so a new version is queued at once.
   auto undecodable = [&](const std::string& msg) {
@@ -623,6 +622,7 @@ void Service::ProcessFile(const FileRow& file) {
     }
     permanent(msg);
   };
+  // Decode everything first: an object is ingested whole or not at all.
   auto docs = DecodeFileBytes(file.s3_key, bytes, options_.max_object_bytes);
   if (!docs.ok()) return undecodable("malformed file: " + docs.status().message());
   struct Decoded {
