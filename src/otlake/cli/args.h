@@ -37,12 +37,6 @@ class Args {
 /// A byte count for people: "512 B", "3.4 KiB", "12.0 MiB", "1.25 GiB".
 std::string HumanBytes(int64_t bytes);
 
-/// True if a running server's configs/server.json (parsed, an object) says it serves TLS.
-template <typename JsonObject>
-bool ServerUsesTls(const JsonObject& server_json) {
-  return server_json.HasMember("tls") && server_json["tls"].IsBool() && server_json["tls"].GetBool();
-}
-
 /// `s` padded with spaces to `w` columns (on the left when `right`).
 std::string Pad(const std::string& s, size_t w, bool right = false);
 

@@ -729,13 +729,11 @@ int CmdStatus(int argc, char** argv) {
     Instance inst;
     int rc;
     if (!ResolveInstance(a, &inst, "status", &rc)) return rc;
-    auto js = ReadFile(inst.server_json());
-    rapidjson::Document d;
-    if (js.ok() && !d.Parse(js->c_str()).HasParseError() && d.IsObject() && d.HasMember("port") &&
-        d["port"].IsInt()) {
-      port = d["port"].GetInt();
-      server_tls = ServerUsesTls(d);
-      if (server_tls && d.HasMember("tls_cert") && d["tls_cert"].IsString()) server_cert = d["tls_cert"].GetString();
+    RunningServer running;
+    if (ReadRunningServer(inst.server_json(), &running)) {
+      port = running.port;
+      server_tls = running.tls;
+      server_cert = running.tls_cert;
     }
   }
   double timeout = std::atof(a.Get("timeout").c_str());

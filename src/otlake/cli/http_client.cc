@@ -1,6 +1,7 @@
 #include "otlake/cli/http_client.h"
 
 #include <netdb.h>
+#include <rapidjson/document.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <memory>
 
 #include "otlake/cli/args.h"
+#include "otlake/common/file_util.h"
 
 namespace otlake::cli {
 
@@ -139,6 +141,23 @@ Status HttpCall(const std::string& host, int port, const ClientTls& tls, const s
   *status = std::atoi(resp.c_str() + sp + 1);
   *out = resp.substr(end + 4);
   return Status::OK();
+}
+
+bool ReadRunningServer(const std::string& path, RunningServer* out) {
+  auto js = ReadFile(path);
+  rapidjson::Document d;
+  if (!js.ok() || d.Parse(js->c_str()).HasParseError() || !d.IsObject() || !d.HasMember("port") ||
+      !d["port"].IsInt()) {
+    return false;
+  }
+  auto text = [&](const char* k) {
+    return d.HasMember(k) && d[k].IsString() ? std::string(d[k].GetString()) : std::string();
+  };
+  out->port = d["port"].GetInt();
+  out->host = text("host");
+  out->tls = d.HasMember("tls") && d["tls"].IsBool() && d["tls"].GetBool();
+  out->tls_cert = out->tls ? text("tls_cert") : std::string();
+  return true;
 }
 
 std::vector<OptionSpec> TlsClientSpecs() {

@@ -22,6 +22,17 @@ Status HttpCall(const std::string& host, int port, const ClientTls& tls, const s
                 const std::string& path, const std::vector<std::pair<std::string, std::string>>& headers,
                 const std::string& body, double timeout_s, int* status, std::string* out);
 
+/// How to reach a running server, as its configs/server.json says.
+struct RunningServer {
+  std::string host;      ///< the address it listens on, as configured ("" when not recorded)
+  int port = 0;
+  bool tls = false;      ///< it serves TLS (--tls-cert)
+  std::string tls_cert;  ///< its certificate file (trusted exactly by ClientTlsFor)
+};
+
+/// Reads a server.json at `path`; false when it is missing, unreadable or names no port.
+bool ReadRunningServer(const std::string& path, RunningServer* out);
+
 /// The TLS settings of a command that has the flags of TlsClientSpecs(): --tls-ca (or
 /// OTLAKE_TLS_CA) turns TLS on and trusts that CA; otherwise TLS is on if the running server's
 /// server.json says so (server_tls) and its certificate file is trusted. --tls-client-cert and

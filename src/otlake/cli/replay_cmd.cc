@@ -19,7 +19,6 @@
 #include "otlake/cli/args.h"
 #include "otlake/cli/http_client.h"
 #include "otlake/archive/replay_service.h"
-#include "otlake/common/file_util.h"
 #include "otlake/ship/s3_config.h"
 #include "otlake/ship/s3_fs.h"
 
@@ -358,20 +357,17 @@ int RunReplayCommand(const Args& a) {
       server_url = a.Get("server");
       while (!server_url.empty() && server_url.back() == '/') server_url.pop_back();
     } else {
-      auto js = ReadFile(instance_root + "/configs/server.json");
-      rapidjson::Document d;
-      if (!js.ok() || d.Parse(js->c_str()).HasParseError() || !d.IsObject() || !d.HasMember("port") ||
-          !d["port"].IsInt()) {
+      RunningServer running;
+      if (!ReadRunningServer(instance_root + "/configs/server.json", &running)) {
         std::cerr << "otlake replay: replay into the lake goes through the running server, and none is running "
                      "for instance '" << a.Get("instance-id") << "' in " << a.Get("dir")
                   << ": start it (otlake start), or pass --server URL, --to-otlp URL or --to-dir DIR\n";
         return 1;
       }
-      std::string host = d.HasMember("host") && d["host"].IsString() ? d["host"].GetString() : "127.0.0.1";
-      if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
-      server_tls = ServerUsesTls(d);
-      if (server_tls && d.HasMember("tls_cert") && d["tls_cert"].IsString()) server_cert = d["tls_cert"].GetString();
-      server_url = std::string(server_tls ? "https://" : "http://") + host + ":" + std::to_string(d["port"].GetInt());
+      const std::string host = running.host.empty() || running.host == "0.0.0.0" ? "127.0.0.1" : running.host;
+      server_tls = running.tls;
+      server_cert = running.tls_cert;
+      server_url = std::string(server_tls ? "https://" : "http://") + host + ":" + std::to_string(running.port);
     }
   }
   std::optional<ship::S3Config> s3_config;

@@ -1,21 +1,12 @@
 #include "otlake/cli/sources_cmd.h"
 
-#include <netdb.h>
-#include <poll.h>
 #include <rapidjson/document.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <iostream>
-#include <memory>
 
 #include "otlake/cli/args.h"
 #include "otlake/cli/http_client.h"
-#include "otlake/common/file_util.h"
 #include "otlake/common/status.h"
 #include "otlake/sources/source.h"
 
@@ -172,16 +163,14 @@ int RunSources(const Args& a, const std::string& root) {
     c.port = std::atoi(a.Get("port").c_str());
     if (c.port <= 0 || c.port > 65535) return SourcesUsage("--port must be 1-65535");
   } else {
-    auto js = ReadFile(root + "/configs/server.json");
-    rapidjson::Document d;
-    if (!js.ok() || d.Parse(js->c_str()).HasParseError() || !d.IsObject() || !d.HasMember("port") ||
-        !d["port"].IsInt()) {
+    RunningServer running;
+    if (!ReadRunningServer(root + "/configs/server.json", &running)) {
       std::cerr << "otlake sources: no running server for " << root << " (start it, or pass --port)\n";
       return 1;
     }
-    c.port = d["port"].GetInt();
-    server_tls = ServerUsesTls(d);
-    if (server_tls && d.HasMember("tls_cert") && d["tls_cert"].IsString()) server_cert = d["tls_cert"].GetString();
+    c.port = running.port;
+    server_tls = running.tls;
+    server_cert = running.tls_cert;
   }
   c.tls = ClientTlsFor(a, server_tls, server_cert);
   const std::string base = "/v3/ingestion-sources";
