@@ -29,7 +29,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(ROOT, "test", "integration"))
 
-from ingest_bench import make_request, require_load_client, send_native  # noqa: E402
+from ingest_bench import make_request, require_load_client, send_native, thread_cpu  # noqa: E402
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: E402
 from s3_server import MotoS3  # noqa: E402
 
@@ -43,7 +43,7 @@ def run(binary, bodies, connections, extra, env, settle=0.0):
     acked = mp.Value("q", 0)
     results = send_native(port, bodies, connections, acked) if bodies else [(0, {}, [])]
     time.sleep(settle)  # let the archive catch up, so its CPU shows on its own thread
-    by_thread = thread_cpu(proc.pid)
+    by_thread = cpu_by_thread_name(proc.pid)
     proc.send_signal(signal.SIGTERM)
     _, status, ru = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -54,19 +54,11 @@ def run(binary, bodies, connections, extra, env, settle=0.0):
     return total, sum(r[0] for r in results), tmp, by_thread
 
 
-def thread_cpu(pid):
-    """CPU seconds so far of each of the process's threads, summed by thread name."""
-    tick = os.sysconf("SC_CLK_TCK")
+def cpu_by_thread_name(pid):
+    """CPU seconds so far of the process's threads, summed by thread name."""
     out = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                head, rest = f.read().rsplit(")", 1)
-        except OSError:
-            continue
-        name = head.split("(", 1)[1]
-        fields = rest.split()
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    for name, sec in thread_cpu(pid).values():
+        out[name] = out.get(name, 0.0) + sec
     return out
 
 
