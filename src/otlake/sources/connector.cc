@@ -563,6 +563,12 @@ void Service::ProcessFile(const FileRow& file) {
     if (store_->Fail(file.id, msg, NowUnixMillis()).ok()) counters.failed.fetch_add(1, std::memory_order_relaxed);
     OTLAKE_LOG(INFO) << "sources: '" << file.s3_key << "' of source '" << s.name << "' failed: " << msg;
   };
+  // The source is listed again within a second (the scheduler looks every second), not after
+  // its scan interval: for an object that changed since it was listed.
+  auto rescan_soon = [&] {
+    std::lock_guard g(mu_);
+    next_scan_ms_[s.id] = 0;
+  };
   // Download.
   std::string bytes;
   {
@@ -597,13 +603,9 @@ void Service::ProcessFile(const FileRow& file) {
     }
     if (bytes.size() > static_cast<size_t>(file.size)) {
       if (bytes.back() != '\0') {
-        // The source is scanned again now (the scheduler looks every second) and the file
-        // tried after that scan has tagged the new version (or, if the object is still
+        // Tried again after that scan has tagged the new version (or, if the object is still
         // settling, after the one following it).
-        {
-          std::lock_guard g(mu_);
-          next_scan_ms_[s.id] = 0;
-        }
+        rescan_soon();
         OTLAKE_LOG(INFO) << "sources: '" << file.s3_key << "' of source '" << s.name << "' grew since it was listed ("
                          << file.size << " bytes listed): left for the next scan";
         (void)store_->Requeue(file.id, NowUnixMillis() + 3 * kSettleMs);
@@ -616,10 +618,7 @@ void Service::ProcessFile(const FileRow& file) {
   // A read ending in a zero byte that does not decode may be an object that shrank since it was
   // listed (see above): the source is scanned again now, so a new version is queued at once.
   auto undecodable = [&](const std::string& msg) {
-    if (!bytes.empty() && bytes.back() == '\0') {
-      std::lock_guard g(mu_);
-      next_scan_ms_[s.id] = 0;
-    }
+    if (!bytes.empty() && bytes.back() == '\0') rescan_soon();
     permanent(msg);
   };
   // Decode everything first: an object is ingested whole or not at all.
