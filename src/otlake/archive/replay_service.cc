@@ -20,6 +20,7 @@
 
 #include "otlake/archive/replay.h"
 #include "otlake/common/log.h"
+#include "otlake/common/sqlite_stmt.h"
 #include "otlake/common/time_util.h"
 #include "otlake/ingest/ingestor.h"
 #include "otlake/ingest/record.h"
@@ -64,29 +65,6 @@ bool Contains(const std::string& s, std::string_view what) { return s.find(what)
 // ---------------------------------------------------------------------------------------------
 // The ledger: configs/replay.sqlite
 
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
-  ~Stmt() { sqlite3_finalize(s_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  bool ok() const { return rc_ == SQLITE_OK; }
-  void Text(int i, const std::string& v) {
-    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
-  void Int(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
-  int Step() { return sqlite3_step(s_); }
-  std::string Col(int i) {
-    const unsigned char* t = sqlite3_column_text(s_, i);
-    return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s_, i)) : "";
-  }
-  int64_t ColInt(int i) { return sqlite3_column_int64(s_, i); }
-
- private:
-  sqlite3_stmt* s_ = nullptr;
-  int rc_;
-};
-
 // One object version replayed (or being replayed) into a project.
 struct ObjectKey {
   std::string project, source, key, window;
@@ -126,11 +104,14 @@ class Ledger {
         " status TEXT NOT NULL, report TEXT NOT NULL);"));
     return l;
   }
-  ~Ledger() { sqlite3_close(db_); }
+  ~Ledger() {
+    cache_.reset();  // its statements go before the connection
+    sqlite3_close(db_);
+  }
 
   Result<std::optional<LedgerRow>> Find(const ObjectKey& k) {
     std::lock_guard lk(mu_);
-    Stmt q(db_, "SELECT id,status,attempt,resume_doc,docs,records FROM objects WHERE project=? AND source=?"
+    Stmt q(*cache_, "SELECT id,status,attempt,resume_doc,docs,records FROM objects WHERE project=? AND source=?"
                 " AND key=? AND size=? AND mtime_ns=? AND event_window=?");
     if (!q.ok()) return Err("find");
     Bind(q, k);
@@ -154,7 +135,7 @@ class Ledger {
     row.status = "processing";
     if (existing) {
       row.id = existing->id;
-      Stmt u(db_, "UPDATE objects SET status='processing', attempt=?, resume_doc=?, docs=?, job=?, updated_ms=?"
+      Stmt u(*cache_, "UPDATE objects SET status='processing', attempt=?, resume_doc=?, docs=?, job=?, updated_ms=?"
                   " WHERE id=?");
       u.Text(1, row.attempt);
       u.Int(2, row.resume_doc);
@@ -165,7 +146,7 @@ class Ledger {
       if (!u.ok() || u.Step() != SQLITE_DONE) return Err("begin");
       return row;
     }
-    Stmt i(db_, "INSERT INTO objects(project,source,key,size,mtime_ns,event_window,status,attempt,resume_doc,docs,"
+    Stmt i(*cache_, "INSERT INTO objects(project,source,key,size,mtime_ns,event_window,status,attempt,resume_doc,docs,"
                 "records,job,updated_ms) VALUES(?,?,?,?,?,?,'processing',?,0,?,0,?,?)");
     if (!i.ok()) return Err("begin");
     Bind(i, k);
@@ -180,7 +161,7 @@ class Ledger {
 
   Status Complete(int64_t id, int64_t records) {
     std::lock_guard lk(mu_);
-    Stmt u(db_, "UPDATE objects SET status='completed', records=?, resume_doc=docs, updated_ms=? WHERE id=?");
+    Stmt u(*cache_, "UPDATE objects SET status='completed', records=?, resume_doc=docs, updated_ms=? WHERE id=?");
     u.Int(1, records);
     u.Int(2, NowUnixMillis());
     u.Int(3, id);
@@ -191,7 +172,7 @@ class Ledger {
   /// The first `resume_doc` documents are durable; the next replay goes on from there.
   Status Partial(int64_t id, int64_t resume_doc) {
     std::lock_guard lk(mu_);
-    Stmt u(db_, "UPDATE objects SET status='partial', resume_doc=?, updated_ms=? WHERE id=?");
+    Stmt u(*cache_, "UPDATE objects SET status='partial', resume_doc=?, updated_ms=? WHERE id=?");
     u.Int(1, resume_doc);
     u.Int(2, NowUnixMillis());
     u.Int(3, id);
@@ -201,7 +182,7 @@ class Ledger {
 
   Result<std::vector<LedgerRow>> Processing() {
     std::lock_guard lk(mu_);
-    Stmt q(db_, "SELECT id,status,attempt,resume_doc,docs,records FROM objects WHERE status='processing'");
+    Stmt q(*cache_, "SELECT id,status,attempt,resume_doc,docs,records FROM objects WHERE status='processing'");
     if (!q.ok()) return Err("list");
     std::vector<LedgerRow> out;
     while (q.Step() == SQLITE_ROW) out.push_back(Read(q));
@@ -211,7 +192,7 @@ class Ledger {
   Status SaveJob(const std::string& id, const std::string& project, int64_t created_ms,
                  const std::string& status, const std::string& report) {
     std::lock_guard lk(mu_);
-    Stmt u(db_, "INSERT OR REPLACE INTO jobs(id,project,created_ms,status,report) VALUES(?,?,?,?,?)");
+    Stmt u(*cache_, "INSERT OR REPLACE INTO jobs(id,project,created_ms,status,report) VALUES(?,?,?,?,?)");
     u.Text(1, id);
     u.Text(2, project);
     u.Int(3, created_ms);
@@ -227,15 +208,15 @@ class Ledger {
   };
   Result<std::vector<JobRow>> Jobs() {
     std::lock_guard lk(mu_);
-    Stmt q(db_, "SELECT id,project,created_ms,status,report FROM jobs ORDER BY created_ms DESC, id DESC");
+    Stmt q(*cache_, "SELECT id,project,created_ms,status,report FROM jobs ORDER BY created_ms DESC, id DESC");
     if (!q.ok()) return Err("jobs");
     std::vector<JobRow> out;
-    while (q.Step() == SQLITE_ROW) out.push_back({q.Col(0), q.Col(1), q.Col(3), q.Col(4), q.ColInt(2)});
+    while (q.Step() == SQLITE_ROW) out.push_back({q.ColText(0), q.ColText(1), q.ColText(3), q.ColText(4), q.ColInt(2)});
     return out;
   }
 
  private:
-  explicit Ledger(sqlite3* db) : db_(db) {}
+  explicit Ledger(sqlite3* db) : db_(db), cache_(std::make_unique<StmtCache>(db)) {}
   Status Exec(const char* sql) {
     char* err = nullptr;
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
@@ -257,8 +238,8 @@ class Ledger {
   static LedgerRow Read(Stmt& q) {
     LedgerRow r;
     r.id = q.ColInt(0);
-    r.status = q.Col(1);
-    r.attempt = q.Col(2);
+    r.status = q.ColText(1);
+    r.attempt = q.ColText(2);
     r.resume_doc = q.ColInt(3);
     r.docs = q.ColInt(4);
     r.records = q.ColInt(5);
@@ -267,6 +248,7 @@ class Ledger {
 
   std::mutex mu_;
   sqlite3* db_;
+  std::unique_ptr<StmtCache> cache_;  // GUARDED_BY(mu_): the statements run per object
 };
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "otlake/auth/sha256.h"
 #include "otlake/common/log.h"
+#include "otlake/common/sqlite_stmt.h"
 #include "otlake/common/time_util.h"
 
 namespace otlake::auth {
@@ -27,35 +28,6 @@ bool IsLowerHex(std::string_view s) {
   }
   return true;
 }
-
-// A prepared statement, finalized on scope exit.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
-  ~Stmt() { sqlite3_finalize(s_); }
-  bool ok() const { return rc_ == SQLITE_OK; }
-  sqlite3_stmt* get() { return s_; }
-  void Text(int i, std::string_view v) {
-    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
-  void Blob(int i, std::string_view v) {
-    sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
-  void Int(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
-  std::string ColText(int i) {
-    const unsigned char* t = sqlite3_column_text(s_, i);
-    return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s_, i)) : "";
-  }
-  std::string ColBlob(int i) {
-    const void* b = sqlite3_column_blob(s_, i);
-    return b ? std::string(static_cast<const char*>(b), sqlite3_column_bytes(s_, i)) : "";
-  }
-  int64_t ColInt(int i) { return sqlite3_column_int64(s_, i); }
-
- private:
-  sqlite3_stmt* s_ = nullptr;
-  int rc_;
-};
 
 Status SqlError(sqlite3* db, const std::string& path, const char* what) {
   return Status::IOError("key store ", path, ": ", what, ": ", sqlite3_errmsg(db));

@@ -5,36 +5,11 @@
 
 #include <rapidjson/document.h>
 
+#include "otlake/common/sqlite_stmt.h"
 #include "otlake/lake/fs_util.h"
 
 namespace otlake::sources {
 namespace {
-
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
-  ~Stmt() { sqlite3_finalize(s_); }
-  bool ok() const { return rc_ == SQLITE_OK; }
-  void Text(int i, const std::string& v) {
-    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
-  void Blob(int i, const std::string& v) {
-    sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
-  void Int(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
-  int Step() { return sqlite3_step(s_); }
-  std::string Col(int i) {
-    const void* b = sqlite3_column_blob(s_, i);
-    return b ? std::string(static_cast<const char*>(b), sqlite3_column_bytes(s_, i)) : "";
-  }
-  int64_t ColInt(int i) { return sqlite3_column_int64(s_, i); }
-  sqlite3_stmt* get() { return s_; }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* s_ = nullptr;
-  int rc_;
-};
 
 Status Err(sqlite3* db, const char* what) {
   return Status::IOError("sources.sqlite: ", what, ": ", sqlite3_errmsg(db));
@@ -74,19 +49,19 @@ constexpr const char* kFileCols =
 FileRow ReadFile(Stmt& q) {
   FileRow f;
   f.id = q.ColInt(0);
-  f.source_id = q.Col(1);
-  f.s3_key = q.Col(2);
-  f.etag = q.Col(3);
+  f.source_id = q.ColBlob(1);
+  f.s3_key = q.ColBlob(2);
+  f.etag = q.ColBlob(3);
   f.size = q.ColInt(4);
-  f.status = q.Col(5);
-  f.error_message = q.Col(6);
+  f.status = q.ColBlob(5);
+  f.error_message = q.ColBlob(6);
   f.spans_count = q.ColInt(7);
   f.retries = q.ColInt(8);
   f.max_retries = q.ColInt(9);
   f.processed_at_ms = q.ColInt(10);
   f.created_at_ms = q.ColInt(11);
   f.next_attempt_ms = q.ColInt(12);
-  f.attempt = q.Col(13);
+  f.attempt = q.ColBlob(13);
   f.resume_doc = q.ColInt(14);
   return f;
 }
@@ -94,9 +69,12 @@ FileRow ReadFile(Stmt& q) {
 }  // namespace
 
 SourceStore::SourceStore(sqlite3* db, std::string path, SecretBox box)
-    : db_(db), path_(std::move(path)), box_(std::move(box)) {}
+    : db_(db), cache_(std::make_unique<StmtCache>(db)), path_(std::move(path)), box_(std::move(box)) {}
 
-SourceStore::~SourceStore() { sqlite3_close(db_); }
+SourceStore::~SourceStore() {
+  cache_.reset();  // its statements go before the connection
+  sqlite3_close(db_);
+}
 
 Status SourceStore::Exec(const char* sql) {
   char* err = nullptr;
@@ -145,21 +123,21 @@ Result<std::unique_ptr<SourceStore>> SourceStore::Open(const std::string& path, 
 Result<Source> SourceStore::RowToSource(void* stmt) {
   Stmt& q = *static_cast<Stmt*>(stmt);
   Source s;
-  s.id = q.Col(0);
-  s.name = q.Col(1);
-  s.description = q.Col(2);
-  s.provider = q.Col(3);
-  s.region = q.Col(4);
-  s.bucket = q.Col(5);
-  s.prefix = q.Col(6);
-  s.file_extensions = SplitList(q.Col(7));
-  s.credential_type = q.Col(8);
-  s.role_arn = q.Col(9);
-  s.endpoint_url = q.Col(10);
+  s.id = q.ColBlob(0);
+  s.name = q.ColBlob(1);
+  s.description = q.ColBlob(2);
+  s.provider = q.ColBlob(3);
+  s.region = q.ColBlob(4);
+  s.bucket = q.ColBlob(5);
+  s.prefix = q.ColBlob(6);
+  s.file_extensions = SplitList(q.ColBlob(7));
+  s.credential_type = q.ColBlob(8);
+  s.role_arn = q.ColBlob(9);
+  s.endpoint_url = q.ColBlob(10);
   s.scan_interval_seconds = q.ColInt(11);
-  s.application_ids = SplitList(q.Col(12));
+  s.application_ids = SplitList(q.ColBlob(12));
   if (s.application_ids.empty()) s.application_ids = {"default"};
-  const std::string sealed = q.Col(13);
+  const std::string sealed = q.ColBlob(13);
   if (!sealed.empty()) {
     OTLAKE_ASSIGN_OR_RAISE(std::string plain, box_.Open(sealed));
     rapidjson::Document d;
@@ -201,7 +179,7 @@ void BindSource(Stmt& q, const Source& s, const std::string& sealed) {
 
 Status SourceStore::CreateSource(const Source& s) {
   std::lock_guard lk(mu_);
-  Stmt q(db_, (std::string("INSERT INTO sources (") + kSourceCols +
+  Stmt q(*cache_, (std::string("INSERT INTO sources (") + kSourceCols +
                ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
   if (!q.ok()) return Err(db_, "prepare");
   BindSource(q, s, box_.Seal(SecretsJson(s)));
@@ -213,7 +191,7 @@ Status SourceStore::CreateSource(const Source& s) {
 
 Status SourceStore::UpdateSource(const Source& s) {
   std::lock_guard lk(mu_);
-  Stmt q(db_,
+  Stmt q(*cache_,
          "UPDATE sources SET id=?1,name=?2,description=?3,provider=?4,region=?5,bucket=?6,prefix=?7,"
          "file_extensions=?8,credential_type=?9,role_arn=?10,endpoint_url=?11,"
          "scan_interval_seconds=?12,application_ids=?13,secrets=?14,created_at=?15,updated_at=?16 "
@@ -230,7 +208,7 @@ Status SourceStore::UpdateSource(const Source& s) {
 Status SourceStore::DeleteSource(const std::string& id) {
   std::lock_guard lk(mu_);
   OTLAKE_RETURN_NOT_OK(Exec("BEGIN IMMEDIATE"));
-  Stmt q(db_, "DELETE FROM sources WHERE id=?");
+  Stmt q(*cache_, "DELETE FROM sources WHERE id=?");
   q.Text(1, id);
   if (q.Step() != SQLITE_DONE) {
     (void)Exec("ROLLBACK");
@@ -240,7 +218,7 @@ Status SourceStore::DeleteSource(const std::string& id) {
     (void)Exec("ROLLBACK");
     return Status::KeyError("no ingestion source with id '", id, "'");
   }
-  Stmt f(db_, "DELETE FROM files WHERE source_id=?");
+  Stmt f(*cache_, "DELETE FROM files WHERE source_id=?");
   f.Text(1, id);
   if (f.Step() != SQLITE_DONE) {
     (void)Exec("ROLLBACK");
@@ -251,7 +229,7 @@ Status SourceStore::DeleteSource(const std::string& id) {
 
 Result<Source> SourceStore::GetSource(const std::string& id) {
   std::lock_guard lk(mu_);
-  Stmt q(db_, (std::string("SELECT ") + kSourceCols + " FROM sources WHERE id=?").c_str());
+  Stmt q(*cache_, (std::string("SELECT ") + kSourceCols + " FROM sources WHERE id=?").c_str());
   q.Text(1, id);
   int rc = q.Step();
   if (rc == SQLITE_DONE) return Status::KeyError("no ingestion source with id '", id.substr(0, 64), "'");
@@ -261,7 +239,7 @@ Result<Source> SourceStore::GetSource(const std::string& id) {
 
 Result<std::vector<Source>> SourceStore::ListSources() {
   std::lock_guard lk(mu_);
-  Stmt q(db_, (std::string("SELECT ") + kSourceCols + " FROM sources ORDER BY created_at, name").c_str());
+  Stmt q(*cache_, (std::string("SELECT ") + kSourceCols + " FROM sources ORDER BY created_at, name").c_str());
   std::vector<Source> out;
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) {
@@ -294,7 +272,7 @@ Result<int64_t> SourceStore::ObserveMany(const std::string& source_id, const std
       fresh += *r ? 1 : 0;
     }
   }
-  st = st.ok() ? Exec("COMMIT") : (Exec("ROLLBACK"), st);
+  st = st.ok() ? Exec("COMMIT") : ((void)Exec("ROLLBACK"), st);
   Status back = Exec("PRAGMA synchronous=FULL");
   if (!st.ok()) return st;
   OTLAKE_RETURN_NOT_OK(back);
@@ -303,12 +281,12 @@ Result<int64_t> SourceStore::ObserveMany(const std::string& source_id, const std
 
 Result<bool> SourceStore::ObserveLocked(const std::string& source_id, const std::string& key,
                                         const std::string& etag, int64_t size, int64_t now_ms) {
-  Stmt sel(db_, "SELECT id, etag, size, status FROM files WHERE source_id=? AND s3_key=?");
+  Stmt sel(*cache_, "SELECT id, etag, size, status FROM files WHERE source_id=? AND s3_key=?");
   sel.Text(1, source_id);
   sel.Text(2, key);
   int rc = sel.Step();
   if (rc == SQLITE_DONE) {
-    Stmt ins(db_,
+    Stmt ins(*cache_,
              "INSERT INTO files (source_id,s3_key,etag,size,status,created_at,next_attempt) "
              "VALUES (?,?,?,?,'pending',?,0)");
     ins.Text(1, source_id);
@@ -320,14 +298,14 @@ Result<bool> SourceStore::ObserveLocked(const std::string& source_id, const std:
     return true;
   }
   if (rc != SQLITE_ROW) return Err(db_, "read file");
-  if (sel.Col(1) == etag && sel.ColInt(2) == size) return false;
+  if (sel.ColBlob(1) == etag && sel.ColInt(2) == size) return false;
   const int64_t id = sel.ColInt(0);
-  const std::string status = sel.Col(3);
+  const std::string status = sel.ColBlob(3);
   // Changed while a worker reads it: leave the old tag, so the scan after it finishes sees the
   // change and ingests the new bytes.
   if (status == "processing") return false;
   const bool finished = status == "completed" || status == "failed";
-  Stmt up(db_, finished ? "UPDATE files SET etag=?, size=?, status='pending', retries=0, error_message=NULL,"
+  Stmt up(*cache_, finished ? "UPDATE files SET etag=?, size=?, status='pending', retries=0, error_message=NULL,"
                           " spans_count=0, next_attempt=0, resume_doc=0 WHERE id=?"
                         : "UPDATE files SET etag=?, size=? WHERE id=?");
   up.Text(1, etag);
@@ -339,7 +317,7 @@ Result<bool> SourceStore::ObserveLocked(const std::string& source_id, const std:
 
 Result<std::optional<FileRow>> SourceStore::ClaimNext(int64_t now_ms) {
   std::lock_guard lk(mu_);
-  Stmt q(db_, (std::string("SELECT ") + kFileCols +
+  Stmt q(*cache_, (std::string("SELECT ") + kFileCols +
                " FROM files WHERE status='pending' AND next_attempt<=? ORDER BY next_attempt, id LIMIT 1")
                   .c_str());
   q.Int(1, now_ms);
@@ -351,7 +329,7 @@ Result<std::optional<FileRow>> SourceStore::ClaimNext(int64_t now_ms) {
   // Not made durable on its own: BeginIngest (synchronous FULL) commits it before the object's
   // first WAL append; a claim lost before that is harmless (the file is pending again).
   OTLAKE_RETURN_NOT_OK(Exec("PRAGMA synchronous=NORMAL"));
-  Stmt up(db_, "UPDATE files SET status='processing', attempt=? WHERE id=?");
+  Stmt up(*cache_, "UPDATE files SET status='processing', attempt=? WHERE id=?");
   up.Text(1, f.attempt);
   up.Int(2, f.id);
   const int urc = up.Step();
@@ -363,7 +341,7 @@ Result<std::optional<FileRow>> SourceStore::ClaimNext(int64_t now_ms) {
 
 Status SourceStore::Complete(int64_t file_id, int64_t spans, int64_t now_ms) {
   std::lock_guard lk(mu_);
-  Stmt q(db_, "UPDATE files SET status='completed', spans_count=?, processed_at=?, error_message=NULL WHERE id=?");
+  Stmt q(*cache_, "UPDATE files SET status='completed', spans_count=?, processed_at=?, error_message=NULL WHERE id=?");
   q.Int(1, spans);
   q.Int(2, now_ms);
   q.Int(3, file_id);
@@ -372,7 +350,7 @@ Status SourceStore::Complete(int64_t file_id, int64_t spans, int64_t now_ms) {
 
 Status SourceStore::Fail(int64_t file_id, const std::string& message, int64_t now_ms) {
   std::lock_guard lk(mu_);
-  Stmt q(db_, "UPDATE files SET status='failed', error_message=?, processed_at=? WHERE id=?");
+  Stmt q(*cache_, "UPDATE files SET status='failed', error_message=?, processed_at=? WHERE id=?");
   q.Text(1, message.substr(0, 2000));
   q.Int(2, now_ms);
   q.Int(3, file_id);
@@ -382,19 +360,19 @@ Status SourceStore::Fail(int64_t file_id, const std::string& message, int64_t no
 Result<std::string> SourceStore::Transient(int64_t file_id, const std::string& message,
                                            int64_t now_ms, int64_t backoff_ms) {
   std::lock_guard lk(mu_);
-  Stmt sel(db_, "SELECT retries, max_retries FROM files WHERE id=?");
+  Stmt sel(*cache_, "SELECT retries, max_retries FROM files WHERE id=?");
   sel.Int(1, file_id);
   if (sel.Step() != SQLITE_ROW) return Err(db_, "read file");
   const int64_t retries = sel.ColInt(0), max_retries = sel.ColInt(1);
   if (retries >= max_retries) {
-    Stmt q(db_, "UPDATE files SET status='failed', error_message=?, processed_at=? WHERE id=?");
+    Stmt q(*cache_, "UPDATE files SET status='failed', error_message=?, processed_at=? WHERE id=?");
     q.Text(1, (message + " (after " + std::to_string(retries) + " retries)").substr(0, 2000));
     q.Int(2, now_ms);
     q.Int(3, file_id);
     if (q.Step() != SQLITE_DONE) return Err(db_, "fail file");
     return std::string("failed");
   }
-  Stmt q(db_, "UPDATE files SET status='pending', retries=retries+1, error_message=?, next_attempt=? WHERE id=?");
+  Stmt q(*cache_, "UPDATE files SET status='pending', retries=retries+1, error_message=?, next_attempt=? WHERE id=?");
   q.Text(1, message.substr(0, 2000));
   q.Int(2, now_ms + backoff_ms);
   q.Int(3, file_id);
@@ -404,7 +382,7 @@ Result<std::string> SourceStore::Transient(int64_t file_id, const std::string& m
 
 Status SourceStore::Requeue(int64_t file_id, int64_t next_attempt_ms) {
   std::lock_guard lk(mu_);
-  Stmt q(db_, "UPDATE files SET status='pending', next_attempt=? WHERE id=? AND status='processing'");
+  Stmt q(*cache_, "UPDATE files SET status='pending', next_attempt=? WHERE id=? AND status='processing'");
   q.Int(1, next_attempt_ms);
   q.Int(2, file_id);
   return q.Step() == SQLITE_DONE ? Status::OK() : Err(db_, "requeue file");
@@ -412,7 +390,7 @@ Status SourceStore::Requeue(int64_t file_id, int64_t next_attempt_ms) {
 
 Status SourceStore::BeginIngest(int64_t file_id, int64_t spans) {
   std::lock_guard lk(mu_);
-  Stmt q(db_, "UPDATE files SET spans_count=? WHERE id=?");
+  Stmt q(*cache_, "UPDATE files SET spans_count=? WHERE id=?");
   q.Int(1, spans);
   q.Int(2, file_id);
   return q.Step() == SQLITE_DONE ? Status::OK() : Err(db_, "note file");
@@ -422,7 +400,7 @@ Result<std::string> SourceStore::Resume(int64_t file_id, int64_t docs_done, cons
                                         int64_t now_ms, int64_t backoff_ms, bool count_retry) {
   {
     std::lock_guard lk(mu_);
-    Stmt q(db_, "UPDATE files SET resume_doc=? WHERE id=?");
+    Stmt q(*cache_, "UPDATE files SET resume_doc=? WHERE id=?");
     q.Int(1, docs_done);
     q.Int(2, file_id);
     if (q.Step() != SQLITE_DONE) return Err(db_, "note progress");
@@ -434,7 +412,7 @@ Result<std::string> SourceStore::Resume(int64_t file_id, int64_t docs_done, cons
 
 Result<std::vector<FileRow>> SourceStore::ListProcessing() {
   std::lock_guard lk(mu_);
-  Stmt q(db_, (std::string("SELECT ") + kFileCols + " FROM files WHERE status='processing'").c_str());
+  Stmt q(*cache_, (std::string("SELECT ") + kFileCols + " FROM files WHERE status='processing'").c_str());
   std::vector<FileRow> out;
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadFile(q));
@@ -444,7 +422,7 @@ Result<std::vector<FileRow>> SourceStore::ListProcessing() {
 
 Status SourceStore::CompleteRecovered(int64_t file_id, int64_t now_ms) {
   std::lock_guard lk(mu_);
-  Stmt q(db_, "UPDATE files SET status='completed', processed_at=?, error_message=NULL WHERE id=?");
+  Stmt q(*cache_, "UPDATE files SET status='completed', processed_at=?, error_message=NULL WHERE id=?");
   q.Int(1, now_ms);
   q.Int(2, file_id);
   return q.Step() == SQLITE_DONE ? Status::OK() : Err(db_, "complete file");
@@ -453,7 +431,7 @@ Status SourceStore::CompleteRecovered(int64_t file_id, int64_t now_ms) {
 Result<int64_t> SourceStore::ResetProcessing(const std::map<int64_t, int64_t>& resume_doc) {
   std::lock_guard lk(mu_);
   for (const auto& [id, docs] : resume_doc) {
-    Stmt q(db_, "UPDATE files SET resume_doc=? WHERE id=? AND status='processing'");
+    Stmt q(*cache_, "UPDATE files SET resume_doc=? WHERE id=? AND status='processing'");
     q.Int(1, docs);
     q.Int(2, id);
     if (q.Step() != SQLITE_DONE) return Err(db_, "note progress");
@@ -464,7 +442,7 @@ Result<int64_t> SourceStore::ResetProcessing(const std::map<int64_t, int64_t>& r
 
 Result<SourceStats> SourceStore::Stats(const std::string& source_id) {
   std::lock_guard lk(mu_);
-  Stmt q(db_,
+  Stmt q(*cache_,
          "SELECT count(*), sum(status='pending'), sum(status='processing'), sum(status='completed'),"
          " sum(status='failed'), sum(CASE WHEN status='completed' THEN spans_count ELSE 0 END),"
          " max(CASE WHEN status='completed' THEN processed_at END),"
@@ -485,14 +463,14 @@ Result<SourceStats> SourceStore::Stats(const std::string& source_id) {
 
 Result<std::map<std::string, std::pair<int64_t, int64_t>>> SourceStore::Backlog() {
   std::lock_guard lk(mu_);
-  Stmt q(db_,
+  Stmt q(*cache_,
          "SELECT source_id, status, count(*) FROM files WHERE status IN ('pending','processing')"
          " GROUP BY source_id, status");
   std::map<std::string, std::pair<int64_t, int64_t>> out;
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) {
-    auto& e = out[q.Col(0)];
-    (q.Col(1) == "pending" ? e.first : e.second) = q.ColInt(2);
+    auto& e = out[q.ColBlob(0)];
+    (q.ColBlob(1) == "pending" ? e.first : e.second) = q.ColInt(2);
   }
   if (rc != SQLITE_DONE) return Err(db_, "backlog");
   return out;
@@ -503,13 +481,13 @@ Result<std::vector<FileRow>> SourceStore::ListFiles(const std::string& source_id
                                                     int64_t offset, int64_t* total) {
   std::lock_guard lk(mu_);
   {
-    Stmt c(db_, "SELECT count(*) FROM files WHERE source_id=?1 AND (?2='' OR status=?2)");
+    Stmt c(*cache_, "SELECT count(*) FROM files WHERE source_id=?1 AND (?2='' OR status=?2)");
     c.Text(1, source_id);
     c.Text(2, status);
     if (c.Step() != SQLITE_ROW) return Err(db_, "count files");
     *total = c.ColInt(0);
   }
-  Stmt q(db_, (std::string("SELECT ") + kFileCols +
+  Stmt q(*cache_, (std::string("SELECT ") + kFileCols +
                " FROM files WHERE source_id=?1 AND (?2='' OR status=?2) ORDER BY id LIMIT ?3 OFFSET ?4")
                   .c_str());
   q.Text(1, source_id);
@@ -525,7 +503,7 @@ Result<std::vector<FileRow>> SourceStore::ListFiles(const std::string& source_id
 
 Result<FileRow> SourceStore::GetFile(const std::string& source_id, int64_t file_id) {
   std::lock_guard lk(mu_);
-  Stmt q(db_, (std::string("SELECT ") + kFileCols + " FROM files WHERE source_id=? AND id=?").c_str());
+  Stmt q(*cache_, (std::string("SELECT ") + kFileCols + " FROM files WHERE source_id=? AND id=?").c_str());
   q.Text(1, source_id);
   q.Int(2, file_id);
   int rc = q.Step();
@@ -540,7 +518,7 @@ Result<FileRow> SourceStore::RetryFile(const std::string& source_id, int64_t fil
     return Status::Invalid("file ", file_id, " is ", f.status, "; only a failed file can be retried");
   }
   std::lock_guard lk(mu_);
-  Stmt q(db_, "UPDATE files SET status='pending', retries=0, next_attempt=0 WHERE id=? AND status='failed'");
+  Stmt q(*cache_, "UPDATE files SET status='pending', retries=0, next_attempt=0 WHERE id=? AND status='failed'");
   q.Int(1, file_id);
   if (q.Step() != SQLITE_DONE) return Err(db_, "retry file");
   f.status = "pending";
@@ -550,7 +528,7 @@ Result<FileRow> SourceStore::RetryFile(const std::string& source_id, int64_t fil
 
 Result<int64_t> SourceStore::RetryFailed(const std::string& source_id) {
   std::lock_guard lk(mu_);
-  Stmt q(db_, "UPDATE files SET status='pending', retries=0, next_attempt=0 WHERE source_id=? AND status='failed'");
+  Stmt q(*cache_, "UPDATE files SET status='pending', retries=0, next_attempt=0 WHERE source_id=? AND status='failed'");
   q.Text(1, source_id);
   if (q.Step() != SQLITE_DONE) return Err(db_, "retry failed files");
   return static_cast<int64_t>(sqlite3_changes(db_));

@@ -25,6 +25,9 @@
 #include "otlake/sources/source.h"
 
 struct sqlite3;
+namespace otlake {
+class StmtCache;
+}
 
 namespace otlake::sources {
 
@@ -128,6 +131,7 @@ class SourceStore {
 
   std::mutex mu_;
   sqlite3* db_;
+  std::unique_ptr<StmtCache> cache_;  // GUARDED_BY(mu_): every statement, prepared once
   std::string path_;
   SecretBox box_;
 };
