@@ -44,6 +44,10 @@ def run(binary, bodies, connections, extra, env, settle=0.0):
     results = send_native(port, bodies, connections, acked) if bodies else [(0, {}, [])]
     time.sleep(settle)  # let the archive catch up, so its CPU shows on its own thread
     by_thread = cpu_by_thread_name(proc.pid)
+    read = archive_read_bytes(proc.pid)
+    if read is not None and bodies:
+        wal = sum(len(b) for b in bodies)
+        print(f"    otlake-archive read {read / 1e6:.1f} MB ({read / max(wal, 1):.2f}x the {wal / 1e6:.1f} MB of request bodies logged)")
     proc.send_signal(signal.SIGTERM)
     _, status, ru = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -52,6 +56,20 @@ def run(binary, bodies, connections, extra, env, settle=0.0):
     total = ru.ru_utime + ru.ru_stime
     by_thread["(after SIGTERM: final flush, last batch)"] = total - sum(by_thread.values())
     return total, sum(r[0] for r in results), tmp, by_thread
+
+
+def archive_read_bytes(pid):
+    """Bytes the otlake-archive thread read through read/pread so far (/proc rchar), or None."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if f.read().strip() != "otlake-archive":
+                    continue
+            with open(f"/proc/{pid}/task/{tid}/io") as f:
+                return next(int(l.split()[1]) for l in f if l.startswith("rchar:"))
+        except (OSError, StopIteration):
+            continue
+    return None
 
 
 def cpu_by_thread_name(pid):

@@ -247,6 +247,90 @@ TEST(TailReader, FollowsALiveLogAcrossSegmentsReadingEachByteOnce) {
   fs::remove_all(dir);
 }
 
+TEST(TailReader, ReadsARecycledSegmentOnlyAsFarAsItsNewRecords) {
+  const std::string dir = (fs::temp_directory_path() / ("otlake_tail_rc_" + std::to_string(::getpid()))).string();
+  fs::remove_all(dir);
+  wal::WalOptions wo;
+  wo.dir = dir;
+  wo.segment_bytes = 4 << 20;
+  auto w = wal::WalWriter::Open(wo, 1).ValueOrDie();
+  const std::string big(200 << 10, 'x');
+  int64_t lsn = 0;
+  for (int i = 0; i < 50; ++i) lsn = w->Append(big).ValueOrDie();  // ~10 MB: three segments
+  ASSERT_TRUE(w->SyncUpTo(lsn).ok());
+  ASSERT_TRUE(w->DeleteSegmentsUpTo(lsn - 25).ok());  // the older ones become recycle-*.log
+  // Fill the active segment: the next one is a recycled file, 4 MB of old records long.
+  while (w->stats().segments_recycled == 0) {
+    lsn = w->Append(big).ValueOrDie();
+    ASSERT_TRUE(w->SyncUpTo(lsn).ok());
+  }
+  wal::TailReader tail(dir);
+  int64_t last = 0;
+  auto fn = [&](int64_t l, std::string_view) -> Status {
+    last = l;
+    return Status::OK();
+  };
+  ASSERT_TRUE(tail.Read(lsn, lsn, fn).ok());
+  ASSERT_EQ(last, lsn);
+  const int64_t before = tail.bytes_read();
+  // Small records into the recycled segment, followed as a live log: 40 reads.
+  int64_t written = 0;
+  for (int i = 0; i < 40; ++i) {
+    const std::string small(1000 + i, 'y');
+    written += static_cast<int64_t>(small.size());
+    lsn = w->Append(small).ValueOrDie();
+    ASSERT_TRUE(w->SyncUpTo(lsn).ok());
+    ASSERT_TRUE(tail.Read(last + 1, lsn, fn).ok());
+    ASSERT_EQ(last, lsn);
+  }
+  // Each read goes one chunk past the new records, not to the end of the 4 MB file
+  // (which would be ~160 MB over the 40 reads).
+  EXPECT_LT(tail.bytes_read() - before, written + 40 * (320 << 10));
+  ASSERT_TRUE(w->Close().ok());
+  fs::remove_all(dir);
+}
+
+// On a file system with direct I/O (the temp dir here: ext4) and on tmpfs (/dev/shm), where the
+// reader falls back to buffered reads.
+TEST(TailReader, RecordsLongerThanAReadChunkArriveWholeAndAreReadOnce) {
+  for (const fs::path base : {fs::temp_directory_path(), fs::path("/dev/shm")}) {
+    if (!fs::is_directory(base)) continue;
+    SCOPED_TRACE(base.string());
+    const std::string dir = (base / ("otlake_tail_big_" + std::to_string(::getpid()))).string();
+    fs::remove_all(dir);
+    wal::WalOptions wo;
+    wo.dir = dir;
+    wo.segment_bytes = 8 << 20;
+    auto w = wal::WalWriter::Open(wo, 1).ValueOrDie();
+    auto payload = [](int64_t lsn) {
+      std::string p(static_cast<size_t>((lsn % 3 + 1) * 700'000 + lsn), '\0');
+      for (size_t i = 0; i < p.size(); i += 4093) p[i] = static_cast<char>('a' + (lsn + i) % 26);
+      return p;
+    };
+    wal::TailReader tail(dir);
+    int64_t last = 0, written = 0;
+    auto fn = [&](int64_t lsn, std::string_view got) -> Status {
+      EXPECT_EQ(lsn, last + 1);
+      EXPECT_TRUE(got == payload(lsn)) << "record " << lsn;
+      last = lsn;
+      return Status::OK();
+    };
+    for (int64_t lsn = 1; lsn <= 24; ++lsn) {  // ~34 MB over five segments
+      const std::string p = payload(lsn);
+      written += static_cast<int64_t>(p.size());
+      ASSERT_EQ(w->Append(p).ValueOrDie(), lsn);
+      if (lsn % 5 == 0 || lsn == 24) {
+        ASSERT_TRUE(w->SyncUpTo(lsn).ok());
+        ASSERT_TRUE(tail.Read(last + 1, lsn, fn).ok());
+        ASSERT_EQ(last, lsn);
+      }
+    }
+    EXPECT_LT(tail.bytes_read(), written + written / 20);
+    ASSERT_TRUE(w->Close().ok());
+    fs::remove_all(dir);
+  }
+}
+
 TEST(Cursor, SaveLoadRoundTripAndBadFiles) {
   const std::string dir = (fs::temp_directory_path() / ("otlake_cursor_" + std::to_string(::getpid()))).string();
   fs::create_directories(dir);

@@ -17,6 +17,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <string>
 
 #include "otlake/common/status.h"
@@ -40,12 +42,38 @@ class TailReader {
   // The first LSN of the segment after the current one, or 0 if there is none yet.
   int64_t NextSegment() const;
 
+  // Bytes read per pread of a segment (a multiple of kBlockSize).
+  static constexpr int64_t kReadChunkBytes = 256 << 10;
+  // Why a chunk's scan stopped: `to` delivered, the chunk's bytes used up (a record may go on
+  // past them), or the records written so far end (zeros, a checksum that does not match, a
+  // recycled segment's older records).
+  enum class ScanEnd { kDone, kBuffer, kData };
+  struct Scan {
+    int64_t consumed = 0;  // bytes of complete records (and block trailers) from pos_
+    ScanEnd end = ScanEnd::kDone;
+    Scan Ends(ScanEnd e) {
+      end = e;
+      return *this;
+    }
+  };
+  using ScanResult = Result<Scan>;
+  // Delivers the records of buf[0, got) (the bytes at pos_) with from <= lsn <= to; advances
+  // next_lsn_, not pos_.
+  ScanResult ScanChunk(const std::string& path, const char* buf, int64_t got, int64_t from_lsn, int64_t to_lsn,
+                       const RecordFn& fn);
+
   const std::string dir_;
   int64_t seg_first_ = 0;  // current segment's first LSN (0: none)
   int64_t pos_ = 0;        // byte offset of the next physical record in it
   int64_t next_lsn_ = 0;   // the LSN expected next
   int64_t bytes_read_ = 0;
-  std::string buf_, assembled_, payload_;
+  bool direct_ = true;  // false once a file system refused a direct read
+  struct Free {
+    void operator()(char* p) const { std::free(p); }
+  };
+  std::unique_ptr<char, Free> buf_;  // page-aligned (direct reads), buf_cap_ bytes
+  int64_t buf_cap_ = 0;
+  std::string assembled_, payload_;
 };
 
 }  // namespace otlake::wal
