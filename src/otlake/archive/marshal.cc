@@ -15,35 +15,50 @@ static_assert(static_cast<int>(Signal::kTraces) == static_cast<int>(otlp::Signal
               static_cast<int>(Signal::kLogs) == static_cast<int>(otlp::Signal::kLogs) &&
               static_cast<int>(Signal::kMetrics) == static_cast<int>(otlp::Signal::kMetrics));
 
+// Room for one compressed object (its worst-case size) per thread, kept between objects and
+// never zero-filled: compressed output is a fraction of the bound, so a fresh zero-filled bound
+// per object would touch (fault in and clear) pages the compressor never writes. The result is
+// copied out at its real size.
+char* CompressScratch(size_t bound) {
+  thread_local std::unique_ptr<char[]> buf;
+  thread_local size_t cap = 0;
+  if (cap < bound) {
+    buf.reset(new char[bound]);  // default-initialised: not zeroed
+    cap = bound;
+  }
+  return buf.get();
+}
+
 Result<std::string> Gzip(std::string_view input, int level) {
   z_stream zs{};
   if (deflateInit2(&zs, level > 0 ? level : kDefaultGzipLevel, Z_DEFLATED, 15 + 16, 8,
                    Z_DEFAULT_STRATEGY) != Z_OK) {
     return Status::OutOfMemory("deflateInit2 failed");
   }
-  std::string out(deflateBound(&zs, input.size()), '\0');
+  const size_t bound = deflateBound(&zs, input.size());
+  char* out = CompressScratch(bound);
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
   zs.avail_in = static_cast<uInt>(input.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out);
+  zs.avail_out = static_cast<uInt>(bound);
   const int rc = deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
+  const size_t n = zs.total_out;
   deflateEnd(&zs);
   if (rc != Z_STREAM_END) return Status::UnknownError("gzip failed");
-  return out;
+  return std::string(out, n);
 }
 
 Result<std::string> Zstd(std::string_view input, int level) {
-  std::string out(ZSTD_compressBound(input.size()), '\0');
+  const size_t bound = ZSTD_compressBound(input.size());
+  char* out = CompressScratch(bound);
   // One context per thread: the archive writer compresses on one thread, and a context keeps
   // its tables between objects.
   thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> ctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
   if (!ctx) return Status::OutOfMemory("ZSTD_createCCtx failed");
-  const size_t n = ZSTD_compressCCtx(ctx.get(), out.data(), out.size(), input.data(), input.size(),
+  const size_t n = ZSTD_compressCCtx(ctx.get(), out, bound, input.data(), input.size(),
                                      level > 0 ? level : kDefaultZstdLevel);
   if (ZSTD_isError(n)) return Status::UnknownError("zstd failed: ", ZSTD_getErrorName(n));
-  out.resize(n);
-  return out;
+  return std::string(out, n);
 }
 
 uint64_t Mix(uint64_t x) {  // splitmix64's finaliser

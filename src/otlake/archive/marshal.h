@@ -34,7 +34,8 @@ inline constexpr int kDefaultZstdLevel = 1;
 Result<std::string> MarshalObject(Signal signal, std::string_view proto_requests,
                                   Marshaler marshaler, Compression compression, int level = 0);
 
-/// Compresses `input` (kNone: a copy).
+/// Compresses `input` (kNone: a copy). The calling thread keeps a buffer of the largest
+/// worst-case compressed size it has asked for (about the largest input) for its next calls.
 Result<std::string> CompressObject(std::string_view input, Compression compression, int level = 0);
 
 /// The Content-Encoding the exporter sets: "gzip", "zstd", or "" (none: header not set).
