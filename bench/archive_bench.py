@@ -129,6 +129,7 @@ def main():
             idle[label] = cpu
         print(f"idle start+stop CPU: off {idle['off']:.2f}s, on {idle['on']:.2f}s (subtracted)")
         per = {"off": [], "on": []}
+        own = []  # the otlake-archive thread's CPU seconds per span, "on" runs
         for rnd in range(args.rounds):
             order = (("off", []), ("on", on)) if rnd % 2 == 0 else (("on", on), ("off", []))
             for label, extra in order:
@@ -143,6 +144,8 @@ def main():
                 shutil.rmtree(tmp, ignore_errors=True)
                 net = cpu - idle[label]
                 per[label].append(ok * 512 / net)
+                if label == "on" and "otlake-archive" in threads:
+                    own.append(threads["otlake-archive"] / (ok * 512))
                 print(f"round {rnd + 1} archive {label:3}: acked {ok}, server CPU {cpu:.2f}s (net {net:.2f}s) -> "
                       f"{ok * 512 / net:,.0f} spans/CPU-s{note}")
                 print("    CPU us/span by thread: " + ", ".join(
@@ -152,6 +155,11 @@ def main():
         onm = sorted(per["on"])[len(per["on"]) // 2]
         print(f"median: off {off:,.0f}, on {onm:,.0f} spans per server CPU-second -> the archive adds "
               f"{(off / onm - 1) * 100:.1f}% CPU per span (target <= 15%)")
+        if own:
+            mine = sorted(own)[len(own) // 2]
+            print(f"the otlake-archive thread alone: median {mine * 1e6:.2f} us/span = {mine * off * 100:.1f}% of the "
+                  f"off runs' CPU per span (the rest of the difference: other threads slower beside it on shared "
+                  f"cores, the last batch at SIGTERM)")
     finally:
         moto.stop()
 
