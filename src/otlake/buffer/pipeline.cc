@@ -50,6 +50,7 @@ int64_t HeldBytes(const RowBatch& b) {
                               c.bools.capacity() + c.offsets.capacity() * 4 + c.chars.capacity() +
                               c.codes.capacity() * 4 + c.valid.capacity() +
                               c.key_offsets.capacity() * 4 + c.key_chars.capacity() +
+                              c.key_codes.capacity() * 4 + c.key_index.capacity() * 4 +
                               c.val_offsets.capacity() * 4 + c.val_chars.capacity() +
                               c.val_valid.capacity() + sizeof(table::Column));
   }

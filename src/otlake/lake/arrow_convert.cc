@@ -68,9 +68,13 @@ Status CheckColumn(const Column& c, int64_t rows, const char* name) {
   if (c.type == ColType::kMap) {
     const size_t entries = c.val_valid.size();
     if (!Monotonic(c.offsets, entries) || !Monotonic(c.key_offsets, c.key_chars.size()) ||
-        !Monotonic(c.val_offsets, c.val_chars.size()) || c.key_offsets.size() != entries + 1 ||
+        !Monotonic(c.val_offsets, c.val_chars.size()) || c.key_codes.size() != entries ||
         c.val_offsets.size() != entries + 1) {
       return Status::Invalid("column ", name, " has inconsistent map offsets");
+    }
+    const int64_t keys = c.num_keys();
+    for (int32_t code : c.key_codes) {
+      if (code < 0 || code >= keys) return Status::Invalid("column ", name, " has a map key code out of range");
     }
   }
   if (c.dict) {
@@ -144,8 +148,98 @@ Result<std::shared_ptr<arrow::Array>> DenseStrings(const Column& c, int64_t rows
       0));
 }
 
-// A map column's rows (dictionary or not) as a MapArray whose buffers are copies.
-Result<std::shared_ptr<arrow::Array>> DenseMap(const Column& c, int64_t rows) {
+std::shared_ptr<arrow::Array> Utf8Array(std::vector<int32_t> offsets, std::string chars) {
+  const int64_t n = static_cast<int64_t>(offsets.size()) - 1;
+  return arrow::MakeArray(arrow::ArrayData::Make(
+      arrow::utf8(), n, {nullptr, arrow::Buffer::FromVector(std::move(offsets)), arrow::Buffer::FromString(std::move(chars))},
+      0));
+}
+
+// The distinct keys of map column `col` over several batches as one dictionary (in order of
+// first appearance) and, per batch, where each of its key codes went in it.
+struct UnifiedKeys {
+  std::shared_ptr<arrow::Array> dictionary;  // utf8
+  std::vector<std::vector<int32_t>> remap;   // per batch: its key code -> dictionary index
+};
+
+UnifiedKeys UnifyKeys(const std::vector<const RowBatch*>& batches, int col) {
+  std::unordered_map<std::string_view, int32_t> index;  // views into the batches
+  std::vector<int32_t> offsets = {0};
+  std::string chars;
+  UnifiedKeys u;
+  u.remap.resize(batches.size());
+  for (size_t b = 0; b < batches.size(); ++b) {
+    const Column& c = batches[b]->column(col);
+    std::vector<int32_t>& remap = u.remap[b];
+    remap.resize(static_cast<size_t>(c.num_keys()));
+    for (int64_t k = 0; k < c.num_keys(); ++k) {
+      const std::string_view key = c.Key(k);
+      auto [it, added] = index.try_emplace(key, static_cast<int32_t>(offsets.size() - 1));
+      if (added) {
+        chars.append(key);
+        offsets.push_back(static_cast<int32_t>(chars.size()));
+      }
+      remap[static_cast<size_t>(k)] = it->second;
+    }
+  }
+  u.dictionary = Utf8Array(std::move(offsets), std::move(chars));
+  return u;
+}
+
+// A map column's rows as a MapArray of `type` (map<dictionary<int32, utf8>, utf8>) whose keys
+// are codes into `dictionary`, `remap` taking the column's key codes there. A column of
+// distinct maps (c.dict: one per row through `codes`) is expanded row by row (copies); the
+// others borrow their offsets and values from the batch.
+Result<std::shared_ptr<arrow::Array>> DictKeyMap(const Column& c, int64_t rows, const std::vector<int32_t>& remap,
+                                                 const std::shared_ptr<arrow::Array>& dictionary,
+                                                 const std::shared_ptr<arrow::DataType>& type) {
+  const auto& map_type = static_cast<const arrow::MapType&>(*type);
+  auto keys_of = [&](std::shared_ptr<arrow::Buffer> codes, int64_t entries) {
+    auto idx = arrow::MakeArray(arrow::ArrayData::Make(arrow::int32(), entries, {nullptr, std::move(codes)}, 0));
+    return std::make_shared<arrow::DictionaryArray>(map_type.key_type(), idx, dictionary);
+  };
+  if (c.dict) {
+    std::vector<int32_t> offsets = {0}, codes, val_offsets = {0};
+    std::string vals;
+    std::vector<uint8_t> valid;
+    offsets.reserve(static_cast<size_t>(rows) + 1);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t k = c.MapBegin(r); k < c.MapEnd(r); ++k) {
+        codes.push_back(remap[static_cast<size_t>(c.key_codes[k])]);
+        vals.append(c.MapValue(k));
+        val_offsets.push_back(static_cast<int32_t>(vals.size()));
+        valid.push_back(c.val_valid[k]);
+      }
+      offsets.push_back(static_cast<int32_t>(codes.size()));
+    }
+    const auto entries = static_cast<int64_t>(codes.size());
+    int64_t nulls = 0;
+    OTLAKE_ASSIGN_OR_RAISE(auto validity, PackBits(valid, entries, &nulls));
+    auto val_arr = arrow::MakeArray(arrow::ArrayData::Make(
+        arrow::utf8(), entries,
+        {nulls > 0 ? validity : nullptr, arrow::Buffer::FromVector(std::move(val_offsets)),
+         arrow::Buffer::FromString(std::move(vals))},
+        nulls));
+    return std::make_shared<arrow::MapArray>(type, rows, arrow::Buffer::FromVector(std::move(offsets)),
+                                             keys_of(arrow::Buffer::FromVector(std::move(codes)), entries), val_arr);
+  }
+  const auto entries = static_cast<int64_t>(c.val_valid.size());
+  std::vector<int32_t> codes(c.key_codes.size());
+  for (size_t e = 0; e < codes.size(); ++e) codes[e] = remap[static_cast<size_t>(c.key_codes[e])];
+  int64_t nulls = 0;
+  OTLAKE_ASSIGN_OR_RAISE(auto vvalid, PackBits(c.val_valid, entries, &nulls));
+  auto val_arr = arrow::MakeArray(arrow::ArrayData::Make(
+      arrow::utf8(), entries,
+      {nulls > 0 ? vvalid : nullptr, arrow::Buffer::Wrap(c.val_offsets),
+       std::make_shared<arrow::Buffer>(reinterpret_cast<const uint8_t*>(c.val_chars.data()),
+                                       static_cast<int64_t>(c.val_chars.size()))},
+      nulls));
+  return std::make_shared<arrow::MapArray>(type, rows, arrow::Buffer::Wrap(c.offsets),
+                                           keys_of(arrow::Buffer::FromVector(std::move(codes)), entries), val_arr);
+}
+
+// A map column's rows with plain utf8 keys and values (copies).
+Result<std::shared_ptr<arrow::Array>> PlainMap(const Column& c, int64_t rows) {
   std::vector<int32_t> offsets = {0}, key_offsets = {0}, val_offsets = {0};
   std::string keys, vals;
   std::vector<uint8_t> valid;
@@ -163,9 +257,7 @@ Result<std::shared_ptr<arrow::Array>> DenseMap(const Column& c, int64_t rows) {
   const int64_t entries = static_cast<int64_t>(valid.size());
   int64_t nulls = 0;
   OTLAKE_ASSIGN_OR_RAISE(auto validity, PackBits(valid, entries, &nulls));
-  auto key_arr = arrow::MakeArray(arrow::ArrayData::Make(
-      arrow::utf8(), entries,
-      {nullptr, arrow::Buffer::FromVector(std::move(key_offsets)), arrow::Buffer::FromString(std::move(keys))}, 0));
+  auto key_arr = Utf8Array(std::move(key_offsets), std::move(keys));
   auto val_arr = arrow::MakeArray(arrow::ArrayData::Make(
       arrow::utf8(), entries,
       {nulls > 0 ? validity : nullptr, arrow::Buffer::FromVector(std::move(val_offsets)),
@@ -193,26 +285,7 @@ Result<std::shared_ptr<arrow::Array>> ToArray(ColumnRef&& c, int64_t rows,
       return arrow::Buffer::Wrap(vec);
     }
   };
-  if (c.type == ColType::kMap) {
-    if (c.dict) return DenseMap(c, rows);
-    const int64_t entries = static_cast<int64_t>(c.val_valid.size());
-    int64_t nulls = 0;
-    OTLAKE_ASSIGN_OR_RAISE(auto vvalid, PackBits(c.val_valid, entries, &nulls));
-    auto bytes = [](auto& str) -> std::shared_ptr<arrow::Buffer> {
-      if constexpr (kOwn) {
-        return arrow::Buffer::FromString(std::move(str));
-      } else {
-        return std::make_shared<arrow::Buffer>(reinterpret_cast<const uint8_t*>(str.data()),
-                                               static_cast<int64_t>(str.size()));
-      }
-    };
-    auto key_arr = arrow::MakeArray(arrow::ArrayData::Make(
-        arrow::utf8(), entries, {nullptr, hold(c.key_offsets), bytes(c.key_chars)}, 0));
-    auto val_arr = arrow::MakeArray(arrow::ArrayData::Make(
-        arrow::utf8(), entries, {nulls > 0 ? vvalid : nullptr, hold(c.val_offsets), bytes(c.val_chars)},
-        nulls));
-    return std::make_shared<arrow::MapArray>(type, rows, hold(c.offsets), key_arr, val_arr);
-  }
+  if (c.type == ColType::kMap) return PlainMap(c, rows);  // BorrowAsTable has its own (DictKeyMap)
   if (c.dict) return DenseStrings(c, rows);
   std::shared_ptr<arrow::ArrayData> data;
   switch (c.type) {
@@ -249,6 +322,13 @@ Result<std::shared_ptr<arrow::Array>> ToArray(ColumnRef&& c, int64_t rows,
 std::shared_ptr<arrow::DataType> AttrMapType() {
   static const std::shared_ptr<arrow::DataType> type = std::make_shared<arrow::MapType>(
       arrow::field("key", arrow::utf8(), false), arrow::field("value", arrow::utf8(), true));
+  return type;
+}
+
+std::shared_ptr<arrow::DataType> AttrMapDictKeyType() {
+  static const std::shared_ptr<arrow::DataType> type = std::make_shared<arrow::MapType>(
+      arrow::field("key", arrow::dictionary(arrow::int32(), arrow::utf8()), false),
+      arrow::field("value", arrow::utf8(), true));
   return type;
 }
 
@@ -289,13 +369,25 @@ Result<std::shared_ptr<arrow::Table>> BorrowAsTable(const std::vector<const RowB
         OTLAKE_RETURN_NOT_OK(CheckColumn(b->column(static_cast<int>(i)), b->num_rows(), defs[i].name));
       }
     }
-    std::shared_ptr<arrow::DataType> type =
-        dict ? arrow::dictionary(arrow::int32(), arrow::utf8()) : ArrowType(defs[i].type);
+    const bool map = defs[i].type == ColType::kMap;
+    std::shared_ptr<arrow::DataType> type = dict  ? arrow::dictionary(arrow::int32(), arrow::utf8())
+                                            : map ? AttrMapDictKeyType()
+                                                  : ArrowType(defs[i].type);
     fields.push_back(arrow::field(defs[i].name, type, defs[i].nullable));
     arrow::ArrayVector chunks;
     if (dict) {
       if (rows > 0) {
         OTLAKE_ASSIGN_OR_RAISE(auto arr, UnifiedDictionary(batches, static_cast<int>(i), rows));
+        chunks.push_back(std::move(arr));
+      }
+    } else if (map) {
+      // One key dictionary for the whole table: the Parquet writer then takes the keys as codes
+      // (no hashing of each key again) and every row group has the same dictionary.
+      const UnifiedKeys keys = UnifyKeys(batches, static_cast<int>(i));
+      for (size_t b = 0; b < batches.size(); ++b) {
+        if (batches[b]->num_rows() == 0) continue;
+        OTLAKE_ASSIGN_OR_RAISE(auto arr, DictKeyMap(batches[b]->column(static_cast<int>(i)), batches[b]->num_rows(),
+                                                    keys.remap[b], keys.dictionary, type));
         chunks.push_back(std::move(arr));
       }
     } else {
@@ -396,8 +488,17 @@ Result<std::unique_ptr<RowGatherer>> RowGatherer::Make(std::shared_ptr<arrow::Ta
       case arrow::Type::STRING: break;
       case arrow::Type::MAP: {
         const auto& m = static_cast<const arrow::MapType&>(type);
-        if (m.key_type()->id() != arrow::Type::STRING || m.item_type()->id() != arrow::Type::STRING) {
+        const bool dict_keys = m.key_type()->Equals(arrow::dictionary(arrow::int32(), arrow::utf8()));
+        if ((m.key_type()->id() != arrow::Type::STRING && !dict_keys) || m.item_type()->id() != arrow::Type::STRING) {
           return Status::NotImplemented("RowGatherer: map type ", type);
+        }
+        if (dict_keys) {
+          auto key_dict = [](const arrow::Array& a) { return a.data()->child_data[0]->child_data[0]->dictionary; };
+          for (const auto& c : values.chunks()) {
+            if (key_dict(*c) != key_dict(*values.chunk(0))) {
+              return Status::NotImplemented("RowGatherer: map chunks with different key dictionaries");
+            }
+          }
         }
         break;
       }
@@ -523,7 +624,9 @@ Result<std::shared_ptr<arrow::Table>> RowGatherer::Gather(const uint64_t* rows, 
         break;
       }
       case arrow::Type::MAP: {
-        // Entry offsets, then the keys' and values' offsets and bytes, then value validity.
+        // Entry offsets, then the keys' (codes, or offsets and bytes) and values' offsets and
+        // bytes, then value validity.
+        const bool dict_keys = static_cast<const arrow::MapType&>(*type).key_type()->id() == arrow::Type::DICTIONARY;
         OTLAKE_RETURN_NOT_OK(Reserve(&col.values, (n + 1) * 4, pool_));
         auto* offsets = reinterpret_cast<int32_t*>(col.values->mutable_data());
         int64_t entries = 0, key_bytes = 0, val_bytes = 0;
@@ -544,9 +647,11 @@ Result<std::shared_ptr<arrow::Table>> RowGatherer::Gather(const uint64_t* rows, 
           parts(i, &keys, &vals, &first, &count);
           entries += count;
           if (count > 0) {
-            const int32_t* ko = keys->GetValues<int32_t>(1) + first;
             const int32_t* vo = vals->GetValues<int32_t>(1) + first;
-            key_bytes += ko[count] - ko[0];
+            if (!dict_keys) {
+              const int32_t* ko = keys->GetValues<int32_t>(1) + first;
+              key_bytes += ko[count] - ko[0];
+            }
             val_bytes += vo[count] - vo[0];
           }
           if (entries > INT32_MAX || key_bytes > INT32_MAX || val_bytes > INT32_MAX) {
@@ -568,23 +673,28 @@ Result<std::shared_ptr<arrow::Table>> RowGatherer::Gather(const uint64_t* rows, 
         uint8_t* vc = vc_buf->mutable_data();
         uint8_t* vv = vv_buf->mutable_data();
         int64_t e = 0, kpos = 0, vpos = 0, val_nulls = 0;
-        ko_out[0] = vo_out[0] = 0;
+        if (!dict_keys) ko_out[0] = 0;
+        vo_out[0] = 0;
         for (int64_t i = 0; i < n; ++i) {
           const arrow::ArrayData *keys, *vals;
           int64_t first, count;
           parts(i, &keys, &vals, &first, &count);
-          const int32_t* ko = keys->GetValues<int32_t>(1) + first;
+          const int32_t* ko = keys->GetValues<int32_t>(1) + first;  // dict_keys: the codes
           const int32_t* vo = vals->GetValues<int32_t>(1) + first;
-          const uint8_t* kdata = keys->buffers[2] ? keys->buffers[2]->data() : nullptr;
+          const uint8_t* kdata = !dict_keys && keys->buffers[2] ? keys->buffers[2]->data() : nullptr;
           const uint8_t* vdata = vals->buffers[2] ? vals->buffers[2]->data() : nullptr;
           const uint8_t* vbits = vals->buffers[0] ? vals->buffers[0]->data() : nullptr;
+          if (dict_keys && count > 0) std::memcpy(ko_out + e, ko, static_cast<size_t>(count) * 4);
           for (int64_t k = 0; k < count; ++k, ++e) {
-            const int32_t kl = ko[k + 1] - ko[k], vl = vo[k + 1] - vo[k];
-            if (kl > 0) std::memcpy(kc + kpos, kdata + ko[k], static_cast<size_t>(kl));
+            const int32_t vl = vo[k + 1] - vo[k];
+            if (!dict_keys) {
+              const int32_t kl = ko[k + 1] - ko[k];
+              if (kl > 0) std::memcpy(kc + kpos, kdata + ko[k], static_cast<size_t>(kl));
+              kpos += kl;
+              ko_out[e + 1] = static_cast<int32_t>(kpos);
+            }
             if (vl > 0) std::memcpy(vc + vpos, vdata + vo[k], static_cast<size_t>(vl));
-            kpos += kl;
             vpos += vl;
-            ko_out[e + 1] = static_cast<int32_t>(kpos);
             vo_out[e + 1] = static_cast<int32_t>(vpos);
             if (vbits == nullptr || arrow::bit_util::GetBit(vbits, vals->offset + first + k)) {
               arrow::bit_util::SetBit(vv, e);
@@ -594,7 +704,9 @@ Result<std::shared_ptr<arrow::Table>> RowGatherer::Gather(const uint64_t* rows, 
           }
         }
         const auto& mt = static_cast<const arrow::MapType&>(*type);
-        auto key_data = arrow::ArrayData::Make(mt.key_type(), entries, {nullptr, ko_buf, kc_buf}, 0);
+        auto key_data = dict_keys ? arrow::ArrayData::Make(mt.key_type(), entries, {nullptr, ko_buf}, 0)
+                                  : arrow::ArrayData::Make(mt.key_type(), entries, {nullptr, ko_buf, kc_buf}, 0);
+        if (dict_keys) key_data->dictionary = col.chunks[0]->child_data[0]->child_data[0]->dictionary;
         auto val_data = arrow::ArrayData::Make(mt.item_type(), entries,
                                                {val_nulls > 0 ? vv_buf : nullptr, vo_buf, vc_buf}, val_nulls);
         auto struct_data = arrow::ArrayData::Make(mt.value_type(), entries, {nullptr}, 0);

@@ -5,6 +5,8 @@
 #include <arrow/api.h>
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "otlake/lake/layout.h"
 #include "otlake/lake/test_data.h"
 #include "otlake/lake/test_util.h"
@@ -76,12 +78,11 @@ void ExpectSameValues(const table::RowBatch& b, const arrow::Table& t) {
           break;
         case table::ColType::kMap: {
           const auto& m = static_cast<const arrow::MapArray&>(*combined);
-          const auto& keys = static_cast<const arrow::StringArray&>(*m.keys());
           const auto& items = static_cast<const arrow::StringArray&>(*m.items());
           ASSERT_EQ(m.value_length(r), col.MapEnd(r) - col.MapBegin(r)) << defs[c].name << " row " << r;
           for (int64_t k = 0; k < m.value_length(r); ++k) {
             const int64_t e = m.value_offset(r) + k, src = col.MapBegin(r) + k;
-            EXPECT_EQ(keys.GetView(e), col.MapKey(src));
+            EXPECT_EQ(StringValue(*m.keys(), e), col.MapKey(src));
             EXPECT_EQ(items.IsNull(e), col.val_valid[src] == 0);
             if (!items.IsNull(e)) EXPECT_EQ(items.GetView(e), col.MapValue(src));
           }
@@ -105,11 +106,14 @@ TEST(ArrowConvert, BorrowKeepsValuesAndNullsForEveryTable) {
       const auto& f = t->schema()->field(i);
       EXPECT_EQ(f->name(), plain->field(i)->name());
       EXPECT_EQ(f->nullable(), plain->field(i)->nullable());
-      // Dictionary string columns become Arrow dictionaries; dictionary maps are expanded.
+      // Dictionary string columns become Arrow dictionaries; maps (dictionary maps expanded)
+      // hold their keys as codes into one dictionary.
       const bool dict = b->column(i).dict && plain->field(i)->type()->Equals(arrow::utf8());
+      const bool map = plain->field(i)->type()->id() == arrow::Type::MAP;
       EXPECT_EQ(b->column(i).dict, table::IsDictColumn(i)) << f->name();
-      EXPECT_TRUE(f->type()->Equals(dict ? arrow::dictionary(arrow::int32(), arrow::utf8())
-                                         : plain->field(i)->type()))
+      EXPECT_TRUE(f->type()->Equals(dict  ? arrow::dictionary(arrow::int32(), arrow::utf8())
+                                    : map ? AttrMapDictKeyType()
+                                          : plain->field(i)->type()))
           << f->name();
     }
     ExpectSameValues(*b, *t);
@@ -206,6 +210,72 @@ TEST(ArrowConvert, MultipleBatchesBecomeChunksAndEmptyOnesAreSkipped) {
   both.AppendBatch(*a);
   both.AppendBatch(*b);
   ExpectSameValues(both, *t);
+}
+
+// Map keys are held once per batch as codes: lists in the same or another order, new keys past
+// the hash table's first sizes, repeated keys refused by AppendMapUnique, batches appended to
+// each other and cut back; BorrowAsTable gives every row its keys and values.
+TEST(ArrowConvert, MapKeysAreHeldOnceAsCodesThroughAppendBatchAndTruncate) {
+  const int col = table::spans::kSpanAttrs;
+  auto fill = [&](table::RowBatch* batch, int rows, int salt) {
+    for (int r = 0; r < rows; ++r) {
+      table::AttrMap m;
+      const int n = 3 + (r + salt) % 5;
+      for (int k = 0; k < n; ++k) {
+        // The same keys in the same order for most rows, shifted for some; a new key now and then.
+        const int key = (r % 7 == 3 ? n - 1 - k : k) + (r % 11 == 0 ? 100 + r : 0);
+        m.Add("attr.key." + std::to_string(key + salt), "v" + std::to_string(r * 10 + k), k == 1 ? 'e' : 's');
+      }
+      for (int c = 0; c < batch->num_columns(); ++c) {
+        if (c == col) {
+          ASSERT_TRUE(batch->AppendMapUnique(c, m));
+        } else if (c == col + 1) {
+          batch->AppendString(c, m.types);
+        } else {
+          batch->AppendNull(c);
+        }
+      }
+      batch->FinishRow();
+    }
+  };
+  table::RowBatch a(TableId::kSpans), b(TableId::kSpans);
+  fill(&a, 200, 0);
+  fill(&b, 150, 3);
+  const table::Column& ca = a.column(col);
+  std::set<std::string_view> distinct;
+  for (size_t e = 0; e < ca.key_codes.size(); ++e) distinct.insert(ca.MapKey(static_cast<int64_t>(e)));
+  EXPECT_EQ(ca.num_keys(), static_cast<int64_t>(distinct.size()));  // each key once, not once per entry
+  EXPECT_GT(ca.key_codes.size(), 4 * distinct.size());
+  // A list with a repeated key is refused whole.
+  table::AttrMap dup;
+  dup.Add("attr.key.1", "x", 's');
+  dup.Add("attr.key.2", "y", 's');
+  dup.Add("attr.key.1", "z", 's');
+  const size_t entries = ca.key_codes.size();
+  EXPECT_FALSE(a.AppendMapUnique(col, dup));
+  EXPECT_EQ(ca.key_codes.size(), entries);
+  EXPECT_EQ(ca.val_valid.size(), entries);
+  // b's rows after a's: b's key codes are a's codes for the same keys.
+  table::RowBatch both(TableId::kSpans);
+  both.AppendBatch(a);
+  both.AppendBatch(b);
+  both.Truncate(330);
+  OTLAKE_ASSERT_OK_AND_ASSIGN(auto t, BorrowAsTable({&both, &a}));
+  EXPECT_EQ(t->num_rows(), 530);
+  table::RowBatch cut(TableId::kSpans);
+  cut.AppendBatch(both);
+  ExpectSameValues(both, *BorrowAsTable({&both}).ValueOrDie());
+  ExpectSameValues(cut, *BorrowAsTable({&cut}).ValueOrDie());
+  for (int64_t r = 0; r < 330; ++r) {
+    const table::RowBatch& src = r < 200 ? a : b;
+    const int64_t sr = r < 200 ? r : r - 200;
+    const table::Column& s = src.column(col);
+    const table::Column& d = both.column(col);
+    ASSERT_EQ(d.MapEnd(r) - d.MapBegin(r), s.MapEnd(sr) - s.MapBegin(sr));
+    for (int64_t k = 0; k < d.MapEnd(r) - d.MapBegin(r); ++k) {
+      EXPECT_EQ(d.MapKey(d.MapBegin(r) + k), s.MapKey(s.MapBegin(sr) + k));
+    }
+  }
 }
 
 TEST(ArrowConvert, MoveOwnsTheData) {

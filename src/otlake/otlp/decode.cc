@@ -122,10 +122,9 @@ void Reserve(Signal signal, int64_t rows, size_t attrs_estimate, size_t body_siz
       chars(table::spans::kParentSpanId, 16);
     }
     if (attrs_estimate >= 4096) {
-      // Map values are about half of the attribute bytes on the wire, keys a third.
+      // Map values are about half of the attribute bytes on the wire (keys are held once each).
       table::Column& attrs = spans.mutable_column(table::spans::kSpanAttrs);
       attrs.val_chars.reserve(attrs.val_chars.size() + attrs_estimate / 2);
-      attrs.key_chars.reserve(attrs.key_chars.size() + attrs_estimate / 3);
     }
   } else if (signal == Signal::kLogs && rows > 1) {
     out->batches.Get(table::TableId::kLogs).ReserveRows(rows);

@@ -413,12 +413,12 @@ void RowEmitter::Dedup(const table::AttrMap& m, table::AttrMap* out) {
 
 void RowEmitter::AppendAttrs(RowBatch& b, int col, const table::AttrMap& m) {
   const table::AttrMap* stored = &m;
-  if (m.HasDuplicateKeys()) {
+  if (!b.AppendMapUnique(col, m)) {
     map_ = m;
     result_->duplicate_attr_keys += map_.DropDuplicateKeys();
     stored = &map_;
+    b.AppendMap(col, map_);
   }
-  b.AppendMap(col, *stored);
   b.AppendString(col + 1, stored->types);
 }
 

@@ -1,5 +1,6 @@
 #include "otlake/table/row_batch.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 #include <functional>
@@ -118,6 +119,56 @@ int64_t AttrMap::DropDuplicateKeys() {
   return dropped;
 }
 
+namespace {
+
+// a[0, n) == b[0, n), inline for the short strings attribute keys are (word loads, the last
+// word overlapping; no call).
+inline bool SameBytes(const char* a, const char* b, size_t n) {
+  if (n >= 8) {
+    uint64_t x, y;
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      std::memcpy(&x, a + i, 8);
+      std::memcpy(&y, b + i, 8);
+      if (x != y) return false;
+    }
+    std::memcpy(&x, a + n - 8, 8);
+    std::memcpy(&y, b + n - 8, 8);
+    return x == y;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int32_t Column::InternKey(std::string_view key) {
+  const size_t hash = std::hash<std::string_view>()(key);
+  if (key_index.size() < 2 * static_cast<size_t>(num_keys() + 1)) {  // keep the table at most half full
+    std::vector<int32_t> grown(std::max<size_t>(16, 2 * key_index.size()), 0);
+    const size_t mask = grown.size() - 1;
+    for (int32_t code = 0; code < num_keys(); ++code) {
+      size_t i = std::hash<std::string_view>()(Key(code)) & mask;
+      while (grown[i] != 0) i = (i + 1) & mask;
+      grown[i] = code + 1;
+    }
+    key_index.swap(grown);
+  }
+  const size_t mask = key_index.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const int32_t slot = key_index[i];
+    if (slot == 0) {
+      const auto code = static_cast<int32_t>(num_keys());
+      key_chars.append(key.data(), key.size());
+      key_offsets.push_back(static_cast<int32_t>(key_chars.size()));
+      key_index[i] = code + 1;
+      return code;
+    }
+    if (Key(slot - 1) == key) return slot - 1;
+  }
+}
+
 int64_t Column::size() const {
   switch (type) {
     case ColType::kMap:
@@ -148,7 +199,7 @@ RowBatch::RowBatch(TableId table) : table_(table) {
   }
 }
 
-void RowBatch::AppendMap(int col, const AttrMap& m) {
+bool RowBatch::AppendMapImpl(int col, const AttrMap& m, bool unique_only) {
   Column& c = columns_[col];
   const size_t n = c.offsets.size();
   if (c.dict && n > 1) {
@@ -159,32 +210,63 @@ void RowBatch::AppendMap(int col, const AttrMap& m) {
       same = c.MapKey(b + i) == m.key(i) && (c.val_valid[b + i] != 0) == !m.is_null(i) &&
              c.MapValue(b + i) == m.value(i);
     }
-    if (same) {
+    if (same) {  // appended (and checked) before
       c.codes.push_back(static_cast<int32_t>(n - 2));
-      return;
+      return true;
     }
   }
-  // The map's layout is the column's (keys and values concatenated, end offsets per entry):
-  // appended whole, its offsets shifted by what the column already holds.
+  // The values' layout is the column's (concatenated, end offsets per entry): appended whole,
+  // their offsets shifted by what the column already holds. Each key becomes the code of its
+  // distinct key; a key where the previous map had the same key (attribute lists of one
+  // instrumentation repeat their keys in order) is found without hashing.
   const size_t entries = m.size();
-  const auto key_base = static_cast<int32_t>(c.key_chars.size());
-  const auto val_base = static_cast<int32_t>(c.val_chars.size());
-  c.key_chars.append(m.keys);
-  c.val_chars.append(m.values);
+  const int64_t prev_begin = n > 1 ? c.offsets[n - 2] : 0, prev_end = n > 1 ? c.offsets[n - 1] : 0;
   const size_t e0 = c.val_valid.size();
-  c.key_offsets.resize(e0 + 1 + entries);
+  c.key_codes.resize(e0 + entries);
+  if (unique_only && ++c.key_pass == 0) {  // the pass counter wrapped: forget every mark
+    std::fill(c.key_seen.begin(), c.key_seen.end(), 0);
+    c.key_pass = 1;
+  }
+  const char* key_bytes = m.keys.data();
+  int32_t key_begin = 0;
+  for (size_t i = 0; i < entries; ++i) {
+    const int32_t key_end = m.key_ends[i];
+    const auto key_size = static_cast<size_t>(key_end - key_begin);
+    const int64_t prev = prev_begin + static_cast<int64_t>(i);
+    int32_t code = -1;
+    if (prev < prev_end) {
+      const int32_t guess = c.key_codes[prev];
+      const int32_t gb = c.key_offsets[guess];
+      if (static_cast<size_t>(c.key_offsets[guess + 1] - gb) == key_size &&
+          SameBytes(c.key_chars.data() + gb, key_bytes + key_begin, key_size)) {
+        code = guess;
+      }
+    }
+    if (code < 0) code = c.InternKey(std::string_view(key_bytes + key_begin, key_size));
+    key_begin = key_end;
+    c.key_codes[e0 + i] = code;
+    if (unique_only) {
+      if (c.key_seen.size() <= static_cast<size_t>(code)) c.key_seen.resize(static_cast<size_t>(c.num_keys()), 0);
+      if (c.key_seen[code] == c.key_pass) {  // a key repeats: nothing appended
+        c.key_codes.resize(e0);
+        return false;
+      }
+      c.key_seen[code] = c.key_pass;
+    }
+  }
+  const auto val_base = static_cast<int32_t>(c.val_chars.size());
+  c.val_chars.append(m.values);
   c.val_offsets.resize(e0 + 1 + entries);
   c.val_valid.resize(e0 + entries);
-  int32_t* ko = c.key_offsets.data() + e0 + 1;
   int32_t* vo = c.val_offsets.data() + e0 + 1;
   uint8_t* valid = c.val_valid.data() + e0;
   for (size_t i = 0; i < entries; ++i) {
-    ko[i] = key_base + m.key_ends[i];
     vo[i] = val_base + m.value_ends[i];
     valid[i] = m.types[i] == 'e' ? 0 : 1;
   }
   c.offsets.push_back(c.offsets.back() + static_cast<int32_t>(entries));
   if (c.dict) c.codes.push_back(static_cast<int32_t>(n - 1));
+  return true;
 }
 
 void RowBatch::AppendNull(int col) {
@@ -262,8 +344,7 @@ void RowBatch::Truncate(int64_t rows) {
         } else if (c.size() > rows) {
           c.offsets.resize(rows + 1);
           const size_t entries = static_cast<size_t>(c.offsets.back());
-          c.key_offsets.resize(entries + 1);
-          c.key_chars.resize(c.key_offsets.back());
+          c.key_codes.resize(entries);  // the distinct keys stay (unreferenced ones are harmless)
           c.val_offsets.resize(entries + 1);
           c.val_chars.resize(c.val_offsets.back());
           c.val_valid.resize(entries);
@@ -302,11 +383,12 @@ void RowBatch::AppendBatch(const RowBatch& other) {
         const int32_t first_map = static_cast<int32_t>(c.offsets.size()) - 1;
         const int32_t entry_base = c.offsets.back();
         for (size_t k = 1; k < o.offsets.size(); ++k) c.offsets.push_back(entry_base + o.offsets[k]);
-        const int32_t kb = static_cast<int32_t>(c.key_chars.size());
+        std::vector<int32_t> remap(static_cast<size_t>(o.num_keys()));
+        for (int64_t k = 0; k < o.num_keys(); ++k) remap[static_cast<size_t>(k)] = c.InternKey(o.Key(k));
+        c.key_codes.reserve(c.key_codes.size() + o.key_codes.size());
+        for (int32_t code : o.key_codes) c.key_codes.push_back(remap[static_cast<size_t>(code)]);
         const int32_t vb = static_cast<int32_t>(c.val_chars.size());
-        c.key_chars.append(o.key_chars);
         c.val_chars.append(o.val_chars);
-        for (size_t k = 1; k < o.key_offsets.size(); ++k) c.key_offsets.push_back(kb + o.key_offsets[k]);
         for (size_t k = 1; k < o.val_offsets.size(); ++k) c.val_offsets.push_back(vb + o.val_offsets[k]);
         c.val_valid.insert(c.val_valid.end(), o.val_valid.begin(), o.val_valid.end());
         if (c.dict) {
@@ -327,7 +409,8 @@ int64_t RowBatch::ByteSize() const {
     n += static_cast<int64_t>(c.ints.size() * 8 + c.doubles.size() * 8 + c.bools.size() +
                               c.offsets.size() * 4 + c.chars.size() + c.codes.size() * 4 +
                               c.valid.size() + c.key_offsets.size() * 4 + c.key_chars.size() +
-                              c.val_offsets.size() * 4 + c.val_chars.size() + c.val_valid.size());
+                              c.key_codes.size() * 4 + c.key_index.size() * 4 + c.val_offsets.size() * 4 +
+                              c.val_chars.size() + c.val_valid.size());
   }
   return n;
 }

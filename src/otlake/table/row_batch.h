@@ -94,12 +94,19 @@ struct Column {
   std::string chars;              ///< kString: concatenated UTF-8 values (dict: the entries)
   std::vector<int32_t> codes;     ///< dict only: per row, the index of its entry
   std::vector<uint8_t> valid;     ///< nullable columns only: 1 = value present
-  // kMap: `offsets` holds entry offsets (num_rows + 1 entries, dict: one per map + 1, from 0);
-  // entry k's key is key_chars[key_offsets[k], key_offsets[k+1]), its value likewise in
-  // val_offsets/val_chars, val_valid[k] == 0 for a null value.
-  std::vector<int32_t> key_offsets, val_offsets;  ///< kMap: entries + 1, from 0
-  std::string key_chars, val_chars;               ///< kMap
-  std::vector<uint8_t> val_valid;                 ///< kMap: per entry
+  // kMap: `offsets` holds entry offsets (num_rows + 1 entries, dict: one per map + 1, from 0).
+  // The column's distinct keys are held once, in order of first appearance (key k is
+  // key_chars[key_offsets[k], key_offsets[k+1])); entry e's key is key key_codes[e]. Entry e's
+  // value is val_chars[val_offsets[e], val_offsets[e+1]), val_valid[e] == 0 for a null value.
+  std::vector<int32_t> key_offsets;  ///< kMap: distinct keys + 1, from 0
+  std::string key_chars;             ///< kMap: the distinct keys' bytes
+  std::vector<int32_t> key_codes;    ///< kMap: per entry, the index of its key
+  std::vector<int32_t> key_index;    ///< kMap: hash table of the keys (code + 1; 0: free slot)
+  std::vector<uint32_t> key_seen;    ///< kMap: per key, the last AppendMapUnique call that met it
+  uint32_t key_pass = 0;             ///< kMap: AppendMapUnique calls so far
+  std::vector<int32_t> val_offsets;  ///< kMap: entries + 1, from 0
+  std::string val_chars;             ///< kMap
+  std::vector<uint8_t> val_valid;    ///< kMap: per entry
 
   /// Number of values appended so far.
   int64_t size() const;
@@ -115,9 +122,14 @@ struct Column {
   /// kMap: the entries of row `row` are [MapBegin(row), MapEnd(row)).
   int64_t MapBegin(int64_t row) const { return offsets[dict ? codes[row] : row]; }
   int64_t MapEnd(int64_t row) const { return offsets[(dict ? codes[row] : row) + 1]; }
-  std::string_view MapKey(int64_t k) const {
-    return std::string_view(key_chars).substr(key_offsets[k], key_offsets[k + 1] - key_offsets[k]);
+  /// kMap: the number of distinct keys, and key `code`.
+  int64_t num_keys() const { return static_cast<int64_t>(key_offsets.size()) - 1; }
+  std::string_view Key(int64_t code) const {
+    return std::string_view(key_chars).substr(key_offsets[code], key_offsets[code + 1] - key_offsets[code]);
   }
+  /// kMap: the code of `key`, added to the distinct keys if new.
+  int32_t InternKey(std::string_view key);
+  std::string_view MapKey(int64_t k) const { return Key(key_codes[k]); }
   std::string_view MapValue(int64_t k) const {
     return std::string_view(val_chars).substr(val_offsets[k], val_offsets[k + 1] - val_offsets[k]);
   }
@@ -167,7 +179,10 @@ class RowBatch {
   }
   /// Appends attribute list `m` to map column `col` (its entries only: the type letters go to
   /// the `_types` column after it, by AppendString).
-  void AppendMap(int col, const AttrMap& m);
+  void AppendMap(int col, const AttrMap& m) { (void)AppendMapImpl(col, m, /*unique_only=*/false); }
+  /// AppendMap if no key of `m` repeats; false (and nothing appended) if one does. Cheaper than
+  /// AttrMap::HasDuplicateKeys first: the keys' codes are looked up anyway.
+  bool AppendMapUnique(int col, const AttrMap& m) { return AppendMapImpl(col, m, /*unique_only=*/true); }
   /// Appends a null to a nullable column (a zero value to a non-nullable one; an empty map).
   void AppendNull(int col);
   /// Appends to dictionary column `col` the value of the row before (which must exist): the
@@ -195,6 +210,7 @@ class RowBatch {
   int64_t ByteSize() const;
 
  private:
+  bool AppendMapImpl(int col, const AttrMap& m, bool unique_only);
   // A dict column's row: the last entry again when the value repeats (every row of a resource),
   // else a new entry. Entries may repeat (A, B, A): the lake writer unifies them per file.
   static void AppendDictString(Column& c, std::string_view v) {
