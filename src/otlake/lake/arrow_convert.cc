@@ -156,72 +156,90 @@ std::shared_ptr<arrow::Array> Utf8Array(std::vector<int32_t> offsets, std::strin
 }
 
 // The distinct keys of map column `col` over several batches as one dictionary (in order of
-// first appearance) and, per batch, where each of its key codes went in it.
+// first appearance) and, per batch, where each of its key codes went in it. For a column of
+// distinct maps (c.dict: resource and scope attributes, the same few maps on every row) the
+// values likewise: per batch, each entry's value's index in one dictionary of the values (-1:
+// a null value).
 struct UnifiedKeys {
-  std::shared_ptr<arrow::Array> dictionary;  // utf8
-  std::vector<std::vector<int32_t>> remap;   // per batch: its key code -> dictionary index
+  std::shared_ptr<arrow::Array> dictionary;         // utf8
+  std::vector<std::vector<int32_t>> remap;          // per batch: its key code -> dictionary index
+  std::shared_ptr<arrow::Array> value_dictionary;   // utf8; c.dict columns only
+  std::vector<std::vector<int32_t>> value_codes;    // per batch, per entry; c.dict columns only
 };
 
 UnifiedKeys UnifyKeys(const std::vector<const RowBatch*>& batches, int col) {
-  std::unordered_map<std::string_view, int32_t> index;  // views into the batches
-  std::vector<int32_t> offsets = {0};
-  std::string chars;
   UnifiedKeys u;
+  struct Dictionary {
+    std::unordered_map<std::string_view, int32_t> index;  // views into the batches
+    std::vector<int32_t> offsets = {0};
+    std::string chars;
+    int32_t Add(std::string_view v) {
+      auto [it, added] = index.try_emplace(v, static_cast<int32_t>(offsets.size() - 1));
+      if (added) {
+        chars.append(v);
+        offsets.push_back(static_cast<int32_t>(chars.size()));
+      }
+      return it->second;
+    }
+  } keys, values;
+  const bool dict_values = !batches.empty() && batches.front()->column(col).dict;
   u.remap.resize(batches.size());
+  if (dict_values) u.value_codes.resize(batches.size());
   for (size_t b = 0; b < batches.size(); ++b) {
     const Column& c = batches[b]->column(col);
     std::vector<int32_t>& remap = u.remap[b];
     remap.resize(static_cast<size_t>(c.num_keys()));
-    for (int64_t k = 0; k < c.num_keys(); ++k) {
-      const std::string_view key = c.Key(k);
-      auto [it, added] = index.try_emplace(key, static_cast<int32_t>(offsets.size() - 1));
-      if (added) {
-        chars.append(key);
-        offsets.push_back(static_cast<int32_t>(chars.size()));
-      }
-      remap[static_cast<size_t>(k)] = it->second;
+    for (int64_t k = 0; k < c.num_keys(); ++k) remap[static_cast<size_t>(k)] = keys.Add(c.Key(k));
+    if (!dict_values) continue;
+    std::vector<int32_t>& codes = u.value_codes[b];
+    codes.resize(c.val_valid.size());
+    for (size_t e = 0; e < codes.size(); ++e) {
+      codes[e] = c.val_valid[e] ? values.Add(c.MapValue(static_cast<int64_t>(e))) : -1;
     }
   }
-  u.dictionary = Utf8Array(std::move(offsets), std::move(chars));
+  u.dictionary = Utf8Array(std::move(keys.offsets), std::move(keys.chars));
+  if (dict_values) u.value_dictionary = Utf8Array(std::move(values.offsets), std::move(values.chars));
   return u;
 }
 
-// A map column's rows as a MapArray of `type` (map<dictionary<int32, utf8>, utf8>) whose keys
-// are codes into `dictionary`, `remap` taking the column's key codes there. A column of
-// distinct maps (c.dict: one per row through `codes`) is expanded row by row (copies); the
-// others borrow their offsets and values from the batch.
-Result<std::shared_ptr<arrow::Array>> DictKeyMap(const Column& c, int64_t rows, const std::vector<int32_t>& remap,
-                                                 const std::shared_ptr<arrow::Array>& dictionary,
+// A map column's rows as a MapArray of `type` whose keys are codes into u.dictionary (`remap`
+// taking the column's key codes there): map<dictionary<int32, utf8>, utf8> borrowing the
+// batch's offsets and values, or for a column of distinct maps (c.dict: one per row through
+// `codes`) map<dictionary<int32, utf8>, dictionary<int32, utf8>> expanded row by row, its values
+// codes into u.value_dictionary as well.
+Result<std::shared_ptr<arrow::Array>> DictKeyMap(const Column& c, int64_t rows, const UnifiedKeys& u, size_t batch,
                                                  const std::shared_ptr<arrow::DataType>& type) {
   const auto& map_type = static_cast<const arrow::MapType&>(*type);
-  auto keys_of = [&](std::shared_ptr<arrow::Buffer> codes, int64_t entries) {
-    auto idx = arrow::MakeArray(arrow::ArrayData::Make(arrow::int32(), entries, {nullptr, std::move(codes)}, 0));
-    return std::make_shared<arrow::DictionaryArray>(map_type.key_type(), idx, dictionary);
+  const std::vector<int32_t>& remap = u.remap[batch];
+  auto codes_array = [](const std::shared_ptr<arrow::DataType>& t, std::shared_ptr<arrow::Buffer> codes,
+                        std::shared_ptr<arrow::Buffer> validity, int64_t n, int64_t nulls,
+                        const std::shared_ptr<arrow::Array>& dictionary) {
+    auto idx = arrow::MakeArray(
+        arrow::ArrayData::Make(arrow::int32(), n, {nulls > 0 ? std::move(validity) : nullptr, std::move(codes)}, nulls));
+    return std::make_shared<arrow::DictionaryArray>(t, idx, dictionary);
   };
   if (c.dict) {
-    std::vector<int32_t> offsets = {0}, codes, val_offsets = {0};
-    std::string vals;
+    const std::vector<int32_t>& value_codes = u.value_codes[batch];
+    std::vector<int32_t> offsets = {0}, codes, vcodes;
     std::vector<uint8_t> valid;
     offsets.reserve(static_cast<size_t>(rows) + 1);
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t k = c.MapBegin(r); k < c.MapEnd(r); ++k) {
         codes.push_back(remap[static_cast<size_t>(c.key_codes[k])]);
-        vals.append(c.MapValue(k));
-        val_offsets.push_back(static_cast<int32_t>(vals.size()));
-        valid.push_back(c.val_valid[k]);
+        const int32_t v = value_codes[static_cast<size_t>(k)];
+        vcodes.push_back(v < 0 ? 0 : v);
+        valid.push_back(v < 0 ? 0 : 1);
       }
       offsets.push_back(static_cast<int32_t>(codes.size()));
     }
     const auto entries = static_cast<int64_t>(codes.size());
     int64_t nulls = 0;
     OTLAKE_ASSIGN_OR_RAISE(auto validity, PackBits(valid, entries, &nulls));
-    auto val_arr = arrow::MakeArray(arrow::ArrayData::Make(
-        arrow::utf8(), entries,
-        {nulls > 0 ? validity : nullptr, arrow::Buffer::FromVector(std::move(val_offsets)),
-         arrow::Buffer::FromString(std::move(vals))},
-        nulls));
-    return std::make_shared<arrow::MapArray>(type, rows, arrow::Buffer::FromVector(std::move(offsets)),
-                                             keys_of(arrow::Buffer::FromVector(std::move(codes)), entries), val_arr);
+    return std::make_shared<arrow::MapArray>(
+        type, rows, arrow::Buffer::FromVector(std::move(offsets)),
+        codes_array(map_type.key_type(), arrow::Buffer::FromVector(std::move(codes)), nullptr, entries, 0, u.dictionary),
+        codes_array(map_type.item_type(), arrow::Buffer::FromVector(std::move(vcodes)), validity, entries, nulls,
+                    u.value_dictionary));
   }
   const auto entries = static_cast<int64_t>(c.val_valid.size());
   std::vector<int32_t> codes(c.key_codes.size());
@@ -234,8 +252,10 @@ Result<std::shared_ptr<arrow::Array>> DictKeyMap(const Column& c, int64_t rows, 
        std::make_shared<arrow::Buffer>(reinterpret_cast<const uint8_t*>(c.val_chars.data()),
                                        static_cast<int64_t>(c.val_chars.size()))},
       nulls));
-  return std::make_shared<arrow::MapArray>(type, rows, arrow::Buffer::Wrap(c.offsets),
-                                           keys_of(arrow::Buffer::FromVector(std::move(codes)), entries), val_arr);
+  return std::make_shared<arrow::MapArray>(
+      type, rows, arrow::Buffer::Wrap(c.offsets),
+      codes_array(map_type.key_type(), arrow::Buffer::FromVector(std::move(codes)), nullptr, entries, 0, u.dictionary),
+      val_arr);
 }
 
 // A map column's rows with plain utf8 keys and values (copies).
@@ -325,11 +345,14 @@ std::shared_ptr<arrow::DataType> AttrMapType() {
   return type;
 }
 
-std::shared_ptr<arrow::DataType> AttrMapDictKeyType() {
-  static const std::shared_ptr<arrow::DataType> type = std::make_shared<arrow::MapType>(
+std::shared_ptr<arrow::DataType> AttrMapDictKeyType(bool dict_values) {
+  static const std::shared_ptr<arrow::DataType> keys = std::make_shared<arrow::MapType>(
       arrow::field("key", arrow::dictionary(arrow::int32(), arrow::utf8()), false),
       arrow::field("value", arrow::utf8(), true));
-  return type;
+  static const std::shared_ptr<arrow::DataType> both = std::make_shared<arrow::MapType>(
+      arrow::field("key", arrow::dictionary(arrow::int32(), arrow::utf8()), false),
+      arrow::field("value", arrow::dictionary(arrow::int32(), arrow::utf8()), true));
+  return dict_values ? both : keys;
 }
 
 Status EnsureArrowComputeInitialized() {
@@ -371,7 +394,7 @@ Result<std::shared_ptr<arrow::Table>> BorrowAsTable(const std::vector<const RowB
     }
     const bool map = defs[i].type == ColType::kMap;
     std::shared_ptr<arrow::DataType> type = dict  ? arrow::dictionary(arrow::int32(), arrow::utf8())
-                                            : map ? AttrMapDictKeyType()
+                                            : map ? AttrMapDictKeyType(batches.front()->column(static_cast<int>(i)).dict)
                                                   : ArrowType(defs[i].type);
     fields.push_back(arrow::field(defs[i].name, type, defs[i].nullable));
     arrow::ArrayVector chunks;
@@ -387,7 +410,7 @@ Result<std::shared_ptr<arrow::Table>> BorrowAsTable(const std::vector<const RowB
       for (size_t b = 0; b < batches.size(); ++b) {
         if (batches[b]->num_rows() == 0) continue;
         OTLAKE_ASSIGN_OR_RAISE(auto arr, DictKeyMap(batches[b]->column(static_cast<int>(i)), batches[b]->num_rows(),
-                                                    keys.remap[b], keys.dictionary, type));
+                                                    keys, b, type));
         chunks.push_back(std::move(arr));
       }
     } else {
@@ -488,15 +511,15 @@ Result<std::unique_ptr<RowGatherer>> RowGatherer::Make(std::shared_ptr<arrow::Ta
       case arrow::Type::STRING: break;
       case arrow::Type::MAP: {
         const auto& m = static_cast<const arrow::MapType&>(type);
-        const bool dict_keys = m.key_type()->Equals(arrow::dictionary(arrow::int32(), arrow::utf8()));
-        if ((m.key_type()->id() != arrow::Type::STRING && !dict_keys) || m.item_type()->id() != arrow::Type::STRING) {
-          return Status::NotImplemented("RowGatherer: map type ", type);
-        }
-        if (dict_keys) {
-          auto key_dict = [](const arrow::Array& a) { return a.data()->child_data[0]->child_data[0]->dictionary; };
+        const auto utf8_dict = arrow::dictionary(arrow::int32(), arrow::utf8());
+        for (int child = 0; child < 2; ++child) {
+          const auto& t = child == 0 ? m.key_type() : m.item_type();
+          if (t->id() == arrow::Type::STRING) continue;
+          if (!t->Equals(utf8_dict)) return Status::NotImplemented("RowGatherer: map type ", type);
+          auto dict_of = [child](const arrow::Array& a) { return a.data()->child_data[0]->child_data[child]->dictionary; };
           for (const auto& c : values.chunks()) {
-            if (key_dict(*c) != key_dict(*values.chunk(0))) {
-              return Status::NotImplemented("RowGatherer: map chunks with different key dictionaries");
+            if (dict_of(*c) != dict_of(*values.chunk(0))) {
+              return Status::NotImplemented("RowGatherer: map chunks with different dictionaries");
             }
           }
         }
@@ -627,6 +650,7 @@ Result<std::shared_ptr<arrow::Table>> RowGatherer::Gather(const uint64_t* rows, 
         // Entry offsets, then the keys' (codes, or offsets and bytes) and values' offsets and
         // bytes, then value validity.
         const bool dict_keys = static_cast<const arrow::MapType&>(*type).key_type()->id() == arrow::Type::DICTIONARY;
+        const bool dict_vals = static_cast<const arrow::MapType&>(*type).item_type()->id() == arrow::Type::DICTIONARY;
         OTLAKE_RETURN_NOT_OK(Reserve(&col.values, (n + 1) * 4, pool_));
         auto* offsets = reinterpret_cast<int32_t*>(col.values->mutable_data());
         int64_t entries = 0, key_bytes = 0, val_bytes = 0;
@@ -647,12 +671,14 @@ Result<std::shared_ptr<arrow::Table>> RowGatherer::Gather(const uint64_t* rows, 
           parts(i, &keys, &vals, &first, &count);
           entries += count;
           if (count > 0) {
-            const int32_t* vo = vals->GetValues<int32_t>(1) + first;
             if (!dict_keys) {
               const int32_t* ko = keys->GetValues<int32_t>(1) + first;
               key_bytes += ko[count] - ko[0];
             }
-            val_bytes += vo[count] - vo[0];
+            if (!dict_vals) {
+              const int32_t* vo = vals->GetValues<int32_t>(1) + first;
+              val_bytes += vo[count] - vo[0];
+            }
           }
           if (entries > INT32_MAX || key_bytes > INT32_MAX || val_bytes > INT32_MAX) {
             return Status::CapacityError("RowGatherer: map column over 2 GiB");
@@ -674,28 +700,31 @@ Result<std::shared_ptr<arrow::Table>> RowGatherer::Gather(const uint64_t* rows, 
         uint8_t* vv = vv_buf->mutable_data();
         int64_t e = 0, kpos = 0, vpos = 0, val_nulls = 0;
         if (!dict_keys) ko_out[0] = 0;
-        vo_out[0] = 0;
+        if (!dict_vals) vo_out[0] = 0;
         for (int64_t i = 0; i < n; ++i) {
           const arrow::ArrayData *keys, *vals;
           int64_t first, count;
           parts(i, &keys, &vals, &first, &count);
           const int32_t* ko = keys->GetValues<int32_t>(1) + first;  // dict_keys: the codes
-          const int32_t* vo = vals->GetValues<int32_t>(1) + first;
+          const int32_t* vo = vals->GetValues<int32_t>(1) + first;  // dict_vals: the codes
           const uint8_t* kdata = !dict_keys && keys->buffers[2] ? keys->buffers[2]->data() : nullptr;
-          const uint8_t* vdata = vals->buffers[2] ? vals->buffers[2]->data() : nullptr;
+          const uint8_t* vdata = !dict_vals && vals->buffers[2] ? vals->buffers[2]->data() : nullptr;
           const uint8_t* vbits = vals->buffers[0] ? vals->buffers[0]->data() : nullptr;
           if (dict_keys && count > 0) std::memcpy(ko_out + e, ko, static_cast<size_t>(count) * 4);
+          if (dict_vals && count > 0) std::memcpy(vo_out + e, vo, static_cast<size_t>(count) * 4);
           for (int64_t k = 0; k < count; ++k, ++e) {
-            const int32_t vl = vo[k + 1] - vo[k];
             if (!dict_keys) {
               const int32_t kl = ko[k + 1] - ko[k];
               if (kl > 0) std::memcpy(kc + kpos, kdata + ko[k], static_cast<size_t>(kl));
               kpos += kl;
               ko_out[e + 1] = static_cast<int32_t>(kpos);
             }
-            if (vl > 0) std::memcpy(vc + vpos, vdata + vo[k], static_cast<size_t>(vl));
-            vpos += vl;
-            vo_out[e + 1] = static_cast<int32_t>(vpos);
+            if (!dict_vals) {
+              const int32_t vl = vo[k + 1] - vo[k];
+              if (vl > 0) std::memcpy(vc + vpos, vdata + vo[k], static_cast<size_t>(vl));
+              vpos += vl;
+              vo_out[e + 1] = static_cast<int32_t>(vpos);
+            }
             if (vbits == nullptr || arrow::bit_util::GetBit(vbits, vals->offset + first + k)) {
               arrow::bit_util::SetBit(vv, e);
             } else {
@@ -707,8 +736,11 @@ Result<std::shared_ptr<arrow::Table>> RowGatherer::Gather(const uint64_t* rows, 
         auto key_data = dict_keys ? arrow::ArrayData::Make(mt.key_type(), entries, {nullptr, ko_buf}, 0)
                                   : arrow::ArrayData::Make(mt.key_type(), entries, {nullptr, ko_buf, kc_buf}, 0);
         if (dict_keys) key_data->dictionary = col.chunks[0]->child_data[0]->child_data[0]->dictionary;
-        auto val_data = arrow::ArrayData::Make(mt.item_type(), entries,
-                                               {val_nulls > 0 ? vv_buf : nullptr, vo_buf, vc_buf}, val_nulls);
+        auto val_data = dict_vals ? arrow::ArrayData::Make(mt.item_type(), entries,
+                                                           {val_nulls > 0 ? vv_buf : nullptr, vo_buf}, val_nulls)
+                                  : arrow::ArrayData::Make(mt.item_type(), entries,
+                                                           {val_nulls > 0 ? vv_buf : nullptr, vo_buf, vc_buf}, val_nulls);
+        if (dict_vals) val_data->dictionary = col.chunks[0]->child_data[0]->child_data[1]->dictionary;
         auto struct_data = arrow::ArrayData::Make(mt.value_type(), entries, {nullptr}, 0);
         struct_data->child_data = {key_data, val_data};
         out = arrow::ArrayData::Make(type, n, {validity, col.values}, nulls);

@@ -29,10 +29,11 @@ namespace otlake::lake {
 /// The Arrow type of an attribute map column: map<utf8 (non-null), utf8 (nullable)>; Parquet
 /// stores it as MAP { repeated group key_value { key; value } }, Delta as map<string,string>.
 std::shared_ptr<arrow::DataType> AttrMapType();
-/// The map type of BorrowAsTable's map columns: the same map whose keys are codes into one
-/// dictionary (dictionary<int32, utf8>). A Parquet file written from it is the same as from
-/// AttrMapType (the dictionary is only how the writer receives the keys).
-std::shared_ptr<arrow::DataType> AttrMapDictKeyType();
+/// The map type of BorrowAsTable's map columns: the same map whose keys (and, with
+/// `dict_values`, values: resource and scope attributes) are codes into one dictionary
+/// (dictionary<int32, utf8>). A Parquet file written from it is the same as from AttrMapType (the
+/// dictionary is only how the writer receives the strings).
+std::shared_ptr<arrow::DataType> AttrMapDictKeyType(bool dict_values = false);
 
 /// Registers Arrow's compute kernels once per process (toolchain.md pitfall 1). Thread-safe.
 Status EnsureArrowComputeInitialized();
