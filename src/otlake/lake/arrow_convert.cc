@@ -160,6 +160,10 @@ std::shared_ptr<arrow::Array> Utf8Array(std::vector<int32_t> offsets, std::strin
 // distinct maps (c.dict: resource and scope attributes, the same few maps on every row) the
 // values likewise: per batch, each entry's value's index in one dictionary of the values (-1:
 // a null value).
+// Bounds on a map column's unified dictionaries for handing its strings to the writer as codes.
+constexpr int64_t kMaxMapDictionary = 4096;
+constexpr int64_t kMaxMapDictionaryBytes = 256 << 10;
+
 struct UnifiedKeys {
   std::shared_ptr<arrow::Array> dictionary;         // utf8
   std::vector<std::vector<int32_t>> remap;          // per batch: its key code -> dictionary index
@@ -393,10 +397,7 @@ Result<std::shared_ptr<arrow::Table>> BorrowAsTable(const std::vector<const RowB
       }
     }
     const bool map = defs[i].type == ColType::kMap;
-    std::shared_ptr<arrow::DataType> type = dict  ? arrow::dictionary(arrow::int32(), arrow::utf8())
-                                            : map ? AttrMapDictKeyType(batches.front()->column(static_cast<int>(i)).dict)
-                                                  : ArrowType(defs[i].type);
-    fields.push_back(arrow::field(defs[i].name, type, defs[i].nullable));
+    std::shared_ptr<arrow::DataType> type = dict ? arrow::dictionary(arrow::int32(), arrow::utf8()) : ArrowType(defs[i].type);
     arrow::ArrayVector chunks;
     if (dict) {
       if (rows > 0) {
@@ -405,12 +406,21 @@ Result<std::shared_ptr<arrow::Table>> BorrowAsTable(const std::vector<const RowB
       }
     } else if (map) {
       // One key dictionary for the whole table: the Parquet writer then takes the keys as codes
-      // (no hashing of each key again) and every row group has the same dictionary.
+      // (no hashing of each key again) and every row group has the same dictionary. Every row
+      // group's dictionary page holds all of it, so past kMaxMapDictionary keys (or values) the
+      // maps go as strings and the writer builds (and gives up) its dictionaries itself.
       const UnifiedKeys keys = UnifyKeys(batches, static_cast<int>(i));
+      auto small = [](const std::shared_ptr<arrow::Array>& d) {
+        return d == nullptr || (d->length() <= kMaxMapDictionary &&
+                                static_cast<const arrow::StringArray&>(*d).total_values_length() <= kMaxMapDictionaryBytes);
+      };
+      const bool codes = small(keys.dictionary) && small(keys.value_dictionary);
+      if (codes) type = AttrMapDictKeyType(keys.value_dictionary != nullptr);
       for (size_t b = 0; b < batches.size(); ++b) {
         if (batches[b]->num_rows() == 0) continue;
-        OTLAKE_ASSIGN_OR_RAISE(auto arr, DictKeyMap(batches[b]->column(static_cast<int>(i)), batches[b]->num_rows(),
-                                                    keys, b, type));
+        const Column& c = batches[b]->column(static_cast<int>(i));
+        OTLAKE_ASSIGN_OR_RAISE(auto arr, codes ? DictKeyMap(c, batches[b]->num_rows(), keys, b, type)
+                                               : PlainMap(c, batches[b]->num_rows()));
         chunks.push_back(std::move(arr));
       }
     } else {
@@ -421,6 +431,7 @@ Result<std::shared_ptr<arrow::Table>> BorrowAsTable(const std::vector<const RowB
         chunks.push_back(std::move(arr));
       }
     }
+    fields.push_back(arrow::field(defs[i].name, type, defs[i].nullable));
     columns.push_back(std::make_shared<arrow::ChunkedArray>(std::move(chunks), type));
   }
   return arrow::Table::Make(arrow::schema(std::move(fields)), std::move(columns), rows);

@@ -32,7 +32,8 @@ std::shared_ptr<arrow::DataType> AttrMapType();
 /// The map type of BorrowAsTable's map columns: the same map whose keys (and, with
 /// `dict_values`, values: resource and scope attributes) are codes into one dictionary
 /// (dictionary<int32, utf8>). A Parquet file written from it is the same as from AttrMapType (the
-/// dictionary is only how the writer receives the strings).
+/// dictionary is only how the writer receives the strings). A column whose keys or values are
+/// too many for one dictionary (over 4096, or 256 KiB) is AttrMapType instead.
 std::shared_ptr<arrow::DataType> AttrMapDictKeyType(bool dict_values = false);
 
 /// Registers Arrow's compute kernels once per process (toolchain.md pitfall 1). Thread-safe.
@@ -50,8 +51,10 @@ std::shared_ptr<arrow::Schema> ArrowSchema(table::TableId id);
 /// batches: the batches' entries unified into one dictionary (first appearance order), their
 /// codes remapped into new indices; Parquet then writes that dictionary once per row group and
 /// the indices without hashing a value per row. Columns named in `dense_columns` (a sort key:
-/// sorting works on plain strings) are copied into utf8 instead. The table's schema is this
-/// one, not ArrowSchema's; Parquet stores both the same (BYTE_ARRAY UTF8).
+/// sorting works on plain strings) are copied into utf8 instead. Map columns are
+/// AttrMapDictKeyType: their keys (and request-level maps' values) codes into one dictionary
+/// per column, offsets and values borrowed; request-level maps expanded row by row. The table's
+/// schema is this one, not ArrowSchema's; Parquet stores both the same (BYTE_ARRAY UTF8).
 Result<std::shared_ptr<arrow::Table>> BorrowAsTable(
     const std::vector<const table::RowBatch*>& batches,
     const std::vector<std::string>& dense_columns = {});

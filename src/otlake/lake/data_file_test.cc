@@ -7,6 +7,8 @@
 #include <arrow/api.h>
 #include <arrow/io/file.h>
 #include <parquet/arrow/reader.h>
+#include <parquet/file_reader.h>
+#include <parquet/metadata.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -91,6 +93,69 @@ TEST(DataFile, SpansKeepArrivalOrder) {
     for (int64_t i = 0; i < b->num_rows(); ++i, ++row) {
       ASSERT_EQ(ids.GetView(row), b->column(table::spans::kSpanId).StringAt(i)) << row;
       ASSERT_EQ(starts.Value(row), b->column(table::spans::kStartTimeUnixNano).ints[i]) << row;
+    }
+  }
+}
+
+// Map keys and request-level map values reach the writer as dictionaries while they are few;
+// with a distinct key on every entry and a distinct resource on every row they go as strings,
+// the writer gives up its dictionary for plain pages, and every entry reads back as written.
+TEST(DataFile, MapsWithMoreDistinctKeysAndValuesThanADictionaryPageReadBack) {
+  testing::TempDir dir;
+  const int64_t rows = 20'000;
+  table::RowBatch b(TableId::kSpans);
+  for (int64_t r = 0; r < rows; ++r) {
+    table::AttrMap attrs, resource;
+    for (int k = 0; k < 8; ++k) {
+      attrs.Add("key." + std::to_string(r) + "." + std::to_string(k), "v" + std::to_string(r * 8 + k), k == 3 ? 'e' : 's');
+    }
+    resource.Add("service.name", "svc", 's');
+    resource.Add("host.name", "host-" + std::to_string(r), 's');
+    for (int c = 0; c < b.num_columns(); ++c) {
+      if (c == table::spans::kSpanAttrs) {
+        b.AppendMap(c, attrs);
+      } else if (c == table::kResourceAttrs) {
+        b.AppendMap(c, resource);
+      } else {
+        b.AppendNull(c);
+      }
+    }
+    b.FinishRow();
+  }
+  DataFileOptions o = DataFileOptions::Defaults(TableId::kSpans, 1, 128 * 1024);
+  const std::string path = dir / "spans.parquet";
+  OTLAKE_ASSERT_OK_AND_ASSIGN(DataFileInfo info, WriteDataFile({&b}, o, path));
+  EXPECT_GT(info.bytes, 0);
+  auto reader = parquet::arrow::OpenFile(arrow::io::ReadableFile::Open(path).ValueOrDie(),
+                                         arrow::default_memory_pool())
+                    .ValueOrDie();
+  // The key leaf fell back to plain data pages (past the dictionary page's limit).
+  auto meta = reader->parquet_reader()->metadata();
+  bool plain_key_pages = false;
+  for (int c = 0; c < meta->num_columns(); ++c) {
+    auto chunk = meta->RowGroup(0)->ColumnChunk(c);
+    if (chunk->path_in_schema()->ToDotString() != "span_attrs.key_value.key") continue;
+    for (const parquet::PageEncodingStats& st : chunk->encoding_stats()) {
+      plain_key_pages |= st.page_type == parquet::PageType::DATA_PAGE && st.encoding == parquet::Encoding::PLAIN;
+    }
+  }
+  EXPECT_TRUE(plain_key_pages);
+  auto t = reader->ReadTable().ValueOrDie();
+  ASSERT_EQ(t->num_rows(), rows);
+  for (int col : {static_cast<int>(table::spans::kSpanAttrs), static_cast<int>(table::kResourceAttrs)}) {
+    const table::Column& c = b.column(col);
+    auto read = arrow::Concatenate(t->column(col)->chunks()).ValueOrDie();
+    const auto& m = static_cast<const arrow::MapArray&>(*read);
+    const auto& keys = static_cast<const arrow::StringArray&>(*m.keys());
+    const auto& items = static_cast<const arrow::StringArray&>(*m.items());
+    for (int64_t r = 0; r < rows; ++r) {
+      ASSERT_EQ(m.value_length(r), c.MapEnd(r) - c.MapBegin(r)) << r;
+      for (int64_t k = 0; k < m.value_length(r); ++k) {
+        const int64_t e = m.value_offset(r) + k, src = c.MapBegin(r) + k;
+        ASSERT_EQ(keys.GetView(e), c.MapKey(src)) << r;
+        ASSERT_EQ(items.IsNull(e), c.val_valid[src] == 0) << r;
+        if (!items.IsNull(e)) ASSERT_EQ(items.GetView(e), c.MapValue(src)) << r;
+      }
     }
   }
 }
