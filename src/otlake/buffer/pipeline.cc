@@ -40,8 +40,22 @@ struct OpenBatch {
   int64_t max_lsn = 0;
 };
 
+// The bytes of `b`'s map keys as strings, one copy per entry: a batch holds each key once (and a
+// code per entry), but writing and compacting its rows hold them per entry (Parquet pages,
+// decoded compaction inputs), so the budget counts them per entry as well.
+int64_t DecodedKeyBytes(const RowBatch& b) {
+  int64_t n = 0;
+  for (int i = 0; i < b.num_columns(); ++i) {
+    const table::Column& c = b.column(i);
+    if (c.type != table::ColType::kMap) continue;
+    for (int32_t code : c.key_codes) n += c.key_offsets[code + 1] - c.key_offsets[code];
+  }
+  return n;
+}
+
 // The heap bytes a batch holds: its vectors' capacities, not their sizes (RowBatch::ByteSize), so
-// the budget counts what decoding reserved ahead as well as what it filled.
+// the budget counts what decoding reserved ahead as well as what it filled; and its map keys per
+// entry (DecodedKeyBytes).
 int64_t HeldBytes(const RowBatch& b) {
   int64_t n = 0;
   for (int i = 0; i < b.num_columns(); ++i) {
@@ -54,7 +68,7 @@ int64_t HeldBytes(const RowBatch& b) {
                               c.val_offsets.capacity() * 4 + c.val_chars.capacity() +
                               c.val_valid.capacity() + sizeof(table::Column));
   }
-  return n;
+  return n + DecodedKeyBytes(b);
 }
 
 // Key of an open batch: (days since epoch, table).
@@ -517,9 +531,9 @@ class Pipeline::Impl {
                                                         : options_.max_buffered_bytes / 10 * 8;
     for (auto& [key, writer] : writers_) {
       lake::CompactOptions tco = co;
-      // A run's inputs, decoded, take about what the same rows took as a batch (and the run
-      // holds them plus an output row group): at most kCompactBudgetEighths / 8 of the budget
-      // in batch bytes, i.e. that many rows. Files that reach half of it are done, so a merged
+      // A run's inputs, decoded, take about what the same rows took as a batch (HeldBytes; and
+      // the run holds them plus an output row group): at most kCompactBudgetEighths / 8 of the
+      // budget in batch bytes, i.e. that many rows. Files that reach half of it are done, so a merged
       // file stops growing there instead of being read again with every new small file (which
       // took a run's memory past the whole budget).
       const int64_t per_row = held_bytes_per_row_[key.second];
