@@ -93,14 +93,37 @@ Status CheckColumn(const Column& c, int64_t rows, const char* name) {
   return Status::OK();
 }
 
+std::shared_ptr<arrow::Array> Utf8Array(std::vector<int32_t> offsets, std::string chars) {
+  const int64_t n = static_cast<int64_t>(offsets.size()) - 1;
+  return arrow::MakeArray(arrow::ArrayData::Make(
+      arrow::utf8(), n, {nullptr, arrow::Buffer::FromVector(std::move(offsets)), arrow::Buffer::FromString(std::move(chars))},
+      0));
+}
+
+// Distinct strings in order of first appearance, each with its index: the dictionaries the
+// writer is handed (UnifiedDictionary, UnifyKeys). Views point into the batches.
+struct DictionaryBuilder {
+  std::unordered_map<std::string_view, int32_t> index;
+  std::vector<int32_t> offsets = {0};
+  std::string chars;
+
+  int32_t Add(std::string_view v) {
+    auto [it, added] = index.try_emplace(v, static_cast<int32_t>(offsets.size() - 1));
+    if (added) {
+      chars.append(v);
+      offsets.push_back(static_cast<int32_t>(chars.size()));
+    }
+    return it->second;
+  }
+  std::shared_ptr<arrow::Array> Finish() { return Utf8Array(std::move(offsets), std::move(chars)); }
+};
+
 // A dictionary column of several batches as one Arrow dictionary array (int32 indices into one
 // dictionary of the distinct values, in order of first appearance): the batches' entries are
 // unified, their codes remapped. The result owns its buffers.
 Result<std::shared_ptr<arrow::Array>> UnifiedDictionary(const std::vector<const RowBatch*>& batches,
                                                         int col, int64_t rows) {
-  std::unordered_map<std::string_view, int32_t> index;  // views into the batches
-  std::vector<int32_t> offsets = {0};
-  std::string chars;
+  DictionaryBuilder dict;
   OTLAKE_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> indices,
                          arrow::AllocateBuffer(rows * static_cast<int64_t>(sizeof(int32_t))));
   auto* out = reinterpret_cast<int32_t*>(indices->mutable_data());
@@ -109,23 +132,10 @@ Result<std::shared_ptr<arrow::Array>> UnifiedDictionary(const std::vector<const 
     if (b->num_rows() == 0) continue;
     const Column& c = b->column(col);
     remap.resize(static_cast<size_t>(c.num_entries()));
-    for (int64_t k = 0; k < c.num_entries(); ++k) {
-      const std::string_view v = c.Entry(k);
-      auto [it, added] = index.try_emplace(v, static_cast<int32_t>(offsets.size() - 1));
-      if (added) {
-        chars.append(v);
-        offsets.push_back(static_cast<int32_t>(chars.size()));
-      }
-      remap[k] = it->second;
-    }
+    for (int64_t k = 0; k < c.num_entries(); ++k) remap[k] = dict.Add(c.Entry(k));
     for (int32_t code : c.codes) *out++ = remap[code];
   }
-  const int64_t entries = static_cast<int64_t>(offsets.size()) - 1;
-  auto dictionary = arrow::MakeArray(arrow::ArrayData::Make(
-      arrow::utf8(), entries,
-      {nullptr, arrow::Buffer::FromVector(std::move(offsets)),
-       arrow::Buffer::FromString(std::move(chars))},
-      0));
+  auto dictionary = dict.Finish();
   auto idx = arrow::MakeArray(arrow::ArrayData::Make(arrow::int32(), rows, {nullptr, indices}, 0));
   return std::make_shared<arrow::DictionaryArray>(arrow::dictionary(arrow::int32(), arrow::utf8()),
                                                   idx, dictionary);
@@ -141,29 +151,18 @@ Result<std::shared_ptr<arrow::Array>> DenseStrings(const Column& c, int64_t rows
     chars.append(c.StringAt(r));
     offsets.push_back(static_cast<int32_t>(chars.size()));
   }
-  return arrow::MakeArray(arrow::ArrayData::Make(
-      arrow::utf8(), rows,
-      {nullptr, arrow::Buffer::FromVector(std::move(offsets)),
-       arrow::Buffer::FromString(std::move(chars))},
-      0));
+  return Utf8Array(std::move(offsets), std::move(chars));
 }
 
-std::shared_ptr<arrow::Array> Utf8Array(std::vector<int32_t> offsets, std::string chars) {
-  const int64_t n = static_cast<int64_t>(offsets.size()) - 1;
-  return arrow::MakeArray(arrow::ArrayData::Make(
-      arrow::utf8(), n, {nullptr, arrow::Buffer::FromVector(std::move(offsets)), arrow::Buffer::FromString(std::move(chars))},
-      0));
-}
+// Bounds on a map column's unified dictionaries for handing its strings to the writer as codes.
+constexpr int64_t kMaxMapDictionary = 4096;
+constexpr int64_t kMaxMapDictionaryBytes = 256 << 10;
 
 // The distinct keys of map column `col` over several batches as one dictionary (in order of
 // first appearance) and, per batch, where each of its key codes went in it. For a column of
 // distinct maps (c.dict: resource and scope attributes, the same few maps on every row) the
 // values likewise: per batch, each entry's value's index in one dictionary of the values (-1:
 // a null value).
-// Bounds on a map column's unified dictionaries for handing its strings to the writer as codes.
-constexpr int64_t kMaxMapDictionary = 4096;
-constexpr int64_t kMaxMapDictionaryBytes = 256 << 10;
-
 struct UnifiedKeys {
   std::shared_ptr<arrow::Array> dictionary;         // utf8
   std::vector<std::vector<int32_t>> remap;          // per batch: its key code -> dictionary index
@@ -173,19 +172,7 @@ struct UnifiedKeys {
 
 UnifiedKeys UnifyKeys(const std::vector<const RowBatch*>& batches, int col) {
   UnifiedKeys u;
-  struct Dictionary {
-    std::unordered_map<std::string_view, int32_t> index;  // views into the batches
-    std::vector<int32_t> offsets = {0};
-    std::string chars;
-    int32_t Add(std::string_view v) {
-      auto [it, added] = index.try_emplace(v, static_cast<int32_t>(offsets.size() - 1));
-      if (added) {
-        chars.append(v);
-        offsets.push_back(static_cast<int32_t>(chars.size()));
-      }
-      return it->second;
-    }
-  } keys, values;
+  DictionaryBuilder keys, values;
   const bool dict_values = !batches.empty() && batches.front()->column(col).dict;
   u.remap.resize(batches.size());
   if (dict_values) u.value_codes.resize(batches.size());
@@ -201,8 +188,8 @@ UnifiedKeys UnifyKeys(const std::vector<const RowBatch*>& batches, int col) {
       codes[e] = c.val_valid[e] ? values.Add(c.MapValue(static_cast<int64_t>(e))) : -1;
     }
   }
-  u.dictionary = Utf8Array(std::move(keys.offsets), std::move(keys.chars));
-  if (dict_values) u.value_dictionary = Utf8Array(std::move(values.offsets), std::move(values.chars));
+  u.dictionary = keys.Finish();
+  if (dict_values) u.value_dictionary = values.Finish();
   return u;
 }
 
