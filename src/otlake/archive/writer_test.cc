@@ -211,13 +211,20 @@ TEST(Filter, KeepsExactlyTheAcceptedRecords) {
   EXPECT_TRUE(AcceptedRecordsOnly(otlp::Signal::kLogs, "\xff\xff", false).status().IsInvalid());
 }
 
-TEST(TailReader, FollowsALiveLogAcrossSegmentsReadingEachByteOnce) {
-  const std::string dir = (fs::temp_directory_path() / ("otlake_tail_" + std::to_string(::getpid()))).string();
-  fs::remove_all(dir);
+// A fresh WAL under `base` named `name` (removed first), with segments of `segment_bytes`.
+std::unique_ptr<wal::WalWriter> FreshWal(const fs::path& base, const std::string& name, int64_t segment_bytes,
+                                         std::string* dir) {
+  *dir = (base / (name + "_" + std::to_string(::getpid()))).string();
+  fs::remove_all(*dir);
   wal::WalOptions wo;
-  wo.dir = dir;
-  wo.segment_bytes = 64 << 10;
-  auto w = wal::WalWriter::Open(wo, 1).ValueOrDie();
+  wo.dir = *dir;
+  wo.segment_bytes = segment_bytes;
+  return wal::WalWriter::Open(wo, 1).ValueOrDie();
+}
+
+TEST(TailReader, FollowsALiveLogAcrossSegmentsReadingEachByteOnce) {
+  std::string dir;
+  auto w = FreshWal(fs::temp_directory_path(), "otlake_tail", 64 << 10, &dir);
   wal::TailReader tail(dir);
   std::vector<int64_t> seen;
   auto fn = [&](int64_t lsn, std::string_view payload) -> Status {
@@ -248,12 +255,8 @@ TEST(TailReader, FollowsALiveLogAcrossSegmentsReadingEachByteOnce) {
 }
 
 TEST(TailReader, ReadsARecycledSegmentOnlyAsFarAsItsNewRecords) {
-  const std::string dir = (fs::temp_directory_path() / ("otlake_tail_rc_" + std::to_string(::getpid()))).string();
-  fs::remove_all(dir);
-  wal::WalOptions wo;
-  wo.dir = dir;
-  wo.segment_bytes = 4 << 20;
-  auto w = wal::WalWriter::Open(wo, 1).ValueOrDie();
+  std::string dir;
+  auto w = FreshWal(fs::temp_directory_path(), "otlake_tail_rc", 4 << 20, &dir);
   const std::string big(200 << 10, 'x');
   int64_t lsn = 0;
   for (int i = 0; i < 50; ++i) lsn = w->Append(big).ValueOrDie();  // ~10 MB: three segments
@@ -293,15 +296,11 @@ TEST(TailReader, ReadsARecycledSegmentOnlyAsFarAsItsNewRecords) {
 // On a file system with direct I/O (the temp dir here: ext4) and on tmpfs (/dev/shm), where the
 // reader falls back to buffered reads.
 TEST(TailReader, RecordsLongerThanAReadChunkArriveWholeAndAreReadOnce) {
-  for (const fs::path base : {fs::temp_directory_path(), fs::path("/dev/shm")}) {
+  for (const fs::path& base : {fs::temp_directory_path(), fs::path("/dev/shm")}) {
     if (!fs::is_directory(base)) continue;
     SCOPED_TRACE(base.string());
-    const std::string dir = (base / ("otlake_tail_big_" + std::to_string(::getpid()))).string();
-    fs::remove_all(dir);
-    wal::WalOptions wo;
-    wo.dir = dir;
-    wo.segment_bytes = 8 << 20;
-    auto w = wal::WalWriter::Open(wo, 1).ValueOrDie();
+    std::string dir;
+    auto w = FreshWal(base, "otlake_tail_big", 8 << 20, &dir);
     auto payload = [](int64_t lsn) {
       std::string p(static_cast<size_t>((lsn % 3 + 1) * 700'000 + lsn), '\0');
       for (size_t i = 0; i < p.size(); i += 4093) p[i] = static_cast<char>('a' + (lsn + i) % 26);

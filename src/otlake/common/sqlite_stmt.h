@@ -60,9 +60,6 @@ class StmtCache {
 class Stmt {
  public:
   /// Prepares `sql` for this use only.
-  Stmt(sqlite3* db, const std::string& sql) {
-    rc_ = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &s_, nullptr);
-  }
   Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
   /// Borrows the statement `cache` keeps for `sql`.
   Stmt(StmtCache& cache, std::string_view sql) {
