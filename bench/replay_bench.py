@@ -3,8 +3,10 @@
 server on loopback) replayed by `otlake replay` into the lake of a running otlake server.
 
 For each archive variant -- otlp_proto + zstd (.binpb.zst) and otlp_json + gzip (.json.gz), each
-object one 512-span x 20-attribute request as bench/ingest_bench.py builds them, span ids unique
-per object -- it reports spans per CPU-second of the server (utime+stime from /proc over the
+object one 512-span x 20-attribute request as bench/ingest_bench.py builds them (with
+--requests-per-object K, proto-zstd only: K of them concatenated, i.e. one merged request of
+K x 512 spans, as a Collector batch of that size is archived), span ids unique per request -- it
+reports spans per CPU-second of the server (utime+stime from /proc over the
 replay, including the final flush and commit), of the replayer (the `otlake replay` CLI, which
 only lists, posts the job and polls), of both together, and MB/s read from moto (wall clock). The
 archives are generated once and cached under build/replay_bench/ (the objects as files); moto
@@ -12,7 +14,7 @@ holds them in memory only, so they are uploaded at each run. moto's own CPU is p
 counted (it is the S3 service, not otlake).
 
   .venv/bin/python bench/replay_bench.py [--objects 2048] [--variants proto-zstd,json-gzip]
-                                         [--parallelism 4] [--perf]
+                                         [--requests-per-object 1] [--parallelism 4] [--perf]
 
 --perf records the server with `perf record -g` during the replay (when perf is installed).
 """
@@ -90,9 +92,9 @@ def json_template(template):
     return body, offsets
 
 
-def build(variant, objects):
-    """The archive as files under build/replay_bench/<variant>-<objects>/ (cached)."""
-    d = os.path.join(CACHE, f"{variant}-{objects}")
+def build(variant, objects, per_object=1):
+    """The archive as files under build/replay_bench/<variant>-<objects>[x<per_object>]/ (cached)."""
+    d = os.path.join(CACHE, f"{variant}-{objects}" + (f"x{per_object}" if per_object > 1 else ""))
     done = os.path.join(d, ".complete")
     if os.path.exists(done):
         return d
@@ -103,15 +105,19 @@ def build(variant, objects):
         templates = [json_template(t) for t in templates]
     zc = zstandard.ZstdCompressor(level=3)
     for i in range(objects):
-        body, offsets = templates[i % len(templates)]
-        b = bytearray(body)
-        for k, off in enumerate(offsets):
-            sid = i.to_bytes(4, "big") + b"\x00\x07" + k.to_bytes(2, "big")
-            if variant == "json-gzip":
-                b[off:off + 16] = sid.hex().encode()
-            else:
-                b[off:off + 8] = sid
-        data = zc.compress(bytes(b)) if variant == "proto-zstd" else gzip.compress(bytes(b), 6)
+        parts = []
+        for r in range(i * per_object, (i + 1) * per_object):  # protobuf: concatenation merges
+            body, offsets = templates[r % len(templates)]
+            b = bytearray(body)
+            for k, off in enumerate(offsets):
+                sid = r.to_bytes(4, "big") + b"\x00\x07" + k.to_bytes(2, "big")
+                if variant == "json-gzip":
+                    b[off:off + 16] = sid.hex().encode()
+                else:
+                    b[off:off + 8] = sid
+            parts.append(bytes(b))
+        b = b"".join(parts)
+        data = zc.compress(b) if variant == "proto-zstd" else gzip.compress(b, 6)
         path = os.path.join(d, key_of(i, variant))
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as f:
@@ -142,7 +148,7 @@ def upload(moto, bucket, d, variant):
 
 
 def run_variant(variant, args, moto):
-    d = build(variant, args.objects)
+    d = build(variant, args.objects, args.requests_per_object)
     bucket = f"bench-{variant}"
     t0 = time.time()
     n, size = upload(moto, bucket, d, variant)
@@ -195,7 +201,7 @@ def run_variant(variant, args, moto):
         srv_cpu = sru.ru_utime + sru.ru_stime - srv_cpu0
         spans = rep["records"]
         assert rep["status"] == "done" and rep["objects_failed"] == 0, rep
-        assert spans == args.objects * SPANS_PER_OBJECT, rep
+        assert spans == args.objects * args.requests_per_object * SPANS_PER_OBJECT, rep
         mb = rep["bytes"] / 1e6
         res = {"variant": variant, "objects": rep["objects_ok"], "spans": spans, "archive_mb": round(mb, 1),
                "wall_s": round(wall, 2), "job_s": round(rep["seconds"], 2), "server_cpu_s": round(srv_cpu, 2),
@@ -221,9 +227,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--objects", type=int, default=2048, help="objects of 512 spans (2048 = 1,048,576 spans)")
     ap.add_argument("--variants", default="proto-zstd,json-gzip")
+    ap.add_argument("--requests-per-object", type=int, default=1,
+                    help="512-span requests merged into each object (proto-zstd only)")
     ap.add_argument("--parallelism", type=int, default=4)
     ap.add_argument("--perf", action="store_true")
     args = ap.parse_args()
+    if args.requests_per_object > 1 and "json-gzip" in args.variants.split(","):
+        ap.error("--requests-per-object applies to proto-zstd only")
     from s3_server import MotoS3
     os.makedirs(CACHE, exist_ok=True)
     moto = MotoS3()

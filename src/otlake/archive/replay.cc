@@ -354,11 +354,12 @@ class DirSink final : public ReplaySink {
     const size_t slash = path.rfind('/');
     OTLAKE_RETURN_NOT_OK(MakeDirs(path.substr(0, slash)));
     std::string out;
+    const size_t n = obj.decoded.documents.size();
     if (obj.decoded.name.marshaler == Marshaler::kOtlpProto) {
-      for (const auto& d : obj.decoded.documents) out += d.body;  // .binpb holds exactly one
+      for (size_t i = 0; i < n; ++i) out += obj.DocumentBody(i);  // .binpb holds exactly one
     } else {
-      for (const auto& d : obj.decoded.documents) {
-        std::string line = d.body;
+      for (size_t i = 0; i < n; ++i) {
+        std::string line = obj.DocumentBody(i);
         // Raw CR/LF can only be whitespace between tokens in well-formed JSON (DecodeObject
         // checked it): inside strings they must be escaped. So this keeps the document intact.
         std::replace(line.begin(), line.end(), '\n', ' ');
@@ -698,19 +699,22 @@ std::string DirSinkRelativePath(const ListedObject& object) {
 
 Result<PreparedObject> PrepareObject(const ListedObject& object, std::string_view bytes,
                                      const ObjectDecodeOptions& options,
-                                     const std::optional<EventTimeWindow>& event_time, bool keep_json) {
+                                     const std::optional<EventTimeWindow>& event_time, bool sink_decodes) {
   PreparedObject p;
   p.listed = &object;
   OTLAKE_ASSIGN_OR_RAISE(p.decoded, DecodeObjectBytes(object.key, object.name, bytes, options));
-  if (keep_json && !event_time && object.name.marshaler != Marshaler::kOtlpProto) {
+  if (sink_decodes && !event_time && object.name.marshaler != Marshaler::kOtlpProto) {
     p.json_bodies = true;  // the sink decodes (and counts) them
-    for (const Document& d : p.decoded.documents) p.protobuf.push_back(d.body);
+    p.bodies_moved = true;
+    for (Document& d : p.decoded.documents) p.protobuf.push_back(std::move(d.body));
     return p;
   }
-  for (const Document& d : p.decoded.documents) {
+  // Without a filter a protobuf document is sent as it is: moved, not copied.
+  p.bodies_moved = !event_time && object.name.marshaler == Marshaler::kOtlpProto;
+  for (Document& d : p.decoded.documents) {
     std::string pb;
     if (d.content_type == kProtobufContentType) {
-      pb = d.body;
+      pb = p.bodies_moved ? std::move(d.body) : d.body;
     } else {
       auto converted = otlp::OtlpJsonToProtobuf(ToOtlp(p.decoded.name.signal), d.body);
       if (!converted.ok()) {
@@ -729,12 +733,14 @@ Result<PreparedObject> PrepareObject(const ListedObject& object, std::string_vie
       if (filtered->empty()) continue;  // nothing of this document is in the window
       pb = std::move(*filtered);
     }
-    auto n = CountRecords(p.decoded.name.signal, pb);
-    if (!n.ok()) {
-      return Status::Invalid(d.line > 0 ? "line " + std::to_string(d.line) + ": " : "",
-                             n.status().message());
+    if (!sink_decodes || event_time) {
+      auto n = CountRecords(p.decoded.name.signal, pb);
+      if (!n.ok()) {
+        return Status::Invalid(d.line > 0 ? "line " + std::to_string(d.line) + ": " : "",
+                               n.status().message());
+      }
+      p.records += *n;
     }
-    p.records += *n;
     p.protobuf.push_back(std::move(pb));
   }
   return p;
@@ -798,7 +804,7 @@ ReplayReport RunReplay(const ReplaySource& source, const ObjectListing& listing,
       c.bytes += data->size();
       auto prepared = PrepareObject(o, std::string_view(reinterpret_cast<const char*>(data->data()),
                                                         static_cast<size_t>(data->size())),
-                                    options.decode, options.event_time, options.keep_json);
+                                    options.decode, options.event_time, options.sink_decodes);
       if (!prepared.ok()) {
         fail(o, Reason(prepared.status(), o.key));
       } else {

@@ -135,9 +135,17 @@ struct PreparedObject {
   DecodedObject decoded;
   std::vector<std::string> protobuf;  // one per document (filtered by event time, if asked)
   /// The documents in `protobuf` are the object's OTLP/JSON as decoded, not transcoded
-  /// (ReplayOptions::keep_json): `records` is 0 until the sink decodes them and sets it.
+  /// (ReplayOptions::sink_decodes).
   bool json_bodies = false;
-  int64_t records = 0;                // in `protobuf`
+  /// The bodies of `decoded.documents` were moved into `protobuf` (the same bytes, one entry per
+  /// document in the same order): read them there (DocumentBody).
+  bool bodies_moved = false;
+  const std::string& DocumentBody(size_t i) const {
+    return bodies_moved ? protobuf[i] : decoded.documents[i].body;
+  }
+  /// In `protobuf`; 0 until the sink sets it when PrepareObject was asked not to count
+  /// (ReplayOptions::sink_decodes without an event-time window).
+  int64_t records = 0;
   int64_t records_dropped = 0;        // outside the event-time window
 };
 
@@ -161,8 +169,8 @@ class ReplaySink {
  public:
   virtual ~ReplaySink() = default;
   /// Delivers one object; an error fails that object only (its message is the reason). Called
-  /// from several threads at once. A sink given JSON bodies (PreparedObject::json_bodies) sets
-  /// `object.records` to the records it found in them.
+  /// from several threads at once. A sink that decodes the documents itself
+  /// (ReplayOptions::sink_decodes) sets `object.records` to the records it found in them.
   virtual Status Send(PreparedObject& object) = 0;
   /// Retries made so far (for the report).
   virtual int64_t retries() const { return 0; }
@@ -249,10 +257,11 @@ struct ReplayOptions {
   ObjectDecodeOptions decode;
   /// Keep only records whose own time is in this window (`--event-time`); unset: every record.
   std::optional<EventTimeWindow> event_time;
-  /// Hand OTLP/JSON documents to the sink as they are instead of transcoding them to protobuf
-  /// (the lake's decoder reads JSON itself: the transcoding would be paid twice). Ignored with
-  /// an event-time window, whose filter works on protobuf.
-  bool keep_json = false;
+  /// The sink decodes every document itself (the lake): OTLP/JSON documents are handed over as
+  /// they are instead of transcoded to protobuf, and protobuf ones are not walked to count their
+  /// records (the sink's decode does both; doing them here would pay twice). Ignored with an
+  /// event-time window, whose filter works on protobuf and counts.
+  bool sink_decodes = false;
   /// Called about every `progress_interval_ms` and once at the end, on the calling thread.
   std::function<void(const ReplayProgress&)> progress;
   int64_t progress_interval_ms = 250;
@@ -300,11 +309,12 @@ ReplayReport RunReplay(const ReplaySource& source, const ObjectListing& listing,
                        const ReplayOptions& options);
 
 /// Downloads and prepares one object (exposed for tests): the bytes, DecodeObject, the protobuf
-/// transcoding, the event-time filter (if `event_time`) and the record count. Errors name the
-/// reason (the key is added by the caller).
+/// transcoding, the event-time filter (if `event_time`) and the record count (the last two
+/// skipped when `sink_decodes` without a window, see ReplayOptions). Errors name the reason
+/// (the key is added by the caller).
 Result<PreparedObject> PrepareObject(const ListedObject& object, std::string_view bytes,
                                      const ObjectDecodeOptions& options,
                                      const std::optional<EventTimeWindow>& event_time = std::nullopt,
-                                     bool keep_json = false);
+                                     bool sink_decodes = false);
 
 }  // namespace otlake::archive

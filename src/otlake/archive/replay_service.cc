@@ -432,7 +432,7 @@ class LakeSink final : public ReplaySink {
     if (ctx_->complete_delay_ms > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(ctx_->complete_delay_ms));
     }
-    if (json) obj.records = records;
+    obj.records = records;
     OTLAKE_RETURN_NOT_OK(ctx_->ledger->Complete(row.id, obj.records));
     if (rejected > 0) {
       rejected_ += rejected;
@@ -999,7 +999,7 @@ void ReplayService::Impl::Run(const std::shared_ptr<Job>& job) {
   ro.decode.file_prefix = r.file_prefix;
   ro.decode.max_decompressed_bytes = options.max_object_bytes;
   ro.cancel = &job->cancel;
-  ro.keep_json = true;  // DecodeJson reads them: no transcoding to protobuf first
+  ro.sink_decodes = true;  // LakeSink::Send decodes (DecodeJson reads JSON) and counts
   if (r.event_time && !job->window.empty()) {
     const size_t dash = job->window.find('-', 1);
     ro.event_time = EventTimeWindow{std::stoll(job->window.substr(0, dash)), std::stoll(job->window.substr(dash + 1))};
