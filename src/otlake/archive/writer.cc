@@ -1,5 +1,6 @@
 #include "otlake/archive/writer.h"
 
+#include <arrow/buffer.h>
 #include <arrow/filesystem/filesystem.h>
 #include <arrow/io/interfaces.h>
 #include <arrow/util/key_value_metadata.h>
@@ -233,7 +234,13 @@ Status ArchiveWriter::WriteBatch(Batch& b) {
   for (int s = 0; s < 3; ++s) {
     if (b.proto[s].empty()) continue;
     const Signal signal = static_cast<Signal>(s);
-    OTLAKE_ASSIGN_OR_RAISE(std::string body, MarshalObject(signal, b.proto[s], m, c, options_.compression_level));
+    // otlp_proto without compression: the requests as logged, concatenated, are the object.
+    std::string marshaled;
+    std::string_view body = b.proto[s];
+    if (m != Marshaler::kOtlpProto || c != Compression::kNone) {
+      OTLAKE_ASSIGN_OR_RAISE(marshaled, MarshalObject(signal, b.proto[s], m, c, options_.compression_level));
+      body = marshaled;
+    }
     const std::string key = layout_.Key(b.time_ms * 1000000, signal,
                                         ArchiveUuidV7(b.time_ms, state_.salt, signal, b.first_lsn, b.last_lsn));
     const std::string path = options_.bucket + "/" + key;
@@ -243,7 +250,10 @@ Status ArchiveWriter::WriteBatch(Batch& b) {
     }
     auto out = options_.fs->OpenOutputStream(path, meta);
     if (!out.ok()) return Status::IOError("archive: cannot write s3://", path, ": ", out.status().message());
-    Status st = (*out)->Write(body.data(), static_cast<int64_t>(body.size()));
+    // Handed over as a buffer, not copied: a body of a part or more is uploaded from it as it is
+    // (the stream keeps the buffer until Close, and `body` outlives Close).
+    Status st = (*out)->Write(std::make_shared<arrow::Buffer>(reinterpret_cast<const uint8_t*>(body.data()),
+                                                              static_cast<int64_t>(body.size())));
     Status closed = (*out)->Close();
     if (st.ok()) st = closed;
     if (!st.ok()) return Status::IOError("archive: cannot write s3://", path, ": ", st.message());
