@@ -1,7 +1,6 @@
 #include "otlake/archive/backfill.h"
 
 #include <arrow/filesystem/filesystem.h>
-#include <arrow/io/interfaces.h>
 #include <arrow/util/key_value_metadata.h>
 
 #include <algorithm>
@@ -304,8 +303,9 @@ class Backfill {
   Status WriteObject(Signal signal, const Period& p, std::string json) {
     OTLAKE_ASSIGN_OR_RAISE(std::string proto, otlp::OtlpJsonToProtobuf(static_cast<otlp::Signal>(signal), json));
     json = std::string();
-    OTLAKE_ASSIGN_OR_RAISE(std::string body,
-                           MarshalObject(signal, proto, o_.layout.marshaler, o_.layout.compression, o_.compression_level));
+    std::string storage;
+    OTLAKE_ASSIGN_OR_RAISE(std::string_view body, MarshalObject(signal, proto, o_.layout.marshaler, o_.layout.compression,
+                                                                o_.compression_level, &storage));
     int64_t& index = next_index_[static_cast<int>(signal)][p.start];
     const std::string key =
         layout_.Key(p.start, signal, BackfillUuid(o_.salt, signal, p.start / 1000000, p.end / 1000000, index));
@@ -333,17 +333,9 @@ class Backfill {
     }
   }
 
-  Status Put(const std::string& key, const std::string& body) {
+  Status Put(const std::string& key, std::string_view body) {
     const std::string path = o_.bucket + "/" + key;
-    if (o_.create_dirs) {
-      Status made = o_.fs->CreateDir(path.substr(0, path.rfind('/')), /*recursive=*/true);
-      if (!made.ok()) return Status::IOError("archive backfill: cannot write ", path, ": ", made.message());
-    }
-    auto out = o_.fs->OpenOutputStream(path, meta_);
-    if (!out.ok()) return Status::IOError("archive backfill: cannot write ", path, ": ", out.status().message());
-    Status st = (*out)->Write(body.data(), static_cast<int64_t>(body.size()));
-    Status closed = (*out)->Close();
-    if (st.ok()) st = closed;
+    Status st = PutObject(*o_.fs, path, meta_, body, o_.create_dirs);
     if (!st.ok()) return Status::IOError("archive backfill: cannot write ", path, ": ", st.message());
     return Status::OK();
   }

@@ -1,5 +1,8 @@
 #include "otlake/archive/marshal.h"
 
+#include <arrow/buffer.h>
+#include <arrow/filesystem/filesystem.h>
+#include <arrow/io/interfaces.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -79,18 +82,35 @@ Result<std::string> CompressObject(std::string_view input, Compression compressi
   return std::string(input);
 }
 
-Result<std::string> MarshalObject(Signal signal, std::string_view proto_requests,
-                                  Marshaler marshaler, Compression compression, int level) {
+Result<std::string_view> MarshalObject(Signal signal, std::string_view proto_requests,
+                                       Marshaler marshaler, Compression compression, int level,
+                                       std::string* storage) {
   if (marshaler == Marshaler::kOtlpJson) {
-    OTLAKE_ASSIGN_OR_RAISE(std::string json,
+    OTLAKE_ASSIGN_OR_RAISE(*storage,
                            otlp::OtlpProtobufToJson(static_cast<otlp::Signal>(signal), proto_requests));
-    if (compression == Compression::kNone) return json;
-    return CompressObject(json, compression, level);
+    if (compression != Compression::kNone) {
+      OTLAKE_ASSIGN_OR_RAISE(*storage, CompressObject(*storage, compression, level));
+    }
+    return std::string_view(*storage);
   }
   if (marshaler != Marshaler::kOtlpProto) {
     return Status::Invalid("marshaler: ", MarshalerName(marshaler), " is not written by the archive");
   }
-  return CompressObject(proto_requests, compression, level);
+  if (compression == Compression::kNone) return proto_requests;  // the requests are the object
+  OTLAKE_ASSIGN_OR_RAISE(*storage, CompressObject(proto_requests, compression, level));
+  return std::string_view(*storage);
+}
+
+Status PutObject(arrow::fs::FileSystem& fs, const std::string& path,
+                 const std::shared_ptr<const arrow::KeyValueMetadata>& metadata, std::string_view body,
+                 bool create_dirs) {
+  if (create_dirs) OTLAKE_RETURN_NOT_OK(fs.CreateDir(path.substr(0, path.rfind('/')), /*recursive=*/true));
+  OTLAKE_ASSIGN_OR_RAISE(auto out, fs.OpenOutputStream(path, metadata));
+  // The stream keeps the buffer until Close, and `body` outlives Close.
+  Status st = out->Write(std::make_shared<arrow::Buffer>(reinterpret_cast<const uint8_t*>(body.data()),
+                                                         static_cast<int64_t>(body.size())));
+  Status closed = out->Close();
+  return st.ok() ? closed : st;
 }
 
 std::string_view ContentEncoding(Compression compression) {

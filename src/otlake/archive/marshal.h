@@ -14,15 +14,24 @@
 // - Keys: ArchiveUuidV7 makes the `uuidv7` unique part deterministically from the batch (its
 //   time and WAL LSN range and the instance's salt), so an object written again after a crash
 //   gets the same key and overwrites itself instead of leaving a duplicate.
-// - Pure functions; no I/O; thread-safe.
+// - Pure functions, thread-safe; the one exception is PutObject, the upload both the archive
+//   writer and backfill use.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "otlake/archive/layout.h"
 #include "otlake/common/status.h"
+
+namespace arrow {
+class KeyValueMetadata;
+namespace fs {
+class FileSystem;
+}  // namespace fs
+}  // namespace arrow
 
 namespace otlake::archive {
 
@@ -30,9 +39,21 @@ inline constexpr int kDefaultGzipLevel = 1;
 inline constexpr int kDefaultZstdLevel = 1;
 
 /// The object body for `signal`: `proto_requests` (concatenated protobuf requests) encoded with
-/// `marshaler` (kOtlpJson or kOtlpProto) and compressed. Invalid if the protobuf is malformed.
-Result<std::string> MarshalObject(Signal signal, std::string_view proto_requests,
-                                  Marshaler marshaler, Compression compression, int level = 0);
+/// `marshaler` (kOtlpJson or kOtlpProto) and compressed. otlp_proto without compression is
+/// `proto_requests` itself (no copy); any other body is kept in *storage. Invalid if the protobuf
+/// is malformed.
+Result<std::string_view> MarshalObject(Signal signal, std::string_view proto_requests,
+                                       Marshaler marshaler, Compression compression, int level,
+                                       std::string* storage);
+
+/// Writes `body` as the object at `path` ("bucket/key") of `fs` with `metadata` (the
+/// Content-Encoding; may be null), first creating its directory when `create_dirs` (a local
+/// directory as the target). The body goes to the stream as a buffer, which arrow::fs uploads
+/// without copying when it is a part or more; it is not kept past the return. The error is the
+/// file system's, without the path.
+Status PutObject(arrow::fs::FileSystem& fs, const std::string& path,
+                 const std::shared_ptr<const arrow::KeyValueMetadata>& metadata, std::string_view body,
+                 bool create_dirs);
 
 /// Compresses `input` (kNone: a copy). The calling thread keeps a buffer of the largest
 /// worst-case compressed size it has asked for (about the largest input) for its next calls.

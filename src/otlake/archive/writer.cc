@@ -1,8 +1,6 @@
 #include "otlake/archive/writer.h"
 
-#include <arrow/buffer.h>
 #include <arrow/filesystem/filesystem.h>
-#include <arrow/io/interfaces.h>
 #include <arrow/util/key_value_metadata.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -234,29 +232,16 @@ Status ArchiveWriter::WriteBatch(Batch& b) {
   for (int s = 0; s < 3; ++s) {
     if (b.proto[s].empty()) continue;
     const Signal signal = static_cast<Signal>(s);
-    // otlp_proto without compression: the requests as logged, concatenated, are the object.
-    std::string marshaled;
-    std::string_view body = b.proto[s];
-    if (m != Marshaler::kOtlpProto || c != Compression::kNone) {
-      OTLAKE_ASSIGN_OR_RAISE(marshaled, MarshalObject(signal, b.proto[s], m, c, options_.compression_level));
-      body = marshaled;
-    }
+    std::string storage;
+    OTLAKE_ASSIGN_OR_RAISE(std::string_view body,
+                           MarshalObject(signal, b.proto[s], m, c, options_.compression_level, &storage));
     const std::string key = layout_.Key(b.time_ms * 1000000, signal,
                                         ArchiveUuidV7(b.time_ms, state_.salt, signal, b.first_lsn, b.last_lsn));
     const std::string path = options_.bucket + "/" + key;
-    if (options_.create_dirs) {
-      Status made = options_.fs->CreateDir(path.substr(0, path.rfind('/')), /*recursive=*/true);
-      if (!made.ok()) return Status::IOError("archive: cannot write ", path, ": ", made.message());
+    Status st = PutObject(*options_.fs, path, meta, body, options_.create_dirs);
+    if (!st.ok()) {
+      return Status::IOError("archive: cannot write ", options_.create_dirs ? "" : "s3://", path, ": ", st.message());
     }
-    auto out = options_.fs->OpenOutputStream(path, meta);
-    if (!out.ok()) return Status::IOError("archive: cannot write s3://", path, ": ", out.status().message());
-    // Handed over as a buffer, not copied: a body of a part or more is uploaded from it as it is
-    // (the stream keeps the buffer until Close, and `body` outlives Close).
-    Status st = (*out)->Write(std::make_shared<arrow::Buffer>(reinterpret_cast<const uint8_t*>(body.data()),
-                                                              static_cast<int64_t>(body.size())));
-    Status closed = (*out)->Close();
-    if (st.ok()) st = closed;
-    if (!st.ok()) return Status::IOError("archive: cannot write s3://", path, ": ", st.message());
     ++objects;
     bytes += static_cast<int64_t>(body.size());
   }

@@ -142,7 +142,8 @@ TEST(Marshal, EveryMarshalerAndCompressionDecodesToTheSameRequest) {
   const std::string both = p1 + p2;
   for (Marshaler m : {Marshaler::kOtlpJson, Marshaler::kOtlpProto}) {
     for (Compression c : {Compression::kNone, Compression::kGzip, Compression::kZstd}) {
-      const std::string body = MarshalObject(Signal::kTraces, both, m, c).ValueOrDie();
+      std::string storage;
+      const std::string body(MarshalObject(Signal::kTraces, both, m, c, 0, &storage).ValueOrDie());
       const std::string key = "x/traces_1." + std::string(MarshalerExtension(m)) + std::string(CompressionSuffix(c));
       auto obj = DecodeObject(key, body, {});
       ASSERT_TRUE(obj.ok()) << key << ": " << obj.status().ToString();
